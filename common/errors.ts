@@ -1,0 +1,50 @@
+/**
+ * One error type with stable codes (house style §6). Codes are part of the public
+ * contract: they appear in `{"event":"error","code":...}` lines and in docs/cli.md.
+ * Wire error numbers (sent by the rendezvous server) live in common/wire/constants.ts
+ * and are mapped onto these codes in one place.
+ */
+export type ErrorCode =
+  | 'MALFORMED' // a packet or message failed to decode
+  | 'BAD_ARGUMENT' // a CLI flag, command or field is invalid
+  | 'BAD_SIGNATURE' // a signature did not verify
+  | 'STALE' // a cookie or timestamp outside its freshness window
+  | 'NAME_TAKEN' // the name is held by another key in this room
+  | 'NOT_REGISTERED' // the server does not know this peer (expired or never registered)
+  | 'UNKNOWN_PEER' // no such peer in the room
+  | 'ROOM_FULL' // the room reached its member limit
+  | 'RATE_LIMITED' // too many requests
+  | 'TIMEOUT' // an operation did not complete in time
+  | 'PUNCH_FAILED' // hole punching found no working path before its deadline
+  | 'SERVER_UNREACHABLE' // the rendezvous server did not answer
+  | 'KEY_MISMATCH' // a peer proved a different key than the one introduced
+  | 'ABORTED' // the operation was cancelled through its AbortSignal
+  | 'CLOSED' // the component was closed
+  | 'IO' // a file or socket operation failed
+  | 'INTERNAL'; // a bug: reported, never silent
+
+export class PunchlineError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PunchlineError';
+    this.code = code;
+  }
+}
+
+export const malformed = (what: string): PunchlineError => new PunchlineError('MALFORMED', what);
+export const badArgument = (what: string): PunchlineError => new PunchlineError('BAD_ARGUMENT', what);
+export const timeout = (what: string): PunchlineError => new PunchlineError('TIMEOUT', what);
+export const aborted = (what = 'aborted'): PunchlineError => new PunchlineError('ABORTED', what);
+export const closed = (what = 'closed'): PunchlineError => new PunchlineError('CLOSED', what);
+
+export function isPunchlineError(e: unknown, code?: ErrorCode): e is PunchlineError {
+  return e instanceof PunchlineError && (code === undefined || e.code === code);
+}
+
+/** Turn anything thrown into a PunchlineError, keeping the original as `cause`. */
+export function toPunchlineError(e: unknown): PunchlineError {
+  if (e instanceof PunchlineError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new PunchlineError('INTERNAL', message, { cause: e });
+}

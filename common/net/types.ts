@@ -1,0 +1,40 @@
+/**
+ * The datagram-socket seam (design §1, common/net). Production uses node:dgram
+ * (common/net/udp-node.ts); tests use the simulated network (common/net/sim/). The peer and
+ * server code only ever see these interfaces, so the same code runs on both.
+ */
+export interface Endpoint {
+  readonly address: string; // dotted IPv4 or IPv6 text
+  readonly port: number;
+}
+
+export type DatagramHandler = (data: Uint8Array, from: Endpoint) => void;
+
+export interface DatagramSocket {
+  /** Bind to a local port (0 = any) and address (default: all interfaces). Resolves with the bound endpoint. */
+  bind(port?: number, address?: string): Promise<Endpoint>;
+  /** Fire-and-forget send; errors (unreachable, too big) are counted, never thrown asynchronously. */
+  send(data: Uint8Array, to: Endpoint): void;
+  /** Set the single receive handler. */
+  onMessage(handler: DatagramHandler): void;
+  /** The bound local endpoint. Throws if not bound. */
+  localEndpoint(): Endpoint;
+  /** Close the socket; idempotent. */
+  close(): void;
+}
+
+/** What a host's network stack offers the code running on it. */
+export interface Network {
+  createUdpSocket(): DatagramSocket;
+  /** The host's own interface addresses (LAN candidates), excluding loopback unless it is all there is. */
+  localAddresses(): string[];
+}
+
+export const endpointKey = (e: Endpoint): string =>
+  e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+
+export const sameEndpoint = (a: Endpoint | undefined, b: Endpoint | undefined): boolean =>
+  !!a && !!b && a.port === b.port && a.address === b.address;
+
+/** Parse "host:port" or "[v6]:port". Throws a BAD_ARGUMENT PunchlineError on bad input. */
+export { parseEndpoint } from './parse-endpoint.js';

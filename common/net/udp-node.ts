@@ -1,0 +1,67 @@
+import dgram from 'node:dgram';
+import os from 'node:os';
+import type { DatagramHandler, DatagramSocket, Endpoint, Network } from './types.js';
+
+/** node:dgram behind the DatagramSocket seam. IPv4 (the NAT-traversal world punchline lives in). */
+export class NodeUdpSocket implements DatagramSocket {
+  private readonly sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  private handler: DatagramHandler = () => {};
+  private closed = false;
+  /** Send errors (EHOSTUNREACH, EMSGSIZE, ...) are counted here rather than thrown. */
+  sendErrors = 0;
+
+  constructor() {
+    this.sock.on('message', (msg, rinfo) => {
+      this.handler(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), {
+        address: rinfo.address,
+        port: rinfo.port,
+      });
+    });
+    // ICMP errors surface as 'error' on some platforms; a UDP socket survives them.
+    this.sock.on('error', () => {
+      this.sendErrors++;
+    });
+  }
+  bind(port = 0, address?: string): Promise<Endpoint> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.sock.once('error', onError);
+      this.sock.bind(port, address, () => {
+        this.sock.off('error', onError);
+        resolve(this.localEndpoint());
+      });
+    });
+  }
+  send(data: Uint8Array, to: Endpoint): void {
+    if (this.closed) return;
+    this.sock.send(data, to.port, to.address, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+  onMessage(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+  localEndpoint(): Endpoint {
+    const a = this.sock.address();
+    return { address: a.address, port: a.port };
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.sock.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+export const nodeNetwork: Network = {
+  createUdpSocket: () => new NodeUdpSocket(),
+  localAddresses(): string[] {
+    const out: string[] = [];
+    for (const list of Object.values(os.networkInterfaces()))
+      for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) out.push(i.address);
+    return out.length > 0 ? out : ['127.0.0.1'];
+  },
+};
