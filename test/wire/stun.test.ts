@@ -1,0 +1,562 @@
+import { describe, expect, it } from 'vitest';
+import { isPunchlineError } from '../../common/errors.js';
+import { fromHex, toHex, utf8Encode } from '../../common/wire/bytes.js';
+import { crc32 } from '../../common/wire/crc32.js';
+import {
+  BINDING_ERROR,
+  BINDING_REQUEST,
+  BINDING_SUCCESS,
+  StunAttr,
+  StunClass,
+  StunMethod,
+  decodeStun,
+  encodeBindingError,
+  encodeBindingRequest,
+  encodeBindingSuccess,
+  encodeStunMessage,
+  handleStunRequest,
+  isStunMessage,
+  shortTermKey,
+  stunMessageType,
+  verifyFingerprint,
+  verifyMessageIntegrity,
+} from '../../common/wire/stun.js';
+
+const hex = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''));
+
+// RFC 5769 §2 test vectors, one line per 4-byte row as laid out in the RFC.
+const PASSWORD = 'VOkJxbRl1RmTxUk/WvJxBt';
+const RFC_TXID = hex('b7e7a701 bc34d686 fa87dfae');
+
+/** §2.1 Sample Request: SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME, MESSAGE-INTEGRITY, FINGERPRINT. */
+const SAMPLE_REQUEST = hex(`
+  00010058 2112a442 b7e7a701 bc34d686 fa87dfae
+  80220010 5354554e 20746573 7420636c 69656e74
+  00240004 6e0001ff
+  80290008 932ff9b1 51263b36
+  00060009 6576746a 3a683676 59202020
+  00080014 9aeaa70c bfd8cb56 781ef2b5 b2d3f249 c1b571a2
+  80280004 e57a3bcf`);
+
+/** §2.2 Sample IPv4 Response: SOFTWARE (space-padded), XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT. */
+const SAMPLE_IPV4_RESPONSE = hex(`
+  0101003c 2112a442 b7e7a701 bc34d686 fa87dfae
+  8022000b 74657374 20766563 746f7220
+  00200008 0001a147 e112a643
+  00080014 2b91f599 fd9e90c3 8c7489f9 2af9ba53 f06be7d7
+  80280004 c07d4c96`);
+
+/** §2.3 Sample IPv6 Response. */
+const SAMPLE_IPV6_RESPONSE = hex(`
+  01010048 2112a442 b7e7a701 bc34d686 fa87dfae
+  8022000b 74657374 20766563 746f7220
+  00200014 0002a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9
+  00080014 a382954e 4be67bf1 1784c97c 8292c275 bfe3ed41
+  80280004 c8fb0b4c`);
+
+const KEY = shortTermKey(PASSWORD);
+const FROM4 = { address: '203.0.113.7', port: 40000 };
+const FROM6 = { address: '2001:db8::7', port: 40001 };
+
+function expectMalformed(f: () => unknown): void {
+  let thrown: unknown;
+  try {
+    f();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(isPunchlineError(thrown, 'MALFORMED'), String(thrown)).toBe(true);
+}
+
+const flip = (b: Uint8Array, i: number, mask: number): void => {
+  b[i] = b[i]! ^ mask;
+};
+
+/** mulberry32: small seeded PRNG so the fuzz runs are reproducible. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+describe('crc32', () => {
+  it('matches the CRC-32/ISO-HDLC check value', () => {
+    expect(crc32(utf8Encode('123456789'))).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+});
+
+describe('message type', () => {
+  it.each([
+    [StunMethod.BINDING, StunClass.REQUEST, 0x0001],
+    [StunMethod.BINDING, StunClass.INDICATION, 0x0011],
+    [StunMethod.BINDING, StunClass.SUCCESS, 0x0101],
+    [StunMethod.BINDING, StunClass.ERROR, 0x0111],
+    [0x003, StunClass.REQUEST, 0x0003], // TURN Allocate
+    [0xfff, StunClass.ERROR, 0x3fff],
+  ])('method %i class %i -> %i', (method, cls, type) => {
+    expect(stunMessageType(method, cls)).toBe(type);
+  });
+});
+
+describe('RFC 5769 test vectors', () => {
+  it('§2.1 sample request', () => {
+    const m = decodeStun(SAMPLE_REQUEST);
+    expect(m.type).toBe(BINDING_REQUEST);
+    expect(m.class).toBe('request');
+    expect(m.method).toBe(StunMethod.BINDING);
+    expect(toHex(m.txId)).toBe(toHex(RFC_TXID));
+    expect(m.software).toBe('STUN test client');
+    expect(m.username).toBe('evtj:h6vY'); // padding was three spaces
+    expect(m.attributes.map((a) => a.type)).toEqual([
+      StunAttr.SOFTWARE,
+      StunAttr.PRIORITY,
+      StunAttr.ICE_CONTROLLED,
+      StunAttr.USERNAME,
+      StunAttr.MESSAGE_INTEGRITY,
+      StunAttr.FINGERPRINT,
+    ]);
+    expect(toHex(m.attributes[1]!.value)).toBe('6e0001ff'); // PRIORITY kept raw
+    expect(m.unknownRequired).toEqual([]);
+    expect(toHex(m.messageIntegrity!)).toBe('9aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a2');
+    expect(m.fingerprint).toBe(0xe57a3bcf);
+    expect(verifyFingerprint(SAMPLE_REQUEST)).toBe(true);
+    expect(verifyMessageIntegrity(SAMPLE_REQUEST, KEY)).toBe(true);
+    expect(verifyMessageIntegrity(SAMPLE_REQUEST, utf8Encode('wrong password'))).toBe(false);
+  });
+
+  it('§2.2 sample IPv4 response', () => {
+    const m = decodeStun(SAMPLE_IPV4_RESPONSE);
+    expect(m.type).toBe(BINDING_SUCCESS);
+    expect(m.class).toBe('success');
+    expect(m.software).toBe('test vector');
+    expect(m.xorMappedAddress).toEqual({ address: '192.0.2.1', port: 32853 });
+    expect(verifyFingerprint(SAMPLE_IPV4_RESPONSE)).toBe(true);
+    expect(verifyMessageIntegrity(SAMPLE_IPV4_RESPONSE, KEY)).toBe(true);
+  });
+
+  it('§2.3 sample IPv6 response', () => {
+    const m = decodeStun(SAMPLE_IPV6_RESPONSE);
+    expect(m.class).toBe('success');
+    expect(m.xorMappedAddress).toEqual({ address: '2001:db8:1234:5678:11:2233:4455:6677', port: 32853 });
+    expect(verifyFingerprint(SAMPLE_IPV6_RESPONSE)).toBe(true);
+    expect(verifyMessageIntegrity(SAMPLE_IPV6_RESPONSE, KEY)).toBe(true);
+  });
+
+  it('detects a changed byte through MESSAGE-INTEGRITY and FINGERPRINT', () => {
+    const b = SAMPLE_IPV4_RESPONSE.slice();
+    flip(b, 43, 0x01); // low byte of XOR-MAPPED-ADDRESS's X-Port
+    expect(verifyFingerprint(b)).toBe(false);
+    expect(verifyMessageIntegrity(b, KEY)).toBe(false);
+    expect(decodeStun(b).xorMappedAddress).toEqual({ address: '192.0.2.1', port: 32852 });
+  });
+
+  it('reports a missing FINGERPRINT or MESSAGE-INTEGRITY as false', () => {
+    const plain = encodeBindingRequest(RFC_TXID);
+    expect(verifyFingerprint(plain)).toBe(false);
+    expect(verifyMessageIntegrity(plain, KEY)).toBe(false);
+  });
+});
+
+describe('encoders', () => {
+  it('encodeBindingSuccess byte-exact fixture', () => {
+    const b = encodeBindingSuccess(
+      RFC_TXID,
+      { address: '192.0.2.1', port: 32853 },
+      { software: 'punchline', fingerprint: true },
+    );
+    expect(toHex(b)).toBe(
+      toHex(
+        hex(`
+          01010024 2112a442 b7e7a701 bc34d686 fa87dfae
+          00200008 0001a147 e112a643
+          80220009 70756e63 686c696e 65000000
+          80280004 7a5fcd80`),
+      ),
+    ); // XOR-MAPPED-ADDRESS as in RFC 5769 §2.2; SOFTWARE "punchline" zero-padded; FINGERPRINT
+  });
+
+  it.each([
+    { address: '192.0.2.1', port: 32853 },
+    { address: '0.0.0.0', port: 0 },
+    { address: '255.255.255.255', port: 65535 },
+    { address: '2001:db8:1234:5678:11:2233:4455:6677', port: 32853 },
+    { address: '2001:db8::7', port: 1 },
+    { address: '::1', port: 9 },
+    { address: '::', port: 9 },
+    { address: 'fe80::1:0:0:2', port: 9 },
+    { address: '2001:0:0:1::', port: 9 },
+  ])('round-trips the success response for %o', (ep) => {
+    const txId = RFC_TXID;
+    const b = encodeBindingSuccess(txId, ep, { software: 'punchline', fingerprint: true });
+    expect(isStunMessage(b)).toBe(true);
+    const m = decodeStun(b);
+    expect(m.type).toBe(BINDING_SUCCESS);
+    expect(toHex(m.txId)).toBe(toHex(txId));
+    expect(m.xorMappedAddress).toEqual(ep);
+    expect(m.software).toBe('punchline');
+    expect(verifyFingerprint(b)).toBe(true);
+  });
+
+  it('sends an IPv4-mapped IPv6 endpoint as IPv4 and drops a zone id', () => {
+    expect(
+      decodeStun(encodeBindingSuccess(RFC_TXID, { address: '::ffff:192.0.2.1', port: 5 })).xorMappedAddress,
+    ).toEqual({ address: '192.0.2.1', port: 5 });
+    expect(
+      decodeStun(encodeBindingSuccess(RFC_TXID, { address: 'fe80::1%eth0', port: 5 })).xorMappedAddress,
+    ).toEqual({
+      address: 'fe80::1',
+      port: 5,
+    });
+  });
+
+  it('refuses a bad endpoint or transaction id with BAD_ARGUMENT', () => {
+    expect(() => encodeBindingSuccess(RFC_TXID, { address: 'example.com', port: 1 })).toThrow(/not an IP/);
+    expect(() => encodeBindingSuccess(RFC_TXID, { address: '1.2.3.4', port: 70000 })).toThrow(/port/);
+    expect(() => encodeBindingSuccess(new Uint8Array(11), FROM4)).toThrow(/transaction id/);
+  });
+
+  it('round-trips a Binding request with USERNAME, MESSAGE-INTEGRITY and FINGERPRINT', () => {
+    const b = encodeBindingRequest(RFC_TXID, {
+      software: 'nat-check',
+      username: 'evtj:h6vY',
+      integrityKey: KEY,
+      fingerprint: true,
+    });
+    const m = decodeStun(b);
+    expect(m.type).toBe(BINDING_REQUEST);
+    expect(m.software).toBe('nat-check');
+    expect(m.username).toBe('evtj:h6vY');
+    expect(m.attributes.map((a) => a.type).slice(-2)).toEqual([
+      StunAttr.MESSAGE_INTEGRITY,
+      StunAttr.FINGERPRINT,
+    ]);
+    expect(verifyMessageIntegrity(b, KEY)).toBe(true);
+    expect(verifyMessageIntegrity(b, utf8Encode('other'))).toBe(false);
+    expect(verifyFingerprint(b)).toBe(true);
+  });
+
+  it.each([
+    ['§2.2', SAMPLE_IPV4_RESPONSE, hex('0001a147 e112a643')],
+    ['§2.3', SAMPLE_IPV6_RESPONSE, hex('0002a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9')],
+  ])(
+    'reproduces the RFC 5769 %s response byte-exact (MESSAGE-INTEGRITY and FINGERPRINT)',
+    (_n, sample, xma) => {
+      const b = encodeStunMessage(
+        BINDING_SUCCESS,
+        RFC_TXID,
+        [
+          { type: StunAttr.SOFTWARE, value: utf8Encode('test vector') },
+          { type: StunAttr.XOR_MAPPED_ADDRESS, value: xma },
+        ],
+        { integrityKey: KEY, fingerprint: true, padding: 0x20 },
+      );
+      expect(toHex(b)).toBe(toHex(sample));
+    },
+  );
+
+  it('reproduces the RFC 5769 §2.1 request byte-exact', () => {
+    const b = encodeStunMessage(
+      BINDING_REQUEST,
+      RFC_TXID,
+      [
+        { type: StunAttr.SOFTWARE, value: utf8Encode('STUN test client') },
+        { type: StunAttr.PRIORITY, value: hex('6e0001ff') },
+        { type: StunAttr.ICE_CONTROLLED, value: hex('932ff9b1 51263b36') },
+        { type: StunAttr.USERNAME, value: utf8Encode('evtj:h6vY') },
+      ],
+      { integrityKey: KEY, fingerprint: true, padding: 0x20 },
+    );
+    expect(toHex(b)).toBe(toHex(SAMPLE_REQUEST));
+  });
+
+  it('random transaction ids differ', () => {
+    expect(toHex(decodeStun(encodeBindingRequest()).txId)).not.toBe(
+      toHex(decodeStun(encodeBindingRequest()).txId),
+    );
+  });
+
+  it('encodes ERROR-CODE and UNKNOWN-ATTRIBUTES', () => {
+    const b = encodeBindingError(RFC_TXID, 420, 'Unknown Attribute', {
+      unknownAttributes: [0x0003, 0x7fff],
+      fingerprint: true,
+    });
+    const m = decodeStun(b);
+    expect(m.type).toBe(BINDING_ERROR);
+    expect(m.class).toBe('error');
+    expect(m.errorCode).toEqual({ code: 420, reason: 'Unknown Attribute' });
+    expect(m.unknownAttributes).toEqual([0x0003, 0x7fff]);
+    expect(verifyFingerprint(b)).toBe(true);
+    const bad = decodeStun(encodeBindingError(RFC_TXID, 400, 'Bad Request'));
+    expect(bad.errorCode).toEqual({ code: 400, reason: 'Bad Request' });
+    expect(toHex(bad.attributes[0]!.value)).toBe(toHex(utf8Encode('\0\0\x04\0Bad Request')));
+    expect(() => encodeBindingError(RFC_TXID, 200, 'OK')).toThrow(/error code/);
+  });
+});
+
+describe('shortTermKey (OpaqueString)', () => {
+  it('is the identity on ASCII', () => {
+    expect(toHex(shortTermKey(PASSWORD))).toBe(toHex(utf8Encode(PASSWORD)));
+  });
+  it('maps non-ASCII spaces and normalizes to NFC', () => {
+    expect(toHex(shortTermKey('a\u00a0b'))).toBe(toHex(utf8Encode('a b')));
+    expect(toHex(shortTermKey('e\u0301'))).toBe(toHex(utf8Encode('\u00e9')));
+  });
+  it('refuses empty and control characters', () => {
+    expect(() => shortTermKey('')).toThrow();
+    expect(() => shortTermKey('a\tb')).toThrow();
+  });
+});
+
+describe('isStunMessage demux', () => {
+  it('accepts STUN', () => {
+    for (const b of [SAMPLE_REQUEST, SAMPLE_IPV4_RESPONSE, SAMPLE_IPV6_RESPONSE, encodeBindingRequest()])
+      expect(isStunMessage(b)).toBe(true);
+  });
+  it('rejects punchline packets (version byte 0x50..0x5F) and near misses', () => {
+    for (let v = 0x50; v <= 0x5f; v++) {
+      const b = SAMPLE_REQUEST.slice();
+      b[0] = v;
+      expect(isStunMessage(b)).toBe(false);
+    }
+    const wrongCookie = SAMPLE_REQUEST.slice();
+    flip(wrongCookie, 7, 1);
+    const badLength = SAMPLE_REQUEST.slice();
+    badLength[3] = 0x54;
+    expect(isStunMessage(wrongCookie)).toBe(false);
+    expect(isStunMessage(badLength)).toBe(false);
+    expect(isStunMessage(SAMPLE_REQUEST.subarray(0, 19))).toBe(false);
+    expect(isStunMessage(SAMPLE_REQUEST.subarray(0, 104))).toBe(false);
+    expect(isStunMessage(new Uint8Array([0x50, 1, 2, 3]))).toBe(false);
+    // length 2 (not a multiple of 4), consistent with the buffer
+    expect(isStunMessage(hex('00010002 2112a442 000000000000000000000000 0000'))).toBe(false);
+  });
+});
+
+describe('decodeStun rejects malformed input', () => {
+  /** A raw message: valid header (length from the body) and the RFC transaction id. */
+  const header = (type: number, body: string): Uint8Array => {
+    const b = hex(body);
+    const t = type.toString(16).padStart(4, '0');
+    return new Uint8Array([
+      ...hex(`${t}${b.length.toString(16).padStart(4, '0')}2112a442`),
+      ...RFC_TXID,
+      ...b,
+    ]);
+  };
+  it.each([
+    ['short header', hex('00010000 2112a442')],
+    ['top bits set', header(0xc001, '')],
+    ['truncated attribute value', header(0x0001, '80220008 41414141')],
+    ['attribute header cut', header(0x0001, '80220000 0000')],
+    ['XOR-MAPPED-ADDRESS bad family', header(0x0101, '00200008 0003a147 e112a643')],
+    ['XOR-MAPPED-ADDRESS IPv6 too short', header(0x0101, '00200008 0002a147 e112a643')],
+    ['MAPPED-ADDRESS too short', header(0x0101, '00010000')],
+    ['MESSAGE-INTEGRITY wrong size', header(0x0001, '00080004 00000000')],
+    ['MESSAGE-INTEGRITY-SHA256 too short', header(0x0001, '001c0004 00000000')],
+    ['FINGERPRINT wrong size', header(0x0001, '80280008 00000000 00000000')],
+    ['attribute after FINGERPRINT', header(0x0001, '80280004 00000000 80220000')],
+    ['SOFTWARE not UTF-8', header(0x0001, '80220002 c3280000')],
+    ['USERNAME too long', header(0x0001, `00060204 ${'41'.repeat(0x204)}`)],
+    ['ERROR-CODE class 7', header(0x0111, '00090004 00000700')],
+    ['ERROR-CODE number 100', header(0x0111, '00090004 00000464')],
+    ['ERROR-CODE too short', header(0x0111, '00090002 00000000')],
+    ['UNKNOWN-ATTRIBUTES odd length', header(0x0111, '000a0003 00030000')],
+  ])('%s', (_name, buf) => {
+    expectMalformed(() => decodeStun(buf));
+  });
+
+  it('rejects a wrong magic cookie and an inconsistent length', () => {
+    const c = SAMPLE_REQUEST.slice();
+    c[4] = 0;
+    expectMalformed(() => decodeStun(c));
+    expectMalformed(() => decodeStun(SAMPLE_REQUEST.subarray(0, 104)));
+    const extra = new Uint8Array([...SAMPLE_REQUEST, 0, 0, 0, 0]);
+    expectMalformed(() => decodeStun(extra));
+  });
+
+  it('keeps unknown attributes raw and lists unknown comprehension-required ones', () => {
+    const m = decodeStun(header(0x0001, '00030004 00000006 c0010001 07000000 8fff0000'));
+    expect(m.attributes.map((a) => [a.type, toHex(a.value)])).toEqual([
+      [0x0003, '00000006'],
+      [0xc001, '07'],
+      [0x8fff, ''],
+    ]);
+    expect(m.unknownRequired).toEqual([0x0003]);
+  });
+
+  it('ignores attributes after MESSAGE-INTEGRITY (RFC 8489 §14.5)', () => {
+    const b = encodeStunMessage(BINDING_REQUEST, RFC_TXID, [], { integrityKey: KEY });
+    const withAfter = encodeStunMessage(BINDING_REQUEST, RFC_TXID, [
+      { type: StunAttr.MESSAGE_INTEGRITY, value: b.subarray(24) },
+      { type: 0x0003, value: new Uint8Array(4) },
+      { type: StunAttr.SOFTWARE, value: utf8Encode('late') },
+    ]);
+    const m = decodeStun(withAfter);
+    expect(m.unknownRequired).toEqual([]);
+    expect(m.software).toBeUndefined();
+    expect(m.attributes).toHaveLength(3);
+  });
+});
+
+describe('handleStunRequest', () => {
+  it('answers a bare 20-byte Binding request with a small success', () => {
+    const req = encodeBindingRequest(RFC_TXID);
+    expect(req).toHaveLength(20);
+    const res = handleStunRequest(req, FROM4)!;
+    expect(res).toBeDefined();
+    expect(res.length).toBe(56);
+    expect(res.length).toBeLessThan(80);
+    const m = decodeStun(res);
+    expect(m.type).toBe(BINDING_SUCCESS);
+    expect(toHex(m.txId)).toBe(toHex(RFC_TXID));
+    expect(m.xorMappedAddress).toEqual(FROM4);
+    expect(m.software).toBe('punchline');
+    expect(m.attributes.at(-1)!.type).toBe(StunAttr.FINGERPRINT);
+    expect(verifyFingerprint(res)).toBe(true);
+  });
+
+  it('answers IPv6 and IPv4-mapped sources', () => {
+    const res6 = handleStunRequest(encodeBindingRequest(RFC_TXID), FROM6)!;
+    expect(res6.length).toBe(68);
+    expect(decodeStun(res6).xorMappedAddress).toEqual(FROM6);
+    const resMapped = handleStunRequest(encodeBindingRequest(RFC_TXID), {
+      address: '::ffff:203.0.113.7',
+      port: 40000,
+    })!;
+    expect(decodeStun(resMapped).xorMappedAddress).toEqual(FROM4);
+  });
+
+  it('answers the RFC 5769 sample request (ICE and credential attributes are understood)', () => {
+    const m = decodeStun(handleStunRequest(SAMPLE_REQUEST, FROM4)!);
+    expect(m.class).toBe('success');
+    expect(toHex(m.txId)).toBe(toHex(RFC_TXID));
+  });
+
+  it('answers a request carrying an unknown comprehension-optional attribute', () => {
+    const req = encodeStunMessage(BINDING_REQUEST, RFC_TXID, [{ type: 0xc0de, value: new Uint8Array(3) }], {
+      fingerprint: true,
+    });
+    expect(decodeStun(handleStunRequest(req, FROM4)!).class).toBe('success');
+  });
+
+  it('answers 420 with UNKNOWN-ATTRIBUTES for unknown comprehension-required attributes', () => {
+    const req = encodeStunMessage(BINDING_REQUEST, RFC_TXID, [
+      { type: 0x0003, value: hex('00000006') }, // RFC 5780 CHANGE-REQUEST: we cannot honour it
+      { type: 0x7abc, value: new Uint8Array(0) },
+      { type: 0x0003, value: hex('00000000') },
+    ]);
+    const res = handleStunRequest(req, FROM4)!;
+    const m = decodeStun(res);
+    expect(m.type).toBe(BINDING_ERROR);
+    expect(m.errorCode).toEqual({ code: 420, reason: 'Unknown Attribute' });
+    expect(m.unknownAttributes).toEqual([0x0003, 0x7abc]);
+    expect(m.xorMappedAddress).toBeUndefined();
+    expect(verifyFingerprint(res)).toBe(true);
+  });
+
+  it('caps the UNKNOWN-ATTRIBUTES list', () => {
+    const attrs = Array.from({ length: 100 }, (_, i) => ({ type: 0x4000 + i, value: new Uint8Array(0) }));
+    const res = handleStunRequest(encodeStunMessage(BINDING_REQUEST, RFC_TXID, attrs), FROM4)!;
+    expect(decodeStun(res).unknownAttributes).toHaveLength(16);
+  });
+
+  it.each([
+    ['a success response', SAMPLE_IPV4_RESPONSE],
+    ['an error response', encodeBindingError(RFC_TXID, 400, 'Bad Request')],
+    [
+      'an indication',
+      encodeStunMessage(stunMessageType(StunMethod.BINDING, StunClass.INDICATION), RFC_TXID, []),
+    ],
+    ['another method (TURN Allocate)', encodeStunMessage(0x0003, RFC_TXID, [])],
+    ['a punchline packet', new Uint8Array([0x50, 0, 0, 0, 0x21, 0x12, 0xa4, 0x42, ...RFC_TXID])],
+    ['a truncated request', SAMPLE_REQUEST.subarray(0, 60)],
+    [
+      'a malformed attribute with a valid header',
+      hex('00010008 2112a442 b7e7a701 bc34d686 fa87dfae 00200004 00030000'),
+    ],
+    ['an empty datagram', new Uint8Array(0)],
+  ])('drops %s', (_name, buf) => {
+    expect(handleStunRequest(buf, FROM4)).toBeUndefined();
+  });
+
+  it('drops a request whose FINGERPRINT is wrong', () => {
+    const req = encodeBindingRequest(RFC_TXID, { fingerprint: true });
+    expect(handleStunRequest(req, FROM4)).toBeDefined();
+    flip(req, req.length - 1, 0xff);
+    expect(handleStunRequest(req, FROM4)).toBeUndefined();
+  });
+
+  it('drops when the source endpoint is unusable instead of throwing', () => {
+    expect(
+      handleStunRequest(encodeBindingRequest(RFC_TXID), { address: 'nonsense', port: 1 }),
+    ).toBeUndefined();
+  });
+});
+
+describe('fuzz', () => {
+  const seeds = [SAMPLE_REQUEST, SAMPLE_IPV4_RESPONSE, SAMPLE_IPV6_RESPONSE];
+  const valid = [
+    ...seeds,
+    encodeBindingRequest(RFC_TXID, { software: 'x', username: 'u:v', integrityKey: KEY, fingerprint: true }),
+    encodeBindingSuccess(RFC_TXID, FROM6, { software: 'punchline', fingerprint: true }),
+    encodeBindingError(RFC_TXID, 420, 'Unknown Attribute', { unknownAttributes: [3], fingerprint: true }),
+  ];
+
+  function check(buf: Uint8Array, stats: { decoded: number; malformed: number; answered: number }): void {
+    try {
+      decodeStun(buf);
+      stats.decoded++;
+    } catch (e) {
+      if (!isPunchlineError(e, 'MALFORMED'))
+        throw new Error(`non-MALFORMED throw for ${toHex(buf)}: ${String(e)}`);
+      stats.malformed++;
+    }
+    const res = handleStunRequest(buf, FROM4); // must not throw
+    if (res) {
+      stats.answered++;
+      expect(isStunMessage(res)).toBe(true);
+      expect(res.length).toBeLessThanOrEqual(20 + 28 + 36 + 8);
+    }
+  }
+
+  it('10k random buffers: only MALFORMED, handler never throws', () => {
+    const rand = rng(0x5eed);
+    const stats = { decoded: 0, malformed: 0, answered: 0 };
+    for (let i = 0; i < 10_000; i++) {
+      const n = Math.floor(rand() * 120);
+      const buf = new Uint8Array(n);
+      for (let j = 0; j < n; j++) buf[j] = Math.floor(rand() * 256);
+      // Half of them get a plausible header so the attribute parser is exercised too.
+      if (i % 2 === 0 && n >= 20) {
+        const len = (n - 20) & ~3;
+        buf[0] = buf[0]! & 0x01;
+        buf[2] = len >> 8;
+        buf[3] = len & 0xff;
+        buf.set([0x21, 0x12, 0xa4, 0x42], 4);
+        check(buf.subarray(0, 20 + len), stats);
+      } else check(buf, stats);
+    }
+    expect(stats.decoded + stats.malformed).toBe(10_000);
+    expect(stats.decoded).toBeGreaterThan(100); // the header path was really exercised
+  });
+
+  it('10k single-byte mutations of valid messages: only MALFORMED, handler never throws', () => {
+    const rand = rng(42);
+    const stats = { decoded: 0, malformed: 0, answered: 0 };
+    for (let i = 0; i < 10_000; i++) {
+      const buf = valid[i % valid.length]!.slice();
+      const at = Math.floor(rand() * buf.length);
+      buf[at] = Math.floor(rand() * 256);
+      check(buf, stats);
+    }
+    expect(stats.malformed).toBeGreaterThan(0);
+    expect(stats.decoded).toBeGreaterThan(1000);
+    expect(stats.answered).toBeGreaterThan(0);
+  });
+});
