@@ -19,6 +19,8 @@ export interface DatagramSocket {
   onMessage(handler: DatagramHandler): void;
   /** The bound local endpoint. Throws if not bound. */
   localEndpoint(): Endpoint;
+  /** Resolves once datagrams already handed to send() have left (bounded wait). Optional. */
+  flush?(): Promise<void>;
   /** Close the socket; idempotent. */
   close(): void;
 }

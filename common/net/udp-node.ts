@@ -7,6 +7,8 @@ export class NodeUdpSocket implements DatagramSocket {
   private readonly sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
   private handler: DatagramHandler = () => {};
   private closed = false;
+  private inFlight = 0;
+  private drained: (() => void)[] = [];
   /** Send errors (EHOSTUNREACH, EMSGSIZE, ...) are counted here rather than thrown. */
   sendErrors = 0;
 
@@ -34,8 +36,20 @@ export class NodeUdpSocket implements DatagramSocket {
   }
   send(data: Uint8Array, to: Endpoint): void {
     if (this.closed) return;
+    this.inFlight++;
     this.sock.send(data, to.port, to.address, (err) => {
       if (err) this.sendErrors++;
+      if (--this.inFlight === 0) for (const f of this.drained.splice(0)) f();
+    });
+  }
+  flush(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, 250);
+      this.drained.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
     });
   }
   onMessage(handler: DatagramHandler): void {

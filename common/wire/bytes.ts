@@ -18,7 +18,8 @@ export class Reader {
     return this.buf.length - this.off;
   }
   private need(n: number): void {
-    if (n < 0 || this.off + n > this.buf.length) throw malformed(`${this.what}: truncated at byte ${this.off}`);
+    if (n < 0 || this.off + n > this.buf.length)
+      throw malformed(`${this.what}: truncated at byte ${this.off}`);
   }
   u8(): number {
     this.need(1);
@@ -155,7 +156,8 @@ export class Writer {
 const encoder = new TextEncoder();
 export const utf8Encode = (s: string): Uint8Array => encoder.encode(s);
 
-export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+export const toHex = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 export function fromHex(s: string): Uint8Array {
   if (!/^(?:[0-9a-fA-F]{2})*$/.test(s)) throw malformed('invalid hex');
   return new Uint8Array(Buffer.from(s, 'hex'));

@@ -1,0 +1,64 @@
+/**
+ * The one table of punchline wire numbers (house style §1). docs/protocol.md describes each
+ * message byte by byte; change both together.
+ */
+
+/** First byte of every punchline datagram: 0x50 ('P') + protocol version. STUN starts with 0b00. */
+export const PROTOCOL_VERSION = 1;
+export const VERSION_BYTE = 0x50 + PROTOCOL_VERSION;
+
+export const MsgType = {
+  // peer -> server
+  HELLO: 0x01,
+  REGISTER: 0x03,
+  KEEPALIVE: 0x05,
+  CONNECT: 0x08,
+  INTRODUCE_ACK: 0x0a,
+  LEAVE: 0x0b,
+  // server -> peer
+  COOKIE: 0x02,
+  REGISTERED: 0x04,
+  KEEPALIVE_ACK: 0x06,
+  PRESENCE: 0x07,
+  INTRODUCE: 0x09,
+  ERROR: 0x0c,
+  // peer <-> peer
+  PROBE: 0x20,
+  PROBE_ACK: 0x21,
+  DATA: 0x22,
+  PEER_KEEPALIVE: 0x23,
+} as const;
+export type MsgTypeName = keyof typeof MsgType;
+export type MsgTypeNumber = (typeof MsgType)[MsgTypeName];
+
+/** Wire error numbers carried in ERROR messages (mapped to ErrorCode in common/wire/errors-map.ts). */
+export const WireError = {
+  MALFORMED: 1,
+  BAD_SIGNATURE: 2,
+  STALE: 3,
+  NAME_TAKEN: 4,
+  NOT_REGISTERED: 5,
+  UNKNOWN_PEER: 6,
+  ROOM_FULL: 7,
+  RATE_LIMITED: 8,
+} as const;
+export type WireErrorName = keyof typeof WireError;
+
+/** Field limits: every variable-length field is bounded before anything is allocated. */
+export const Limits = {
+  TXID_BYTES: 8,
+  ID_BYTES: 16,
+  KEY_BYTES: 32,
+  SIG_BYTES: 64,
+  COOKIE_BYTES: 20,
+  INTRO_ID_BYTES: 8,
+  MAX_ROOM_BYTES: 64,
+  MAX_NAME_BYTES: 32,
+  MAX_LAN_ENDPOINTS: 8,
+  MAX_ERROR_TEXT_BYTES: 200,
+  MAX_TEXT_BYTES: 1000,
+  /** A HELLO is padded to this size so the COOKIE answer is never larger (no amplification). */
+  HELLO_BYTES: 48,
+  /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */
+  MAX_DATAGRAM: 1200,
+} as const;

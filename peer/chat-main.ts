@@ -1,0 +1,117 @@
+import { lookup } from 'node:dns/promises';
+import { SystemClock } from '../common/clock.js';
+import { intFlag, logLevelFlag, parseFlags, textFlag } from '../common/cli/args.js';
+import { PunchlineError, badArgument } from '../common/errors.js';
+import { defaultDataDir, fingerprint, idText, loadOrCreateIdentity } from '../common/identity.js';
+import { createLogger } from '../common/log.js';
+import { parseEndpoint } from '../common/net/parse-endpoint.js';
+import { nodeNetwork } from '../common/net/udp-node.js';
+import { Limits } from '../common/wire/constants.js';
+import { runJsonLines } from './cli/json-lines.js';
+import { PEER_DEFAULTS, PeerNode } from './peer-node.js';
+import { PUNCH_DEFAULTS } from './puncher.js';
+
+export const CHAT_HELP = `Usage: punchline chat --server HOST:PORT --name NICK [options]
+
+Join a room on a rendezvous server and chat peer to peer. Peers behind NATs are
+reached directly by UDP hole punching.
+
+Options:
+  --server HOST:PORT     rendezvous server (required)
+  --name NICK            your name in the room, 1-${Limits.MAX_NAME_BYTES} bytes (required)
+  --room ROOM            room to join (default ${PEER_DEFAULTS.room})
+  --port N               local UDP port (default: any free port)
+  --bind ADDR            local address to bind (default: all); also the only LAN address offered
+  --data-dir DIR         where your keys live (default $XDG_DATA_HOME/punchline or
+                         ~/.local/share/punchline)
+  --json                 headless mode: commands on stdin, events on stdout, one JSON
+                         object per line (see docs/cli.md)
+  --keepalive-ms N       keepalive to the server and direct peers (default ${PEER_DEFAULTS.keepaliveMs})
+  --punch-timeout-ms N   give up hole punching after this long (default ${PUNCH_DEFAULTS.deadlineMs})
+  --log-level L          debug, info, warn, error, silent (default warn); logs go to stderr
+  -h, --help             show this help
+
+Example:
+  punchline chat --server rdv.example.org:7000 --name alice --json
+  {"cmd":"send","peer":"bob","text":"hi"}
+`;
+
+async function resolveServer(text: string): Promise<{ address: string; port: number }> {
+  const e = parseEndpoint(text, '--server');
+  try {
+    const { address } = await lookup(e.address, { family: 4 });
+    return { address, port: e.port };
+  } catch {
+    throw badArgument(`--server: cannot resolve host "${e.address}"`);
+  }
+}
+
+export async function runChat(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, {
+    server: { type: 'string' },
+    name: { type: 'string' },
+    room: { type: 'string' },
+    port: { type: 'string' },
+    bind: { type: 'string' },
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean' },
+    'keepalive-ms': { type: 'string' },
+    'punch-timeout-ms': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (f.help) {
+    process.stdout.write(CHAT_HELP);
+    return 0;
+  }
+  if (typeof f.server !== 'string') throw badArgument('--server HOST:PORT is required');
+  const name = textFlag(f.name, 'name', Limits.MAX_NAME_BYTES);
+  const room = f.room === undefined ? PEER_DEFAULTS.room : textFlag(f.room, 'room', Limits.MAX_ROOM_BYTES);
+  const port = intFlag(f.port, 'port', 0, 65535, 0);
+  const keepaliveMs = intFlag(f['keepalive-ms'], 'keepalive-ms', 1000, 3_600_000, PEER_DEFAULTS.keepaliveMs);
+  const deadlineMs = intFlag(
+    f['punch-timeout-ms'],
+    'punch-timeout-ms',
+    100,
+    600_000,
+    PUNCH_DEFAULTS.deadlineMs,
+  );
+  const logger = createLogger(logLevelFlag(f['log-level'], 'warn'), { svc: 'peer', name });
+  if (!f.json)
+    throw badArgument(
+      'the terminal client is not available in this version; run with --json for the JSON-lines mode',
+    );
+  const server = await resolveServer(f.server);
+  const dataDir = typeof f['data-dir'] === 'string' ? f['data-dir'] : defaultDataDir();
+  const { identity, created } = await loadOrCreateIdentity(dataDir);
+  logger.info(created ? 'created identity' : 'loaded identity', {
+    id: idText(identity.id),
+    fingerprint: fingerprint(identity.id),
+    dataDir,
+  });
+
+  const node = new PeerNode(
+    {
+      server,
+      name,
+      room,
+      port,
+      ...(typeof f.bind === 'string' ? { bind: f.bind } : {}),
+      keepaliveMs,
+      punch: { deadlineMs },
+    },
+    { network: nodeNetwork, clock: new SystemClock(), identity, logger },
+  );
+  try {
+    await node.start();
+  } catch (e) {
+    throw new PunchlineError('IO', `cannot bind UDP port ${port}: ${(e as Error).message}`);
+  }
+  const stop = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await Promise.race([runJsonLines(node, process.stdin, process.stdout), stop]);
+  await node.close();
+  return 0;
+}

@@ -1,0 +1,192 @@
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { PunchlineError } from '../common/errors.js';
+import type { Identity } from '../common/identity.js';
+import { verifySignature } from '../common/identity.js';
+import { candidate, candidatesFor, probeSchedule } from '../common/path/candidates.js';
+import type { Candidate } from '../common/path/candidates.js';
+import type { Endpoint } from '../common/net/types.js';
+import { endpointKey } from '../common/net/types.js';
+import { equalBytes } from '../common/wire/bytes.js';
+import { MsgType } from '../common/wire/constants.js';
+import { encode, probeSigningBytes } from '../common/wire/messages.js';
+import type { Introduce, Probe } from '../common/wire/messages.js';
+
+export interface PunchOptions {
+  /** Give up after this long without a valid answer (then the relay carries on, issue 4). */
+  deadlineMs: number;
+  /** ICE's pacing interval Ta (RFC 8445 §14.2): the first probe rounds go out this far apart. */
+  paceMs: number;
+  /** After a lower-priority answer, wait this long for a better one (a LAN answer beats public). */
+  graceMs: number;
+}
+
+export const PUNCH_DEFAULTS: PunchOptions = { deadlineMs: 10_000, paceMs: 50, graceMs: 150 };
+
+export interface PunchResult {
+  remote: Endpoint;
+  kind: Candidate['kind'];
+  ms: number;
+  rttMs: number;
+  probesSent: number;
+  candidates: { endpoint: string; kind: Candidate['kind']; answered: boolean }[];
+}
+
+export interface PunchComponents {
+  identity: Identity;
+  clock: Clock;
+  send: (bytes: Uint8Array, to: Endpoint) => void;
+}
+
+/** Is this probe (or ack) a valid message of this punch attempt from the introduced peer? */
+export function validProbe(p: Probe, intro: Introduce, self: Uint8Array): boolean {
+  return (
+    equalBytes(p.introId, intro.introId) &&
+    equalBytes(p.from, intro.id) &&
+    equalBytes(p.to, self) &&
+    verifySignature(intro.signKey, probeSigningBytes(p), p.signature)
+  );
+}
+
+/**
+ * One hole-punch attempt towards an introduced peer. Both sides run one at the same moment:
+ * each probes every candidate of the other on the schedule; a probe opens the sender's own NAT
+ * towards that endpoint, so once both have sent, the next probe in either direction gets in.
+ * The first authenticated PROBE_ACK names a working path. Probes received are answered (to the
+ * address they came from) whether or not this side has finished.
+ */
+export class PunchAttempt {
+  readonly started: number;
+  private readonly candidates: Candidate[];
+  private readonly sentAt = new Map<number, { cand: Candidate; at: number }>();
+  private readonly answered = new Map<string, { cand: Candidate; rttMs: number }>();
+  private timers: TimerHandle[] = [];
+  private graceTimer: TimerHandle | undefined;
+  private seq = 0;
+  private probesSent = 0;
+  private done = false;
+  readonly result: Promise<PunchResult>;
+  private resolve!: (r: PunchResult) => void;
+  private reject!: (e: Error) => void;
+
+  constructor(
+    readonly intro: Introduce,
+    private readonly c: PunchComponents,
+    private readonly opts: PunchOptions = PUNCH_DEFAULTS,
+  ) {
+    this.started = c.clock.now();
+    this.candidates = candidatesFor(intro);
+    this.result = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.result.catch(() => {}); // the owner awaits it; never an unhandled rejection
+    for (const at of probeSchedule(opts.deadlineMs, opts.paceMs))
+      this.timers.push(c.clock.setTimeout(() => this.round(), at));
+    this.timers.push(c.clock.setTimeout(() => this.fail(), opts.deadlineMs));
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  private probe(
+    type: typeof MsgType.PROBE | typeof MsgType.PROBE_ACK,
+    seq: number,
+    timestamp: number,
+    seen?: Endpoint,
+  ): Uint8Array {
+    const body = {
+      type,
+      introId: this.intro.introId,
+      from: this.c.identity.id,
+      to: this.intro.id,
+      seq,
+      timestamp,
+      seen,
+    };
+    return encode({ ...body, signature: this.c.identity.sign(probeSigningBytes(body)) });
+  }
+
+  private sendProbe(cand: Candidate): void {
+    const seq = this.seq++ & 0xffff;
+    const now = this.c.clock.now();
+    this.sentAt.set(seq, { cand, at: now });
+    this.probesSent++;
+    this.c.send(this.probe(MsgType.PROBE, seq, Math.floor(now) % 2 ** 48), cand.endpoint);
+  }
+
+  private round(): void {
+    if (this.done) return;
+    for (const cand of this.candidates) this.sendProbe(cand);
+  }
+
+  /** A valid PROBE arrived from `from`: answer it there, and probe that address too (a triggered check). */
+  onProbe(p: Probe, from: Endpoint): void {
+    this.c.send(this.probe(MsgType.PROBE_ACK, p.seq, p.timestamp, from), from);
+    if (this.done) return;
+    if (!this.candidates.some((c) => endpointKey(c.endpoint) === endpointKey(from))) {
+      const prflx = candidate(from, 'peer-reflexive');
+      this.candidates.push(prflx);
+      this.sendProbe(prflx);
+    }
+  }
+
+  /** A valid PROBE_ACK: the candidate we sent that probe to works. */
+  onProbeAck(p: Probe): void {
+    if (this.done) return;
+    const sent = this.sentAt.get(p.seq);
+    if (!sent) return;
+    const key = endpointKey(sent.cand.endpoint);
+    if (!this.answered.has(key))
+      this.answered.set(key, { cand: sent.cand, rttMs: this.c.clock.now() - sent.at });
+    const best = Math.max(...this.candidates.map((c) => c.priority));
+    if (sent.cand.priority >= best) return this.succeed();
+    if (!this.graceTimer) this.graceTimer = this.c.clock.setTimeout(() => this.succeed(), this.opts.graceMs);
+  }
+
+  private succeed(): void {
+    if (this.done) return;
+    let pick: { cand: Candidate; rttMs: number } | undefined;
+    for (const a of this.answered.values()) if (!pick || a.cand.priority > pick.cand.priority) pick = a;
+    if (!pick) return;
+    this.finish();
+    this.resolve({
+      remote: pick.cand.endpoint,
+      kind: pick.cand.kind,
+      ms: Math.round(this.c.clock.now() - this.started),
+      rttMs: Math.round(pick.rttMs * 10) / 10,
+      probesSent: this.probesSent,
+      candidates: this.candidates.map((c) => ({
+        endpoint: endpointKey(c.endpoint),
+        kind: c.kind,
+        answered: this.answered.has(endpointKey(c.endpoint)),
+      })),
+    });
+  }
+
+  private fail(): void {
+    if (this.done) return;
+    this.finish();
+    const tried = this.candidates.map((c) => `${c.kind} ${endpointKey(c.endpoint)}`).join(', ');
+    this.reject(
+      new PunchlineError(
+        'PUNCH_FAILED',
+        `no answer from ${this.intro.name} within ${this.opts.deadlineMs} ms after ${this.probesSent} probes to ${tried}: ` +
+          'a NAT on the way filters or remaps (e.g. symmetric NAT)',
+      ),
+    );
+  }
+
+  cancel(reason = 'cancelled'): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(new PunchlineError('ABORTED', reason));
+  }
+
+  private finish(): void {
+    this.done = true;
+    for (const t of this.timers) this.c.clock.clearTimeout(t);
+    this.timers = [];
+    this.c.clock.clearTimeout(this.graceTimer);
+  }
+}

@@ -1,0 +1,49 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Endpoint } from '../common/net/types.js';
+import { equalBytes } from '../common/wire/bytes.js';
+import { Limits } from '../common/wire/constants.js';
+
+/**
+ * Stateless address-bound cookies (the DTLS HelloVerifyRequest / QUIC Retry idea). A REGISTER
+ * must carry a cookie the server minted for the source address it arrives from, so:
+ *  - a registration cannot be replayed from another address (it would move the victim's
+ *    observed endpoint to the attacker), and is fresh: cookies live 1-2 buckets (30-60 s);
+ *  - the server keeps no state for unverified senders.
+ * Layout (20 bytes): bucket u32 | HMAC-SHA256(secret, bucket | ip:port)[0..16].
+ */
+export const COOKIE_BUCKET_MS = 30_000;
+
+export class CookieJar {
+  constructor(
+    private readonly now: () => number,
+    private readonly secret: Uint8Array = randomBytes(32),
+  ) {}
+
+  private mac(bucket: number, from: Endpoint): Uint8Array {
+    const h = createHmac('sha256', this.secret);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(bucket >>> 0);
+    h.update(b).update(`${from.address}|${from.port}`);
+    return new Uint8Array(h.digest().subarray(0, Limits.COOKIE_BYTES - 4));
+  }
+
+  private bucket(): number {
+    return Math.floor(this.now() / COOKIE_BUCKET_MS) >>> 0;
+  }
+
+  issue(from: Endpoint): Uint8Array {
+    const bucket = this.bucket();
+    const out = new Uint8Array(Limits.COOKIE_BYTES);
+    new DataView(out.buffer).setUint32(0, bucket);
+    out.set(this.mac(bucket, from), 4);
+    return out;
+  }
+
+  check(cookie: Uint8Array, from: Endpoint): boolean {
+    if (cookie.length !== Limits.COOKIE_BYTES) return false;
+    const bucket = new DataView(cookie.buffer, cookie.byteOffset, cookie.byteLength).getUint32(0);
+    const current = this.bucket();
+    if (bucket !== current && bucket !== (current - 1) >>> 0) return false;
+    return equalBytes(cookie.subarray(4), this.mac(bucket, from));
+  }
+}

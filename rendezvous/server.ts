@@ -1,0 +1,383 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { peerIdOf, verifySignature } from '../common/identity.js';
+import { silentLogger } from '../common/log.js';
+import type { Logger } from '../common/log.js';
+import { endpointKey, sameEndpoint } from '../common/net/types.js';
+import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
+import { toHex } from '../common/wire/bytes.js';
+import { Limits, MsgType, WireError } from '../common/wire/constants.js';
+import type { WireErrorName } from '../common/wire/constants.js';
+import { decode, encode, isPunchline, registerSigningBytes } from '../common/wire/messages.js';
+import type { Connect, Keepalive, Message, Register } from '../common/wire/messages.js';
+import { handleStunRequest, isStunMessage } from '../common/wire/stun.js';
+import { CookieJar } from './cookie.js';
+import { presencePackets } from './presence.js';
+import { InMemoryRegistry } from './registry.js';
+import type { MemberRecord, Registry, Transport } from './registry.js';
+
+export interface RendezvousOptions {
+  host?: string;
+  port?: number;
+  /**
+   * How often peers should refresh their registration (and so their NAT mapping). 15 s: the
+   * floor RFC 8445 §11 and RFC 8085 §3.5 set for keepalives, and well inside the ~30 s after
+   * which many real NATs drop idle UDP mappings.
+   */
+  keepaliveMs?: number;
+  /** A registration expires after this long without a keepalive: three missed ones plus slack. */
+  expiryMs?: number;
+  maxRoomMembers?: number;
+  /** The target's INTRODUCE is retransmitted until acknowledged: first after this, then doubling. */
+  introRetryMs?: number;
+  introRetries?: number;
+}
+
+export interface RendezvousComponents {
+  network: Network;
+  clock: Clock;
+  logger?: Logger;
+  registry?: Registry;
+  randomBytes?: (n: number) => Uint8Array;
+}
+
+export const RENDEZVOUS_DEFAULTS = {
+  host: '0.0.0.0',
+  port: 7000,
+  keepaliveMs: 15_000,
+  expiryMs: 50_000,
+  maxRoomMembers: 1000,
+  introRetryMs: 250,
+  introRetries: 4,
+} as const;
+
+/** Where a message came from and how to answer it: UDP now, the WebSocket relay later. */
+export interface ReplyContext {
+  from: Endpoint;
+  transport: Transport;
+  reply: (bytes: Uint8Array) => void;
+}
+
+export type DropReason = 'malformed' | 'unexpected' | 'bad_cookie' | 'bad_signature' | 'not_registered';
+
+export class RendezvousStats {
+  datagramsIn = 0;
+  datagramsOut = 0;
+  stunRequests = 0;
+  registrations = 0;
+  introductions = 0;
+  expired = 0;
+  dropped: Record<DropReason, number> = {
+    malformed: 0,
+    unexpected: 0,
+    bad_cookie: 0,
+    bad_signature: 0,
+    not_registered: 0,
+  };
+}
+
+interface PendingIntro {
+  timer: TimerHandle;
+  tries: number;
+}
+
+export class RendezvousServer {
+  readonly stats = new RendezvousStats();
+  readonly registry: Registry;
+  private readonly opts: Required<RendezvousOptions>;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly cookies: CookieJar;
+  private readonly random: (n: number) => Uint8Array;
+  private socket: DatagramSocket | undefined;
+  private sweepTimer: TimerHandle | undefined;
+  /** CONNECT retransmissions get the same introduction: requester|txid -> introId, expiring. */
+  private readonly recentConnects = new Map<string, { introId: Uint8Array; at: number }>();
+  private readonly pendingIntros = new Map<string, PendingIntro>();
+  private started = false;
+
+  constructor(
+    options: RendezvousOptions,
+    private readonly components: RendezvousComponents,
+  ) {
+    this.opts = { ...RENDEZVOUS_DEFAULTS, ...options };
+    this.clock = components.clock;
+    this.log = components.logger ?? silentLogger;
+    this.registry = components.registry ?? new InMemoryRegistry(this.opts.maxRoomMembers);
+    this.cookies = new CookieJar(() => this.clock.now());
+    this.random = components.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
+  }
+
+  get options(): Readonly<Required<RendezvousOptions>> {
+    return this.opts;
+  }
+
+  /** Bind the UDP socket; idempotent. Resolves with the bound endpoint. */
+  async start(): Promise<Endpoint> {
+    if (this.socket) return this.socket.localEndpoint();
+    this.started = true;
+    const sock = this.components.network.createUdpSocket();
+    sock.onMessage((data, from) => this.onDatagram(data, from));
+    const bound = await sock.bind(this.opts.port, this.opts.host);
+    this.socket = sock;
+    this.scheduleSweep();
+    this.log.info('listening', { udp: endpointKey(bound) });
+    return bound;
+  }
+
+  close(): void {
+    if (!this.started) return;
+    this.started = false;
+    this.clock.clearTimeout(this.sweepTimer);
+    for (const p of this.pendingIntros.values()) this.clock.clearTimeout(p.timer);
+    this.pendingIntros.clear();
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  private scheduleSweep(): void {
+    this.sweepTimer = this.clock.setTimeout(
+      () => {
+        this.sweep();
+        if (this.started) this.scheduleSweep();
+      },
+      Math.min(5_000, this.opts.keepaliveMs),
+    );
+  }
+
+  /** Expire silent registrations and forget old CONNECT transactions. */
+  sweep(): void {
+    const now = this.clock.now();
+    const gone = this.registry.expire(now - this.opts.expiryMs);
+    const rooms = new Set<string>();
+    for (const rec of gone) {
+      this.stats.expired++;
+      rooms.add(rec.room);
+      this.log.info('expired', { id: rec.idHex, name: rec.name, room: rec.room });
+    }
+    for (const room of rooms) this.broadcastPresence(room);
+    for (const [k, v] of this.recentConnects) if (now - v.at > 30_000) this.recentConnects.delete(k);
+  }
+
+  /** The UDP receive path: STUN or punchline; anything else is counted and dropped. */
+  onDatagram(data: Uint8Array, from: Endpoint): void {
+    this.stats.datagramsIn++;
+    const reply = (bytes: Uint8Array): void => this.sendUdp(bytes, from);
+    if (isStunMessage(data)) {
+      this.stats.stunRequests++;
+      const answer = handleStunRequest(data, from);
+      if (answer) reply(answer);
+      else this.stats.dropped.malformed++;
+      return;
+    }
+    if (!isPunchline(data)) {
+      this.stats.dropped.malformed++;
+      return;
+    }
+    let msg: Message;
+    try {
+      msg = decode(data);
+    } catch {
+      this.stats.dropped.malformed++;
+      return;
+    }
+    try {
+      this.handle(msg, { from, transport: 'udp', reply });
+    } catch (e) {
+      // A bug must not take the server down with it; log it loudly and keep serving.
+      this.log.error('handler failed', { type: msg.type, error: String(e) });
+    }
+  }
+
+  private sendUdp(bytes: Uint8Array, to: Endpoint): void {
+    this.stats.datagramsOut++;
+    this.socket?.send(bytes, to);
+  }
+
+  private error(ctx: ReplyContext, txid: Uint8Array, code: WireErrorName, message: string): void {
+    ctx.reply(encode({ type: MsgType.ERROR, txid, code: WireError[code], message }));
+  }
+
+  /** Transport-agnostic dispatch: the same message set arrives over UDP or the WebSocket. */
+  handle(msg: Message, ctx: ReplyContext): void {
+    switch (msg.type) {
+      case MsgType.HELLO:
+        ctx.reply(encode({ type: MsgType.COOKIE, txid: msg.txid, cookie: this.cookies.issue(ctx.from) }));
+        return;
+      case MsgType.REGISTER:
+        return this.onRegister(msg, ctx);
+      case MsgType.KEEPALIVE:
+        return this.onKeepalive(msg, ctx);
+      case MsgType.CONNECT:
+        return this.onConnect(msg, ctx);
+      case MsgType.INTRODUCE_ACK: {
+        const p = this.pendingIntros.get(toHex(msg.txid));
+        if (p) {
+          this.clock.clearTimeout(p.timer);
+          this.pendingIntros.delete(toHex(msg.txid));
+        }
+        return;
+      }
+      case MsgType.LEAVE: {
+        const rec = this.authenticated(toHex(msg.id), ctx);
+        if (!rec) return;
+        this.registry.remove(rec.idHex);
+        this.log.info('left', { id: rec.idHex, name: rec.name, room: rec.room });
+        this.broadcastPresence(rec.room);
+        return;
+      }
+      default:
+        this.stats.dropped.unexpected++;
+    }
+  }
+
+  /** The record for `idHex` if this context may speak for it (same observed endpoint / connection). */
+  private authenticated(idHex: string, ctx: ReplyContext): MemberRecord | undefined {
+    const rec = this.registry.get(idHex);
+    if (!rec || rec.transport !== ctx.transport || !sameEndpoint(rec.observed, ctx.from)) {
+      this.stats.dropped.not_registered++;
+      return undefined;
+    }
+    return rec;
+  }
+
+  private onRegister(m: Register, ctx: ReplyContext): void {
+    if (!this.cookies.check(m.cookie, ctx.from)) {
+      this.stats.dropped.bad_cookie++;
+      return this.error(ctx, m.txid, 'STALE', 'cookie stale or not for this address');
+    }
+    if (!verifySignature(m.signKey, registerSigningBytes(m), m.signature)) {
+      this.stats.dropped.bad_signature++;
+      return this.error(ctx, m.txid, 'BAD_SIGNATURE', 'registration signature does not verify');
+    }
+    if (m.room.length === 0 || m.name.length === 0)
+      return this.error(ctx, m.txid, 'MALFORMED', 'empty room or name');
+    const id = peerIdOf(m.signKey, m.dhKey);
+    const idHex = toHex(id);
+    const rec: MemberRecord = {
+      id,
+      idHex,
+      room: m.room,
+      name: m.name,
+      signKey: m.signKey,
+      dhKey: m.dhKey,
+      observed: ctx.from,
+      lan: m.lan,
+      transport: ctx.transport,
+      lastSeen: this.clock.now(),
+      send: ctx.reply,
+    };
+    const result = this.registry.upsert(rec);
+    if (!result.ok) {
+      const text =
+        result.code === 'NAME_TAKEN'
+          ? `name "${m.name}" is taken in room "${m.room}" by another key`
+          : `room "${m.room}" is full`;
+      return this.error(ctx, m.txid, result.code, text);
+    }
+    this.stats.registrations++;
+    ctx.reply(
+      encode({
+        type: MsgType.REGISTERED,
+        txid: m.txid,
+        id,
+        observed: ctx.from,
+        keepaliveMs: this.opts.keepaliveMs,
+        expiryMs: this.opts.expiryMs,
+      }),
+    );
+    if (result.previousRoom !== undefined) this.broadcastPresence(result.previousRoom);
+    if (result.changed) {
+      this.log.info('registered', { id: idHex, name: m.name, room: m.room, observed: endpointKey(ctx.from) });
+      this.broadcastPresence(m.room);
+    } else {
+      // A retransmitted or refreshed registration: the sender may have missed the last presence.
+      this.sendPresence(rec);
+    }
+  }
+
+  private onKeepalive(m: Keepalive, ctx: ReplyContext): void {
+    const rec = this.authenticated(toHex(m.id), ctx);
+    if (!rec) return this.error(ctx, m.txid, 'NOT_REGISTERED', 'not registered from this address');
+    rec.lastSeen = this.clock.now();
+    const version = this.registry.roomVersion(rec.room);
+    ctx.reply(
+      encode({ type: MsgType.KEEPALIVE_ACK, txid: m.txid, observed: ctx.from, presenceVersion: version }),
+    );
+    if (m.presenceVersion !== version) this.sendPresence(rec);
+  }
+
+  private onConnect(m: Connect, ctx: ReplyContext): void {
+    const from = this.authenticated(toHex(m.id), ctx);
+    if (!from) return this.error(ctx, m.txid, 'NOT_REGISTERED', 'not registered from this address');
+    from.lastSeen = this.clock.now();
+    const target = this.registry.get(toHex(m.target));
+    if (!target || target.room !== from.room || target.idHex === from.idHex)
+      return this.error(ctx, m.txid, 'UNKNOWN_PEER', 'no such peer in your room');
+
+    const key = `${from.idHex}|${toHex(m.txid)}`;
+    const seen = this.recentConnects.get(key);
+    const introId = seen?.introId ?? this.random(Limits.INTRO_ID_BYTES);
+    if (!seen) this.recentConnects.set(key, { introId, at: this.clock.now() });
+
+    // Both introductions leave back to back, so both sides start punching at the same moment.
+    ctx.reply(encode(this.introduction(m.txid, introId, true, target)));
+    if (seen) return; // a retransmitted CONNECT: the target's copy is already being retransmitted
+    this.stats.introductions++;
+    const txid = this.random(Limits.TXID_BYTES);
+    const toTarget = encode(this.introduction(txid, introId, false, from));
+    target.send(toTarget);
+    this.log.info('introduced', { from: from.idHex, to: target.idHex, room: from.room });
+    this.retransmitIntro(toHex(txid), toTarget, target, 0);
+  }
+
+  private retransmitIntro(txidHex: string, bytes: Uint8Array, target: MemberRecord, tries: number): void {
+    if (tries >= this.opts.introRetries) {
+      this.pendingIntros.delete(txidHex);
+      return;
+    }
+    const timer = this.clock.setTimeout(
+      () => {
+        if (!this.started) return;
+        target.send(bytes);
+        this.retransmitIntro(txidHex, bytes, target, tries + 1);
+      },
+      this.opts.introRetryMs * 2 ** tries,
+    );
+    this.pendingIntros.set(txidHex, { timer, tries });
+  }
+
+  private introduction(
+    txid: Uint8Array,
+    introId: Uint8Array,
+    initiator: boolean,
+    other: MemberRecord,
+  ): Message {
+    return {
+      type: MsgType.INTRODUCE,
+      txid,
+      introId,
+      initiator,
+      id: other.id,
+      name: other.name,
+      signKey: other.signKey,
+      dhKey: other.dhKey,
+      observed: other.observed,
+      lan: other.lan,
+    };
+  }
+
+  private presenceFor(room: string): Uint8Array[] {
+    const members = this.registry.members(room).map((r) => ({ id: r.id, name: r.name }));
+    return presencePackets(this.registry.roomVersion(room), members);
+  }
+
+  private sendPresence(rec: MemberRecord): void {
+    for (const p of this.presenceFor(rec.room)) rec.send(p);
+  }
+
+  private broadcastPresence(room: string): void {
+    const packets = this.presenceFor(room);
+    for (const rec of this.registry.members(room)) for (const p of packets) rec.send(p);
+  }
+}

@@ -1,0 +1,165 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freeUdpPort, punchline } from '../support/proc.js';
+import type { Proc } from '../support/proc.js';
+
+const procs: Proc[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'punchline-test-'));
+  dirs.push(d);
+  return d;
+}
+
+function start(args: string[]): Proc {
+  const p = punchline(args);
+  procs.push(p);
+  return p;
+}
+
+describe('loopback: real rendezvous and two real chat --json processes', () => {
+  it('register, see each other, connect directly and exchange messages', async () => {
+    const port = await freeUdpPort();
+    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
+    await rdv.line(/listening on udp 127\.0\.0\.1:\d+/);
+    const dir = await tmp();
+    const common = ['--server', `127.0.0.1:${port}`, '--bind', '127.0.0.1', '--json'];
+    const alice = start(['chat', ...common, '--name', 'alice', '--data-dir', path.join(dir, 'a')]);
+    const bob = start(['chat', ...common, '--name', 'bob', '--data-dir', path.join(dir, 'b')]);
+
+    const reg = await alice.event((e) => e.event === 'registered');
+    expect(reg.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(reg.public).toMatch(/^127\.0\.0\.1:\d+$/);
+    await alice.event(
+      (e) => e.event === 'presence' && (e.peers as { name: string }[]).some((p) => p.name === 'bob'),
+    );
+
+    // Keys were created with private permissions.
+    expect((await stat(path.join(dir, 'a', 'identity.json'))).mode & 0o777).toBe(0o600);
+
+    alice.send({ cmd: 'connect', peer: 'bob' });
+    const ca = await alice.event((e) => e.event === 'connected');
+    expect(ca).toMatchObject({ peer: 'bob', path: 'direct' });
+    expect(ca.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(ca.ms).toBeLessThan(1000);
+    const cb = await bob.event((e) => e.event === 'connected');
+    expect(cb).toMatchObject({ peer: 'alice', path: 'direct', id: reg.id });
+
+    alice.send({ cmd: 'send', peer: 'bob', text: 'hello bob' });
+    bob.send({ cmd: 'send', peer: 'alice', text: 'hi alice ✓' });
+    expect(await bob.event((e) => e.event === 'message')).toMatchObject({ from: 'alice', text: 'hello bob' });
+    expect(await alice.event((e) => e.event === 'message')).toMatchObject({
+      from: 'bob',
+      text: 'hi alice ✓',
+    });
+
+    alice.send({ cmd: 'peers' });
+    const peers = await alice.event((e) => e.event === 'peers');
+    expect(peers.peers).toEqual([expect.objectContaining({ name: 'bob', state: 'direct' })]);
+
+    alice.send({ cmd: 'quit' });
+    expect(await alice.exited).toBe(0);
+    // Bob sees alice leave the room.
+    await bob.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 0);
+  });
+
+  it('a send to a peer not yet connected connects first, and the message arrives', async () => {
+    const port = await freeUdpPort();
+    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
+    await rdv.line(/listening/);
+    const dir = await tmp();
+    const common = ['--server', `127.0.0.1:${port}`, '--bind', '127.0.0.1', '--json', '--room', 'r2'];
+    const a = start(['chat', ...common, '--name', 'a', '--data-dir', path.join(dir, 'a')]);
+    const b = start(['chat', ...common, '--name', 'b', '--data-dir', path.join(dir, 'b')]);
+    await a.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 1);
+    await b.event((e) => e.event === 'registered');
+    a.send({ cmd: 'send', peer: 'b', text: 'first' });
+    expect(await b.event((e) => e.event === 'message')).toMatchObject({ from: 'a', text: 'first' });
+  });
+
+  it('a second key cannot take a name held in the room: NAME_TAKEN', async () => {
+    const port = await freeUdpPort();
+    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
+    await rdv.line(/listening/);
+    const dir = await tmp();
+    const common = ['--server', `127.0.0.1:${port}`, '--bind', '127.0.0.1', '--json'];
+    const first = start(['chat', ...common, '--name', 'carol', '--data-dir', path.join(dir, '1')]);
+    await first.event((e) => e.event === 'registered');
+    const second = start(['chat', ...common, '--name', 'carol', '--data-dir', path.join(dir, '2')]);
+    const err = await second.event((e) => e.event === 'error');
+    expect(err.code).toBe('NAME_TAKEN');
+    expect(second.events((e) => e.event === 'registered')).toEqual([]);
+  });
+
+  it('bad input gets clear errors and the process keeps serving', async () => {
+    const port = await freeUdpPort();
+    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
+    await rdv.line(/listening/);
+    const dir = await tmp();
+    const a = start([
+      'chat',
+      '--server',
+      `127.0.0.1:${port}`,
+      '--bind',
+      '127.0.0.1',
+      '--json',
+      '--name',
+      'x',
+      '--data-dir',
+      dir,
+    ]);
+    await a.event((e) => e.event === 'registered');
+    a.child.stdin!.write('not json\n');
+    a.send({ cmd: 'launch' });
+    a.send({ cmd: 'send', peer: 'nobody', text: 'x' });
+    a.send({ cmd: 'send', peer: 'nobody' });
+    const errors = await a.waitFor(
+      () => {
+        const e = a.events((x) => x.event === 'error');
+        return e.length >= 4 ? e : undefined;
+      },
+      5000,
+      'four errors',
+    );
+    expect(errors.map((e) => e.code)).toEqual([
+      'BAD_ARGUMENT',
+      'BAD_ARGUMENT',
+      'UNKNOWN_PEER',
+      'BAD_ARGUMENT',
+    ]);
+    a.send({ cmd: 'peers' });
+    await a.event((e) => e.event === 'peers');
+  });
+});
+
+describe('CLI flags', () => {
+  it('every command has --help', async () => {
+    for (const args of [['--help'], ['rendezvous', '--help'], ['chat', '--help'], ['help', 'chat']]) {
+      const p = start(args);
+      expect(await p.exited).toBe(0);
+      expect(p.lines.join('\n')).toMatch(/Usage: punchline/);
+    }
+  });
+
+  it('wrong flags exit 2 with a clear message', async () => {
+    for (const [args, msg] of [
+      [['chat', '--name', 'a', '--json'], /--server HOST:PORT is required/],
+      [['chat', '--server', 'nope', '--name', 'a', '--json'], /HOST:PORT/],
+      [['chat', '--server', '127.0.0.1:1', '--json'], /--name is required/],
+      [['rendezvous', '--port', '99999'], /--port must be/],
+      [['rendezvous', '--bogus'], /Unknown option '--bogus'/],
+      [['frobnicate'], /unknown command/],
+    ] as const) {
+      const p = start([...args]);
+      expect(await p.exited).toBe(2);
+      expect(p.stderr).toMatch(msg);
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(REPO, 'dist/peer/bin/punchline.js');
+
+export type Json = Record<string, unknown>;
+
+/**
+ * A child process whose stdout is read as lines (JSON where it parses). Every wait is bounded;
+ * kill() ends it (SIGTERM, then SIGKILL) and is safe to call twice.
+ */
+export class Proc {
+  readonly lines: string[] = [];
+  readonly json: Json[] = [];
+  stderr = '';
+  exitCode: number | null | undefined = undefined;
+  private waiters: (() => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    const rl = readline.createInterface({ input: child.stdout! });
+    rl.on('line', (line) => {
+      this.lines.push(line);
+      try {
+        const v = JSON.parse(line) as unknown;
+        if (v && typeof v === 'object') this.json.push(v as Json);
+      } catch {
+        /* a plain text line */
+      }
+      this.wake();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      if (this.stderr.length < 1_000_000) this.stderr += d.toString();
+    });
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code) => {
+        this.exitCode = code;
+        this.wake();
+        resolve(code);
+      }),
+    );
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Wait until `find` returns something, or fail after `timeoutMs` with what was seen. */
+  async waitFor<T>(find: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = find();
+      if (v !== undefined) return v;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.exitCode !== undefined)
+        throw new Error(
+          `timed out waiting for ${what} (exit ${String(this.exitCode)})\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr.slice(-2000)}`,
+        );
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  line(re: RegExp, timeoutMs = 10_000): Promise<string> {
+    return this.waitFor(() => this.lines.find((l) => re.test(l)), timeoutMs, `a line matching ${re}`);
+  }
+
+  /** The first JSON event (from index `from` on) matching `pred`. */
+  event(pred: (e: Json) => boolean, timeoutMs = 10_000, from = 0): Promise<Json> {
+    return this.waitFor(
+      () => this.json.slice(from).find(pred),
+      timeoutMs,
+      `an event matching ${pred.toString()}`,
+    );
+  }
+
+  events(pred: (e: Json) => boolean): Json[] {
+    return this.json.filter(pred);
+  }
+
+  send(obj: Json): void {
+    this.child.stdin?.write(JSON.stringify(obj) + '\n');
+  }
+
+  async kill(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.child.kill('SIGTERM');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+/** Run the built CLI (`node dist/peer/bin/punchline.js ...`). */
+export function punchline(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
+  return new Proc(
+    spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? REPO,
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/** A free-ish UDP port number on loopback: bind port 0 and read it back. */
+export async function freeUdpPort(): Promise<number> {
+  const dgram = await import('node:dgram');
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
