@@ -162,7 +162,11 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed) }),
     );
     client.on('presence', (e) => this.onPresence(e.members));
-    client.on('introduce', (intro) => void this.punch(intro));
+    client.on('introduce', (intro) =>
+      this.punch(intro).catch(() => {
+        /* reported through the error event */
+      }),
+    );
     client.on('error', (e) => this.emit('error', { code: e.code, message: e.message }));
     client.on('state', (state) => this.emit('server', { state }));
     client.on('observed', (e) =>

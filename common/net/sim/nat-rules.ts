@@ -6,19 +6,8 @@ import { badArgument } from '../../errors.js';
 import { endpointKey, type Endpoint } from '../types.js';
 import type { Rng } from './random.js';
 
-/**
- * RFC 4787 §4.1 (mapping) and §5 (filtering) use the same three words:
- * - endpoint-independent: the remote endpoint does not matter;
- * - address-dependent: the remote IP matters, not its port;
- * - address-and-port-dependent: the remote IP and port both matter.
- */
-export type NatBehaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent';
-
-export const NAT_BEHAVIOURS: readonly NatBehaviour[] = [
-  'endpoint-independent',
-  'address-dependent',
-  'address-and-port-dependent',
-];
+import { NAT_BEHAVIOURS, type NatBehaviour } from '../../path/nat-behaviour.js';
+export { NAT_BEHAVIOURS, type NatBehaviour };
 
 /**
  * How a new mapping picks its external port (RFC 4787 §4.2.1):

@@ -1,0 +1,80 @@
+import { generateIdentity } from '../../common/identity.js';
+import type { NatOptions } from '../../common/net/sim/simulator.js';
+import { Simulator } from '../../common/net/sim/simulator.js';
+import type { SimHost } from '../../common/net/sim/host.js';
+import type { SimNat } from '../../common/net/sim/nat.js';
+import { PeerNode } from '../../peer/peer-node.js';
+import type { PeerEvents, PeerOptions } from '../../peer/peer-node.js';
+import { RendezvousServer } from '../../rendezvous/server.js';
+
+export const SERVER = { address: '203.0.113.10', port: 7000 };
+
+type Recorded = { [K in keyof PeerEvents]: PeerEvents[K][] };
+
+/** A PeerNode on a simulated host, with every event it emitted recorded for assertions. */
+export interface SimPeer {
+  name: string;
+  node: PeerNode;
+  host: SimHost;
+  events: Recorded;
+}
+
+/** A rendezvous on the simulated internet and helpers to put peers behind NATs. */
+export class SimWorld {
+  readonly sim: Simulator;
+  readonly server: RendezvousServer;
+  readonly peers: SimPeer[] = [];
+
+  constructor(seed = 1) {
+    this.sim = new Simulator({ seed });
+    const host = this.sim.addHost('rendezvous', { internetAddress: SERVER.address });
+    this.server = new RendezvousServer(
+      { host: SERVER.address, port: SERVER.port },
+      { network: host.network, clock: this.sim.clock },
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+  }
+
+  nat(name: string, opts: NatOptions): SimNat {
+    return this.sim.addNat(name, opts);
+  }
+
+  async peer(
+    name: string,
+    where: { behind?: SimNat; internetAddress?: string },
+    opts: Partial<PeerOptions> = {},
+  ): Promise<SimPeer> {
+    const host = this.sim.addHost(name, where);
+    const node = new PeerNode(
+      { server: SERVER, name, ...opts },
+      { network: host.network, clock: this.sim.clock, identity: generateIdentity() },
+    );
+    const events = {
+      registered: [],
+      presence: [],
+      connected: [],
+      message: [],
+      error: [],
+      server: [],
+    } as Recorded;
+    for (const k of Object.keys(events) as (keyof PeerEvents)[])
+      node.on(k, (e) => (events[k] as unknown[]).push(e));
+    await node.start();
+    const p = { name, node, host, events };
+    this.peers.push(p);
+    return p;
+  }
+
+  /** Run virtual time until `done` or `maxMs` pass; returns done(). */
+  run(done: () => boolean, maxMs: number): Promise<boolean> {
+    return this.sim.runUntil(done, maxMs);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.peers) await p.node.close();
+    this.server.close();
+  }
+}

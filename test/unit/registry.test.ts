@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { CookieJar, COOKIE_BUCKET_MS } from '../../rendezvous/cookie.js';
+import { InMemoryRegistry } from '../../rendezvous/registry.js';
+import type { MemberRecord } from '../../rendezvous/registry.js';
+
+const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberRecord => ({
+  id: new Uint8Array(16),
+  idHex,
+  room,
+  name,
+  signKey: new Uint8Array(32),
+  dhKey: new Uint8Array(32),
+  observed: { address: '203.0.113.1', port: 1 },
+  lan: [],
+  transport: 'udp',
+  lastSeen,
+  send: () => {},
+});
+
+describe('InMemoryRegistry', () => {
+  it('a name is held by one key per room; the same key may re-register or rename', () => {
+    const r = new InMemoryRegistry();
+    expect(r.upsert(rec('a', 'alice'))).toEqual({ ok: true, changed: true, previousRoom: undefined });
+    expect(r.upsert(rec('b', 'alice'))).toEqual({ ok: false, code: 'NAME_TAKEN' });
+    expect(r.upsert(rec('b', 'alice', 'other')).ok).toBe(true); // another room is another namespace
+    expect(r.upsert(rec('a', 'alice'))).toEqual({ ok: true, changed: false, previousRoom: undefined });
+    expect(r.upsert(rec('a', 'alicia')).ok).toBe(true);
+    expect(r.upsert(rec('c', 'alice')).ok).toBe(true); // the old name was released
+  });
+  it('versions grow on every change and survive a room emptying', () => {
+    const r = new InMemoryRegistry();
+    r.upsert(rec('a', 'alice'));
+    const v1 = r.roomVersion('lobby');
+    r.upsert(rec('b', 'bob'));
+    expect(r.roomVersion('lobby')).toBe(v1 + 1);
+    r.remove('a');
+    r.remove('b');
+    expect(r.roomVersion('lobby')).toBe(v1 + 3);
+    r.upsert(rec('a', 'alice'));
+    expect(r.roomVersion('lobby')).toBe(v1 + 4);
+  });
+  it('moving rooms leaves the old one', () => {
+    const r = new InMemoryRegistry();
+    r.upsert(rec('a', 'alice', 'x'));
+    expect(r.upsert(rec('a', 'alice', 'y'))).toMatchObject({ ok: true, previousRoom: 'x' });
+    expect(r.members('x')).toEqual([]);
+    expect(r.members('y').map((m) => m.idHex)).toEqual(['a']);
+  });
+  it('expires members not seen since the cutoff', () => {
+    const r = new InMemoryRegistry();
+    r.upsert(rec('a', 'alice', 'lobby', 100));
+    r.upsert(rec('b', 'bob', 'lobby', 200));
+    expect(r.expire(150).map((m) => m.idHex)).toEqual(['a']);
+    expect(r.size).toBe(1);
+  });
+  it('refuses to grow a room past its limit', () => {
+    const r = new InMemoryRegistry(2);
+    r.upsert(rec('a', 'a'));
+    r.upsert(rec('b', 'b'));
+    expect(r.upsert(rec('c', 'c'))).toEqual({ ok: false, code: 'ROOM_FULL' });
+  });
+});
+
+describe('CookieJar', () => {
+  it('a cookie is valid for its address for one to two buckets only', () => {
+    let now = 1_000_000;
+    const jar = new CookieJar(() => now, new Uint8Array(32).fill(9));
+    const from = { address: '203.0.113.9', port: 999 };
+    const c = jar.issue(from);
+    expect(jar.check(c, from)).toBe(true);
+    expect(jar.check(c, { ...from, port: 1000 })).toBe(false);
+    expect(jar.check(c, { ...from, address: '203.0.113.10' })).toBe(false);
+    now += COOKIE_BUCKET_MS;
+    expect(jar.check(c, from)).toBe(true);
+    now += COOKIE_BUCKET_MS;
+    expect(jar.check(c, from)).toBe(false);
+    const forged = Uint8Array.from(jar.issue(from));
+    forged[10] = forged[10]! ^ 1;
+    expect(jar.check(forged, from)).toBe(false);
+  });
+});
