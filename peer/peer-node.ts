@@ -58,7 +58,7 @@ export interface PeerEvents extends Record<string, unknown> {
   registered: { id: string; public: string };
   presence: { peers: { id: string; name: string }[] };
   connected: { peer: string; id: string; path: 'direct'; remote: string; ms: number };
-  message: { from: string; id: string; text: string };
+  message: { from: string; from_id: string; id: string; text: string };
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
 }
@@ -231,7 +231,7 @@ export class PeerNode extends Emitter<PeerEvents> {
           this.stats.dropped.unknown_peer++;
           return;
         }
-        this.emit('message', { from: p.name, id: p.idHex, text: m.text });
+        this.emit('message', { from: p.name, from_id: p.idHex, id: toHex(m.msgId), text: m.text });
         return;
       }
       case MsgType.PEER_KEEPALIVE:

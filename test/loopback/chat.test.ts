@@ -54,7 +54,9 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
 
     alice.send({ cmd: 'send', peer: 'bob', text: 'hello bob' });
     bob.send({ cmd: 'send', peer: 'alice', text: 'hi alice ✓' });
-    expect(await bob.event((e) => e.event === 'message')).toMatchObject({ from: 'alice', text: 'hello bob' });
+    const got = await bob.event((e) => e.event === 'message');
+    expect(got).toMatchObject({ from: 'alice', from_id: reg.id, text: 'hello bob' });
+    expect(got.id).toMatch(/^[0-9a-f]{16}$/);
     expect(await alice.event((e) => e.event === 'message')).toMatchObject({
       from: 'bob',
       text: 'hi alice ✓',
