@@ -75,6 +75,20 @@ interface PeerEntry {
   keepalive: TimerHandle | undefined;
 }
 
+function newEntry(id: Uint8Array, name: string): PeerEntry {
+  return {
+    id,
+    idHex: toHex(id),
+    name,
+    state: 'online',
+    remote: undefined,
+    punch: undefined,
+    queue: [],
+    connecting: undefined,
+    keepalive: undefined,
+  };
+}
+
 export class PeerStats {
   datagramsIn = 0;
   datagramsOut = 0;
@@ -252,17 +266,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         p.name = m.name;
         if (p.state === 'offline') p.state = 'online';
       } else {
-        this.peers.set(idHex, {
-          id: m.id,
-          idHex,
-          name: m.name,
-          state: 'online',
-          remote: undefined,
-          punch: undefined,
-          queue: [],
-          connecting: undefined,
-          keepalive: undefined,
-        });
+        this.peers.set(idHex, newEntry(m.id, m.name));
       }
     }
     // A peer that left the room stays reachable over an open direct path; otherwise it is offline.
@@ -315,17 +319,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     const idHex = toHex(intro.id);
     let p = this.peers.get(idHex);
     if (!p) {
-      p = {
-        id: intro.id,
-        idHex,
-        name: intro.name,
-        state: 'online',
-        remote: undefined,
-        punch: undefined,
-        queue: [],
-        connecting: undefined,
-        keepalive: undefined,
-      };
+      p = newEntry(intro.id, intro.name);
       this.peers.set(idHex, p);
     }
     if (p.state !== 'direct') p.state = 'connecting';

@@ -1,3 +1,4 @@
+import { concatBytes } from '../wire/bytes.js';
 import { PunchlineError, badArgument, closed, malformed, toPunchlineError } from '../errors.js';
 import { Reader, equalBytes } from '../wire/bytes.js';
 import { TAG_LEN } from './aead.js';
@@ -181,7 +182,7 @@ export class HandshakeState {
       }
       parts.push(sym.encryptAndHash(payload));
       this.commit(sym, e, this.re, this.rs);
-      return concat(parts);
+      return concatBytes(...parts);
     });
   }
 
@@ -298,16 +299,4 @@ function checkedKeyPair(pair: KeyPair, what: string): KeyPair {
   const derived = keyPairFromPrivate(pair.privateKey);
   if (!equalBytes(derived.publicKey, pair.publicKey)) throw badArgument(`${what}: public key does not match`);
   return derived;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -4,7 +4,7 @@ import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
 import { decode, encode, registerSigningBytes } from '../../common/wire/messages.js';
 import type { Message } from '../../common/wire/messages.js';
 import { encodeBindingRequest, decodeStun } from '../../common/wire/stun.js';
-import { mulberry } from '../support/random.js';
+import { seeded } from '../support/random.js';
 import { SERVER, SimWorld } from '../support/sim-world.js';
 import { SAMPLES } from '../wire/samples.js';
 
@@ -17,7 +17,7 @@ describe('hostile input on the simulated network', () => {
     await w.run(() => a.events.presence.some((e) => e.peers.length === 1), 5000);
     const evil = w.sim.addHost('evil', { internetAddress: '203.0.113.66' }).network.createUdpSocket();
     await evil.bind(0);
-    const rand = mulberry(7);
+    const rand = seeded(7);
     const samples = Object.values(SAMPLES).map((m) => encode(m));
     const targets = [SERVER, { address: '203.0.113.80', port: a.node.local!.port }];
     for (let i = 0; i < 4000; i++) {

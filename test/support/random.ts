@@ -1,11 +1,7 @@
-/** Seeded PRNG for tests (mulberry32): the same seed gives the same run. */
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+import { Rng } from '../../common/net/sim/random.js';
+
+/** A seeded source of numbers in [0, 1) for tests: the simulator's PRNG, so there is one. */
+export function seeded(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
 }

@@ -1,3 +1,4 @@
+import { seeded } from '../support/random.js';
 import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
 import { fromHex, toHex, utf8Encode } from '../../common/wire/bytes.js';
@@ -71,18 +72,6 @@ function expectMalformed(f: () => unknown): void {
 const flip = (b: Uint8Array, i: number, mask: number): void => {
   b[i] = b[i]! ^ mask;
 };
-
-/** mulberry32: small seeded PRNG so the fuzz runs are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('crc32', () => {
   it('matches the CRC-32/ISO-HDLC check value', () => {
@@ -526,7 +515,7 @@ describe('fuzz', () => {
   }
 
   it('10k random buffers: only MALFORMED, handler never throws', () => {
-    const rand = rng(0x5eed);
+    const rand = seeded(0x5eed);
     const stats = { decoded: 0, malformed: 0, answered: 0 };
     for (let i = 0; i < 10_000; i++) {
       const n = Math.floor(rand() * 120);
@@ -547,7 +536,7 @@ describe('fuzz', () => {
   });
 
   it('10k single-byte mutations of valid messages: only MALFORMED, handler never throws', () => {
-    const rand = rng(42);
+    const rand = seeded(42);
     const stats = { decoded: 0, malformed: 0, answered: 0 };
     for (let i = 0; i < 10_000; i++) {
       const buf = valid[i % valid.length]!.slice();
