@@ -9,7 +9,8 @@ import type { ErrorCode } from '../../common/errors.js';
 export type ConversationId = { kind: 'room' } | { kind: 'peer'; peerId: string };
 
 export const ROOM: ConversationId = { kind: 'room' };
-export const conversationKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : `peer:${c.peerId}`);
+export const conversationKey = (c: ConversationId): string =>
+  c.kind === 'room' ? 'room' : `peer:${c.peerId}`;
 
 /** pending: in the outbox, not yet handed to a session; sent: handed over; delivered: receipt back. */
 export type DeliveryState = 'pending' | 'sent' | 'delivered' | 'held';
