@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import { toHex } from '../common/wire/bytes.js';
-import { MsgType } from '../common/wire/constants.js';
+import { Limits, MsgType } from '../common/wire/constants.js';
 import { decode, encode, isPunchline } from '../common/wire/messages.js';
 import type { Introduce, Member, Message } from '../common/wire/messages.js';
 import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
@@ -304,7 +304,14 @@ export class PeerNode extends Emitter<PeerEvents> {
       p.connecting = (async () => {
         try {
           if (!this.client) throw new PunchlineError('CLOSED', 'not started');
-          const intro = await this.client.connect(p.id);
+          let intro: Introduce;
+          try {
+            intro = await this.client.connect(p.id);
+          } catch (e) {
+            // The server could not introduce us (unknown peer, not registered, unreachable).
+            this.connectFailed(p, isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e)));
+            throw e;
+          }
           await this.punch(intro);
         } finally {
           p.connecting = undefined;
@@ -326,7 +333,12 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.pruneAttempts();
     const attempt = new PunchAttempt(
       intro,
-      { identity: this.identity, clock: this.clock, send: (b, to) => this.send(b, to) },
+      {
+        identity: this.identity,
+        clock: this.clock,
+        send: (b, to) => this.send(b, to),
+        selfPublic: () => this.client?.observed,
+      },
       {
         ...PUNCH_DEFAULTS,
         ...this.opts.punch,
@@ -355,18 +367,23 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.flush(p);
     } catch (e) {
       if (p.state === 'direct') return;
-      p.state = 'online';
       const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
-      const lost = p.queue.length;
-      p.queue = [];
-      this.emit('error', {
-        code: err.code,
-        message:
-          lost > 0 ? `${err.message} (${lost} queued message${lost > 1 ? 's' : ''} not sent)` : err.message,
-        peer: p.name,
-      });
+      this.connectFailed(p, err);
       throw err;
     }
+  }
+
+  /** Report a failed connection attempt once, with what it cost (queued messages not sent). */
+  private connectFailed(p: PeerEntry, err: PunchlineError): void {
+    if (p.state !== 'direct') p.state = 'online';
+    const lost = p.queue.length;
+    p.queue = [];
+    this.emit('error', {
+      code: err.code,
+      message:
+        lost > 0 ? `${err.message} (${lost} queued message${lost > 1 ? 's' : ''} not sent)` : err.message,
+      peer: p.name,
+    });
   }
 
   /** Forget finished attempts after a minute (late probes from the other side are answered until then). */
@@ -390,6 +407,12 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   /** Send a text message; a peer not yet connected is connected first (the message waits). */
   sendMessage(nameOrId: string, text: string): void {
+    const size = Buffer.byteLength(text);
+    if (size > Limits.MAX_TEXT_BYTES)
+      throw new PunchlineError(
+        'BAD_ARGUMENT',
+        `text is ${size} bytes; at most ${Limits.MAX_TEXT_BYTES} fit in one message`,
+      );
     const p = this.resolve(nameOrId);
     if (p.state === 'direct' && p.remote) return this.sendData(p, text);
     p.queue.push(text);

@@ -12,7 +12,7 @@ import { encode, probeSigningBytes } from '../common/wire/messages.js';
 import type { Introduce, Probe } from '../common/wire/messages.js';
 
 export interface PunchOptions {
-  /** Give up after this long without a valid answer (then the relay carries on, issue 4). */
+  /** Give up after this long without a valid answer (reported as PUNCH_FAILED with the candidates tried). */
   deadlineMs: number;
   /** ICE's pacing interval Ta (RFC 8445 §14.2): the first probe rounds go out this far apart. */
   paceMs: number;
@@ -33,6 +33,8 @@ export interface PunchResult {
 
 export interface PunchComponents {
   identity: Identity;
+  /** Our own public endpoint as the server saw it: decides whether the peer's LAN addresses are likely ours too. */
+  selfPublic?: () => Endpoint | undefined;
   clock: Clock;
   send: (bytes: Uint8Array, to: Endpoint) => void;
 }
@@ -74,7 +76,7 @@ export class PunchAttempt {
     private readonly opts: PunchOptions = PUNCH_DEFAULTS,
   ) {
     this.started = c.clock.now();
-    this.candidates = candidatesFor(intro);
+    this.candidates = candidatesFor(intro, c.selfPublic?.());
     this.result = new Promise((res, rej) => {
       this.resolve = res;
       this.reject = rej;

@@ -6,7 +6,10 @@ import { endpointKey } from '../net/types.js';
  *  - lan: a host address the peer reported (reachable when both sit behind the same NAT);
  *  - public: the server-reflexive endpoint the rendezvous observed (the peer's NAT mapping);
  *  - peer-reflexive: a source address a valid probe actually came from (learned while punching).
- * LAN beats public (no NAT hairpin, no detour); public beats peer-reflexive only by discovery order.
+ * When both peers show the same public address they sit behind the same NAT, and a LAN path
+ * beats the public one (no hairpin needed, no detour). Otherwise the other peer's LAN addresses
+ * are someone else's private network: still probed (a VPN or a shared LAN may reach them), but
+ * ranked below public, so the public answer is taken at once instead of waiting for them.
  */
 export type CandidateKind = 'lan' | 'public' | 'peer-reflexive';
 
@@ -17,23 +20,34 @@ export interface Candidate {
 }
 
 const KIND_PRIORITY: Record<CandidateKind, number> = { lan: 300, public: 200, 'peer-reflexive': 100 };
+/** A LAN candidate of a peer behind another NAT: probed, but not worth waiting for. */
+const FOREIGN_LAN_PRIORITY = 150;
 
-export function candidate(endpoint: Endpoint, kind: CandidateKind): Candidate {
-  return { endpoint, kind, priority: KIND_PRIORITY[kind] };
+export function candidate(
+  endpoint: Endpoint,
+  kind: CandidateKind,
+  priority = KIND_PRIORITY[kind],
+): Candidate {
+  return { endpoint, kind, priority };
 }
 
 /**
  * The candidates to probe for a peer, best first, without duplicates. A LAN endpoint equal to
- * the public one (a peer with no NAT) counts once, as public.
+ * the public one (a peer with no NAT) counts once, as public. `selfPublic` is our own
+ * server-reflexive endpoint, when known.
  */
-export function candidatesFor(remote: { observed: Endpoint; lan: readonly Endpoint[] }): Candidate[] {
+export function candidatesFor(
+  remote: { observed: Endpoint; lan: readonly Endpoint[] },
+  selfPublic?: Endpoint,
+): Candidate[] {
+  const sameNat = selfPublic !== undefined && selfPublic.address === remote.observed.address;
   const seen = new Set<string>([endpointKey(remote.observed)]);
   const out: Candidate[] = [];
   for (const e of remote.lan) {
     const k = endpointKey(e);
     if (seen.has(k)) continue;
     seen.add(k);
-    out.push(candidate(e, 'lan'));
+    out.push(candidate(e, 'lan', sameNat ? KIND_PRIORITY.lan : FOREIGN_LAN_PRIORITY));
   }
   out.push(candidate(remote.observed, 'public'));
   return out.sort((a, b) => b.priority - a.priority);

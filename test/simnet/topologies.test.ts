@@ -108,4 +108,31 @@ describe('peer topologies on the simulated network', () => {
     expect(a.node.serverState).toBe('registered');
     await w.close();
   });
+
+  it('peers behind different NATs take the public path at once, without waiting on unreachable LAN addresses', async () => {
+    const w = new SimWorld(9);
+    await w.start();
+    const a = await w.peer('a', { behind: w.nat('na', { ...NAT_PRESETS.portRestrictedCone }) });
+    const b = await w.peer('b', { behind: w.nat('nb', { ...NAT_PRESETS.portRestrictedCone }) });
+    await connectPair(w, a, b);
+    // The LAN grace (150 ms) is not paid: one round trip through both NATs is ~12 ms here.
+    expect(a.events.connected[0]!.ms).toBeLessThan(60);
+    expect(a.node.peerList()[0]!.punch!.kind).toBe('public');
+    await w.close();
+  });
+
+  it('a failed introduction is reported as an error event for that peer', async () => {
+    const w = new SimWorld(10);
+    await w.start();
+    const a = await w.peer('a', { internetAddress: '203.0.113.71' });
+    const b = await w.peer('b', { internetAddress: '203.0.113.72' });
+    await w.run(() => a.events.presence.some((e) => e.peers.length === 1), 5000);
+    w.server.registry.remove(b.node.identity.id.reduce((h, x) => h + x.toString(16).padStart(2, '0'), ''));
+    a.node.sendMessage('b', 'lost?');
+    expect(await w.run(() => a.events.error.length > 0, 10_000)).toBe(true);
+    expect(a.events.error[0]).toMatchObject({ code: 'UNKNOWN_PEER', peer: 'b' });
+    expect(a.events.error[0]!.message).toMatch(/1 queued message not sent/);
+    expect(a.node.peerList().find((p) => p.name === 'b')!.state).toBe('online');
+    await w.close();
+  });
 });

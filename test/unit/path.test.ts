@@ -22,15 +22,23 @@ describe('backoff', () => {
 
 describe('candidates', () => {
   const pub = { address: '203.0.113.5', port: 4000 };
-  it('orders LAN before public and drops duplicates', () => {
-    const c = candidatesFor({
-      observed: pub,
-      lan: [{ address: '10.0.0.2', port: 4000 }, pub, { address: '10.0.0.2', port: 4000 }],
-    });
+  it('orders LAN before public behind the same NAT, and drops duplicates', () => {
+    const c = candidatesFor(
+      { observed: pub, lan: [{ address: '10.0.0.2', port: 4000 }, pub, { address: '10.0.0.2', port: 4000 }] },
+      { address: pub.address, port: 4001 },
+    );
     expect(c.map((x) => [x.kind, x.endpoint.address])).toEqual([
       ['lan', '10.0.0.2'],
       ['public', '203.0.113.5'],
     ]);
+  });
+  it('LAN ranks above public only when both peers share a public address (same NAT)', () => {
+    const lan = { address: '10.0.0.2', port: 4000 };
+    const same = candidatesFor({ observed: pub, lan: [lan] }, { address: '203.0.113.5', port: 5000 });
+    expect(same.map((x) => x.kind)).toEqual(['lan', 'public']);
+    const foreign = candidatesFor({ observed: pub, lan: [lan] }, { address: '198.51.100.1', port: 5000 });
+    expect(foreign.map((x) => x.kind)).toEqual(['public', 'lan']);
+    expect(foreign[1]!.priority).toBeGreaterThan(100); // still above peer-reflexive
   });
   it('a peer with no LAN addresses has just its public candidate', () => {
     expect(candidatesFor({ observed: pub, lan: [] }).map((x) => x.kind)).toEqual(['public']);
