@@ -27,6 +27,13 @@ export const MsgType = {
   PROBE_ACK: 0x21,
   DATA: 0x22,
   PEER_KEEPALIVE: 0x23,
+  // peer <-> peer secure session (common/session/packet.ts encodes these; docs/session.md).
+  // The session range is 0x30-0x3F; every session packet has its destination connection id
+  // at bytes 2..9, so the owner routes by connection id (connectionIdOf).
+  SESSION_INIT: 0x30, // Noise XX message 1 (-> e), padded to 1200 bytes
+  SESSION_RESPONSE: 0x31, // Noise XX message 2 (<- e, ee, s, es)
+  SESSION_FINISH: 0x32, // Noise XX message 3 (-> s, se)
+  SESSION_DATA: 0x33, // AEAD-sealed transport packet (frames)
 } as const;
 export type MsgTypeName = keyof typeof MsgType;
 export type MsgTypeNumber = (typeof MsgType)[MsgTypeName];

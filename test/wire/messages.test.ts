@@ -12,9 +12,14 @@ const FIXTURES = JSON.parse(
 ) as Record<string, string>;
 
 describe('wire messages', () => {
+  // Session packets (0x30-0x3F) have their own codec and fixtures (common/session/packet.ts,
+  // test/session/packet.test.ts); every other type is encoded here.
+  const CODEC_TYPES = Object.keys(MsgType)
+    .filter((k) => !k.startsWith('SESSION_'))
+    .sort();
   it('has a sample and a fixture for every message type', () => {
-    expect(Object.keys(SAMPLES).sort()).toEqual(Object.keys(MsgType).sort());
-    expect(Object.keys(FIXTURES).sort()).toEqual(Object.keys(MsgType).sort());
+    expect(Object.keys(SAMPLES).sort()).toEqual(CODEC_TYPES);
+    expect(Object.keys(FIXTURES).sort()).toEqual(CODEC_TYPES);
   });
 
   for (const [name, sample] of Object.entries(SAMPLES)) {
