@@ -1,4 +1,6 @@
 import { lookup } from 'node:dns/promises';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { SystemClock } from '../common/clock.js';
 import { intFlag, logLevelFlag, parseFlags, textFlag } from '../common/cli/args.js';
 import { PunchlineError, badArgument } from '../common/errors.js';
@@ -7,7 +9,9 @@ import { createLogger } from '../common/log.js';
 import { parseEndpoint } from '../common/net/parse-endpoint.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
 import { Limits } from '../common/wire/constants.js';
+import { PeerChatService } from './chat/service.js';
 import { runJsonLines } from './cli/json-lines.js';
+import { runTui } from './tui/index.js';
 import { PEER_DEFAULTS, PeerNode } from './peer-node.js';
 import { PUNCH_DEFAULTS } from './puncher.js';
 
@@ -25,16 +29,31 @@ Options:
   --data-dir DIR         where your keys live (default $XDG_DATA_HOME/punchline or
                          ~/.local/share/punchline)
   --json                 headless mode: commands on stdin, events on stdout, one JSON
-                         object per line (see docs/cli.md)
+                         object per line (see docs/cli.md). Without it: the terminal
+                         client (docs/tui.md)
+  --monochrome           terminal client without colours (also when NO_COLOR is set)
   --keepalive-ms N       keepalive to the server and direct peers (default ${PEER_DEFAULTS.keepaliveMs})
   --punch-timeout-ms N   give up hole punching after this long (default ${PUNCH_DEFAULTS.deadlineMs})
-  --log-level L          debug, info, warn, error, silent (default warn); logs go to stderr
+  --log-level L          debug, info, warn, error, silent; logs go to stderr (default warn),
+                         or in the terminal client to DATA-DIR/punchline.log (default info)
   -h, --help             show this help
 
 Example:
   punchline chat --server rdv.example.org:7000 --name alice --json
   {"cmd":"send","peer":"bob","text":"hi"}
 `;
+
+/** Append log lines to a file (created 0600 in a 0700 directory); a failing write is dropped, never fatal. */
+function fileWriter(file: string): (line: string) => void {
+  return (line) => {
+    try {
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      appendFileSync(file, line, { mode: 0o600 });
+    } catch {
+      /* logging must not take the client down */
+    }
+  };
+}
 
 async function resolveServer(text: string): Promise<{ address: string; port: number }> {
   const e = parseEndpoint(text, '--server');
@@ -55,6 +74,7 @@ export async function runChat(argv: string[]): Promise<number> {
     bind: { type: 'string' },
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
+    monochrome: { type: 'boolean' },
     'keepalive-ms': { type: 'string' },
     'punch-timeout-ms': { type: 'string' },
     'log-level': { type: 'string' },
@@ -76,13 +96,19 @@ export async function runChat(argv: string[]): Promise<number> {
     600_000,
     PUNCH_DEFAULTS.deadlineMs,
   );
-  const logger = createLogger(logLevelFlag(f['log-level'], 'warn'), { svc: 'peer', name });
-  if (!f.json)
-    throw badArgument(
-      'the terminal client is not available in this version; run with --json for the JSON-lines mode',
-    );
+  const tui = !f.json;
+  if (tui && (!process.stdin.isTTY || !process.stdout.isTTY))
+    throw badArgument('the terminal client needs a terminal; use --json for scripts and pipes');
   const server = await resolveServer(f.server);
   const dataDir = typeof f['data-dir'] === 'string' ? f['data-dir'] : defaultDataDir();
+  // In the terminal client, logs would tear the screen: they go to a file in the data directory.
+  const logger = tui
+    ? createLogger(
+        logLevelFlag(f['log-level'], 'info'),
+        { svc: 'peer', name },
+        fileWriter(path.join(dataDir, 'punchline.log')),
+      )
+    : createLogger(logLevelFlag(f['log-level'], 'warn'), { svc: 'peer', name });
   const { identity, created } = await loadOrCreateIdentity(dataDir);
   logger.info(created ? 'created identity' : 'loaded identity', {
     id: idText(identity.id),
@@ -107,11 +133,20 @@ export async function runChat(argv: string[]): Promise<number> {
   } catch (e) {
     throw new PunchlineError('IO', `cannot bind UDP port ${port}: ${(e as Error).message}`);
   }
-  const stop = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await Promise.race([runJsonLines(node, process.stdin, process.stdout), stop]);
-  await node.close();
+  const chat = new PeerChatService(node, { dataDir });
+  try {
+    if (tui) {
+      await runTui(chat, { monochrome: f.monochrome === true || process.env.NO_COLOR !== undefined });
+    } else {
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await Promise.race([runJsonLines(node, process.stdin, process.stdout, chat), stop]);
+    }
+  } finally {
+    await chat.close();
+    await node.close();
+  }
   return 0;
 }

@@ -1,18 +1,24 @@
 import { randomBytes } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../common/errors.js';
 import type { ErrorCode } from '../common/errors.js';
 import type { Identity } from '../common/identity.js';
-import { idText } from '../common/identity.js';
+import { fingerprint, idText } from '../common/identity.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
+import { backoffDelay } from '../common/path/backoff.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
+import { connectionIdOf, isSessionPacket } from '../common/session/packet.js';
 import { toHex } from '../common/wire/bytes.js';
-import { Limits, MsgType } from '../common/wire/constants.js';
-import { decode, encode, isPunchline } from '../common/wire/messages.js';
+import { MsgType } from '../common/wire/constants.js';
+import { decode, isPunchline } from '../common/wire/messages.js';
 import type { Introduce, Member, Message } from '../common/wire/messages.js';
+import { MAX_TEXT_BYTES } from './app-message.js';
+import type { AppMessage } from './app-message.js';
+import { PeerLink } from './peer-link.js';
 import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
 import type { PunchOptions, PunchResult } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
@@ -27,8 +33,9 @@ export interface PeerOptions {
   /** Local address to bind (default all interfaces); when set it is also the only LAN candidate. */
   bind?: string;
   /**
-   * Keepalive towards the server and each direct peer. 15 s: no more often than RFC 8445 §11
-   * and RFC 8085 §3.5 allow, and inside the ~30 s many NATs keep an idle UDP mapping.
+   * Keepalive towards the server. 15 s: no more often than RFC 8445 §11 and RFC 8085 §3.5
+   * allow, and inside the ~30 s many NATs keep an idle UDP mapping. (Direct paths are kept open
+   * by the session's own 5 s heartbeat.)
    */
   keepaliveMs?: number;
   punch?: Partial<PunchOptions>;
@@ -36,12 +43,20 @@ export interface PeerOptions {
 
 export const PEER_DEFAULTS = { room: 'lobby', port: 0, keepaliveMs: 15_000 } as const;
 
+/**
+ * After a session is declared dead the peer is introduced again: 1 s, then doubling to 30 s
+ * with jitter, so two peers that lost each other do not hammer the server in step.
+ */
+export const RECONNECT_BACKOFF = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.2 };
+
 export interface PeerComponents {
   network: Network;
   clock: Clock;
   identity: Identity;
   logger?: Logger;
   randomBytes?: (n: number) => Uint8Array;
+  /** Message ids (default nanoid). */
+  newId?: () => string;
 }
 
 export type PeerState = 'online' | 'connecting' | 'direct' | 'offline';
@@ -51,6 +66,25 @@ export interface PeerInfo {
   name: string;
   state: PeerState;
   remote?: string;
+  pending?: number;
+}
+
+export interface PeerStatsView {
+  peer: string;
+  id: string;
+  fingerprint: string;
+  state: PeerState;
+  path?: 'direct';
+  remote?: string;
+  rtt_ms?: number;
+  min_rtt_ms?: number;
+  loss?: number;
+  cwnd?: number;
+  bytes_in_flight?: number;
+  retransmits?: number;
+  packets_sent?: number;
+  packets_received?: number;
+  pending: number;
   punch?: PunchResult;
 }
 
@@ -58,45 +92,22 @@ export interface PeerEvents extends Record<string, unknown> {
   registered: { id: string; public: string };
   presence: { peers: { id: string; name: string }[] };
   connected: { peer: string; id: string; path: 'direct'; remote: string; ms: number };
-  message: { from: string; from_id: string; id: string; text: string };
+  message: { from: string; from_id: string; id: string; text: string; ts: number; room: boolean };
+  sent: { peer: string; id: string };
+  delivered: { peer: string; id: string };
+  disconnected: { peer: string; id: string; reason: 'timeout' | 'closed' | 'error' };
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
-}
-
-interface PeerEntry {
-  id: Uint8Array;
-  idHex: string;
-  name: string;
-  state: PeerState;
-  remote: Endpoint | undefined;
-  punch: PunchResult | undefined;
-  queue: string[];
-  connecting: Promise<void> | undefined;
-  keepalive: TimerHandle | undefined;
-}
-
-function newEntry(id: Uint8Array, name: string): PeerEntry {
-  return {
-    id,
-    idHex: toHex(id),
-    name,
-    state: 'online',
-    remote: undefined,
-    punch: undefined,
-    queue: [],
-    connecting: undefined,
-    keepalive: undefined,
-  };
 }
 
 export class PeerStats {
   datagramsIn = 0;
   datagramsOut = 0;
-  dropped: Record<'malformed' | 'unexpected' | 'bad_probe' | 'unknown_peer', number> = {
+  dropped: Record<'malformed' | 'unexpected' | 'bad_probe' | 'no_session', number> = {
     malformed: 0,
     unexpected: 0,
     bad_probe: 0,
-    unknown_peer: 0,
+    no_session: 0,
   };
 }
 
@@ -109,9 +120,18 @@ const SERVER_TYPES = new Set<number>([
   MsgType.ERROR,
 ]);
 
+interface PeerEntry {
+  link: PeerLink;
+  connecting: Promise<void> | undefined;
+  reconnectTimer: TimerHandle | undefined;
+  reconnectTries: number;
+}
+
 /**
- * A punchline peer: one UDP socket for everything (registration, keepalives, punching and
- * peer traffic), so the NAT mapping the server observes is the very one the other peer punches.
+ * A punchline peer: one UDP socket for everything (registration, keepalives, punching and the
+ * encrypted sessions), so the NAT mapping the server observes is the very one the other peer
+ * punches. Session packets are routed by connection id, not by source address, so a session
+ * survives its peer's address changing (NAT rebinding) and, later, a change of path.
  */
 export class PeerNode extends Emitter<PeerEvents> {
   readonly stats = new PeerStats();
@@ -120,9 +140,11 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly random: (n: number) => Uint8Array;
+  private readonly newId: () => string;
   private socket: DatagramSocket | undefined;
   private client: RendezvousClient | undefined;
   private readonly peers = new Map<string, PeerEntry>();
+  private readonly routes = new Map<string, PeerLink>();
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
   private closed = false;
   local: Endpoint | undefined;
@@ -137,6 +159,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.clock = c.clock;
     this.log = c.logger ?? silentLogger;
     this.random = c.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.newId = c.newId ?? (() => nanoid());
   }
 
   get serverState(): ServerState {
@@ -144,6 +167,19 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
   get publicEndpoint(): Endpoint | undefined {
     return this.client?.observed;
+  }
+
+  get name(): string {
+    return this.client?.name ?? this.opts.name;
+  }
+  get room(): string {
+    return this.opts.room;
+  }
+
+  /** Take another name in the room (re-registers; NAME_TAKEN leaves the old one). */
+  async rename(name: string): Promise<void> {
+    if (!this.client) throw new PunchlineError('CLOSED', 'not started');
+    await this.client.rename(name);
   }
 
   /** Bind the socket and start registering; idempotent. */
@@ -176,11 +212,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed) }),
     );
     client.on('presence', (e) => this.onPresence(e.members));
-    client.on('introduce', (intro) =>
-      this.punch(intro).catch(() => {
-        /* reported through the error event */
-      }),
-    );
+    client.on('introduce', (intro) => this.onIntroduce(intro));
     client.on('error', (e) => this.emit('error', { code: e.code, message: e.message }));
     client.on('state', (state) => this.emit('server', { state }));
     client.on('observed', (e) =>
@@ -200,6 +232,17 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   private onDatagram(data: Uint8Array, from: Endpoint): void {
     this.stats.datagramsIn++;
+    if (isSessionPacket(data)) {
+      // Routed by connection id: the session decides (authenticated) whether `from` is news.
+      const cid = connectionIdOf(data);
+      const link = cid === undefined ? undefined : this.routes.get(cid);
+      if (!link?.session) {
+        this.stats.dropped.no_session++;
+        return;
+      }
+      link.session.receive(data, link.pathTo(from));
+      return;
+    }
     if (!isPunchline(data)) {
       this.stats.dropped.malformed++;
       return;
@@ -237,99 +280,166 @@ export class PeerNode extends Emitter<PeerEvents> {
         else a.attempt.onProbeAck(m);
         return;
       }
-      case MsgType.DATA: {
-        // The initiator may finish punching (and send) before this side has its own answer, so
-        // a peer still connecting is accepted too.
-        const p = this.peers.get(toHex(m.from));
-        if (!p || (p.state !== 'direct' && p.state !== 'connecting')) {
-          this.stats.dropped.unknown_peer++;
-          return;
-        }
-        this.emit('message', { from: p.name, from_id: p.idHex, id: toHex(m.msgId), text: m.text });
-        return;
-      }
-      case MsgType.PEER_KEEPALIVE:
-        return;
       default:
         this.stats.dropped.unexpected++;
     }
   }
 
-  private onPresence(members: Member[]): void {
-    const present = new Set<string>();
-    for (const m of members) {
-      const idHex = toHex(m.id);
-      if (idHex === toHex(this.identity.id)) continue;
-      present.add(idHex);
-      const p = this.peers.get(idHex);
-      if (p) {
-        p.name = m.name;
-        if (p.state === 'offline') p.state = 'online';
-      } else {
-        this.peers.set(idHex, newEntry(m.id, m.name));
-      }
-    }
-    // A peer that left the room stays reachable over an open direct path; otherwise it is offline.
-    for (const p of this.peers.values())
-      if (!present.has(p.idHex) && p.state !== 'direct') p.state = 'offline';
-    this.emit('presence', {
-      peers: members
-        .filter((m) => toHex(m.id) !== toHex(this.identity.id))
-        .map((m) => ({ id: toHex(m.id), name: m.name })),
+  private entry(id: Uint8Array, name: string): PeerEntry {
+    const idHex = toHex(id);
+    let e = this.peers.get(idHex);
+    if (e) return e;
+    const link = new PeerLink(
+      id,
+      name,
+      {
+        identity: this.identity,
+        clock: this.clock,
+        logger: this.log,
+        randomBytes: this.random,
+        route: (cids, l) => {
+          for (const cid of cids) {
+            if (l) this.routes.set(cid, l);
+            else if (this.routes.get(cid) === link) this.routes.delete(cid);
+          }
+        },
+      },
+      (b, to) => this.send(b, to),
+    );
+    e = { link, connecting: undefined, reconnectTimer: undefined, reconnectTries: 0 };
+    this.peers.set(idHex, e);
+    this.wire(e);
+    return e;
+  }
+
+  /** Link events become node events. */
+  private wire(e: PeerEntry): void {
+    const l = e.link;
+    l.on('open', (o) => {
+      e.reconnectTries = 0;
+      this.clock.clearTimeout(e.reconnectTimer);
+      e.reconnectTimer = undefined;
+      this.emit('connected', {
+        peer: l.name,
+        id: l.idHex,
+        path: 'direct',
+        remote: l.remote ? endpointKey(l.remote) : (o.path ?? ''),
+        ms: o.ms,
+      });
+    });
+    l.on('message', (m) =>
+      this.emit('message', {
+        from: l.name,
+        from_id: l.idHex,
+        id: m.id,
+        text: m.text,
+        ts: m.ts,
+        room: m.room,
+      }),
+    );
+    l.on('delivered', (d) => this.emit('delivered', { peer: l.name, id: d.id }));
+    l.on('dead', () => {
+      this.emit('disconnected', { peer: l.name, id: l.idHex, reason: 'timeout' });
+      this.scheduleReconnect(e);
+    });
+    l.on('closed', (c) => {
+      this.emit('disconnected', {
+        peer: l.name,
+        id: l.idHex,
+        reason: c.reason === 'error' ? 'error' : 'closed',
+      });
+      if (c.error) this.emit('error', { code: c.error.code, message: c.error.message, peer: l.name });
+      if (l.pendingCount > 0 && l.present) this.scheduleReconnect(e);
     });
   }
 
-  /** Find a peer by exact name, full id, or an unambiguous id prefix (4+ hex digits). */
+  private onPresence(members: Member[]): void {
+    const me = toHex(this.identity.id);
+    const present = new Set<string>();
+    for (const m of members) {
+      const idHex = toHex(m.id);
+      if (idHex === me) continue;
+      present.add(idHex);
+      const e = this.entry(m.id, m.name);
+      e.link.name = m.name;
+      const wasAway = !e.link.present;
+      e.link.present = true;
+      // Messages waited for this peer to come back: connect now.
+      if (wasAway && e.link.pendingCount > 0 && !e.link.open) this.connectEntry(e).catch(() => {});
+    }
+    for (const e of this.peers.values()) if (!present.has(e.link.idHex)) e.link.present = false;
+    this.emit('presence', {
+      peers: members.filter((m) => toHex(m.id) !== me).map((m) => ({ id: toHex(m.id), name: m.name })),
+    });
+  }
+
+  private state(e: PeerEntry): PeerState {
+    if (e.link.open) return 'direct';
+    if (e.connecting || (e.link.session && e.link.session.state !== 'closed' && !e.link.session.dead))
+      return 'connecting';
+    return e.link.present ? 'online' : 'offline';
+  }
+
+  /** Find a peer by exact name (present ones first), full id, or an unambiguous id prefix (4+ hex digits). */
   resolve(nameOrId: string): PeerEntry {
     const all = [...this.peers.values()];
-    const byName = all.filter((p) => p.name === nameOrId && p.state !== 'offline');
-    if (byName.length === 1) return byName[0]!;
+    const byName = all.filter((p) => p.link.name === nameOrId);
+    const presentByName = byName.filter((p) => p.link.present);
+    if (presentByName.length === 1) return presentByName[0]!;
+    if (presentByName.length === 0 && byName.length === 1) return byName[0]!;
     const lower = nameOrId.toLowerCase();
-    const byId = all.filter((p) => p.idHex === lower || (lower.length >= 4 && p.idHex.startsWith(lower)));
+    const byId = all.filter(
+      (p) => p.link.idHex === lower || (lower.length >= 4 && p.link.idHex.startsWith(lower)),
+    );
     if (byId.length === 1) return byId[0]!;
-    if (byId.length > 1)
-      throw new PunchlineError(
-        'BAD_ARGUMENT',
-        `"${nameOrId}" matches ${byId.length} peers; give more of the id`,
-      );
+    if (byId.length > 1 || byName.length > 1)
+      throw new PunchlineError('BAD_ARGUMENT', `"${nameOrId}" matches several peers; give more of the id`);
     throw new PunchlineError('UNKNOWN_PEER', `no peer "${nameOrId}" in the room`);
   }
 
-  /** Connect to a peer (introduction, then hole punching). Resolves when a direct path is up. */
+  /** Connect to a peer: introduction, hole punching, then the encrypted session. Resolves when it is open. */
   connect(nameOrId: string): Promise<void> {
-    const p = this.resolve(nameOrId);
-    if (p.state === 'direct') return Promise.resolve();
-    if (!p.connecting) {
-      p.state = 'connecting';
-      p.connecting = (async () => {
+    return this.connectEntry(this.resolve(nameOrId));
+  }
+
+  private connectEntry(e: PeerEntry): Promise<void> {
+    if (e.link.open) return Promise.resolve();
+    if (!e.connecting) {
+      e.connecting = (async () => {
         try {
           if (!this.client) throw new PunchlineError('CLOSED', 'not started');
           let intro: Introduce;
           try {
-            intro = await this.client.connect(p.id);
-          } catch (e) {
+            intro = await this.client.connect(e.link.id);
+          } catch (err) {
             // The server could not introduce us (unknown peer, not registered, unreachable).
-            this.connectFailed(p, isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e)));
-            throw e;
+            this.connectFailed(e, isPunchlineError(err) ? err : new PunchlineError('INTERNAL', String(err)));
+            throw err;
           }
           await this.punch(intro);
         } finally {
-          p.connecting = undefined;
+          e.connecting = undefined;
         }
       })();
     }
-    return p.connecting;
+    return e.connecting;
   }
 
-  /** Run (or join) the punch attempt for an introduction; both sides call this at the same moment. */
+  private onIntroduce(intro: Introduce): void {
+    this.punch(intro).catch(() => {
+      /* reported through the error event */
+    });
+  }
+
+  /**
+   * Run the punch attempt for an introduction (both sides call this at the same moment), with a
+   * fresh session that starts on the path punching finds. Resolves when the session is open.
+   */
   private async punch(intro: Introduce): Promise<void> {
-    const idHex = toHex(intro.id);
-    let p = this.peers.get(idHex);
-    if (!p) {
-      p = newEntry(intro.id, intro.name);
-      this.peers.set(idHex, p);
-    }
-    if (p.state !== 'direct') p.state = 'connecting';
+    const e = this.entry(intro.id, intro.name);
+    const link = e.link;
+    if (!link.accepts(intro)) return; // a crossing introduction lost to the lower id
+    link.adopt(intro);
     this.pruneAttempts();
     const attempt = new PunchAttempt(
       intro,
@@ -339,10 +449,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         send: (b, to) => this.send(b, to),
         selfPublic: () => this.client?.observed,
       },
-      {
-        ...PUNCH_DEFAULTS,
-        ...this.opts.punch,
-      },
+      { ...PUNCH_DEFAULTS, ...this.opts.punch },
     );
     this.attempts.set(toHex(intro.introId), { attempt, at: this.clock.now() });
     this.log.debug('punching', {
@@ -350,40 +457,52 @@ export class PeerNode extends Emitter<PeerEvents> {
       public: endpointKey(intro.observed),
       lan: intro.lan.map(endpointKey),
     });
+    let result: PunchResult;
     try {
-      const result = await attempt.result;
-      if (p.state === 'direct') return; // the other simultaneous attempt won
-      p.state = 'direct';
-      p.remote = result.remote;
-      p.punch = result;
-      this.startPeerKeepalive(p);
-      this.emit('connected', {
-        peer: p.name,
-        id: idHex,
-        path: 'direct',
-        remote: endpointKey(result.remote),
-        ms: result.ms,
-      });
-      this.flush(p);
-    } catch (e) {
-      if (p.state === 'direct') return;
-      const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
-      this.connectFailed(p, err);
-      throw err;
+      result = await attempt.result;
+    } catch (err) {
+      if (link.intro !== intro) return; // superseded
+      const pe = isPunchlineError(err) ? err : new PunchlineError('INTERNAL', String(err));
+      link.close();
+      this.connectFailed(e, pe);
+      throw pe;
     }
+    if (link.intro !== intro) return;
+    link.useDirect(result);
+    await new Promise<void>((resolve, reject) => {
+      const offOpen = link.on('open', () => {
+        offOpen();
+        offClosed();
+        resolve();
+      });
+      const offClosed = link.on('closed', (c) => {
+        offOpen();
+        offClosed();
+        reject(c.error ?? new PunchlineError('CLOSED', `session with ${link.name} closed (${c.reason})`));
+      });
+    });
   }
 
-  /** Report a failed connection attempt once, with what it cost (queued messages not sent). */
-  private connectFailed(p: PeerEntry, err: PunchlineError): void {
-    if (p.state !== 'direct') p.state = 'online';
-    const lost = p.queue.length;
-    p.queue = [];
+  /** Report a failed connection attempt, with what waits (messages stay queued for the next try). */
+  private connectFailed(e: PeerEntry, err: PunchlineError): void {
+    const n = e.link.pendingCount;
     this.emit('error', {
       code: err.code,
-      message:
-        lost > 0 ? `${err.message} (${lost} queued message${lost > 1 ? 's' : ''} not sent)` : err.message,
-      peer: p.name,
+      message: n > 0 ? `${err.message} (${n} message${n > 1 ? 's' : ''} waiting; will retry)` : err.message,
+      peer: e.link.name,
     });
+    if (n > 0) this.scheduleReconnect(e);
+  }
+
+  private scheduleReconnect(e: PeerEntry): void {
+    if (this.closed || e.reconnectTimer) return;
+    const delay = backoffDelay(e.reconnectTries++, RECONNECT_BACKOFF, Math.random());
+    e.reconnectTimer = this.clock.setTimeout(() => {
+      e.reconnectTimer = undefined;
+      if (this.closed || e.link.open || !e.link.present) return; // presence brings it back later
+      this.log.info('reconnecting', { peer: e.link.name, attempt: e.reconnectTries });
+      this.connectEntry(e).catch(() => {});
+    }, delay);
   }
 
   /** Forget finished attempts after a minute (late probes from the other side are answered until then). */
@@ -392,57 +511,82 @@ export class PeerNode extends Emitter<PeerEvents> {
     for (const [k, a] of this.attempts) if (a.attempt.finished && a.at < cutoff) this.attempts.delete(k);
   }
 
-  private startPeerKeepalive(p: PeerEntry): void {
-    this.clock.clearTimeout(p.keepalive);
-    p.keepalive = this.clock.setTimeout(() => {
-      if (this.closed || p.state !== 'direct' || !p.remote) return;
-      this.send(encode({ type: MsgType.PEER_KEEPALIVE, from: this.identity.id }), p.remote);
-      this.startPeerKeepalive(p);
-    }, this.opts.keepaliveMs);
-  }
-
-  private sendData(p: PeerEntry, text: string): void {
-    this.send(encode({ type: MsgType.DATA, from: this.identity.id, msgId: this.random(8), text }), p.remote!);
-  }
-
-  /** Send a text message; a peer not yet connected is connected first (the message waits). */
-  sendMessage(nameOrId: string, text: string): void {
+  /**
+   * Send a text message; returns its id. It waits in the peer's link until a receipt confirms
+   * it, across reconnects; a peer not yet connected is connected first.
+   */
+  sendMessage(
+    nameOrId: string,
+    text: string,
+    opts: { id?: string; ts?: number; room?: boolean } = {},
+  ): string {
     const size = Buffer.byteLength(text);
-    if (size > Limits.MAX_TEXT_BYTES)
+    if (size > MAX_TEXT_BYTES)
       throw new PunchlineError(
         'BAD_ARGUMENT',
-        `text is ${size} bytes; at most ${Limits.MAX_TEXT_BYTES} fit in one message`,
+        `text is ${size} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
-    const p = this.resolve(nameOrId);
-    if (p.state === 'direct' && p.remote) return this.sendData(p, text);
-    p.queue.push(text);
-    this.connect(p.idHex).catch(() => {
-      /* reported through the error event */
-    });
-  }
-
-  private flush(p: PeerEntry): void {
-    const q = p.queue;
-    p.queue = [];
-    for (const text of q) this.sendData(p, text);
+    const e = this.resolve(nameOrId);
+    const msg: AppMessage = {
+      id: opts.id ?? this.newId(),
+      ts: opts.ts ?? this.clock.wallNow(),
+      room: opts.room ?? false,
+      text,
+    };
+    e.link.send(msg);
+    this.emit('sent', { peer: e.link.name, id: msg.id });
+    if (!e.link.open && e.link.present) this.connectEntry(e).catch(() => {});
+    return msg.id;
   }
 
   peerList(): PeerInfo[] {
-    return [...this.peers.values()].map((p) => ({
-      id: p.idHex,
-      name: p.name,
-      state: p.state,
-      ...(p.remote ? { remote: endpointKey(p.remote) } : {}),
-      ...(p.punch ? { punch: p.punch } : {}),
+    return [...this.peers.values()].map((e) => ({
+      id: e.link.idHex,
+      name: e.link.name,
+      state: this.state(e),
+      ...(e.link.open && e.link.remote ? { remote: endpointKey(e.link.remote) } : {}),
+      ...(e.link.pendingCount > 0 ? { pending: e.link.pendingCount } : {}),
     }));
   }
 
-  /** Leave the room (best effort), stop every timer and close the socket; idempotent. */
+  /** Session figures for one peer (the `stats` command, /info). */
+  peerStats(nameOrId: string): PeerStatsView {
+    const e = this.resolve(nameOrId);
+    const s = e.link.stats();
+    const open = e.link.open;
+    return {
+      peer: e.link.name,
+      id: e.link.idHex,
+      fingerprint: fingerprint(e.link.id),
+      state: this.state(e),
+      ...(open ? { path: 'direct' as const } : {}),
+      ...(open && e.link.remote ? { remote: endpointKey(e.link.remote) } : {}),
+      ...(s
+        ? {
+            rtt_ms: Math.round(s.rttMs * 10) / 10,
+            min_rtt_ms: Math.round(s.minRttMs * 10) / 10,
+            loss: Math.round(s.loss * 1000) / 1000,
+            cwnd: s.cwnd,
+            bytes_in_flight: s.bytesInFlight,
+            retransmits: s.retransmits,
+            packets_sent: s.packetsSent,
+            packets_received: s.packetsReceived,
+          }
+        : {}),
+      pending: e.link.pendingCount,
+      ...(e.link.punch ? { punch: e.link.punch } : {}),
+    };
+  }
+
+  /** Close every session (telling the peers), leave the room, close the socket; idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const a of this.attempts.values()) a.attempt.cancel('closing');
-    for (const p of this.peers.values()) this.clock.clearTimeout(p.keepalive);
+    for (const e of this.peers.values()) {
+      this.clock.clearTimeout(e.reconnectTimer);
+      e.link.close();
+    }
     this.client?.close();
     await this.socket?.flush?.();
     this.socket?.close();

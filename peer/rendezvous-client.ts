@@ -188,6 +188,32 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     return this.state === 'registered' ? this.c.identity.id : undefined;
   }
 
+  /** Change our name in the room: register again under it. Resolves when registered, rejects on NAME_TAKEN etc. */
+  rename(name: string): Promise<void> {
+    const previous = this.opts.name;
+    this.opts.name = name;
+    return new Promise<void>((resolve, reject) => {
+      const offOk = this.on('registered', () => {
+        offOk();
+        offErr();
+        resolve();
+      });
+      const offErr = this.on('error', (e) => {
+        offOk();
+        offErr();
+        this.opts.name = previous;
+        if (this.state !== 'registered') void this.register(); // back under the old name
+        reject(e);
+      });
+      this.registering = false;
+      void this.register();
+    });
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
   /** Ask the server to introduce us to `target`; resolves with our copy of the introduction. */
   async connect(target: Uint8Array): Promise<Introduce> {
     const txid = this.txid();

@@ -62,6 +62,11 @@ export class Outbox {
     return [...this.pending.values()].filter((e) => e.to === to).sort((a, b) => a.ts - b.ts);
   }
 
+  /** The recipients one message still waits for. */
+  forMessage(id: string): OutboxEntry[] {
+    return [...this.pending.values()].filter((e) => e.id === id);
+  }
+
   isPending(id: string, to: string): boolean {
     return this.pending.has(key(id, to));
   }

@@ -1,6 +1,7 @@
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
+import type { PeerChatService } from '../chat/service.js';
 import type { PeerNode } from '../peer-node.js';
 
 /**
@@ -11,9 +12,12 @@ export type Command =
   | { cmd: 'connect'; peer: string }
   | { cmd: 'send'; peer: string; text: string }
   | { cmd: 'peers' }
+  | { cmd: 'stats'; peer: string }
+  | { cmd: 'trust'; peer: string }
   | { cmd: 'quit' };
 
-export const MAX_COMMAND_LINE = 64 * 1024;
+/** A command line may carry a 1 MB text, JSON-escaped (up to 6 bytes a character in the worst case). */
+export const MAX_COMMAND_LINE = 8 * 1024 * 1024;
 
 export function parseCommand(line: string): Command {
   if (line.length > MAX_COMMAND_LINE)
@@ -39,26 +43,57 @@ export function parseCommand(line: string): Command {
       return { cmd: 'send', peer: str('peer'), text: str('text') };
     case 'peers':
       return { cmd: 'peers' };
+    case 'stats':
+      return { cmd: 'stats', peer: str('peer') };
+    case 'trust':
+      return { cmd: 'trust', peer: str('peer') };
     case 'quit':
       return { cmd: 'quit' };
     default:
       throw new PunchlineError(
         'BAD_ARGUMENT',
-        `unknown cmd ${JSON.stringify(o.cmd)}; expected connect, send, peers or quit`,
+        `unknown cmd ${JSON.stringify(o.cmd)}; expected connect, send, peers, stats, trust or quit`,
       );
   }
 }
 
-/** Wire a PeerNode to JSON lines. Resolves when the user quits or stdin ends. */
-export function runJsonLines(node: PeerNode, input: Readable, output: Writable): Promise<void> {
+/**
+ * Wire a PeerNode to JSON lines. With a chat service, sends go through its outbox (they survive
+ * a restart) and incoming messages are reported once across restarts (its history). Resolves
+ * when the user quits or stdin ends.
+ */
+export function runJsonLines(
+  node: PeerNode,
+  input: Readable,
+  output: Writable,
+  chat?: PeerChatService,
+): Promise<void> {
   const out = (e: Record<string, unknown>): void => {
     output.write(JSON.stringify(e) + '\n');
   };
   node.on('registered', (e) => out({ event: 'registered', ...e }));
   node.on('presence', (e) => out({ event: 'presence', ...e }));
   node.on('connected', (e) => out({ event: 'connected', ...e }));
-  node.on('message', (e) => out({ event: 'message', ...e }));
-  node.on('error', (e) => out({ event: 'error', ...e }));
+  if (chat)
+    chat.on('message', (m) => {
+      if (m.outgoing) return;
+      out({
+        event: 'message',
+        from: m.fromName,
+        from_id: m.fromId,
+        id: m.id,
+        text: m.text,
+        ts: m.ts,
+        room: m.conversation.kind === 'room',
+      });
+    });
+  else node.on('message', (e) => out({ event: 'message', ...e }));
+  node.on('sent', (e) => out({ event: 'sent', ...e }));
+  node.on('delivered', (e) => out({ event: 'delivered', ...e }));
+  node.on('disconnected', (e) => out({ event: 'disconnected', ...e }));
+  // The chat service passes the node's errors on, and adds its own (KEY_CHANGED).
+  if (chat) chat.on('error', (e) => out({ event: 'error', ...e }));
+  else node.on('error', (e) => out({ event: 'error', ...e }));
   node.on('server', (e) => out({ event: 'server', ...e }));
 
   return new Promise<void>((resolve) => {
@@ -88,10 +123,25 @@ export function runJsonLines(node: PeerNode, input: Readable, output: Writable):
             });
             break;
           case 'send':
-            node.sendMessage(c.peer, c.text);
+            if (chat) chat.send({ kind: 'peer', peerId: node.resolve(c.peer).link.idHex }, c.text);
+            else node.sendMessage(c.peer, c.text);
             break;
           case 'peers':
-            out({ event: 'peers', peers: node.peerList().map(({ punch: _p, ...rest }) => rest) });
+            out({ event: 'peers', peers: node.peerList() });
+            break;
+          case 'stats': {
+            const { punch, ...rest } = node.peerStats(c.peer);
+            out({
+              event: 'stats',
+              ...rest,
+              ...(punch ? { connect_ms: punch.ms, candidates: punch.candidates } : {}),
+            });
+            break;
+          }
+          case 'trust':
+            if (!chat) throw new PunchlineError('BAD_ARGUMENT', 'trust needs the chat service');
+            chat.trust(c.peer);
+            out({ event: 'trusted', peer: c.peer, id: node.resolve(c.peer).link.idHex });
             break;
           case 'quit':
             finish();

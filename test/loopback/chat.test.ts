@@ -56,11 +56,23 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
     bob.send({ cmd: 'send', peer: 'alice', text: 'hi alice ✓' });
     const got = await bob.event((e) => e.event === 'message');
     expect(got).toMatchObject({ from: 'alice', from_id: reg.id, text: 'hello bob' });
-    expect(got.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(got.id).toMatch(/^[A-Za-z0-9_-]{21}$/); // a nanoid chosen by the sender
     expect(await alice.event((e) => e.event === 'message')).toMatchObject({
       from: 'bob',
       text: 'hi alice ✓',
     });
+
+    // Issue 3 contract: sent (queued) then delivered (receipt), with the same id as the message.
+    const sent = await alice.event((e) => e.event === 'sent');
+    expect(sent).toMatchObject({ peer: 'bob', id: got.id });
+    expect(await alice.event((e) => e.event === 'delivered' && e.id === got.id)).toMatchObject({
+      peer: 'bob',
+    });
+    alice.send({ cmd: 'stats', peer: 'bob' });
+    const st = await alice.event((e) => e.event === 'stats');
+    expect(st).toMatchObject({ peer: 'bob', path: 'direct', state: 'direct', retransmits: 0, pending: 0 });
+    for (const k of ['rtt_ms', 'loss', 'cwnd', 'connect_ms']) expect(typeof st[k], k).toBe('number');
+    expect(st.cwnd as number).toBeGreaterThanOrEqual(2400);
 
     alice.send({ cmd: 'peers' });
     const peers = await alice.event((e) => e.event === 'peers');

@@ -41,7 +41,7 @@ describe('hostile input on the simulated network', () => {
       1000,
     );
     const d = a.node.stats.dropped;
-    expect(d.malformed + d.unexpected + d.bad_probe + d.unknown_peer).toBeGreaterThan(1000);
+    expect(d.malformed + d.unexpected + d.bad_probe + d.no_session).toBeGreaterThan(1000);
     // Both still work: they connect and chat.
     void a.node.connect('b');
     expect(

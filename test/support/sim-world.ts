@@ -57,6 +57,9 @@ export class SimWorld {
       presence: [],
       connected: [],
       message: [],
+      sent: [],
+      delivered: [],
+      disconnected: [],
       error: [],
       server: [],
     } as Recorded;

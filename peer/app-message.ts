@@ -1,0 +1,44 @@
+import { malformed } from '../common/errors.js';
+
+/**
+ * What travels inside one session message: a chat message with an id chosen by the sender
+ * (so the receiver can drop a resend after a reconnect or restart) and the sender's timestamp.
+ * JSON is fine here: it is inside the authenticated, encrypted session, and easy to extend.
+ */
+export interface AppMessage {
+  id: string;
+  /** Sender's wall clock, ms since 1970. */
+  ts: number;
+  /** Sent to the room's shared conversation (one copy per member) rather than privately. */
+  room: boolean;
+  text: string;
+}
+
+export const MAX_APP_ID = 64;
+/** Text limit: the session carries 1 MiB messages; the JSON envelope and escaping fit in the rest. */
+export const MAX_TEXT_BYTES = 1_000_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeApp(m: AppMessage): Uint8Array {
+  return encoder.encode(JSON.stringify({ v: 1, id: m.id, ts: m.ts, room: m.room, text: m.text }));
+}
+
+export function decodeApp(bytes: Uint8Array): AppMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw malformed('app message: not UTF-8 JSON');
+  }
+  if (typeof v !== 'object' || v === null) throw malformed('app message: not an object');
+  const o = v as Record<string, unknown>;
+  if (o.v !== 1) throw malformed(`app message: unknown version ${String(o.v)}`);
+  if (typeof o.id !== 'string' || o.id.length === 0 || o.id.length > MAX_APP_ID)
+    throw malformed('app message: bad id');
+  if (typeof o.ts !== 'number' || !Number.isFinite(o.ts)) throw malformed('app message: bad ts');
+  if (typeof o.room !== 'boolean') throw malformed('app message: bad room flag');
+  if (typeof o.text !== 'string') throw malformed('app message: bad text');
+  return { id: o.id, ts: o.ts, room: o.room, text: o.text };
+}

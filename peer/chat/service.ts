@@ -1,0 +1,326 @@
+import path from 'node:path';
+import { nanoid } from 'nanoid';
+import { Emitter } from '../../common/emitter.js';
+import { PunchlineError, isPunchlineError } from '../../common/errors.js';
+import { fingerprint } from '../../common/identity.js';
+import { toHex } from '../../common/wire/bytes.js';
+import type { PeerNode } from '../peer-node.js';
+import { History } from './history.js';
+import type { HistoryRecord } from './history.js';
+import { Outbox } from './outbox.js';
+import { TrustStore } from './trust.js';
+import type {
+  ChatEvents,
+  ChatMessage,
+  ChatService,
+  ConversationId,
+  DeliveryState,
+  PeerInfo,
+  PeerView,
+  SelfView,
+} from './types.js';
+
+export interface ChatServiceOptions {
+  dataDir: string;
+  /** fsync every journal write (default true; tests may turn it off for speed). */
+  durable?: boolean;
+  now?: () => number;
+}
+
+const convKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : c.peerId);
+
+/**
+ * The chat layer over a PeerNode: what the TUI (and any UI) uses. Every outgoing message goes
+ * to the outbox (one entry per recipient) before it is shown, and is marked done when that
+ * recipient's receipt comes back; on start-up what is left is handed to the peers as they
+ * appear. Incoming messages are recorded in history once (by sender and id). The first key
+ * seen behind a name is pinned; a different one holds messages to that name until trust().
+ */
+export class PeerChatService extends Emitter<ChatEvents> implements ChatService {
+  private readonly outbox: Outbox;
+  private readonly history_: History;
+  private readonly trustStore: TrustStore;
+  private readonly now: () => number;
+  /** (id|peer) already handed to the node in this process. */
+  private readonly handed = new Set<string>();
+  /** Delivery state per outgoing message and recipient, for messages of this run and the outbox. */
+  private readonly delivery = new Map<string, Record<string, DeliveryState>>();
+  /** Names whose current key differs from the pinned one -> the new peer id. */
+  private readonly changed = new Map<string, string>();
+  private knownPresent = new Map<string, string>(); // id -> name, for join/leave notices
+  private selfView: SelfView;
+  private readonly offs: (() => void)[] = [];
+
+  constructor(
+    private readonly node: PeerNode,
+    opts: ChatServiceOptions,
+  ) {
+    super();
+    this.now = opts.now ?? Date.now;
+    const durable = opts.durable ?? true;
+    this.outbox = new Outbox(opts.dataDir, durable);
+    this.history_ = new History(opts.dataDir, durable);
+    this.trustStore = new TrustStore(path.join(opts.dataDir, 'peers.json'), this.now);
+    const id = toHex(node.identity.id);
+    this.selfView = {
+      name: node.name,
+      id,
+      fingerprint: fingerprint(node.identity.id),
+      room: node.room,
+      server: 'connecting',
+    };
+    // Undelivered messages from an earlier run show as pending until they go out.
+    for (const conv of this.history_.conversations())
+      for (const r of this.history_.list(conv)) if (r.out) this.restoreDelivery(r);
+    this.offs.push(
+      node.on('registered', (e) => this.updateSelf({ publicEndpoint: e.public, server: 'registered' })),
+      node.on('server', (e) => this.updateSelf({ server: e.state })),
+      node.on('presence', (e) => this.onPresence(e.peers)),
+      node.on('message', (m) => this.onIncoming(m)),
+      node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
+      node.on('connected', (c) => {
+        this.notice(
+          { kind: 'peer', peerId: c.id },
+          `connected to ${c.peer}: direct path to ${c.remote} in ${c.ms} ms`,
+        );
+        this.markSent(c.id);
+        this.emitPeers();
+      }),
+      node.on('disconnected', (d) => {
+        this.notice({ kind: 'peer', peerId: d.id }, `lost ${d.peer} (${d.reason}); reconnecting`, 'warn');
+        this.emitPeers();
+      }),
+      node.on('error', (e) => this.emit('error', e)),
+    );
+  }
+
+  private restoreDelivery(r: HistoryRecord): void {
+    const states: Record<string, DeliveryState> = {};
+    for (const e of this.outbox.forMessage(r.id)) states[e.to] = 'pending';
+    if (Object.keys(states).length > 0) this.delivery.set(r.id, states);
+  }
+
+  private updateSelf(p: Partial<SelfView>): void {
+    this.selfView = { ...this.selfView, ...p, name: this.node.name };
+    this.emit('self', this.selfView);
+  }
+
+  get self(): SelfView {
+    return this.selfView;
+  }
+
+  private idOfName(nameOrId: string): string {
+    try {
+      return this.node.resolve(nameOrId).link.idHex;
+    } catch {
+      return nameOrId;
+    }
+  }
+
+  peers(): PeerView[] {
+    return this.node.peerList().map((p) => {
+      const st = p.state === 'direct' ? this.node.peerStats(p.id) : undefined;
+      return {
+        id: p.id,
+        name: p.name,
+        state: p.state,
+        ...(st?.rtt_ms !== undefined ? { rttMs: st.rtt_ms } : {}),
+        ...(this.changed.get(p.name) === p.id ? { keyChanged: true } : {}),
+      };
+    });
+  }
+
+  private emitPeers(): void {
+    this.emit('peers', this.peers());
+  }
+
+  private onPresence(list: { id: string; name: string }[]): void {
+    const now = new Map(list.map((p) => [p.id, p.name]));
+    for (const [id, name] of now) {
+      if (!this.knownPresent.has(id)) this.notice({ kind: 'room' }, `${name} joined`);
+      const verdict = this.trustStore.check(name, id);
+      if (verdict === 'changed' && this.changed.get(name) !== id) {
+        this.changed.set(name, id);
+        const msg = `the key behind "${name}" changed (pinned ${fingerprintOfHex(this.trustStore.pinned(name)!)}, now ${fingerprintOfHex(id)}): messages to ${name} are held until /trust ${name}`;
+        this.notice({ kind: 'room' }, msg, 'error');
+        this.emit('error', { code: 'KEY_CHANGED', message: msg, peer: name });
+      } else if (verdict !== 'changed') this.changed.delete(name);
+      this.handOver(id);
+    }
+    for (const [id, name] of this.knownPresent)
+      if (!now.has(id)) this.notice({ kind: 'room' }, `${name} left`);
+    this.knownPresent = now;
+    this.emitPeers();
+  }
+
+  /** Hand this peer's outbox entries to the node (once per run), unless its key is in question. */
+  private handOver(peerId: string): void {
+    const name = this.knownPresent.get(peerId) ?? this.node.peerList().find((p) => p.id === peerId)?.name;
+    if (name !== undefined && this.changed.get(name) === peerId) return; // held until /trust
+    for (const e of this.outbox.pendingFor(peerId)) {
+      const k = `${e.id}|${peerId}`;
+      if (this.handed.has(k)) continue;
+      try {
+        this.node.sendMessage(peerId, e.text, { id: e.id, ts: e.ts, room: e.room });
+        this.handed.add(k);
+      } catch (err) {
+        if (!isPunchlineError(err, 'UNKNOWN_PEER')) throw err;
+        return; // not known yet: presence brings it
+      }
+    }
+  }
+
+  history(c: ConversationId, limit?: number): ChatMessage[] {
+    return this.history_.list(convKey(c), limit).map((r) => this.toMessage(r));
+  }
+
+  private toMessage(r: HistoryRecord): ChatMessage {
+    const m = History.toMessage(r);
+    const d = this.delivery.get(r.id);
+    if (r.out) m.delivery = d ? { ...d } : {};
+    return m;
+  }
+
+  send(c: ConversationId, text: string): ChatMessage {
+    if (text.length === 0) throw new PunchlineError('BAD_ARGUMENT', 'empty message');
+    const recipients =
+      c.kind === 'room' ? [...this.knownPresent.keys()] : [this.node.resolve(c.peerId).link.idHex];
+    const id = nanoid();
+    const ts = this.now();
+    const room = c.kind === 'room';
+    const states: Record<string, DeliveryState> = {};
+    // The outbox first: once this returns, the message survives a crash.
+    for (const to of recipients) {
+      this.outbox.add({ id, to, room, text, ts });
+      states[to] = 'pending';
+    }
+    this.delivery.set(id, states);
+    const rec: HistoryRecord = {
+      id,
+      conv: convKey(c),
+      fromId: this.selfView.id,
+      fromName: this.node.name,
+      text,
+      ts,
+      out: true,
+    };
+    this.history_.add(rec);
+    const msg = this.toMessage(rec);
+    this.emit('message', msg);
+    for (const to of recipients) {
+      const name = this.nameOf(to);
+      if (this.changed.get(name) === to) {
+        this.setState(id, to, 'held');
+        continue;
+      }
+      this.node.sendMessage(to, text, { id, ts, room });
+      this.handed.add(`${id}|${to}`);
+      if (this.node.peerList().find((p) => p.id === to)?.state === 'direct') this.setState(id, to, 'sent');
+    }
+    return this.toMessage(rec);
+  }
+
+  private nameOf(peerId: string): string {
+    return this.node.peerList().find((p) => p.id === peerId)?.name ?? peerId;
+  }
+
+  private setState(id: string, peerId: string, state: DeliveryState): void {
+    const d = this.delivery.get(id);
+    if (!d || d[peerId] === state || d[peerId] === 'delivered') return;
+    d[peerId] = state;
+    this.emit('delivery', { id, peerId, state });
+  }
+
+  /** The session to this peer is open: what was handed over is now on its way. */
+  private markSent(peerId: string): void {
+    for (const [id, d] of this.delivery) if (d[peerId] === 'pending') this.setState(id, peerId, 'sent');
+  }
+
+  private onDelivered(id: string, peerId: string): void {
+    this.outbox.done(id, peerId);
+    this.setState(id, peerId, 'delivered');
+  }
+
+  private onIncoming(m: {
+    from: string;
+    from_id: string;
+    id: string;
+    text: string;
+    ts: number;
+    room: boolean;
+  }): void {
+    const rec: HistoryRecord = {
+      id: m.id,
+      conv: m.room ? 'room' : m.from_id,
+      fromId: m.from_id,
+      fromName: m.from,
+      text: m.text,
+      ts: m.ts,
+      out: false,
+    };
+    if (!this.history_.add(rec)) return; // already shown (a resend after a restart)
+    this.emit('message', this.toMessage(rec));
+  }
+
+  private notice(
+    conversation: ConversationId,
+    text: string,
+    level: 'info' | 'warn' | 'error' = 'info',
+  ): void {
+    this.emit('notice', { conversation, text, level, ts: this.now() });
+  }
+
+  connect(nameOrId: string): Promise<void> {
+    return this.node.connect(nameOrId);
+  }
+
+  resolvePeer(nameOrId: string): PeerView {
+    const id = this.node.resolve(nameOrId).link.idHex;
+    return this.peers().find((p) => p.id === id)!;
+  }
+
+  info(nameOrId: string): PeerInfo {
+    const s = this.node.peerStats(nameOrId);
+    return {
+      id: s.id,
+      name: s.peer,
+      fingerprint: s.fingerprint,
+      state: s.state,
+      ...(s.path ? { path: s.path } : {}),
+      ...(s.remote ? { remote: s.remote } : {}),
+      ...(s.punch ? { candidates: s.punch.candidates, connectMs: s.punch.ms } : {}),
+      ...(s.rtt_ms !== undefined ? { rttMs: s.rtt_ms } : {}),
+      ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10 } : {}),
+      ...(s.retransmits !== undefined ? { retransmits: s.retransmits } : {}),
+    };
+  }
+
+  trust(nameOrId: string): void {
+    const p = this.node.resolve(nameOrId).link;
+    this.trustStore.trust(p.name, p.idHex);
+    this.changed.delete(p.name);
+    this.notice(
+      { kind: 'peer', peerId: p.idHex },
+      `trusting the new key of ${p.name} (${fingerprint(p.id)})`,
+    );
+    // Held messages go now.
+    for (const [id, d] of this.delivery) if (d[p.idHex] === 'held') this.setState(id, p.idHex, 'pending');
+    this.handOver(p.idHex);
+    this.emitPeers();
+  }
+
+  async nick(name: string): Promise<void> {
+    await this.node.rename(name);
+    this.updateSelf({});
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.offs) off();
+    this.outbox.close();
+    this.history_.close();
+  }
+}
+
+function fingerprintOfHex(idHex: string): string {
+  return (idHex.slice(0, 16).match(/.{4}/g) ?? []).join(':');
+}

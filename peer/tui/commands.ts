@@ -1,0 +1,106 @@
+/**
+ * The input line's grammar: a plain line is a message to the active conversation, `/cmd args` is
+ * a command, `//text` sends a line that starts with "/". Parsing is pure; every mistake becomes a
+ * one-line explanation the view-model prints as a system line.
+ */
+
+export type Command =
+  | { name: 'connect'; peer: string }
+  | { name: 'msg'; peer: string; text: string }
+  | { name: 'query'; peer: string }
+  | { name: 'close' }
+  | { name: 'who' }
+  | { name: 'info'; peer?: string }
+  | { name: 'nick'; nick: string }
+  | { name: 'trust'; peer?: string }
+  | { name: 'clear' }
+  | { name: 'help' }
+  | { name: 'quit' };
+
+export type CommandName = Command['name'];
+
+export type Parsed =
+  | { kind: 'empty' }
+  | { kind: 'text'; text: string }
+  | { kind: 'command'; command: Command }
+  | { kind: 'error'; message: string };
+
+/** Every command with its usage and a one-line description: help, errors and completion use it. */
+export const COMMANDS: readonly { name: CommandName; usage: string; about: string }[] = [
+  { name: 'msg', usage: '/msg NAME TEXT', about: 'send TEXT to NAME in your private conversation' },
+  { name: 'query', usage: '/query NAME', about: 'open the private conversation with NAME' },
+  { name: 'connect', usage: '/connect NAME', about: 'punch a path to NAME now' },
+  { name: 'who', usage: '/who', about: 'list the room: state, path, round trip' },
+  { name: 'info', usage: '/info [NAME]', about: 'path, candidates, RTT, loss, key fingerprint' },
+  { name: 'trust', usage: '/trust [NAME]', about: "accept NAME's new key, release held messages" },
+  { name: 'nick', usage: '/nick NAME', about: 'change your name in the room' },
+  { name: 'close', usage: '/close', about: 'close this private conversation' },
+  { name: 'clear', usage: '/clear', about: 'clear this conversation from the screen' },
+  { name: 'help', usage: '/help', about: 'show keys and commands (F1)' },
+  { name: 'quit', usage: '/quit', about: 'leave the room and exit (Ctrl-C)' },
+];
+
+const ALIASES: Record<string, CommandName> = { exit: 'quit', q: 'query', m: 'msg', whois: 'info' };
+
+/** The first argument (a word, or a "quoted name") and the raw rest of the line. */
+function firstArg(s: string): { arg: string; rest: string } | { error: string } | null {
+  const t = s.trimStart();
+  if (t === '') return null;
+  if (t.startsWith('"')) {
+    const end = t.indexOf('"', 1);
+    if (end < 0) return { error: 'missing closing quote' };
+    return { arg: t.slice(1, end), rest: t.slice(end + 1).trimStart() };
+  }
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(t)!;
+  return { arg: m[1]!, rest: m[2]! };
+}
+
+function usage(name: CommandName): string {
+  return `usage: ${COMMANDS.find((c) => c.name === name)!.usage}`;
+}
+
+export function parseInput(line: string): Parsed {
+  if (line.trim() === '') return { kind: 'empty' };
+  if (line.startsWith('//')) return { kind: 'text', text: line.slice(1) };
+  if (!line.startsWith('/')) return { kind: 'text', text: line };
+
+  const m = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
+  const word = m[1]!.toLowerCase();
+  const args = m[2]!.trimEnd();
+  if (word === '')
+    return { kind: 'error', message: 'empty command; type //text to send a line starting with /' };
+  const name = ALIASES[word] ?? COMMANDS.find((c) => c.name === word)?.name;
+  if (!name) return { kind: 'error', message: `unknown command /${word}; /help lists the commands` };
+
+  const first = firstArg(args);
+  if (first && 'error' in first) return { kind: 'error', message: `${usage(name)} (${first.error})` };
+  const cmd = (c: Command): Parsed => ({ kind: 'command', command: c });
+  const err = (): Parsed => ({ kind: 'error', message: usage(name) });
+  if (first && first.arg === '') return err();
+
+  switch (name) {
+    case 'who':
+    case 'clear':
+    case 'help':
+    case 'quit':
+    case 'close':
+      return first ? err() : cmd({ name });
+    case 'connect':
+    case 'query':
+      return first && first.rest === '' ? cmd({ name, peer: first.arg }) : err();
+    case 'msg':
+      return first && first.rest !== '' ? cmd({ name, peer: first.arg, text: first.rest }) : err();
+    case 'info':
+    case 'trust':
+      if (!first) return cmd({ name });
+      return first.rest === '' ? cmd({ name, peer: first.arg }) : err();
+    case 'nick':
+      return first && first.rest === '' && first.arg !== '' ? cmd({ name, nick: first.arg }) : err();
+  }
+}
+
+/** Command names starting with `prefix` (without the slash), for Tab completion. */
+export function completeCommand(prefix: string): string[] {
+  const p = prefix.toLowerCase();
+  return COMMANDS.map((c) => c.name).filter((n) => n.startsWith(p));
+}

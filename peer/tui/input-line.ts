@@ -1,0 +1,173 @@
+/**
+ * The input line: text with a cursor (in code points), readline-style editing, the history that
+ * Up/Down walk (with the unsent draft kept aside), and Tab completion that cycles through the
+ * candidates on repeated Tab. Pure state; the view-model decides what the candidates are.
+ */
+import { sanitize, strWidth, truncate } from './text.js';
+import type { Line } from './theme.js';
+
+const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, v));
+
+export class InputLine {
+  private chars: string[] = [];
+  private cur = 0;
+  private readonly history: string[] = [];
+  private histPos: number | null = null;
+  private draft = '';
+  private completion: { start: number; candidates: string[]; index: number; inserted: number } | null = null;
+
+  constructor(private readonly historyMax = 500) {}
+
+  get text(): string {
+    return this.chars.join('');
+  }
+
+  get cursor(): number {
+    return this.cur;
+  }
+
+  get empty(): boolean {
+    return this.chars.length === 0;
+  }
+
+  set(text: string): void {
+    this.completion = null;
+    this.chars = Array.from(text);
+    this.cur = this.chars.length;
+  }
+
+  insert(text: string): void {
+    this.completion = null;
+    this.edit(this.cur, this.cur, text);
+  }
+
+  /** Any key but Tab ends a completion cycle. */
+  endCompletion(): void {
+    this.completion = null;
+  }
+
+  moveTo(i: number): void {
+    this.cur = clamp(i, 0, this.chars.length);
+  }
+
+  moveBy(d: number): void {
+    this.moveTo(this.cur + d);
+  }
+
+  moveEnd(): void {
+    this.cur = this.chars.length;
+  }
+
+  deleteBack(): void {
+    this.edit(this.cur - 1, this.cur, '');
+  }
+
+  deleteForward(): void {
+    this.edit(this.cur, this.cur + 1, '');
+  }
+
+  killToStart(): void {
+    this.edit(0, this.cur, '');
+  }
+
+  killToEnd(): void {
+    this.edit(this.cur, this.chars.length, '');
+  }
+
+  /** Ctrl-W: the word before the cursor and the spaces after it. */
+  deleteWordBack(): void {
+    let i = this.cur;
+    while (i > 0 && this.chars[i - 1] === ' ') i--;
+    while (i > 0 && this.chars[i - 1] !== ' ') i--;
+    this.edit(i, this.cur, '');
+  }
+
+  private edit(from: number, to: number, text: string): void {
+    const a = clamp(from, 0, this.chars.length);
+    const b = clamp(to, a, this.chars.length);
+    const ins = Array.from(text);
+    this.chars.splice(a, b - a, ...ins);
+    this.cur = a + ins.length;
+  }
+
+  /** Enter: hand the line over, remember it (without repeating the last one), start afresh. */
+  take(): string {
+    const line = this.text;
+    if (line.trim() !== '' && this.history[this.history.length - 1] !== line) {
+      this.history.push(line);
+      if (this.history.length > this.historyMax) this.history.shift();
+    }
+    this.histPos = null;
+    this.draft = '';
+    this.set('');
+    return line;
+  }
+
+  historyPrev(): void {
+    if (this.history.length === 0) return;
+    if (this.histPos === null) {
+      this.draft = this.text;
+      this.histPos = this.history.length - 1;
+    } else if (this.histPos > 0) this.histPos--;
+    else return;
+    this.set(this.history[this.histPos]!);
+  }
+
+  historyNext(): void {
+    if (this.histPos === null) return;
+    if (this.histPos < this.history.length - 1) {
+      this.histPos++;
+      this.set(this.history[this.histPos]!);
+    } else {
+      this.histPos = null;
+      this.set(this.draft);
+    }
+  }
+
+  /**
+   * Tab: replace the word before the cursor with the first of `candidates(word, atLineStart)`;
+   * Tab again replaces it with the next one, cycling. No candidate: nothing changes.
+   */
+  complete(candidates: (word: string, atLineStart: boolean) => string[]): void {
+    const c = this.completion;
+    if (c) {
+      c.index = (c.index + 1) % c.candidates.length;
+      this.edit(c.start, c.start + c.inserted, c.candidates[c.index]!);
+      c.inserted = Array.from(c.candidates[c.index]!).length;
+      return;
+    }
+    let start = this.cur;
+    while (start > 0 && this.chars[start - 1] !== ' ') start--;
+    const word = this.chars.slice(start, this.cur).join('');
+    if (word === '') return;
+    const list = candidates(word, start === 0);
+    if (list.length === 0) return;
+    this.edit(start, this.cur, list[0]!);
+    this.completion = { start, candidates: list, index: 0, inserted: Array.from(list[0]!).length };
+  }
+
+  /**
+   * The line at a width behind a prompt, scrolled sideways so the cursor stays visible, and the
+   * cursor's column.
+   */
+  render(width: number, title: string, ellipsis: string): { line: Line; cursor: number } {
+    let prompt = `[${truncate(sanitize(title), 16, ellipsis)}] `;
+    if (strWidth(prompt) > width / 2) prompt = '';
+    const pw = strWidth(prompt);
+    const avail = Math.max(1, width - pw);
+    const chars = this.chars.map((c) => sanitize(c));
+    const widthOf = (a: number, b: number): number => strWidth(chars.slice(a, b).join(''));
+    let start = 0;
+    while (start < this.cur && widthOf(start, this.cur) > avail - 1) start++;
+    let end = start;
+    let w = 0;
+    while (end < chars.length && w + strWidth(chars[end]!) <= avail) w += strWidth(chars[end++]!);
+    const shown = chars.slice(start, end).join('');
+    const line: Line = [
+      { text: prompt, role: 'prompt' },
+      { text: shown, role: 'plain' },
+      { text: ' '.repeat(Math.max(0, width - pw - w)), role: 'plain' },
+    ];
+    return { line, cursor: Math.min(width - 1, pw + widthOf(start, this.cur)) };
+  }
+}

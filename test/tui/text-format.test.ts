@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ASCII_GLYPHS,
+  UNICODE_GLYPHS,
+  deliveryMark,
+  formatInfo,
+  formatRtt,
+  formatTime,
+  localeIsUtf8,
+} from '../../peer/tui/format.js';
+import { sanitize, strWidth, truncate, wrap } from '../../peer/tui/text.js';
+import { NICK_PALETTE, escapeTags, lineText, nickColour, styleOf, toTags } from '../../peer/tui/theme.js';
+import type { Role } from '../../peer/tui/theme.js';
+import { fakeId } from './fake-service.js';
+import { T0 } from './helpers.js';
+
+describe('text measurement', () => {
+  it('counts wide characters twice and combining marks not at all', () => {
+    expect(strWidth('abc')).toBe(3);
+    expect(strWidth('中文')).toBe(4);
+    expect(strWidth('😀')).toBe(2);
+    expect(strWidth('e\u0301')).toBe(1);
+    expect(strWidth('✓✓')).toBe(2);
+  });
+
+  it('truncates with an ellipsis to the exact width', () => {
+    expect(truncate('hello world', 8)).toBe('hello w…');
+    expect(truncate('中文中文', 5)).toBe('中文…');
+    expect(truncate('short', 8)).toBe('short');
+    expect(truncate('hello', 3, '~')).toBe('he~');
+  });
+
+  it('wraps on words, breaks long words, honours newlines, never exceeds the width', () => {
+    expect(wrap('the quick brown fox', 10)).toEqual(['the quick', 'brown fox']);
+    expect(wrap('abcdefghijkl', 5)).toEqual(['abcde', 'fghij', 'kl']);
+    expect(wrap('a\nb', 10)).toEqual(['a', 'b']);
+    expect(wrap('one two three', 20, 4)).toEqual(['one', 'two three']);
+    const long = 'lorem ipsum 中文中文中文 dolor sit amet, consectetur adipiscing elit 😀😀😀 '.repeat(5);
+    for (const w of [7, 13, 40])
+      for (const line of wrap(long, w)) expect(strWidth(line)).toBeLessThanOrEqual(w);
+  });
+
+  it('removes escape sequences and bidi overrides from hostile text', () => {
+    expect(sanitize('\x1b[2Jgone\x07')).toBe('\ufffd[2Jgone\ufffd');
+    expect(sanitize('a\u202eb')).toBe('a\ufffdb');
+    expect(sanitize('a\tb\nc')).toBe('a b\ufffdc');
+    expect(sanitize('a\nb\r', true)).toBe('a\nb');
+  });
+});
+
+describe('formatting', () => {
+  it('HH:MM, RTTs, locale detection', () => {
+    expect(formatTime(T0)).toBe('09:05');
+    expect(formatRtt(23.4)).toBe('23 ms');
+    expect(formatRtt(1234)).toBe('1.2 s');
+    expect(formatRtt(23, true)).toBe('23ms');
+    expect(localeIsUtf8({ LANG: 'en_US.UTF-8' })).toBe(true);
+    expect(localeIsUtf8({ LANG: 'C' })).toBe(false);
+    expect(localeIsUtf8({ LANG: 'en_US.UTF-8', LC_ALL: 'C' })).toBe(false);
+    expect(localeIsUtf8({})).toBe(false);
+  });
+
+  const mark = (d: Record<string, 'pending' | 'sent' | 'delivered' | 'held'>, ascii = false): string =>
+    lineText(deliveryMark(d, ascii ? ASCII_GLYPHS : UNICODE_GLYPHS));
+
+  it('delivery marks: one recipient, a room, held, and the ASCII fallbacks', () => {
+    expect(mark({ b: 'pending' })).toBe('…');
+    expect(mark({ b: 'sent' })).toBe('✓');
+    expect(mark({ b: 'delivered' })).toBe('✓✓');
+    expect(mark({ b: 'delivered', c: 'delivered', d: 'sent' })).toBe('✓ 2/3');
+    expect(mark({ b: 'delivered', c: 'delivered', d: 'delivered' })).toBe('✓✓ 3/3');
+    expect(mark({ b: 'delivered', c: 'sent', d: 'pending' })).toBe('… 1/3');
+    expect(mark({ b: 'held' })).toBe('⚠ held');
+    expect(mark({ b: 'held', c: 'delivered' })).toBe('✓✓ 1/2 ⚠ held 1');
+    expect(mark({ b: 'pending' }, true)).toBe('-');
+    expect(mark({ b: 'sent' }, true)).toBe('+');
+    expect(mark({ b: 'delivered' }, true)).toBe('++');
+    expect(mark({ b: 'held' }, true)).toBe('! held');
+    expect(deliveryMark({ b: 'pending' }, UNICODE_GLYPHS)[0]!.role).toBe('mark-pending');
+    expect(deliveryMark({ b: 'delivered' }, UNICODE_GLYPHS)[0]!.role).toBe('mark-delivered');
+  });
+
+  it('/info shows every field', () => {
+    const lines = formatInfo(
+      {
+        id: fakeId('bob'),
+        name: 'bob',
+        fingerprint: 'aaaa:bbbb:cccc:dddd',
+        state: 'direct',
+        path: 'direct',
+        remote: '203.0.113.7:41234',
+        candidates: [
+          { endpoint: '192.168.1.20:41234', kind: 'host', answered: false },
+          { endpoint: '203.0.113.7:41234', kind: 'srflx', answered: true },
+        ],
+        rttMs: 23,
+        lossPct: 0.4,
+        retransmits: 3,
+        connectMs: 184,
+      },
+      UNICODE_GLYPHS,
+    );
+    expect(lines).toEqual([
+      'bob  fingerprint aaaa:bbbb:cccc:dddd',
+      `  id ${fakeId('bob')}`,
+      '  state direct, path direct to 203.0.113.7:41234',
+      '  connected in 184 ms',
+      '  rtt 23 ms  loss 0.4%  retransmits 3',
+      '  candidates tried (2):',
+      '    ✗ host 192.168.1.20:41234 no answer',
+      '    ✓ srflx 203.0.113.7:41234 answered',
+    ]);
+    const bare = formatInfo({ id: 'x', name: 'dave', fingerprint: 'f', state: 'offline' }, ASCII_GLYPHS);
+    expect(bare.slice(2)).toEqual([
+      '  state offline, path none yet',
+      '  rtt -  loss -  retransmits -',
+      '  candidates tried: none',
+    ]);
+  });
+});
+
+describe('theme', () => {
+  it('a nick keeps its colour: a pure function of the id', () => {
+    const ids = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].map(fakeId);
+    const first = ids.map(nickColour);
+    expect(ids.map(nickColour)).toEqual(first);
+    for (const c of first) expect(c).toBeGreaterThanOrEqual(0);
+    for (const c of first) expect(c).toBeLessThan(NICK_PALETTE.length);
+    // The hash spreads: eight names use at least four colours.
+    expect(new Set(first).size).toBeGreaterThanOrEqual(4);
+    expect(nickColour('5c43f7ea37c570d45d0d7faf29c60701')).toBe(
+      nickColour('5c43f7ea37c570d45d0d7faf29c60701'),
+    );
+  });
+
+  it('monochrome styles use no colour at all; colour styles do', () => {
+    const roles: Role[] = [
+      'nick',
+      'self',
+      'mark-delivered',
+      'alert',
+      'state-direct',
+      'state-relay',
+      'bar-alert',
+      'error',
+    ];
+    for (const role of roles) {
+      const mono = styleOf({ text: 'x', role, colour: 3 }, true);
+      expect(mono.fg, role).toBeUndefined();
+      expect(mono.bg, role).toBeUndefined();
+    }
+    expect(styleOf({ text: 'x', role: 'nick', colour: 3 }, false).fg).toBe(NICK_PALETTE[3]);
+    const tags = toTags(
+      [
+        { text: 'bob', role: 'nick', colour: 3 },
+        { text: ' direct', role: 'state-direct' },
+      ],
+      true,
+    );
+    expect(tags).toBe('{bold}bob{/}{bold} direct{/}');
+  });
+
+  it('user text cannot open a blessed tag', () => {
+    expect(escapeTags('{red-fg}x{/}')).toBe('{open}red-fg{close}x{open}/{close}');
+    expect(toTags([{ text: '{bold}', role: 'plain' }], false)).toBe('{open}bold{close}');
+  });
+
+  it('gray is left out on 8-colour terminals, where blessed would draw it black', () => {
+    expect(toTags([{ text: '09:05', role: 'time' }], false, 256)).toBe('{gray-fg}09:05{/}');
+    expect(toTags([{ text: '09:05', role: 'time' }], false, 8)).toBe('09:05');
+  });
+});
