@@ -87,7 +87,13 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         this.emitPeers();
       }),
       node.on('disconnected', (d) => {
-        this.notice({ kind: 'peer', peerId: d.id }, `lost ${d.peer} (${d.reason}); reconnecting`, 'warn');
+        const text =
+          d.reason === 'timeout'
+            ? `lost ${d.peer}: no answer for 15 s; reconnecting`
+            : d.reason === 'closed'
+              ? `${d.peer} closed the session`
+              : `the session with ${d.peer} failed`;
+        this.notice({ kind: 'peer', peerId: d.id }, text, d.reason === 'closed' ? 'info' : 'warn');
         this.emitPeers();
       }),
       node.on('error', (e) => this.emit('error', e)),

@@ -1,0 +1,115 @@
+/**
+ * Issue 5's promises with real processes on loopback: nothing typed is lost across restarts
+ * (the outbox), nothing is shown twice (ids), and a changed key behind a pinned name holds
+ * messages until the user trusts it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freeUdpPort, punchline } from '../support/proc.js';
+import type { Proc } from '../support/proc.js';
+
+const procs: Proc[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function setup(): Promise<{
+  port: number;
+  dir: string;
+  chat: (name: string, dataDir: string) => Proc;
+}> {
+  const port = await freeUdpPort();
+  const rdv = punchline(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
+  procs.push(rdv);
+  await rdv.line(/listening/);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'punchline-outbox-'));
+  dirs.push(dir);
+  const chat = (name: string, dataDir: string): Proc => {
+    const p = punchline([
+      'chat',
+      '--server',
+      `127.0.0.1:${port}`,
+      '--bind',
+      '127.0.0.1',
+      '--json',
+      '--name',
+      name,
+      '--data-dir',
+      path.join(dir, dataDir),
+    ]);
+    procs.push(p);
+    return p;
+  };
+  return { port, dir, chat };
+}
+
+const quit = async (p: Proc): Promise<void> => {
+  p.send({ cmd: 'quit' });
+  expect(await p.exited).toBe(0);
+};
+
+const hasPeer = (name: string) => (e: Record<string, unknown>) =>
+  e.event === 'presence' && (e.peers as { name: string }[]).some((p) => p.name === name);
+
+describe('outbox and trust with real processes', () => {
+  it('send to an offline peer, restart the sender, start the receiver: delivered exactly once', async () => {
+    const { chat } = await setup();
+    let alice = chat('alice', 'a');
+    let bob = chat('bob', 'b');
+    await alice.event(hasPeer('bob'));
+    await bob.event((e) => e.event === 'registered');
+    await quit(bob); // bob goes offline
+    await alice.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 0);
+
+    alice.send({ cmd: 'send', peer: 'bob', text: 'while you were away' });
+    const sent = await alice.event((e) => e.event === 'sent');
+    await quit(alice); // the sender restarts before bob is back
+    alice = chat('alice', 'a');
+    await alice.event((e) => e.event === 'registered');
+
+    bob = chat('bob', 'b');
+    const got = await bob.event((e) => e.event === 'message', 20_000);
+    expect(got).toMatchObject({ from: 'alice', text: 'while you were away', id: sent.id });
+    await alice.event((e) => e.event === 'delivered' && e.id === sent.id, 20_000);
+
+    // Exactly once: restart both again; the outbox is empty and nothing is shown twice.
+    await quit(alice);
+    await quit(bob);
+    alice = chat('alice', 'a');
+    bob = chat('bob', 'b');
+    await alice.event(hasPeer('bob'));
+    alice.send({ cmd: 'send', peer: 'bob', text: 'marker' });
+    await bob.event((e) => e.event === 'message' && e.text === 'marker', 20_000);
+    expect(bob.events((e) => e.event === 'message').map((e) => e.text)).toEqual(['marker']);
+  });
+
+  it('a different key behind a pinned name: KEY_CHANGED, messages held until trust', async () => {
+    const { chat } = await setup();
+    const alice = chat('alice', 'a');
+    const bob = chat('bob', 'b');
+    await alice.event(hasPeer('bob')); // bob's key is pinned now
+    await quit(bob);
+    await alice.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 0);
+
+    const impostor = chat('bob', 'b2'); // same name, another key
+    const reg = await impostor.event((e) => e.event === 'registered');
+    const warn = await alice.event((e) => e.event === 'error' && e.code === 'KEY_CHANGED');
+    expect(String(warn.message)).toMatch(/key behind "bob" changed/);
+
+    alice.send({ cmd: 'send', peer: 'bob', text: 'held until trusted' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(impostor.events((e) => e.event === 'message')).toEqual([]);
+    expect(alice.events((e) => e.event === 'sent')).toEqual([]);
+
+    alice.send({ cmd: 'trust', peer: 'bob' });
+    expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: reg.id });
+    expect(await impostor.event((e) => e.event === 'message', 15_000)).toMatchObject({
+      text: 'held until trusted',
+    });
+    await alice.event((e) => e.event === 'delivered', 15_000);
+  });
+});
