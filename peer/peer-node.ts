@@ -20,7 +20,7 @@ import { MAX_TEXT_BYTES } from './app-message.js';
 import type { AppMessage } from './app-message.js';
 import { PeerLink } from './peer-link.js';
 import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
-import type { PunchOptions, PunchResult } from './puncher.js';
+import type { PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
 import type { ServerState } from './rendezvous-client.js';
 
@@ -98,6 +98,8 @@ export interface PeerEvents extends Record<string, unknown> {
   disconnected: { peer: string; id: string; reason: 'timeout' | 'closed' | 'error' };
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
+  /** Every step of hole punching, for narration (`punchline demo`) and debugging. */
+  trace: { peer: string } & PunchTrace;
 }
 
 export class PeerStats {
@@ -448,6 +450,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         clock: this.clock,
         send: (b, to) => this.send(b, to),
         selfPublic: () => this.client?.observed,
+        trace: (t) => this.emit('trace', { peer: intro.name, ...t }),
       },
       { ...PUNCH_DEFAULTS, ...this.opts.punch },
     );

@@ -31,7 +31,17 @@ export interface PunchResult {
   candidates: { endpoint: string; kind: Candidate['kind']; answered: boolean }[];
 }
 
+/** What a punch attempt does, step by step (for `punchline demo` and debug logs). */
+export type PunchTrace =
+  | { type: 'probe'; to: string; kind: Candidate['kind']; seq: number }
+  | { type: 'probe-in'; from: string; known: boolean }
+  | { type: 'answer'; from: string; kind: Candidate['kind']; rttMs: number }
+  | { type: 'chosen'; remote: string; kind: Candidate['kind']; ms: number }
+  | { type: 'failed'; reason: string };
+
 export interface PunchComponents {
+  /** Called for every step (optional). */
+  trace?: (e: PunchTrace) => void;
   identity: Identity;
   /** Our own public endpoint as the server saw it: decides whether the peer's LAN addresses are likely ours too. */
   selfPublic?: () => Endpoint | undefined;
@@ -114,6 +124,7 @@ export class PunchAttempt {
     const now = this.c.clock.now();
     this.sentAt.set(seq, { cand, at: now });
     this.probesSent++;
+    this.c.trace?.({ type: 'probe', to: endpointKey(cand.endpoint), kind: cand.kind, seq });
     this.c.send(this.probe(MsgType.PROBE, seq, Math.floor(now) % 2 ** 48), cand.endpoint);
   }
 
@@ -126,7 +137,9 @@ export class PunchAttempt {
   onProbe(p: Probe, from: Endpoint): void {
     this.c.send(this.probe(MsgType.PROBE_ACK, p.seq, p.timestamp, from), from);
     if (this.done) return;
-    if (!this.candidates.some((c) => endpointKey(c.endpoint) === endpointKey(from))) {
+    const known = this.candidates.some((c) => endpointKey(c.endpoint) === endpointKey(from));
+    this.c.trace?.({ type: 'probe-in', from: endpointKey(from), known });
+    if (!known) {
       const prflx = candidate(from, 'peer-reflexive');
       this.candidates.push(prflx);
       this.sendProbe(prflx);
@@ -139,8 +152,11 @@ export class PunchAttempt {
     const sent = this.sentAt.get(p.seq);
     if (!sent) return;
     const key = endpointKey(sent.cand.endpoint);
-    if (!this.answered.has(key))
-      this.answered.set(key, { cand: sent.cand, rttMs: this.c.clock.now() - sent.at });
+    if (!this.answered.has(key)) {
+      const rttMs = this.c.clock.now() - sent.at;
+      this.answered.set(key, { cand: sent.cand, rttMs });
+      this.c.trace?.({ type: 'answer', from: key, kind: sent.cand.kind, rttMs: Math.round(rttMs * 10) / 10 });
+    }
     const best = Math.max(...this.candidates.map((c) => c.priority));
     if (sent.cand.priority >= best) return this.succeed();
     if (!this.graceTimer) this.graceTimer = this.c.clock.setTimeout(() => this.succeed(), this.opts.graceMs);
@@ -152,10 +168,12 @@ export class PunchAttempt {
     for (const a of this.answered.values()) if (!pick || a.cand.priority > pick.cand.priority) pick = a;
     if (!pick) return;
     this.finish();
+    const ms = Math.round(this.c.clock.now() - this.started);
+    this.c.trace?.({ type: 'chosen', remote: endpointKey(pick.cand.endpoint), kind: pick.cand.kind, ms });
     this.resolve({
       remote: pick.cand.endpoint,
       kind: pick.cand.kind,
-      ms: Math.round(this.c.clock.now() - this.started),
+      ms,
       rttMs: Math.round(pick.rttMs * 10) / 10,
       probesSent: this.probesSent,
       candidates: this.candidates.map((c) => ({
@@ -170,6 +188,7 @@ export class PunchAttempt {
     if (this.done) return;
     this.finish();
     const tried = this.candidates.map((c) => `${c.kind} ${endpointKey(c.endpoint)}`).join(', ');
+    this.c.trace?.({ type: 'failed', reason: `no answer within ${this.opts.deadlineMs} ms` });
     this.reject(
       new PunchlineError(
         'PUNCH_FAILED',
