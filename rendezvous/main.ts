@@ -1,85 +1,188 @@
+import { readFileSync } from 'node:fs';
 import { SystemClock } from '../common/clock.js';
-import { PunchlineError } from '../common/errors.js';
+import { badArgument, PunchlineError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { endpointKey } from '../common/net/types.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
+import { wsStreamNetwork } from '../common/net/ws-node.js';
 import { intFlag, logLevelFlag, parseFlags } from '../common/cli/args.js';
-import { RENDEZVOUS_DEFAULTS, RendezvousServer } from './server.js';
+import { Limits } from '../common/wire/constants.js';
+import { RENDEZVOUS_DEFAULTS as D, RendezvousServer } from './server.js';
+import type { RendezvousOptions } from './server.js';
 
 export const RENDEZVOUS_HELP = `Usage: punchline rendezvous [options]
 
 Run the rendezvous server: peers register here, learn their public UDP address as
 their NAT shows it, see who is in their room, and get introduced so both punch at once.
 It also answers standard STUN Binding requests (RFC 8489) on the same port.
+On TCP, on the same port number, it serves the WebSocket relay and fallback signalling
+(for peers whose UDP is blocked), GET /healthz and GET /metrics (Prometheus).
 
 Options:
-  --host ADDR          address to listen on (default ${RENDEZVOUS_DEFAULTS.host})
-  --port N             UDP port (default ${RENDEZVOUS_DEFAULTS.port})
-  --keepalive-ms N     keepalive interval told to peers (default ${RENDEZVOUS_DEFAULTS.keepaliveMs})
-  --expiry-ms N        drop a peer not heard from for this long (default ${RENDEZVOUS_DEFAULTS.expiryMs})
-  --max-room N         members per room (default ${RENDEZVOUS_DEFAULTS.maxRoomMembers})
-  --log-level L        debug, info, warn, error, silent (default info); logs are JSON lines on stderr
-  -h, --help           show this help
+  --host ADDR               address to listen on (default ${D.host})
+  --port N                  UDP port, and TCP port for WebSocket/HTTP (default ${D.port})
+  --keepalive-ms N          keepalive interval told to peers (default ${D.keepaliveMs})
+  --expiry-ms N             drop a UDP registration not heard from for this long (default ${D.expiryMs})
+  --max-room N              members per room (default ${D.maxRoomMembers})
+  --no-tcp                  UDP only: no WebSocket relay, no /healthz, no /metrics
+  --tls-cert FILE           PEM certificate chain: serve https and wss (needs --tls-key)
+  --tls-key FILE            PEM private key for --tls-cert
+  --relay-max-frame N       largest relayed payload, bytes (default ${D.relayMaxFrame})
+  --relay-rate-bytes N      per-peer rate, bytes/s (default ${D.relayRateBytes})
+  --relay-burst-bytes N     per-peer burst, bytes (default ${D.relayBurstBytes})
+  --relay-rate-frames N     per-peer rate, messages/s (default ${D.relayRateFrames})
+  --relay-burst-frames N    per-peer burst, messages (default ${D.relayBurstFrames})
+  --relay-queue-bytes N     a receiver's queue cap; beyond it frames drop (default ${D.relayQueueBytes})
+  --relay-pair-ttl-ms N     an introduced pair may relay this long after its last use (default ${D.relayPairTtlMs})
+  --relay-max-pairs N       partners remembered per peer (default ${D.relayMaxPairs})
+  --max-conns-per-ip N      open WebSocket connections per source IP (default ${D.maxConnsPerIp})
+  --max-connections N       open WebSocket connections in total (default ${D.maxConnections})
+  --max-message-bytes N     largest WebSocket message; larger closes the connection (default ${D.maxMessageBytes})
+  --ping-ms N               WebSocket ping interval; dead after one missed pong; 0 = off (default ${D.pingMs})
+  --auth-timeout-ms N       close a connection not registered within this (default ${D.authTimeoutMs})
+  --log-level L             debug, info, warn, error, silent (default info); logs are JSON lines on stderr
+  -h, --help                show this help
 
-Prints "punchline rendezvous listening on udp HOST:PORT" on stdout when ready.
+Prints "punchline rendezvous listening on udp HOST:PORT" on stdout when ready, then
+"punchline rendezvous listening on tcp HOST:PORT (ws|wss)" unless --no-tcp.
 `;
 
-export async function runRendezvous(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, {
+const int = (
+  f: Record<string, string | boolean | undefined>,
+  name: string,
+  min: number,
+  max: number,
+  dflt: number,
+): number => intFlag(f[name], name, min, max, dflt);
+
+function readPem(path: string | boolean | undefined, flag: string): string | undefined {
+  if (path === undefined) return undefined;
+  if (typeof path !== 'string' || path.length === 0) throw badArgument(`--${flag} needs a file`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw badArgument(`--${flag}: cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Parse and check the flags into server options (exported for tests). */
+export function rendezvousOptionsFromFlags(argv: string[]): {
+  options: RendezvousOptions;
+  tcp: boolean;
+  logLevel: ReturnType<typeof logLevelFlag>;
+  help: boolean;
+} {
+  const spec = {
     host: { type: 'string' },
     port: { type: 'string' },
     'keepalive-ms': { type: 'string' },
     'expiry-ms': { type: 'string' },
     'max-room': { type: 'string' },
+    'no-tcp': { type: 'boolean' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'relay-max-frame': { type: 'string' },
+    'relay-rate-bytes': { type: 'string' },
+    'relay-burst-bytes': { type: 'string' },
+    'relay-rate-frames': { type: 'string' },
+    'relay-burst-frames': { type: 'string' },
+    'relay-queue-bytes': { type: 'string' },
+    'relay-pair-ttl-ms': { type: 'string' },
+    'relay-max-pairs': { type: 'string' },
+    'max-conns-per-ip': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-message-bytes': { type: 'string' },
+    'ping-ms': { type: 'string' },
+    'auth-timeout-ms': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
-  });
-  if (f.help) {
+  } as const;
+  const f = parseFlags(argv, spec);
+  const logLevel = logLevelFlag(f['log-level'], 'info');
+  if (f.help) return { options: {}, tcp: true, logLevel, help: true };
+  const keepaliveMs = int(f, 'keepalive-ms', 1000, 3_600_000, D.keepaliveMs);
+  const relayMaxFrame = int(f, 'relay-max-frame', 64, Limits.MAX_RELAY_PAYLOAD, D.relayMaxFrame);
+  const maxMessageBytes = int(f, 'max-message-bytes', Limits.MAX_DATAGRAM, 1_048_576, D.maxMessageBytes);
+  if (maxMessageBytes < relayMaxFrame + Limits.RELAY_HEADER_BYTES)
+    throw badArgument(
+      `--max-message-bytes (${maxMessageBytes}) must hold a full relay frame: at least --relay-max-frame + ${Limits.RELAY_HEADER_BYTES} (${relayMaxFrame + Limits.RELAY_HEADER_BYTES})`,
+    );
+  const cert = readPem(f['tls-cert'], 'tls-cert');
+  const key = readPem(f['tls-key'], 'tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw badArgument('--tls-cert and --tls-key go together');
+  const tcp = f['no-tcp'] !== true;
+  if (!tcp && cert !== undefined) throw badArgument('--tls-cert needs TCP (drop --no-tcp)');
+  const rateBytes = int(f, 'relay-rate-bytes', 1024, 1_073_741_824, D.relayRateBytes);
+  const rateFrames = int(f, 'relay-rate-frames', 1, 10_000_000, D.relayRateFrames);
+  const options: RendezvousOptions = {
+    host: typeof f.host === 'string' ? f.host : D.host,
+    port: int(f, 'port', 0, 65535, D.port),
+    keepaliveMs,
+    expiryMs: int(f, 'expiry-ms', keepaliveMs, 86_400_000, Math.max(D.expiryMs, keepaliveMs * 3 + 5000)),
+    maxRoomMembers: int(f, 'max-room', 2, 100_000, D.maxRoomMembers),
+    relayMaxFrame,
+    relayRateBytes: rateBytes,
+    // Two seconds at the rate by default; never below one maximal message, or that would never pass.
+    relayBurstBytes: int(
+      f,
+      'relay-burst-bytes',
+      maxMessageBytes,
+      4_294_967_295,
+      Math.max(rateBytes * 2, maxMessageBytes),
+    ),
+    relayRateFrames: rateFrames,
+    relayBurstFrames: int(f, 'relay-burst-frames', 1, 100_000_000, rateFrames * 2),
+    relayQueueBytes: int(
+      f,
+      'relay-queue-bytes',
+      relayMaxFrame + Limits.RELAY_HEADER_BYTES,
+      1_073_741_824,
+      D.relayQueueBytes,
+    ),
+    relayPairTtlMs: int(f, 'relay-pair-ttl-ms', 1000, 86_400_000, D.relayPairTtlMs),
+    relayMaxPairs: int(f, 'relay-max-pairs', 1, 100_000, D.relayMaxPairs),
+    maxConnsPerIp: int(f, 'max-conns-per-ip', 1, 1_000_000, D.maxConnsPerIp),
+    maxConnections: int(f, 'max-connections', 1, 10_000_000, D.maxConnections),
+    maxMessageBytes,
+    pingMs: int(f, 'ping-ms', 0, 3_600_000, D.pingMs),
+    authTimeoutMs: int(f, 'auth-timeout-ms', 100, 600_000, D.authTimeoutMs),
+    ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+  };
+  return { options, tcp, logLevel, help: false };
+}
+
+export async function runRendezvous(argv: string[]): Promise<number> {
+  const { options, tcp, logLevel, help } = rendezvousOptionsFromFlags(argv);
+  if (help) {
     process.stdout.write(RENDEZVOUS_HELP);
     return 0;
   }
-  const keepaliveMs = intFlag(
-    f['keepalive-ms'],
-    'keepalive-ms',
-    1000,
-    3_600_000,
-    RENDEZVOUS_DEFAULTS.keepaliveMs,
-  );
-  const server = new RendezvousServer(
-    {
-      host: typeof f.host === 'string' ? f.host : RENDEZVOUS_DEFAULTS.host,
-      port: intFlag(f.port, 'port', 0, 65535, RENDEZVOUS_DEFAULTS.port),
-      keepaliveMs,
-      expiryMs: intFlag(
-        f['expiry-ms'],
-        'expiry-ms',
-        keepaliveMs,
-        86_400_000,
-        Math.max(RENDEZVOUS_DEFAULTS.expiryMs, keepaliveMs * 3 + 5000),
-      ),
-      maxRoomMembers: intFlag(f['max-room'], 'max-room', 2, 100_000, RENDEZVOUS_DEFAULTS.maxRoomMembers),
-    },
-    {
-      network: nodeNetwork,
-      clock: new SystemClock(),
-      logger: createLogger(logLevelFlag(f['log-level'], 'info'), { svc: 'rendezvous' }),
-    },
-  );
+  const server = new RendezvousServer(options, {
+    network: nodeNetwork,
+    ...(tcp ? { streamNetwork: wsStreamNetwork } : {}),
+    clock: new SystemClock(),
+    logger: createLogger(logLevel, { svc: 'rendezvous' }),
+  });
   let bound;
   try {
     bound = await server.start();
   } catch (e) {
     throw new PunchlineError(
       'IO',
-      `cannot listen on udp ${String(f.host ?? RENDEZVOUS_DEFAULTS.host)}:${String(f.port ?? RENDEZVOUS_DEFAULTS.port)}: ${(e as Error).message}`,
+      `cannot listen on ${String(options.host)}:${String(options.port)} (udp${tcp ? ' and tcp' : ''}): ${(e as Error).message}`,
     );
   }
   process.stdout.write(`punchline rendezvous listening on udp ${endpointKey(bound)}\n`);
+  const tcpAt = server.tcpEndpoint;
+  if (tcpAt)
+    process.stdout.write(
+      `punchline rendezvous listening on tcp ${endpointKey(tcpAt)} (${options.tls ? 'wss' : 'ws'})\n`,
+    );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  server.close();
+  await server.close();
   return 0;
 }

@@ -7,6 +7,27 @@ import type { Endpoint } from '../common/net/types.js';
  */
 export type Transport = 'udp' | 'ws';
 
+/** A peer's UDP registration: what punching needs. Lives by keepalives (expiryMs). */
+export interface UdpBinding {
+  /** The public endpoint the server saw this peer's UDP datagrams come from (its NAT mapping). */
+  readonly observed: Endpoint;
+  lastSeen: number;
+  readonly send: (bytes: Uint8Array) => void;
+}
+
+/** A peer's stream (WebSocket) registration: relay and fallback signalling. Lives as long as its connection. */
+export interface WsBinding {
+  /** The client's TCP source as the server saw it. */
+  readonly remote: Endpoint;
+  /** The connection it registered on (RelayFront's connection id): only that one speaks for it. */
+  readonly connection: number;
+  readonly send: (bytes: Uint8Array) => void;
+}
+
+/**
+ * One peer id. A peer commonly holds both bindings: UDP for punching (its observed endpoint is
+ * what introductions carry) and WS for the relay; a peer with no UDP at all holds only WS.
+ */
 export interface MemberRecord {
   readonly id: Uint8Array;
   readonly idHex: string;
@@ -14,13 +35,23 @@ export interface MemberRecord {
   name: string;
   readonly signKey: Uint8Array;
   readonly dhKey: Uint8Array;
-  /** The public endpoint the server saw this peer's UDP datagrams come from (its NAT mapping). */
-  observed: Endpoint;
   lan: Endpoint[];
-  transport: Transport;
-  lastSeen: number;
-  /** Deliver bytes to this peer over whichever transport it registered on. */
-  send: (bytes: Uint8Array) => void;
+  udp?: UdpBinding;
+  ws?: WsBinding;
+}
+
+/** Introductions carry this for a peer with no UDP binding: "no server-reflexive UDP candidate". */
+export const NO_UDP_CANDIDATE: Endpoint = Object.freeze({ address: '0.0.0.0', port: 0 });
+
+/** The endpoint an INTRODUCE carries for `rec`: its UDP mapping, or NO_UDP_CANDIDATE. */
+export const observedUdp = (rec: MemberRecord): Endpoint => rec.udp?.observed ?? NO_UDP_CANDIDATE;
+
+/** Deliver server -> peer signalling: over UDP when registered there, else over the stream. */
+export function deliver(rec: MemberRecord, bytes: Uint8Array): boolean {
+  const via = rec.udp ?? rec.ws;
+  if (!via) return false;
+  via.send(bytes);
+  return true;
 }
 
 export type UpsertResult =
@@ -28,16 +59,29 @@ export type UpsertResult =
   | { ok: false; code: 'NAME_TAKEN' | 'ROOM_FULL' };
 
 export interface Registry {
-  /** Insert or update; a name is held by one key per room. `changed` = the room's member list changed. */
+  /**
+   * Insert or update (the caller merges the bindings it keeps); a name is held by one key per
+   * room. `changed` = the room's member list changed.
+   */
   upsert(rec: MemberRecord): UpsertResult;
   get(idHex: string): MemberRecord | undefined;
+  /** Remove the whole member (LEAVE). */
   remove(idHex: string): MemberRecord | undefined;
+  /**
+   * Drop one binding (a closed WebSocket: only if it is still `connection`). A member left with
+   * no binding is removed and returned.
+   */
+  unbind(idHex: string, transport: Transport, connection?: number): MemberRecord | undefined;
   members(room: string): MemberRecord[];
   /** Increments on every change of the room's member list (join, leave, expiry, rename). */
   roomVersion(room: string): number;
-  /** Remove every member not seen since `cutoff`; returns them. */
+  /**
+   * Drop UDP bindings not refreshed since `cutoff` (WS bindings live by their connection);
+   * returns the members that were left with no binding and so removed.
+   */
   expire(cutoff: number): MemberRecord[];
   readonly size: number;
+  /** Members holding a binding of each transport (a peer with both counts in both). */
   countByTransport(): Record<Transport, number>;
 }
 
@@ -52,6 +96,7 @@ export class InMemoryRegistry implements Registry {
   private readonly rooms = new Map<string, Room>();
   /** Versions survive a room emptying, so a late PRESENCE can never look newer than the current one. */
   private readonly versions = new Map<string, number>();
+  private readonly counts: Record<Transport, number> = { udp: 0, ws: 0 };
 
   constructor(private readonly maxRoomMembers = 1000) {}
 
@@ -73,6 +118,11 @@ export class InMemoryRegistry implements Registry {
     this.versions.set(name, r.version);
   }
 
+  private count(rec: MemberRecord, sign: 1 | -1): void {
+    if (rec.udp) this.counts.udp += sign;
+    if (rec.ws) this.counts.ws += sign;
+  }
+
   upsert(rec: MemberRecord): UpsertResult {
     const room = this.room(rec.room);
     const holder = room.names.get(rec.name);
@@ -82,6 +132,7 @@ export class InMemoryRegistry implements Registry {
 
     let changed = false;
     let previousRoom: string | undefined;
+    if (prev) this.count(prev, -1);
     if (prev && prev.room !== rec.room) {
       previousRoom = prev.room;
       this.detach(prev);
@@ -94,6 +145,7 @@ export class InMemoryRegistry implements Registry {
     room.members.set(rec.idHex, rec);
     room.names.set(rec.name, rec.idHex);
     this.byId.set(rec.idHex, rec);
+    this.count(rec, 1);
     if (changed) this.bump(room, rec.room);
     return { ok: true, changed, previousRoom };
   }
@@ -115,8 +167,24 @@ export class InMemoryRegistry implements Registry {
     const rec = this.byId.get(idHex);
     if (!rec) return undefined;
     this.byId.delete(idHex);
+    this.count(rec, -1);
     this.detach(rec);
     return rec;
+  }
+
+  unbind(idHex: string, transport: Transport, connection?: number): MemberRecord | undefined {
+    const rec = this.byId.get(idHex);
+    if (!rec) return undefined;
+    if (transport === 'ws') {
+      if (!rec.ws || (connection !== undefined && rec.ws.connection !== connection)) return undefined;
+      rec.ws = undefined;
+      this.counts.ws--;
+    } else {
+      if (!rec.udp) return undefined;
+      rec.udp = undefined;
+      this.counts.udp--;
+    }
+    return rec.udp || rec.ws ? undefined : this.remove(idHex);
   }
 
   members(room: string): MemberRecord[] {
@@ -128,15 +196,17 @@ export class InMemoryRegistry implements Registry {
   }
 
   expire(cutoff: number): MemberRecord[] {
+    const stale: string[] = [];
+    for (const rec of this.byId.values()) if (rec.udp && rec.udp.lastSeen < cutoff) stale.push(rec.idHex);
     const gone: MemberRecord[] = [];
-    for (const rec of this.byId.values()) if (rec.lastSeen < cutoff) gone.push(rec);
-    for (const rec of gone) this.remove(rec.idHex);
+    for (const idHex of stale) {
+      const removed = this.unbind(idHex, 'udp');
+      if (removed) gone.push(removed);
+    }
     return gone;
   }
 
   countByTransport(): Record<Transport, number> {
-    const out: Record<Transport, number> = { udp: 0, ws: 0 };
-    for (const rec of this.byId.values()) out[rec.transport]++;
-    return out;
+    return { ...this.counts };
   }
 }

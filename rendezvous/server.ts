@@ -5,6 +5,7 @@ import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
+import type { StreamListener, StreamNetwork } from '../common/net/stream.js';
 import { toHex } from '../common/wire/bytes.js';
 import { Limits, MsgType, WireError } from '../common/wire/constants.js';
 import type { WireErrorName } from '../common/wire/constants.js';
@@ -12,9 +13,13 @@ import { decode, encode, isPunchline, registerSigningBytes } from '../common/wir
 import type { Connect, Keepalive, Message, Register } from '../common/wire/messages.js';
 import { handleStunRequest, isStunMessage } from '../common/wire/stun.js';
 import { CookieJar } from './cookie.js';
+import { IntroducedPairs } from './introduced.js';
+import { httpRoutes } from './metrics.js';
 import { presencePackets } from './presence.js';
-import { InMemoryRegistry } from './registry.js';
+import { InMemoryRegistry, deliver, observedUdp } from './registry.js';
 import type { MemberRecord, Registry, Transport } from './registry.js';
+import { StreamFront } from './stream-front.js';
+import type { RelayStats } from './stream-front.js';
 
 export interface RendezvousOptions {
   host?: string;
@@ -31,10 +36,57 @@ export interface RendezvousOptions {
   /** The target's INTRODUCE is retransmitted until acknowledged: first after this, then doubling. */
   introRetryMs?: number;
   introRetries?: number;
+
+  // ---- the stream (WebSocket) side: relay and fallback signalling (docs/self-hosting.md) ----
+  /**
+   * Largest RELAY payload relayed, bytes. 1400: a full-size session packet (1200, MAX_DATAGRAM)
+   * with room to spare, under a 1500-byte Ethernet MTU; larger frames are dropped ('too_big').
+   */
+  relayMaxFrame?: number;
+  /**
+   * Per-peer relay rate, bytes/s: 1 MiB/s (8 Mbit/s) carries chat and a trickle of files while
+   * one abusive peer can take only that share of the server. Every message on the stream counts.
+   */
+  relayRateBytes?: number;
+  /** Bucket depth, bytes: 2 s at the full rate, so a burst (history sync) is not cut short. */
+  relayBurstBytes?: number;
+  /**
+   * Per-peer messages/s: 2000 (~ one 1 MiB/s stream of 512-byte packets plus its ACKs), which
+   * bounds the per-message cost (parsing, lookups) an abuser can make the server spend.
+   */
+  relayRateFrames?: number;
+  relayBurstFrames?: number;
+  /**
+   * Cap on a receiver's outbound queue (WebSocket bufferedAmount), bytes. A frame that would go
+   * over it is dropped ('slow_consumer'); the session above retransmits. 64 KiB ~ 46 full frames,
+   * close to DERP's 32-packet queue per client.
+   */
+  relayQueueBytes?: number;
+  /** An introduced pair may relay for this long after its introduction or its last relayed frame. */
+  relayPairTtlMs?: number;
+  /** Partners remembered per peer (the least recently used is forgotten first). */
+  relayMaxPairs?: number;
+  /** Open stream connections per source IP (a NAT'd office shares one IP; 16 leaves it room). */
+  maxConnsPerIp?: number;
+  /** Open stream connections in total; keep it below the process's file-descriptor limit. */
+  maxConnections?: number;
+  /**
+   * Largest WebSocket message accepted, bytes (ws maxPayload); a larger one closes the connection
+   * (1009). 4096 covers a maximal RELAY (1400 + 20) and every signalling message (<= 1200).
+   */
+  maxMessageBytes?: number;
+  /** WebSocket ping interval; a connection with no pong by the next ping is dead. 0 = off. */
+  pingMs?: number;
+  /** A connection that has not registered (HELLO, COOKIE, REGISTER) within this is closed. */
+  authTimeoutMs?: number;
+  /** Serve https/wss with this PEM certificate chain and key. */
+  tls?: { cert: string | Uint8Array; key: string | Uint8Array };
 }
 
 export interface RendezvousComponents {
   network: Network;
+  /** When given, the server also listens on TCP (same port number as UDP): WebSocket, /healthz, /metrics. */
+  streamNetwork?: StreamNetwork;
   clock: Clock;
   logger?: Logger;
   registry?: Registry;
@@ -49,13 +101,32 @@ export const RENDEZVOUS_DEFAULTS = {
   maxRoomMembers: 1000,
   introRetryMs: 250,
   introRetries: 4,
+  relayMaxFrame: 1400,
+  relayRateBytes: 1_048_576,
+  relayBurstBytes: 2_097_152,
+  relayRateFrames: 2000,
+  relayBurstFrames: 4000,
+  relayQueueBytes: 65_536,
+  relayPairTtlMs: 600_000,
+  relayMaxPairs: 256,
+  maxConnsPerIp: 16,
+  maxConnections: 20_000,
+  maxMessageBytes: 4096,
+  pingMs: 30_000,
+  authTimeoutMs: 10_000,
 } as const;
 
-/** Where a message came from and how to answer it: UDP now, the WebSocket relay later. */
+export type ResolvedOptions = Required<Omit<RendezvousOptions, 'tls'>> & Pick<RendezvousOptions, 'tls'>;
+
+/** Where a message came from and how to answer it: UDP, or a stream (WebSocket) connection. */
 export interface ReplyContext {
   from: Endpoint;
   transport: Transport;
   reply: (bytes: Uint8Array) => void;
+  /** Streams: the connection's id; only that connection speaks for a peer registered on it. */
+  connection?: number;
+  /** Streams: told when a REGISTER on this connection succeeded (the connection is now that peer's). */
+  onRegistered?: (rec: MemberRecord) => void;
 }
 
 export type DropReason = 'malformed' | 'unexpected' | 'bad_cookie' | 'bad_signature' | 'not_registered';
@@ -84,7 +155,9 @@ interface PendingIntro {
 export class RendezvousServer {
   readonly stats = new RendezvousStats();
   readonly registry: Registry;
-  private readonly opts: Required<RendezvousOptions>;
+  /** Pairs introduced to each other: the relay forwards only between them. */
+  readonly introduced: IntroducedPairs;
+  private readonly opts: ResolvedOptions;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly cookies: CookieJar;
@@ -95,6 +168,8 @@ export class RendezvousServer {
   private readonly recentConnects = new Map<string, { introId: Uint8Array; at: number }>();
   private readonly pendingIntros = new Map<string, PendingIntro>();
   private started = false;
+  private front: StreamFront | undefined;
+  private listener: StreamListener | undefined;
 
   constructor(
     options: RendezvousOptions,
@@ -106,13 +181,40 @@ export class RendezvousServer {
     this.registry = components.registry ?? new InMemoryRegistry(this.opts.maxRoomMembers);
     this.cookies = new CookieJar(() => this.clock.now());
     this.random = components.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.introduced = new IntroducedPairs({
+      ttlMs: this.opts.relayPairTtlMs,
+      maxPerPeer: this.opts.relayMaxPairs,
+    });
   }
 
-  get options(): Readonly<Required<RendezvousOptions>> {
+  get options(): Readonly<ResolvedOptions> {
     return this.opts;
   }
 
-  /** Bind the UDP socket; idempotent. Resolves with the bound endpoint. */
+  /** The relay's counters (all zero when the server has no stream network). */
+  get relayStats(): RelayStats {
+    return this.front?.stats ?? StreamFront.emptyStats();
+  }
+
+  /** Stream connections now open, and how many of them have registered as a peer. */
+  get streamConnections(): { open: number; authenticated: number } {
+    return { open: this.front?.size ?? 0, authenticated: this.front?.authenticated ?? 0 };
+  }
+
+  /** The clock's now(), for reports that need "live now" (introduced pairs). */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** The TCP endpoint (WebSocket, /healthz, /metrics), once started with a stream network. */
+  get tcpEndpoint(): Endpoint | undefined {
+    return this.listener?.local;
+  }
+
+  /**
+   * Bind the UDP socket, then (with a stream network) listen on TCP on the same port number;
+   * idempotent. Resolves with the bound UDP endpoint.
+   */
   async start(): Promise<Endpoint> {
     if (this.socket) return this.socket.localEndpoint();
     this.started = true;
@@ -120,12 +222,36 @@ export class RendezvousServer {
     sock.onMessage((data, from) => this.onDatagram(data, from));
     const bound = await sock.bind(this.opts.port, this.opts.host);
     this.socket = sock;
+    const streams = this.components.streamNetwork;
+    if (streams) {
+      const front = new StreamFront(this, this.opts, this.clock, this.log);
+      try {
+        this.listener = await streams.listenStream(this.opts.host, bound.port, (s) => front.accept(s), {
+          pingIntervalMs: this.opts.pingMs,
+          maxMessageBytes: this.opts.maxMessageBytes,
+          maxConnections: this.opts.maxConnections,
+          admit: (remote) => front.admit(remote),
+          http: httpRoutes(this),
+          ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+        });
+      } catch (e) {
+        sock.close();
+        this.socket = undefined;
+        this.started = false;
+        throw e;
+      }
+      this.front = front;
+    }
     this.scheduleSweep();
-    this.log.info('listening', { udp: endpointKey(bound) });
+    this.log.info('listening', {
+      udp: endpointKey(bound),
+      ...(this.listener ? { tcp: endpointKey(this.listener.local), tls: this.opts.tls !== undefined } : {}),
+    });
     return bound;
   }
 
-  close(): void {
+  /** Stop: close the UDP socket, the TCP listener and every stream; idempotent. */
+  async close(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     this.clock.clearTimeout(this.sweepTimer);
@@ -133,6 +259,10 @@ export class RendezvousServer {
     this.pendingIntros.clear();
     this.socket?.close();
     this.socket = undefined;
+    this.front?.shutdown();
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
   }
 
   private scheduleSweep(): void {
@@ -153,10 +283,19 @@ export class RendezvousServer {
     for (const rec of gone) {
       this.stats.expired++;
       rooms.add(rec.room);
+      this.introduced.forget(rec.idHex);
       this.log.info('expired', { id: rec.idHex, name: rec.name, room: rec.room });
     }
     for (const room of rooms) this.broadcastPresence(room);
     for (const [k, v] of this.recentConnects) if (now - v.at > 30_000) this.recentConnects.delete(k);
+    this.introduced.sweep(now);
+  }
+
+  /** A member lost its last binding outside of expiry (its WebSocket closed): tell its room. */
+  memberGone(rec: MemberRecord, reason: string): void {
+    this.introduced.forget(rec.idHex);
+    this.log.info('left', { id: rec.idHex, name: rec.name, room: rec.room, reason });
+    if (this.started) this.broadcastPresence(rec.room);
   }
 
   /** The UDP receive path: STUN or punchline; anything else is counted and dropped. */
@@ -222,8 +361,7 @@ export class RendezvousServer {
         const rec = this.authenticated(toHex(msg.id), ctx);
         if (!rec) return;
         this.registry.remove(rec.idHex);
-        this.log.info('left', { id: rec.idHex, name: rec.name, room: rec.room });
-        this.broadcastPresence(rec.room);
+        this.memberGone(rec, 'leave');
         return;
       }
       default:
@@ -231,10 +369,17 @@ export class RendezvousServer {
     }
   }
 
-  /** The record for `idHex` if this context may speak for it (same observed endpoint / connection). */
+  /**
+   * The record for `idHex` if this context may speak for it: over UDP, from the observed endpoint
+   * it registered from; over a stream, on the very connection it registered on.
+   */
   private authenticated(idHex: string, ctx: ReplyContext): MemberRecord | undefined {
     const rec = this.registry.get(idHex);
-    if (!rec || rec.transport !== ctx.transport || !sameEndpoint(rec.observed, ctx.from)) {
+    const ok =
+      ctx.transport === 'udp'
+        ? !!rec?.udp && sameEndpoint(rec.udp.observed, ctx.from)
+        : !!rec?.ws && ctx.connection !== undefined && rec.ws.connection === ctx.connection;
+    if (!rec || !ok) {
       this.stats.dropped.not_registered++;
       return undefined;
     }
@@ -252,20 +397,29 @@ export class RendezvousServer {
     }
     if (m.room.length === 0 || m.name.length === 0)
       return this.error(ctx, m.txid, 'MALFORMED', 'empty room or name');
+    if (ctx.transport === 'ws' && ctx.connection === undefined)
+      return this.error(ctx, m.txid, 'MALFORMED', 'stream registration without a connection');
     const id = peerIdOf(m.signKey, m.dhKey);
     const idHex = toHex(id);
+    const prev = this.registry.get(idHex);
+    // A new record (the registry counts bindings per record); the other transport's binding stays.
     const rec: MemberRecord = {
       id,
       idHex,
       room: m.room,
       name: m.name,
-      signKey: m.signKey,
-      dhKey: m.dhKey,
-      observed: ctx.from,
+      // Copies: the decoded fields are views into the received buffer, which must not be kept alive.
+      signKey: prev?.signKey ?? new Uint8Array(m.signKey),
+      dhKey: prev?.dhKey ?? new Uint8Array(m.dhKey),
       lan: m.lan,
-      transport: ctx.transport,
-      lastSeen: this.clock.now(),
-      send: ctx.reply,
+      udp:
+        ctx.transport === 'udp'
+          ? { observed: ctx.from, lastSeen: this.clock.now(), send: ctx.reply }
+          : prev?.udp,
+      ws:
+        ctx.transport === 'ws'
+          ? { remote: ctx.from, connection: ctx.connection!, send: ctx.reply }
+          : prev?.ws,
     };
     const result = this.registry.upsert(rec);
     if (!result.ok) {
@@ -276,6 +430,7 @@ export class RendezvousServer {
       return this.error(ctx, m.txid, result.code, text);
     }
     this.stats.registrations++;
+    ctx.onRegistered?.(rec);
     ctx.reply(
       encode({
         type: MsgType.REGISTERED,
@@ -288,7 +443,13 @@ export class RendezvousServer {
     );
     if (result.previousRoom !== undefined) this.broadcastPresence(result.previousRoom);
     if (result.changed) {
-      this.log.info('registered', { id: idHex, name: m.name, room: m.room, observed: endpointKey(ctx.from) });
+      this.log.info('registered', {
+        id: idHex,
+        name: m.name,
+        room: m.room,
+        transport: ctx.transport,
+        observed: endpointKey(ctx.from),
+      });
       this.broadcastPresence(m.room);
     } else {
       // A retransmitted or refreshed registration: the sender may have missed the last presence.
@@ -299,7 +460,7 @@ export class RendezvousServer {
   private onKeepalive(m: Keepalive, ctx: ReplyContext): void {
     const rec = this.authenticated(toHex(m.id), ctx);
     if (!rec) return this.error(ctx, m.txid, 'NOT_REGISTERED', 'not registered from this address');
-    rec.lastSeen = this.clock.now();
+    if (ctx.transport === 'udp' && rec.udp) rec.udp.lastSeen = this.clock.now();
     const version = this.registry.roomVersion(rec.room);
     ctx.reply(
       encode({ type: MsgType.KEEPALIVE_ACK, txid: m.txid, observed: ctx.from, presenceVersion: version }),
@@ -310,7 +471,7 @@ export class RendezvousServer {
   private onConnect(m: Connect, ctx: ReplyContext): void {
     const from = this.authenticated(toHex(m.id), ctx);
     if (!from) return this.error(ctx, m.txid, 'NOT_REGISTERED', 'not registered from this address');
-    from.lastSeen = this.clock.now();
+    if (ctx.transport === 'udp' && from.udp) from.udp.lastSeen = this.clock.now();
     const target = this.registry.get(toHex(m.target));
     if (!target || target.room !== from.room || target.idHex === from.idHex)
       return this.error(ctx, m.txid, 'UNKNOWN_PEER', 'no such peer in your room');
@@ -320,18 +481,20 @@ export class RendezvousServer {
     const introId = seen?.introId ?? this.random(Limits.INTRO_ID_BYTES);
     if (!seen) this.recentConnects.set(key, { introId, at: this.clock.now() });
 
+    // The pair may now relay to each other (both directions), for relayPairTtlMs after this.
+    this.introduced.add(from.idHex, target.idHex, this.clock.now());
     // Both introductions leave back to back, so both sides start punching at the same moment.
     ctx.reply(encode(this.introduction(m.txid, introId, true, target)));
     if (seen) return; // a retransmitted CONNECT: the target's copy is already being retransmitted
     this.stats.introductions++;
     const txid = this.random(Limits.TXID_BYTES);
     const toTarget = encode(this.introduction(txid, introId, false, from));
-    target.send(toTarget);
+    deliver(target, toTarget);
     this.log.info('introduced', { from: from.idHex, to: target.idHex, room: from.room });
-    this.retransmitIntro(toHex(txid), toTarget, target, 0);
+    this.retransmitIntro(toHex(txid), toTarget, target.idHex, 0);
   }
 
-  private retransmitIntro(txidHex: string, bytes: Uint8Array, target: MemberRecord, tries: number): void {
+  private retransmitIntro(txidHex: string, bytes: Uint8Array, targetHex: string, tries: number): void {
     if (tries >= this.opts.introRetries) {
       this.pendingIntros.delete(txidHex);
       return;
@@ -339,8 +502,11 @@ export class RendezvousServer {
     const timer = this.clock.setTimeout(
       () => {
         if (!this.started) return;
-        target.send(bytes);
-        this.retransmitIntro(txidHex, bytes, target, tries + 1);
+        // Looked up afresh: the target may have re-registered or moved to another transport.
+        const target = this.registry.get(targetHex);
+        if (!target) return void this.pendingIntros.delete(txidHex);
+        deliver(target, bytes);
+        this.retransmitIntro(txidHex, bytes, targetHex, tries + 1);
       },
       this.opts.introRetryMs * 2 ** tries,
     );
@@ -362,7 +528,8 @@ export class RendezvousServer {
       name: other.name,
       signKey: other.signKey,
       dhKey: other.dhKey,
-      observed: other.observed,
+      // 0.0.0.0:0 when the other side has no UDP registration: "no UDP candidate, relay only".
+      observed: observedUdp(other),
       lan: other.lan,
     };
   }
@@ -373,11 +540,11 @@ export class RendezvousServer {
   }
 
   private sendPresence(rec: MemberRecord): void {
-    for (const p of this.presenceFor(rec.room)) rec.send(p);
+    for (const p of this.presenceFor(rec.room)) deliver(rec, p);
   }
 
   private broadcastPresence(room: string): void {
     const packets = this.presenceFor(room);
-    for (const rec of this.registry.members(room)) for (const p of packets) rec.send(p);
+    for (const rec of this.registry.members(room)) for (const p of packets) deliver(rec, p);
   }
 }

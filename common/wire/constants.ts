@@ -34,6 +34,10 @@ export const MsgType = {
   SESSION_RESPONSE: 0x31, // Noise XX message 2 (<- e, ee, s, es)
   SESSION_FINISH: 0x32, // Noise XX message 3 (-> s, se)
   SESSION_DATA: 0x33, // AEAD-sealed transport packet (frames)
+  // peer <-> server relay, over the stream (WebSocket) connection only; never over UDP.
+  // The relay range is 0x40-0x4F (rendezvous/relay.ts; docs/self-hosting.md).
+  RELAY: 0x40, // peer -> server: to id (16) | payload (u16 length, bytes)
+  RELAYED: 0x41, // server -> peer: from id (16) | payload (u16 length, bytes)
 } as const;
 export type MsgTypeName = keyof typeof MsgType;
 export type MsgTypeNumber = (typeof MsgType)[MsgTypeName];
@@ -68,4 +72,11 @@ export const Limits = {
   HELLO_BYTES: 48,
   /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */
   MAX_DATAGRAM: 1200,
+  /**
+   * Hard ceiling on a RELAY/RELAYED payload (the decoder's bound). The server's own, smaller limit
+   * is a flag (--relay-max-frame, default 1400). 16 KiB: a quarter of DERP's 64 KiB frame cap.
+   */
+  MAX_RELAY_PAYLOAD: 16_384,
+  /** RELAY/RELAYED bytes before the payload: version, type, peer id, u16 length. */
+  RELAY_HEADER_BYTES: 20,
 } as const;

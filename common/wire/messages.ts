@@ -117,6 +117,18 @@ export interface PeerKeepalive {
   type: typeof MsgType.PEER_KEEPALIVE;
   from: Uint8Array;
 }
+/**
+ * Relay frames, over the stream (WebSocket) connection only. RELAY asks the server to forward an
+ * opaque payload (an already-encrypted session packet) to the peer `peer`; the server delivers it
+ * as RELAYED with `peer` set to the sender. Layout: version | type | peer id (16) | u16 length |
+ * payload (at most Limits.MAX_RELAY_PAYLOAD).
+ */
+export interface Relay {
+  type: typeof MsgType.RELAY | typeof MsgType.RELAYED;
+  /** RELAY: the destination peer id; RELAYED: the source peer id. */
+  peer: Uint8Array;
+  payload: Uint8Array;
+}
 
 export type Message =
   | Hello
@@ -133,7 +145,8 @@ export type Message =
   | ErrorMsg
   | Probe
   | Data
-  | PeerKeepalive;
+  | PeerKeepalive
+  | Relay;
 
 const header = (type: number): Writer => new Writer().u8(VERSION_BYTE).u8(type);
 
@@ -253,10 +266,37 @@ export function encode(m: Message): Uint8Array {
     case MsgType.PEER_KEEPALIVE:
       fixed(w, m.from, Limits.ID_BYTES, 'from');
       break;
+    case MsgType.RELAY:
+    case MsgType.RELAYED:
+      // Stream-only: bounded by MAX_RELAY_PAYLOAD rather than the datagram limit.
+      return encodeRelayFrame(m.type, m.peer, m.payload);
   }
   const out = w.finish();
   if (out.length > Limits.MAX_DATAGRAM)
     throw new RangeError(`message of ${out.length} bytes exceeds datagram limit`);
+  return out;
+}
+
+/**
+ * RELAY / RELAYED in one allocation and two copies: the relay's hot path (encode() gives the same
+ * bytes, through this function).
+ */
+export function encodeRelayFrame(
+  type: typeof MsgType.RELAY | typeof MsgType.RELAYED,
+  peer: Uint8Array,
+  payload: Uint8Array,
+): Uint8Array {
+  if (peer.length !== Limits.ID_BYTES)
+    throw new RangeError(`peer must be ${Limits.ID_BYTES} bytes, got ${peer.length}`);
+  if (payload.length > Limits.MAX_RELAY_PAYLOAD)
+    throw new RangeError(`relay payload of ${payload.length} bytes exceeds ${Limits.MAX_RELAY_PAYLOAD}`);
+  const out = new Uint8Array(Limits.RELAY_HEADER_BYTES + payload.length);
+  out[0] = VERSION_BYTE;
+  out[1] = type;
+  out.set(peer, 2);
+  out[18] = payload.length >>> 8;
+  out[19] = payload.length & 0xff;
+  out.set(payload, Limits.RELAY_HEADER_BYTES);
   return out;
 }
 
@@ -369,6 +409,11 @@ export function decode(buf: Uint8Array): Message {
       break;
     case MsgType.PEER_KEEPALIVE:
       m = { type, from: id() };
+      break;
+    case MsgType.RELAY:
+    case MsgType.RELAYED:
+      // The payload is a view into `buf`, not a copy: the relay forwards it straight on.
+      m = { type, peer: id(), payload: r.bytes16(Limits.MAX_RELAY_PAYLOAD) };
       break;
     default:
       throw malformed(`unknown message type 0x${type.toString(16)}`);

@@ -99,7 +99,7 @@ describe('peer topologies on the simulated network', () => {
     await w.start();
     const a = await w.peer('a', { internetAddress: '203.0.113.70' });
     await w.run(() => a.events.registered.length === 1, 5000);
-    w.server.close();
+    await w.server.close();
     await w.sim.run(40_000);
     expect(a.events.server.map((e) => e.state)).toContain('lost');
     await w.server.start();

@@ -62,6 +62,7 @@ export class SimWorld {
       disconnected: [],
       error: [],
       server: [],
+      trace: [],
     } as Recorded;
     for (const k of Object.keys(events) as (keyof PeerEvents)[])
       node.on(k, (e) => (events[k] as unknown[]).push(e));
@@ -78,6 +79,6 @@ export class SimWorld {
 
   async close(): Promise<void> {
     for (const p of this.peers) await p.node.close();
-    this.server.close();
+    await this.server.close();
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CookieJar, COOKIE_BUCKET_MS } from '../../rendezvous/cookie.js';
-import { InMemoryRegistry } from '../../rendezvous/registry.js';
+import { InMemoryRegistry, NO_UDP_CANDIDATE, observedUdp } from '../../rendezvous/registry.js';
 import type { MemberRecord } from '../../rendezvous/registry.js';
 
 const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberRecord => ({
@@ -10,11 +10,8 @@ const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberR
   name,
   signKey: new Uint8Array(32),
   dhKey: new Uint8Array(32),
-  observed: { address: '203.0.113.1', port: 1 },
   lan: [],
-  transport: 'udp',
-  lastSeen,
-  send: () => {},
+  udp: { observed: { address: '203.0.113.1', port: 1 }, lastSeen, send: () => {} },
 });
 
 describe('InMemoryRegistry', () => {
@@ -58,6 +55,26 @@ describe('InMemoryRegistry', () => {
     r.upsert(rec('a', 'a'));
     r.upsert(rec('b', 'b'));
     expect(r.upsert(rec('c', 'c'))).toEqual({ ok: false, code: 'ROOM_FULL' });
+  });
+  it('one id holds a UDP and/or a WS binding; it leaves when the last one goes', () => {
+    const r = new InMemoryRegistry();
+    const ws = { remote: { address: '198.51.100.1', port: 40000 }, connection: 7, send: () => {} };
+    r.upsert(rec('a', 'alice', 'lobby', 100));
+    r.upsert({ ...rec('a', 'alice', 'lobby', 100), ws });
+    r.upsert({ ...rec('b', 'bob'), udp: undefined, ws: { ...ws, connection: 8 } });
+    expect(r.countByTransport()).toEqual({ udp: 1, ws: 2 });
+    expect(observedUdp(r.get('b')!)).toEqual(NO_UDP_CANDIDATE);
+    // Expiry takes only the stale UDP binding; the connection keeps alice registered.
+    expect(r.expire(150)).toEqual([]);
+    expect(r.get('a')?.udp).toBeUndefined();
+    expect(r.countByTransport()).toEqual({ udp: 0, ws: 2 });
+    // A stale connection id does not unbind a newer connection.
+    expect(r.unbind('a', 'ws', 99)).toBeUndefined();
+    expect(r.get('a')?.ws?.connection).toBe(7);
+    expect(r.unbind('a', 'ws', 7)?.idHex).toBe('a');
+    expect(r.get('a')).toBeUndefined();
+    expect(r.countByTransport()).toEqual({ udp: 0, ws: 1 });
+    expect(r.members('lobby').map((m) => m.idHex)).toEqual(['b']);
   });
 });
 

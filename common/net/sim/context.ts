@@ -3,10 +3,13 @@ import type { Link, LinkDirection } from './link.js';
 import type { Packet } from './packet.js';
 import type { Rng } from './random.js';
 import type { DropReason } from './stats.js';
+import type { SimStreamStats } from './stream.js';
 
 /** What hosts, NATs and segments need from the Simulator that owns them. */
 export interface SimContext {
   readonly clock: VirtualClock;
+  /** Counters of the simulated TCP streams (stream.ts). */
+  readonly streams: SimStreamStats;
   /** A random stream named by `label`, derived from the simulator's seed. */
   rng(label: string): Rng;
   newPacketId(): number;

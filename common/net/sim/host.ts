@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { PunchlineError } from '../../errors.js';
+import type { MessageStream, StreamListener, StreamListenOptions, StreamNetwork } from '../stream.js';
 import type { Endpoint, Network } from '../types.js';
 import type { SimContext } from './context.js';
 import type { Link } from './link.js';
@@ -8,6 +9,7 @@ import { INITIAL_TTL, MAX_UDP_PAYLOAD, type Packet } from './packet.js';
 import type { Rng } from './random.js';
 import type { Attachment, SimNode } from './segment.js';
 import { SimSocket, type SocketHost } from './socket.js';
+import { simConnect, type SimStream, type SimStreamListener, type StreamHost } from './stream.js';
 
 /** Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
 export const DEFAULT_EPHEMERAL_PORTS: readonly [number, number] = [32768, 60999];
@@ -16,21 +18,26 @@ const ANY = '0.0.0.0';
 const LOOPBACK = '127.0.0.1';
 const isLoopback = (address: string): boolean => address.startsWith('127.');
 
+interface TcpListen extends SimStreamListener {
+  readonly address: string;
+}
+
 /**
  * A simulated host: one interface on a segment (the internet or a NAT's LAN) plus loopback,
- * and a UDP port table. `network` is what the peer or server code running on it gets.
- *
- * Stream transports: a later TCP-like stream (the WebSocket relay when UDP is blocked) would add
- * a connection table next to `ports` and a `connectTcp`/`listenTcp` pair on `network`, carried as
- * Packet.proto 'tcp' through the same segments, links and NATs (blockUdp would then only drop 'udp').
+ * a UDP port table and a TCP one. `network` is what the peer or server code running on it gets:
+ * UDP sockets (Network) and message streams over simulated TCP (StreamNetwork, stream.ts).
+ * blockUdp drops UDP only; streams still get out.
  */
-export class SimHost implements SimNode, SocketHost {
-  /** The Network seam (common/net/types.ts) for code running on this host. */
-  readonly network: Network;
+export class SimHost implements SimNode, SocketHost, StreamHost {
+  /** The Network and StreamNetwork seams (common/net/types.ts, stream.ts) for code running on this host. */
+  readonly network: Network & StreamNetwork;
   /** Host firewall: drop all UDP in and out except loopback. */
   blockUdp: boolean;
   private at: Attachment | undefined;
   private readonly ports = new Map<number, SimSocket[]>();
+  /** TCP: listening ports, and ports held by outgoing connections (a separate space from UDP). */
+  private readonly tcpListeners = new Map<number, TcpListen>();
+  private readonly tcpPorts = new Set<number>();
   private readonly rng: Rng;
   private readonly ephemeral: readonly [number, number];
 
@@ -46,7 +53,92 @@ export class SimHost implements SimNode, SocketHost {
     this.network = {
       createUdpSocket: () => new SimSocket(this),
       localAddresses: () => (this.at ? [this.at.address] : [LOOPBACK]),
+      connectStream: (url, o) => simConnect(ctx, this, url, o ?? {}),
+      listenStream: (h, p, onStream, o) => this.listenStream(h, p, onStream, o ?? {}),
     };
+  }
+
+  // ---- StreamHost (stream.ts) ----
+
+  /** @internal */
+  get segment(): Attachment['segment'] | undefined {
+    return this.at?.segment;
+  }
+
+  /** @internal */
+  get currentAddress(): string | undefined {
+    return this.at?.address;
+  }
+
+  /** @internal An ephemeral TCP port for an outgoing connection. */
+  allocateTcpPort(): number | undefined {
+    const p = allocatePort({
+      allocation: 'random',
+      preferred: 0,
+      range: this.ephemeral,
+      cursor: this.ephemeral[0],
+      inUse: (q) => this.tcpPorts.has(q) || this.tcpListeners.has(q),
+      rng: this.rng,
+    });
+    if (p !== undefined) this.tcpPorts.add(p);
+    return p;
+  }
+
+  /** @internal */
+  releaseTcpPort(port: number): void {
+    this.tcpPorts.delete(port);
+  }
+
+  /** @internal The listener a connection to address:port reaches, if any. */
+  tcpListener(address: string, port: number): SimStreamListener | undefined {
+    const l = this.tcpListeners.get(port);
+    if (!l) return undefined;
+    const ok = l.address === ANY || l.address === address || (l.address === LOOPBACK && isLoopback(address));
+    return ok ? l : undefined;
+  }
+
+  /** Ports with a TCP listener, ascending. */
+  listeningTcpPorts(): number[] {
+    return [...this.tcpListeners.keys()].sort((a, b) => a - b);
+  }
+
+  private listenStream(
+    address: string,
+    port: number,
+    onStream: (s: MessageStream) => void,
+    opts: StreamListenOptions,
+  ): Promise<StreamListener> {
+    if (address !== ANY && address !== LOOPBACK && address !== this.at?.address)
+      return Promise.reject(
+        new PunchlineError('IO', `EADDRNOTAVAIL: ${address} is not an address of ${this.name}`),
+      );
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      return Promise.reject(new PunchlineError('IO', `bad port ${String(port)}`));
+    let chosen = port;
+    if (port === 0) {
+      const p = this.allocateTcpPort();
+      if (p === undefined)
+        return Promise.reject(new PunchlineError('IO', `EADDRINUSE: no TCP port left on ${this.name}`));
+      this.tcpPorts.delete(p);
+      chosen = p;
+    } else if (this.tcpListeners.has(port) || this.tcpPorts.has(port)) {
+      return Promise.reject(new PunchlineError('IO', `EADDRINUSE: tcp ${address}:${port} on ${this.name}`));
+    }
+    const accepted = new Set<SimStream>();
+    const entry: TcpListen = { address, onStream, opts, accepted };
+    this.tcpListeners.set(chosen, entry);
+    let closed = false;
+    return Promise.resolve({
+      local: { address, port: chosen },
+      close: () => {
+        if (!closed) {
+          closed = true;
+          if (this.tcpListeners.get(chosen) === entry) this.tcpListeners.delete(chosen);
+          for (const s of [...accepted]) s.close('server shutting down', 1001);
+        }
+        return Promise.resolve();
+      },
+    });
   }
 
   /** The host's interface address (LAN address behind a NAT, public address on the internet). */

@@ -5,6 +5,7 @@ import { allocatePort, checkNatPolicy, filterKey, mappingKey, type NatPolicy } f
 import type { Packet } from './packet.js';
 import type { Rng } from './random.js';
 import { Segment, type Attachment, type Gateway, type SimNode } from './segment.js';
+import type { StreamNat } from './stream.js';
 
 /** A live mapping, as tests see it. */
 export interface NatMapping {
@@ -41,7 +42,7 @@ interface Mapping {
  * dropped ('no-mapping') without leaving state behind, so it cannot steer later port choices.
  * Mappings expire lazily against the virtual clock, so they hold no timers.
  */
-export class SimNat implements SimNode, Gateway {
+export class SimNat implements SimNode, Gateway, StreamNat {
   readonly lan: Segment;
   readonly stats: NatStats = {
     mappingsCreated: 0,
@@ -57,6 +58,13 @@ export class SimNat implements SimNode, Gateway {
   private outside: Attachment | undefined;
   private readonly byKey = new Map<string, Mapping>();
   private readonly byPort = new Map<number, Mapping>();
+  /**
+   * TCP mappings of simulated streams (stream.ts), external port -> internal endpoint. A separate
+   * port space from UDP, as in conntrack; they live as long as their connection (no idle timer:
+   * established TCP lasts days in Linux conntrack), and flushMappings drops them too.
+   */
+  private readonly tcpByPort = new Map<number, Endpoint>();
+  private tcpCursor: number;
   private cursor: number;
   private readonly rng: Rng;
 
@@ -70,6 +78,7 @@ export class SimNat implements SimNode, Gateway {
   ) {
     this.policyNow = checkNatPolicy(policy);
     this.cursor = policy.portRange[0];
+    this.tcpCursor = policy.portRange[0];
     this.rng = ctx.rng(`nat:${name}`);
     this.blockUdp = blockUdp;
     this.lan = new Segment(`${name}-lan`, ctx, {
@@ -94,6 +103,11 @@ export class SimNat implements SimNode, Gateway {
     return `${this.lan.prefix}1`;
   }
 
+  /** @internal The segment the NAT's outside sits on (stream routing). */
+  get upstream(): Segment | undefined {
+    return this.outside?.segment;
+  }
+
   /** @internal The simulator places the NAT's outside interface. */
   attachOutside(at: Attachment): void {
     this.outside = at;
@@ -114,11 +128,12 @@ export class SimNat implements SimNode, Gateway {
     if (reshape) this.flushMappings();
   }
 
-  /** Drop every mapping (conntrack -F). Returns how many were live. */
+  /** Drop every mapping (conntrack -F), UDP and TCP. Returns how many UDP mappings were live. */
   flushMappings(): number {
     const n = this.mappings().length;
     this.byKey.clear();
     this.byPort.clear();
+    this.tcpByPort.clear();
     this.stats.mappingsFlushed += n;
     return n;
   }
@@ -142,6 +157,38 @@ export class SimNat implements SimNode, Gateway {
   mappingFor(internal: Endpoint, remote: Endpoint): Endpoint | undefined {
     const m = this.byKey.get(mappingKey(this.policyNow.mapping, 'udp', internal, remote));
     return m && !this.expired(m) ? { address: this.externalAddress, port: m.port } : undefined;
+  }
+
+  /** @internal A TCP mapping for one simulated stream, allocated by the NAT's port policy. */
+  openStreamMapping(internal: Endpoint, _remote: Endpoint): Endpoint | undefined {
+    const port = allocatePort({
+      allocation: this.policyNow.portAllocation,
+      preferred: internal.port,
+      range: this.policyNow.portRange,
+      cursor: this.tcpCursor,
+      inUse: (q) => this.tcpByPort.has(q),
+      rng: this.rng,
+    });
+    if (port === undefined) return undefined;
+    this.tcpCursor = port + 1;
+    this.tcpByPort.set(port, { ...internal });
+    return { address: this.externalAddress, port };
+  }
+
+  /** @internal */
+  hasStreamMapping(port: number): boolean {
+    return this.tcpByPort.has(port);
+  }
+
+  /** @internal The connection from `internal` closed (a flush may have given its port to another). */
+  closeStreamMapping(port: number, internal: Endpoint): void {
+    const held = this.tcpByPort.get(port);
+    if (held && held.address === internal.address && held.port === internal.port) this.tcpByPort.delete(port);
+  }
+
+  /** Live TCP mappings (simulated streams through this NAT). */
+  get streamMappings(): number {
+    return this.tcpByPort.size;
   }
 
   /** A packet from the LAN that is not for a LAN member: translate it and send it up (or hairpin it). */

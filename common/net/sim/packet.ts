@@ -11,8 +11,9 @@ export const INITIAL_TTL = 64;
  * makes a new Packet. `data` is the sender's snapshot, shared by duplicates; each delivery to a
  * socket hands out its own copy.
  *
- * Stream transports: a later TCP-like stream (the WebSocket relay when UDP is blocked) would add
- * `proto: 'tcp'` here; the NAT already keys its mappings by protocol (nat-rules.ts mappingKey).
+ * Only UDP travels as packets. Simulated TCP streams (the WebSocket relay when UDP is blocked) are
+ * modelled per connection instead (stream.ts): routed through the same links and NATs, but
+ * reliable, so they need no per-segment packets.
  */
 export interface Packet {
   /** Trace id, shared by the duplicates of one send. */

@@ -50,6 +50,16 @@ export class Segment {
     return this.opts.prefix;
   }
 
+  /** The node attached at `address`, if any. */
+  member(address: string): SimNode | undefined {
+    return this.members.get(address);
+  }
+
+  /** The NAT this LAN hangs off (undefined for the internet). */
+  get gateway(): Gateway | undefined {
+    return this.opts.gateway;
+  }
+
   has(address: string): boolean {
     return this.members.has(address) || address === this.opts.gatewayAddress;
   }

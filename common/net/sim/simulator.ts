@@ -11,6 +11,7 @@ import type { Packet } from './packet.js';
 import { Rng } from './random.js';
 import { Segment, type Attachment } from './segment.js';
 import { newStats, type DropReason, type SimEvent, type SimStats } from './stats.js';
+import { newStreamStats, type SimStreamStats } from './stream.js';
 
 export interface SimulatorOptions {
   /** Seeds every random choice (loss, jitter, ports). Default 1. */
@@ -54,7 +55,8 @@ export type SimNodeRef = SimHost | SimNat;
 /**
  * The simulated network: hosts, NAT boxes and access links around one "internet" segment, on a
  * virtual clock with a seeded RNG. Every host's `network` is the same Network seam the real
- * peer and rendezvous code use (common/net/types.ts), so they run on it unchanged.
+ * peer and rendezvous code use (common/net/types.ts), and the StreamNetwork seam
+ * (common/net/stream.ts; simulated TCP, see stream.ts), so they run on it unchanged.
  *
  * ```ts
  * const sim = new Simulator({ seed: 1 });
@@ -70,6 +72,8 @@ export class Simulator implements SimContext {
   readonly clock: VirtualClock;
   readonly seed: number;
   readonly stats: SimStats = newStats();
+  /** Simulated TCP streams (host.network.connectStream / listenStream): connects, refusals, traffic. */
+  readonly streams: SimStreamStats = newStreamStats();
   /** The public segment (TEST-NET-3, 203.0.113.0/24, by default). */
   readonly internet: Segment;
   private readonly root: Rng;

@@ -1,0 +1,93 @@
+import type { MessageStream } from '../common/net/stream.js';
+import { toHex } from '../common/wire/bytes.js';
+import { Limits, MsgType } from '../common/wire/constants.js';
+import { encodeRelayFrame } from '../common/wire/messages.js';
+import type { IntroducedPairs } from './introduced.js';
+import type { Registry } from './registry.js';
+import type { PeerRateLimit } from './token-bucket.js';
+
+/**
+ * The relay's forwarding rules (design §1: a datagram relay). A RELAY frame from a peer's stream
+ * is forwarded as RELAYED to the target's stream, or dropped and counted; drops are silent to the
+ * sender, because the session above retransmits. Checked in this order:
+ *   1. unauthenticated - the connection has not registered (signed, fresh REGISTER) as a peer;
+ *   2. too_big         - the payload is over --relay-max-frame;
+ *   (rate_limited      - the peer's token buckets, charged for every message by stream-front.ts;)
+ *   3. not_introduced  - the server has not introduced the two (or the pair expired);
+ *   4. no_route        - the target has no live stream connection here;
+ *   5. slow_consumer   - the target's queue (bufferedAmount) would go over --relay-queue-bytes.
+ */
+export type RelayDropReason =
+  'unauthenticated' | 'too_big' | 'rate_limited' | 'not_introduced' | 'no_route' | 'slow_consumer';
+
+export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
+  'unauthenticated',
+  'too_big',
+  'rate_limited',
+  'not_introduced',
+  'no_route',
+  'slow_consumer',
+];
+
+/** What the relay needs of a connection. */
+export interface RelayConn {
+  readonly id: number;
+  readonly stream: MessageStream;
+  /** The peer id (hex and bytes) this connection registered as, once it has. */
+  peer: string | undefined;
+  peerId: Uint8Array | undefined;
+  readonly limit: PeerRateLimit;
+}
+
+export interface RelayContext {
+  opts: { relayMaxFrame: number; relayQueueBytes: number };
+  registry: Registry;
+  introduced: IntroducedPairs;
+  byPeer: ReadonlyMap<string, RelayConn>;
+  now: number;
+  stats: { framesRelayed: number; bytesRelayed: number; queueHighWater: number };
+}
+
+/**
+ * Forward one RELAY frame; returns why it was dropped, or undefined when it was sent. `frame` is
+ * the whole received message (already decoded into `to` and `payload`, views into it): RELAY and
+ * RELAYED share their layout, so the frame is turned into the RELAYED in place (type byte, then
+ * the sender's id over the destination's) and sent on without an allocation or a copy.
+ */
+export function relayFrame(
+  from: RelayConn,
+  frame: Uint8Array,
+  to: Uint8Array,
+  payload: Uint8Array,
+  c: RelayContext,
+): RelayDropReason | undefined {
+  const sender = from.peer;
+  // The registry is the authority: a LEAVE or a newer connection takes the right away.
+  if (!sender || !from.peerId || c.registry.get(sender)?.ws?.connection !== from.id) return 'unauthenticated';
+  if (payload.byteLength > c.opts.relayMaxFrame) return 'too_big';
+  const target = toHex(to);
+  const pair = c.introduced.lookup(sender, target, c.now);
+  if (!pair) return 'not_introduced';
+  const conn = c.byPeer.get(target);
+  if (!conn || c.registry.get(target)?.ws?.connection !== conn.id) return 'no_route';
+  const size = payload.byteLength + Limits.RELAY_HEADER_BYTES;
+  if (conn.stream.bufferedAmount + size > c.opts.relayQueueBytes) return 'slow_consumer';
+  const out =
+    frame.byteLength === size && frame[1] === MsgType.RELAY
+      ? rewriteInPlace(frame, from.peerId)
+      : encodeRelayFrame(MsgType.RELAYED, from.peerId, payload);
+  if (!conn.stream.send(out)) return 'no_route';
+  c.introduced.relayed(pair, c.now);
+  c.stats.framesRelayed++;
+  c.stats.bytesRelayed += payload.byteLength;
+  const queued = conn.stream.bufferedAmount;
+  if (queued > c.stats.queueHighWater) c.stats.queueHighWater = queued;
+  return undefined;
+}
+
+/** RELAY -> RELAYED: same version byte, length and payload; new type and peer id. */
+function rewriteInPlace(frame: Uint8Array, senderId: Uint8Array): Uint8Array {
+  frame[1] = MsgType.RELAYED;
+  frame.set(senderId, 2);
+  return frame;
+}

@@ -1,0 +1,293 @@
+import type { Clock, TimerHandle } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import { PING_TIMEOUT, TEXT_FRAME, TOO_BIG } from '../common/net/stream.js';
+import type { MessageStream } from '../common/net/stream.js';
+import { endpointKey } from '../common/net/types.js';
+import type { Endpoint } from '../common/net/types.js';
+import { MsgType } from '../common/wire/constants.js';
+import { decode, isPunchline } from '../common/wire/messages.js';
+import type { Message } from '../common/wire/messages.js';
+import type { MemberRecord } from './registry.js';
+import { relayFrame, RELAY_DROP_REASONS } from './relay.js';
+import type { RelayConn, RelayDropReason } from './relay.js';
+import type { ReplyContext, RendezvousServer, ResolvedOptions } from './server.js';
+import { PeerRateLimit } from './token-bucket.js';
+
+/** Signalling to a peer may fill its queue to this many times --relay-queue-bytes (256 KiB by default). */
+export const SIGNAL_QUEUE_FACTOR = 4;
+
+export type RefusedReason = 'ip_limit' | 'max_connections';
+export type ClosedReason =
+  'auth_timeout' | 'ping_timeout' | 'replaced' | 'protocol' | 'too_big' | 'remote' | 'shutdown';
+export const CLOSED_REASONS: readonly ClosedReason[] = [
+  'auth_timeout',
+  'ping_timeout',
+  'replaced',
+  'protocol',
+  'too_big',
+  'remote',
+  'shutdown',
+];
+
+/** The stream side's counters (house style §8); /metrics renders them (metrics.ts). */
+export interface RelayStats {
+  /** Connections accepted, ever. */
+  accepted: number;
+  refused: Record<RefusedReason, number>;
+  closed: Record<ClosedReason, number>;
+  /** Messages received on streams (every type). */
+  messagesIn: number;
+  /** RELAY frames received. */
+  framesIn: number;
+  /** Frames forwarded as RELAYED, and their payload bytes. */
+  framesRelayed: number;
+  bytesRelayed: number;
+  dropped: Record<RelayDropReason, number>;
+  /** The largest receiver queue (bufferedAmount) the relay has left after a send, bytes. */
+  queueHighWater: number;
+}
+
+/** One accepted stream: a peer's single connection, once it has registered on it. */
+interface Conn extends RelayConn {
+  readonly ip: string;
+  authTimer: TimerHandle | undefined;
+  closing: ClosedReason | undefined;
+  readonly ctx: ReplyContext;
+}
+
+/**
+ * The rendezvous server's stream (WebSocket) front: accepts connections, enforces the per-IP and
+ * total limits and the registration deadline, charges every message to the peer's token buckets,
+ * and dispatches: RELAY to the relay (relay.ts), everything else to RendezvousServer.handle() with
+ * a stream ReplyContext (the same message set as over UDP). Transport-agnostic: the same code
+ * serves `ws` (common/net/ws-node.ts) and the simulated network.
+ */
+export class StreamFront {
+  readonly stats: RelayStats = StreamFront.emptyStats();
+  private readonly conns = new Set<Conn>();
+  private readonly perIp = new Map<string, number>();
+  /** Authenticated connections by peer id (hex): where RELAYED frames go. */
+  private readonly byPeer = new Map<string, Conn>();
+  private nextId = 1;
+  private stopping = false;
+
+  static emptyStats(): RelayStats {
+    const dropped = {} as Record<RelayDropReason, number>;
+    for (const r of RELAY_DROP_REASONS) dropped[r] = 0;
+    const closed = {} as Record<ClosedReason, number>;
+    for (const r of CLOSED_REASONS) closed[r] = 0;
+    return {
+      accepted: 0,
+      refused: { ip_limit: 0, max_connections: 0 },
+      closed,
+      messagesIn: 0,
+      framesIn: 0,
+      framesRelayed: 0,
+      bytesRelayed: 0,
+      dropped,
+      queueHighWater: 0,
+    };
+  }
+
+  constructor(
+    private readonly server: RendezvousServer,
+    private readonly opts: ResolvedOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Open connections, authenticated or not. */
+  get size(): number {
+    return this.conns.size;
+  }
+
+  /** Authenticated connections. */
+  get authenticated(): number {
+    return this.byPeer.size;
+  }
+
+  /** May a connection from `remote` be accepted? Counts the refusal when not. */
+  admit(remote: Endpoint): boolean {
+    if (this.stopping) return false;
+    if (this.conns.size >= this.opts.maxConnections) {
+      this.stats.refused.max_connections++;
+      return false;
+    }
+    if ((this.perIp.get(remote.address) ?? 0) >= this.opts.maxConnsPerIp) {
+      this.stats.refused.ip_limit++;
+      return false;
+    }
+    return true;
+  }
+
+  accept(stream: MessageStream): void {
+    // The transport asked admit() already; ask again (the sim, and a race between handshakes).
+    if (!this.admit(stream.remote)) {
+      stream.close('connection limit', 1008);
+      return;
+    }
+    const ip = stream.remote.address;
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    const id = this.nextId++;
+    const now = this.clock.now();
+    const conn: Conn = {
+      id,
+      stream,
+      ip,
+      peer: undefined,
+      peerId: undefined,
+      limit: new PeerRateLimit(
+        {
+          bytesPerSec: this.opts.relayRateBytes,
+          burstBytes: this.opts.relayBurstBytes,
+          framesPerSec: this.opts.relayRateFrames,
+          burstFrames: this.opts.relayBurstFrames,
+        },
+        now,
+      ),
+      authTimer: undefined,
+      closing: undefined,
+      ctx: {
+        from: stream.remote,
+        transport: 'ws',
+        connection: id,
+        reply: (bytes) => this.signal(stream, bytes),
+        onRegistered: (rec) => this.registered(conn, rec),
+      },
+    };
+    this.conns.add(conn);
+    this.stats.accepted++;
+    conn.authTimer = this.clock.setTimeout(() => {
+      if (!conn.peer) this.closeConn(conn, 'auth_timeout', 'registration timeout', 1008);
+    }, this.opts.authTimeoutMs);
+    stream.onMessage((data) => {
+      try {
+        this.onMessage(conn, data);
+      } catch (e) {
+        // A bug must not take the server (and every other connection) down with it.
+        this.log.error('handler failed', { conn: conn.id, error: String(e) });
+      }
+    });
+    stream.onClose((reason) => this.onClosed(conn, reason));
+    this.log.debug('stream open', { conn: id, remote: endpointKey(stream.remote) });
+  }
+
+  /**
+   * Server -> peer signalling (COOKIE, REGISTERED, PRESENCE, INTRODUCE...) is small and rare, so it
+   * may go past the relay's queue cap, but not without bound: a receiver that stopped reading loses
+   * it too (counted slow_consumer) until the ping finds it dead. Presence re-syncs on the next
+   * change or KEEPALIVE; INTRODUCE is retransmitted.
+   */
+  private signal(stream: MessageStream, bytes: Uint8Array): void {
+    if (stream.bufferedAmount + bytes.byteLength > this.opts.relayQueueBytes * SIGNAL_QUEUE_FACTOR) {
+      this.stats.dropped.slow_consumer++;
+      return;
+    }
+    stream.send(bytes);
+  }
+
+  private registered(conn: Conn, rec: MemberRecord): void {
+    this.clock.clearTimeout(conn.authTimer);
+    conn.authTimer = undefined;
+    if (conn.peer && conn.peer !== rec.idHex && this.byPeer.get(conn.peer) === conn) {
+      // One connection, one peer: registering another id here releases the first.
+      this.byPeer.delete(conn.peer);
+      this.unbind(conn.peer, conn.id);
+    }
+    const older = this.byPeer.get(rec.idHex);
+    if (older && older !== conn) {
+      // One connection per peer: the newer one wins (the old one is likely half-dead).
+      older.peer = undefined;
+      this.closeConn(older, 'replaced', 'replaced by a newer connection', 1008);
+    }
+    conn.peer = rec.idHex;
+    conn.peerId = rec.id;
+    this.byPeer.set(rec.idHex, conn);
+  }
+
+  private onMessage(conn: Conn, data: Uint8Array): void {
+    if (conn.closing) return;
+    this.stats.messagesIn++;
+    // Every message costs tokens, not only RELAY: a flood of HELLOs is throttled the same way.
+    if (!conn.limit.allow(data.byteLength, this.clock.now())) {
+      this.stats.dropped.rate_limited++;
+      return;
+    }
+    if (!isPunchline(data)) {
+      this.server.stats.dropped.malformed++;
+      return;
+    }
+    let msg: Message;
+    try {
+      msg = decode(data);
+    } catch {
+      this.server.stats.dropped.malformed++;
+      return;
+    }
+    if (msg.type === MsgType.RELAY) {
+      this.stats.framesIn++;
+      const why = relayFrame(conn, data, msg.peer, msg.payload, {
+        opts: this.opts,
+        registry: this.server.registry,
+        introduced: this.server.introduced,
+        byPeer: this.byPeer,
+        now: this.clock.now(),
+        stats: this.stats,
+      });
+      if (why) this.stats.dropped[why]++;
+      return;
+    }
+    this.server.handle(msg, conn.ctx);
+  }
+
+  private closeConn(conn: Conn, why: ClosedReason, reason: string, code: number): void {
+    if (conn.closing) return;
+    conn.closing = why;
+    conn.stream.close(reason, code);
+    // Transports report the close asynchronously (or not at all for a dead peer): release now.
+    this.release(conn);
+  }
+
+  private onClosed(conn: Conn, reason: string): void {
+    if (conn.closing) return;
+    conn.closing =
+      reason === PING_TIMEOUT
+        ? 'ping_timeout'
+        : reason === TEXT_FRAME
+          ? 'protocol'
+          : reason === TOO_BIG
+            ? 'too_big'
+            : 'remote';
+    this.release(conn);
+  }
+
+  /** Forget a connection: counters, its peer's WS binding (and the peer, if that was its last). */
+  private release(conn: Conn): void {
+    if (!this.conns.delete(conn)) return;
+    this.stats.closed[conn.closing ?? 'remote']++;
+    this.clock.clearTimeout(conn.authTimer);
+    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
+    if (n > 0) this.perIp.set(conn.ip, n);
+    else this.perIp.delete(conn.ip);
+    const peer = conn.peer;
+    this.log.debug('stream closed', { conn: conn.id, peer, why: conn.closing });
+    if (!peer || this.byPeer.get(peer) !== conn) return;
+    this.byPeer.delete(peer);
+    if (!this.stopping) this.unbind(peer, conn.id);
+  }
+
+  private unbind(peer: string, connection: number): void {
+    const gone = this.server.registry.unbind(peer, 'ws', connection);
+    if (gone) this.server.memberGone(gone, 'connection closed');
+  }
+
+  /** Close every connection (server shutdown); the registry keeps UDP bindings. */
+  shutdown(): void {
+    this.stopping = true;
+    for (const conn of [...this.conns]) {
+      if (conn.peer && this.byPeer.get(conn.peer) === conn)
+        this.server.registry.unbind(conn.peer, 'ws', conn.id);
+      this.closeConn(conn, 'shutdown', 'server shutting down', 1001);
+    }
+  }
+}
