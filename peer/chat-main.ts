@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SystemClock } from '../common/clock.js';
 import { intFlag, logLevelFlag, parseFlags, textFlag } from '../common/cli/args.js';
@@ -8,6 +9,9 @@ import { defaultDataDir, fingerprint, idText, loadOrCreateIdentity } from '../co
 import { createLogger } from '../common/log.js';
 import { parseEndpoint } from '../common/net/parse-endpoint.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
+import { endpointKey } from '../common/net/types.js';
+import { wsStreamNetwork } from '../common/net/ws-node.js';
+import type { PathMode } from './peer-link.js';
 import { Limits } from '../common/wire/constants.js';
 import { PeerChatService } from './chat/service.js';
 import { runJsonLines } from './cli/json-lines.js';
@@ -21,7 +25,8 @@ Join a room on a rendezvous server and chat peer to peer. Peers behind NATs are
 reached directly by UDP hole punching.
 
 Options:
-  --server HOST:PORT     rendezvous server (required)
+  --server HOST:PORT     rendezvous server (required): UDP on PORT, the relay at
+                         ws://HOST:PORT/. Or a ws:// or wss:// URL (TLS relay)
   --name NICK            your name in the room, 1-${Limits.MAX_NAME_BYTES} bytes (required)
   --room ROOM            room to join (default ${PEER_DEFAULTS.room})
   --port N               local UDP port (default: any free port)
@@ -34,6 +39,10 @@ Options:
   --monochrome           terminal client without colours (also when NO_COLOR is set)
   --keepalive-ms N       keepalive to the server and direct peers (default ${PEER_DEFAULTS.keepaliveMs})
   --punch-timeout-ms N   give up hole punching after this long (default ${PUNCH_DEFAULTS.deadlineMs})
+  --relay-only           never punch: every session goes through the relay
+  --direct-only          never relay: direct UDP paths only
+  --relay URL            the relay's ws:// or wss:// URL, if not the server's own
+  --ca-file FILE         extra CA certificate (PEM) to trust for a wss:// relay
   --log-level L          debug, info, warn, error, silent; logs go to stderr (default warn),
                          or in the terminal client to DATA-DIR/punchline.log (default info)
   -h, --help             show this help
@@ -55,13 +64,30 @@ function fileWriter(file: string): (line: string) => void {
   };
 }
 
-async function resolveServer(text: string): Promise<{ address: string; port: number }> {
+/**
+ * --server is HOST:PORT (UDP on that port, the relay at ws://HOST:PORT/) or ws[s]://HOST:PORT[/path]
+ * (the relay at that URL, UDP on the same host and port).
+ */
+export function parseServer(text: string): { host: string; port: number; relayUrl: string } {
+  if (/^wss?:\/\//.test(text)) {
+    let u: URL;
+    try {
+      u = new URL(text);
+    } catch {
+      throw badArgument(`--server: not a valid URL: ${text}`);
+    }
+    const port = u.port ? Number(u.port) : u.protocol === 'wss:' ? 443 : 80;
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port, relayUrl: u.toString() };
+  }
   const e = parseEndpoint(text, '--server');
+  return { host: e.address, port: e.port, relayUrl: `ws://${endpointKey(e)}/` };
+}
+
+async function resolveHost(host: string): Promise<string> {
   try {
-    const { address } = await lookup(e.address, { family: 4 });
-    return { address, port: e.port };
+    return (await lookup(host, { family: 4 })).address;
   } catch {
-    throw badArgument(`--server: cannot resolve host "${e.address}"`);
+    throw badArgument(`--server: cannot resolve host "${host}"`);
   }
 }
 
@@ -77,6 +103,10 @@ export async function runChat(argv: string[]): Promise<number> {
     monochrome: { type: 'boolean' },
     'keepalive-ms': { type: 'string' },
     'punch-timeout-ms': { type: 'string' },
+    'relay-only': { type: 'boolean' },
+    'direct-only': { type: 'boolean' },
+    relay: { type: 'string' },
+    'ca-file': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -99,7 +129,21 @@ export async function runChat(argv: string[]): Promise<number> {
   const tui = !f.json;
   if (tui && (!process.stdin.isTTY || !process.stdout.isTTY))
     throw badArgument('the terminal client needs a terminal; use --json for scripts and pipes');
-  const server = await resolveServer(f.server);
+  if (f['relay-only'] && f['direct-only'])
+    throw badArgument('--relay-only and --direct-only exclude each other');
+  const mode: PathMode = f['relay-only'] ? 'relay-only' : f['direct-only'] ? 'direct-only' : 'auto';
+  const target = parseServer(f.server);
+  const server = { address: await resolveHost(target.host), port: target.port };
+  const relayUrl = typeof f.relay === 'string' ? f.relay : target.relayUrl;
+  if (!/^wss?:\/\//.test(relayUrl)) throw badArgument('--relay must be a ws:// or wss:// URL');
+  let ca: string | undefined;
+  if (typeof f['ca-file'] === 'string') {
+    try {
+      ca = await readFile(f['ca-file'], 'utf8');
+    } catch (e) {
+      throw badArgument(`--ca-file: cannot read ${f['ca-file']}: ${(e as Error).message}`);
+    }
+  }
   const dataDir = typeof f['data-dir'] === 'string' ? f['data-dir'] : defaultDataDir();
   // In the terminal client, logs would tear the screen: they go to a file in the data directory.
   const logger = tui
@@ -125,8 +169,19 @@ export async function runChat(argv: string[]): Promise<number> {
       ...(typeof f.bind === 'string' ? { bind: f.bind } : {}),
       keepaliveMs,
       punch: { deadlineMs },
+      mode,
+      relayUrl,
     },
-    { network: nodeNetwork, clock: new SystemClock(), identity, logger },
+    {
+      network: nodeNetwork,
+      // An extra CA (a self-signed relay) applies to every relay connection.
+      streams: ca
+        ? { ...wsStreamNetwork, connectStream: (url, o) => wsStreamNetwork.connectStream(url, { ...o, ca }) }
+        : wsStreamNetwork,
+      clock: new SystemClock(),
+      identity,
+      logger,
+    },
   );
   try {
     await node.start();

@@ -15,16 +15,33 @@ import type { AppMessage } from './app-message.js';
 import type { PunchResult } from './puncher.js';
 
 /**
- * Two introductions that cross (both sides reconnect at once) must end in the same session on
- * both sides: within this window of the current one, the lower introduction id wins; after it,
- * a new introduction always replaces the session (the other side restarted or lost it).
+ * With a relay to fall back on, a direct path silent this long is abandoned for the relay
+ * (Tailscale trusts a direct path for 6.5 s without a heartbeat answer; the session pings every
+ * 5 s). Without one, the session's own 15 s dead timeout applies and the peer is re-introduced.
  */
-export const INTRO_CONVERGE_MS = 30_000;
+export const DIRECT_TRUST_MS = 7_000;
+
+export type PathMode = 'auto' | 'relay-only' | 'direct-only';
+
+/** The relay as a link sees it: whether it is up, and how to send a packet to a peer through it. */
+export interface RelayPort {
+  readonly ready: boolean;
+  send(to: Uint8Array, payload: Uint8Array): boolean;
+}
+
+export type PathKind = 'direct' | 'relay';
+export const pathKind = (label: string | undefined): PathKind | undefined =>
+  label === undefined ? undefined : label === 'relay' ? 'relay' : 'direct';
+
+/** What to do with an introduction (see PeerLink.consider). */
+export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
 /** Incoming message ids remembered per peer for dropping resends (a restart forgets them; the chat history does not). */
 export const SEEN_IDS = 10_000;
 
 export interface LinkEvents extends Record<string, unknown> {
   open: { ms: number; path: string | undefined };
+  /** The session now rides another path (upgrade to direct, fallback to relay, NAT rebinding). */
+  pathChanged: { kind: PathKind; label: string; remote: Endpoint | undefined };
   message: AppMessage;
   delivered: { id: string };
   dead: { silentMs: number };
@@ -68,16 +85,39 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly bySid = new Map<number, string>();
   private readonly seen = new Set<string>();
   private readonly paths = new Map<string, SessionPath>();
+  readonly relayPath: SessionPath;
 
   constructor(
     readonly id: Uint8Array,
     name: string,
     private readonly c: LinkComponents,
     private readonly sendTo: (bytes: Uint8Array, to: Endpoint) => void,
+    private readonly relay: RelayPort | undefined,
+    private readonly mode: PathMode = 'auto',
   ) {
     super();
     this.idHex = toHex(id);
     this.name = name;
+    this.relayPath = { label: 'relay', send: (b) => void this.relay?.send(this.id, b) };
+  }
+
+  /** The path the session rides now. */
+  get path(): PathKind | undefined {
+    return pathKind(this.session?.pathLabel);
+  }
+
+  private get canRelay(): boolean {
+    return this.mode !== 'direct-only' && this.relay?.ready === true;
+  }
+
+  /** Should punching run for this introduction? */
+  shouldPunch(intro: Introduce): boolean {
+    return (
+      this.mode !== 'relay-only' &&
+      // Port 0 is the server's "no UDP binding" (the peer reached it over the stream only).
+      !(intro.observed.port === 0 && intro.lan.length === 0) &&
+      this.path !== 'direct'
+    );
   }
 
   get open(): boolean {
@@ -89,19 +129,19 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   /**
-   * Should this introduction replace the current session?
-   * - none, closed or dead: yes (this is the reconnect);
-   * - still handshaking: only a lower introduction id, so two introductions that cross (both
-   *   sides reconnecting at once) end in the same session on both sides;
-   * - open and healthy: only one that comes INTRO_CONVERGE_MS after its own (the other side
-   *   restarted or lost its session); an earlier one is the loser of a crossing.
+   * What an introduction means for this link:
+   * - no session, or a closed or dead one: a fresh session (this is a (re)connect);
+   * - an open, healthy session: keep it and only punch (a retry of the direct path while on the
+   *   relay, or the other side's crossing introduction);
+   * - a session still handshaking: crossing introductions converge on the lower id, so both
+   *   sides end in the same session.
    */
-  accepts(intro: Introduce): boolean {
+  consider(intro: Introduce): IntroVerdict {
     const s = this.session;
-    if (!this.intro || !s || s.state === 'closed' || s.dead) return true;
-    if (toHex(intro.introId) === toHex(this.intro.introId)) return false;
-    if (s.state === 'open') return this.c.clock.now() - this.introAt > INTRO_CONVERGE_MS;
-    return Buffer.compare(intro.introId, this.intro.introId) < 0;
+    if (!this.intro || !s || s.state === 'closed' || s.dead) return 'new-session';
+    if (toHex(intro.introId) === toHex(this.intro.introId)) return 'ignore';
+    if (s.state === 'open') return 'punch-only';
+    return Buffer.compare(intro.introId, this.intro.introId) < 0 ? 'new-session' : 'ignore';
   }
 
   /** Start a fresh session for this introduction (closing the old one). */
@@ -116,6 +156,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         staticKey: { publicKey: this.c.identity.dhPublic, privateKey: this.c.identity.dhPrivate },
         expectedRemoteStatic: intro.dhKey,
         prologue: intro.introId,
+        ...(this.mode !== 'direct-only' && this.relay ? { deadAfterMs: DIRECT_TRUST_MS } : {}),
       },
       { clock: this.c.clock, randomBytes: this.c.randomBytes, logger: this.c.logger },
     );
@@ -126,11 +167,23 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.on('message', (e) => this.onMessage(e.data));
     s.on('delivered', (e) => this.onDelivered(e.id));
     s.on('writable', () => this.push());
-    s.on('dead', (e) => this.emit('dead', { silentMs: e.silentMs }));
+    s.on('dead', (e) => {
+      // A silent direct path with the relay at hand: move to the relay, keep the session.
+      if (this.path === 'direct' && this.canRelay) {
+        this.c.logger.info('direct path silent, falling back to the relay', {
+          peer: this.idHex,
+          silentMs: e.silentMs,
+        });
+        s.setPath(this.relayPath);
+        return;
+      }
+      this.emit('dead', { silentMs: e.silentMs });
+    });
     s.on('alive', () => this.emit('alive', {}));
     s.on('path', (e) => {
-      this.remote = endpointOfLabel(e.label) ?? this.remote;
-      this.emit('path', { label: e.label });
+      const remote = endpointOfLabel(e.label);
+      if (remote) this.remote = remote;
+      this.emit('pathChanged', { kind: pathKind(e.label)!, label: e.label, remote });
     });
     s.on('closed', (e) => {
       if (this.session === s) {
@@ -139,7 +192,13 @@ export class PeerLink extends Emitter<LinkEvents> {
       }
     });
     this.c.route(s.routingIds(), this);
-    // Everything not yet confirmed goes to the new session, in the order it was sent.
+    // The relay carries the session from the first packet: nothing waits for punching.
+    if (this.canRelay) {
+      s.setPath(this.relayPath);
+      s.start();
+    }
+    // Everything not yet confirmed goes to the new session, in the order it was sent (it
+    // waits inside the session until the session has a path).
     this.bySid.clear();
     for (const p of this.pending.values()) p.sid = undefined;
     this.push();
@@ -165,13 +224,41 @@ export class PeerLink extends Emitter<LinkEvents> {
     return p;
   }
 
-  /** Punching found a direct path: the session runs on it. */
+  /** Punching found a direct path: the session moves to it (or starts on it). */
   useDirect(result: PunchResult): void {
     this.punch = result;
     this.remote = result.remote;
-    if (!this.session) return;
+    if (!this.session || this.session.state === 'closed') return;
     this.session.setPath(this.pathTo(result.remote));
     this.session.start();
+  }
+
+  /** The relay came up: a session with no path (or a dead one) rides it now. */
+  relayUp(): void {
+    const s = this.session;
+    if (!s || s.state === 'closed' || !this.canRelay) return;
+    if (s.pathLabel === undefined || s.dead) {
+      s.setPath(this.relayPath);
+      s.start();
+    }
+  }
+
+  /**
+   * A session packet for this link. Path policy lives here, not in the session: while a healthy
+   * direct path is in use, a packet that came through the relay (the other side has not
+   * upgraded yet) is taken as if on the current path, so it never pulls the session back down.
+   * A packet arriving direct while on the relay goes to the session as it is: its path
+   * challenge then upgrades the session.
+   */
+  receive(datagram: Uint8Array, from: SessionPath): void {
+    const s = this.session;
+    if (!s) return;
+    if (from === this.relayPath && this.path === 'direct' && !s.dead) {
+      const current = this.remote ? this.pathTo(this.remote) : from;
+      s.receive(datagram, current);
+      return;
+    }
+    s.receive(datagram, from);
   }
 
   /** Queue a message until its receipt comes back (across sessions). */

@@ -9,6 +9,7 @@ import { fingerprint, idText } from '../common/identity.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay } from '../common/path/backoff.js';
+import type { StreamNetwork } from '../common/net/stream.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import { connectionIdOf, isSessionPacket } from '../common/session/packet.js';
@@ -19,6 +20,8 @@ import type { Introduce, Member, Message } from '../common/wire/messages.js';
 import { MAX_TEXT_BYTES } from './app-message.js';
 import type { AppMessage } from './app-message.js';
 import { PeerLink } from './peer-link.js';
+import type { PathKind, PathMode, RelayPort } from './peer-link.js';
+import { RelayChannel } from './relay-channel.js';
 import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
 import type { PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
@@ -39,9 +42,21 @@ export interface PeerOptions {
    */
   keepaliveMs?: number;
   punch?: Partial<PunchOptions>;
+  /**
+   * auto: relay at once, direct as soon as punching finds a path (the default); relay-only:
+   * never punch; direct-only: never relay (issue 2's behaviour).
+   */
+  mode?: PathMode;
+  /** The relay's WebSocket URL (ws:// or wss://); without it (or without `streams`) there is no relay. */
+  relayUrl?: string;
 }
 
-export const PEER_DEFAULTS = { room: 'lobby', port: 0, keepaliveMs: 15_000 } as const;
+export const PEER_DEFAULTS = {
+  room: 'lobby',
+  port: 0,
+  keepaliveMs: 15_000,
+  mode: 'auto' as PathMode,
+} as const;
 
 /**
  * After a session is declared dead the peer is introduced again: 1 s, then doubling to 30 s
@@ -49,8 +64,17 @@ export const PEER_DEFAULTS = { room: 'lobby', port: 0, keepaliveMs: 15_000 } as 
  */
 export const RECONNECT_BACKOFF = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.2 };
 
+/**
+ * While on the relay, the session initiator asks for a new introduction to retry the direct
+ * path: 5 s, doubling to 60 s (Tailscale retries the upgrade every 60 s), and at once after
+ * our public endpoint changes (a network change).
+ */
+export const DIRECT_RETRY = { initialMs: 5_000, maxMs: 60_000, factor: 2, jitter: 0.2 };
+
 export interface PeerComponents {
   network: Network;
+  /** The stream seam for the relay (ws in production, the simulator in tests). */
+  streams?: StreamNetwork;
   clock: Clock;
   identity: Identity;
   logger?: Logger;
@@ -59,7 +83,7 @@ export interface PeerComponents {
   newId?: () => string;
 }
 
-export type PeerState = 'online' | 'connecting' | 'direct' | 'offline';
+export type PeerState = 'online' | 'connecting' | 'direct' | 'relay' | 'offline';
 
 export interface PeerInfo {
   id: string;
@@ -74,7 +98,7 @@ export interface PeerStatsView {
   id: string;
   fingerprint: string;
   state: PeerState;
-  path?: 'direct';
+  path?: PathKind;
   remote?: string;
   rtt_ms?: number;
   min_rtt_ms?: number;
@@ -89,9 +113,13 @@ export interface PeerStatsView {
 }
 
 export interface PeerEvents extends Record<string, unknown> {
-  registered: { id: string; public: string };
+  /** `transport`: udp (public = your NAT's UDP mapping) or tcp (the relay stream: public = your TCP source). */
+  registered: { id: string; public: string; transport: 'udp' | 'tcp' };
   presence: { peers: { id: string; name: string }[] };
-  connected: { peer: string; id: string; path: 'direct'; remote: string; ms: number };
+  /** The session is open; `path` is the path its first message takes. */
+  connected: { peer: string; id: string; path: PathKind; remote: string; ms: number };
+  /** The session moved: upgraded to direct, fell back to the relay, or followed a rebinding. */
+  path: { peer: string; id: string; path: PathKind; remote: string };
   message: { from: string; from_id: string; id: string; text: string; ts: number; room: boolean };
   sent: { peer: string; id: string };
   delivered: { peer: string; id: string };
@@ -127,6 +155,8 @@ interface PeerEntry {
   connecting: Promise<void> | undefined;
   reconnectTimer: TimerHandle | undefined;
   reconnectTries: number;
+  directTimer: TimerHandle | undefined;
+  directTries: number;
 }
 
 /**
@@ -138,7 +168,8 @@ interface PeerEntry {
 export class PeerNode extends Emitter<PeerEvents> {
   readonly stats = new PeerStats();
   readonly identity: Identity;
-  private readonly opts: PeerOptions & { room: string; port: number; keepaliveMs: number };
+  private readonly opts: PeerOptions & { room: string; port: number; keepaliveMs: number; mode: PathMode };
+  private relay: RelayChannel | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly random: (n: number) => Uint8Array;
@@ -165,7 +196,14 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   get serverState(): ServerState {
+    if (this.client?.state === 'registered' || this.relay?.ready) return 'registered';
     return this.client?.state ?? 'connecting';
+  }
+
+  /** The rendezvous client to ask for introductions: UDP when registered there, else the stream. */
+  private get signalling(): RendezvousClient | undefined {
+    if (this.client?.state === 'registered') return this.client;
+    return this.relay?.rendezvous ?? this.client;
   }
   get publicEndpoint(): Endpoint | undefined {
     return this.client?.observed;
@@ -210,21 +248,70 @@ export class PeerNode extends Emitter<PeerEvents> {
         randomBytes: this.random,
       },
     );
-    client.on('registered', (e) =>
-      this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed) }),
-    );
-    client.on('presence', (e) => this.onPresence(e.members));
-    client.on('introduce', (intro) => this.onIntroduce(intro));
-    client.on('error', (e) => this.emit('error', { code: e.code, message: e.message }));
-    client.on('state', (state) => this.emit('server', { state }));
-    client.on('observed', (e) =>
+    this.wireClient(client, 'udp');
+    client.on('observed', (e) => {
       this.log.info('public endpoint changed', {
         from: endpointKey(e.previous),
         to: endpointKey(e.observed),
-      }),
-    );
+      });
+      this.retryDirectNow(); // a network change: try the direct path again at once
+    });
     this.client = client;
     client.start();
+    if (this.opts.mode !== 'direct-only' && this.opts.relayUrl && this.c.streams) {
+      const relay = new RelayChannel(
+        { url: this.opts.relayUrl, room: this.opts.room, name: () => this.name },
+        {
+          streams: this.c.streams,
+          identity: this.identity,
+          clock: this.clock,
+          logger: this.log,
+          randomBytes: this.random,
+        },
+      );
+      relay.on('client', (rc) => this.wireClient(rc, 'tcp'));
+      relay.on('up', () => {
+        this.emit('server', { state: this.serverState });
+        for (const e of this.peers.values()) e.link.relayUp();
+      });
+      relay.on('down', (d) => {
+        this.log.warn('relay connection lost', { reason: d.reason });
+        this.emit('server', { state: this.serverState });
+      });
+      relay.on('relayed', (r) => this.onRelayed(r.from, r.payload));
+      this.relay = relay;
+      relay.start();
+    }
+  }
+
+  /** Both rendezvous clients (UDP and the relay stream) feed the same handlers. */
+  private wireClient(client: RendezvousClient, transport: 'udp' | 'tcp'): void {
+    client.on('registered', (e) =>
+      this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed), transport }),
+    );
+    client.on('presence', (e) => this.onPresence(e.members));
+    client.on('introduce', (intro) => this.onIntroduce(intro));
+    client.on('error', (e) => {
+      // With the relay up, an unreachable UDP rendezvous (UDP blocked) is expected: log it only.
+      if (transport === 'udp' && e.code === 'SERVER_UNREACHABLE' && this.relay?.ready) {
+        this.log.info('rendezvous unreachable over UDP; using the relay stream', {});
+        return;
+      }
+      this.emit('error', { code: e.code, message: e.message });
+    });
+    client.on('state', () => this.emit('server', { state: this.serverState }));
+  }
+
+  /** A session packet that came through the relay. */
+  private onRelayed(from: Uint8Array, payload: Uint8Array): void {
+    const e = this.peers.get(toHex(from));
+    const cid = isSessionPacket(payload) ? connectionIdOf(payload) : undefined;
+    const link = cid === undefined ? undefined : this.routes.get(cid);
+    if (!e || link !== e.link) {
+      this.stats.dropped.no_session++;
+      return;
+    }
+    link.receive(payload, link.relayPath);
   }
 
   private send(bytes: Uint8Array, to: Endpoint): void {
@@ -242,7 +329,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         this.stats.dropped.no_session++;
         return;
       }
-      link.session.receive(data, link.pathTo(from));
+      link.receive(data, link.pathTo(from));
       return;
     }
     if (!isPunchline(data)) {
@@ -291,6 +378,11 @@ export class PeerNode extends Emitter<PeerEvents> {
     const idHex = toHex(id);
     let e = this.peers.get(idHex);
     if (e) return e;
+    const relayPort: RelayPort = {
+      ready: false,
+      send: (to, b) => this.relay?.send(to, b) ?? false,
+    };
+    Object.defineProperty(relayPort, 'ready', { get: () => this.relay?.ready === true });
     const link = new PeerLink(
       id,
       name,
@@ -307,8 +399,17 @@ export class PeerNode extends Emitter<PeerEvents> {
         },
       },
       (b, to) => this.send(b, to),
+      this.relay ? relayPort : undefined,
+      this.opts.mode,
     );
-    e = { link, connecting: undefined, reconnectTimer: undefined, reconnectTries: 0 };
+    e = {
+      link,
+      connecting: undefined,
+      reconnectTimer: undefined,
+      reconnectTries: 0,
+      directTimer: undefined,
+      directTries: 0,
+    };
     this.peers.set(idHex, e);
     this.wire(e);
     return e;
@@ -321,13 +422,31 @@ export class PeerNode extends Emitter<PeerEvents> {
       e.reconnectTries = 0;
       this.clock.clearTimeout(e.reconnectTimer);
       e.reconnectTimer = undefined;
+      const kind = l.path ?? 'direct';
       this.emit('connected', {
         peer: l.name,
         id: l.idHex,
-        path: 'direct',
-        remote: l.remote ? endpointKey(l.remote) : (o.path ?? ''),
+        path: kind,
+        remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : (o.path ?? ''),
         ms: o.ms,
       });
+      if (kind === 'relay') this.scheduleDirectRetry(e);
+    });
+    l.on('pathChanged', (p) => {
+      this.log.debug('path changed', { peer: l.name, kind: p.kind, label: p.label, state: l.session?.state });
+      if (l.session?.state !== 'open') return; // before 'open', 'connected' tells the path
+      this.emit('path', {
+        peer: l.name,
+        id: l.idHex,
+        path: p.kind,
+        remote: p.kind === 'relay' ? 'relay' : p.remote ? endpointKey(p.remote) : p.label,
+      });
+      if (p.kind === 'relay') this.scheduleDirectRetry(e);
+      else {
+        this.clock.clearTimeout(e.directTimer);
+        e.directTimer = undefined;
+        e.directTries = 0;
+      }
     });
     l.on('message', (m) =>
       this.emit('message', {
@@ -376,7 +495,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   private state(e: PeerEntry): PeerState {
-    if (e.link.open) return 'direct';
+    if (e.link.open) return e.link.path === 'relay' ? 'relay' : 'direct';
     if (e.connecting || (e.link.session && e.link.session.state !== 'closed' && !e.link.session.dead))
       return 'connecting';
     return e.link.present ? 'online' : 'offline';
@@ -409,10 +528,11 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (!e.connecting) {
       e.connecting = (async () => {
         try {
-          if (!this.client) throw new PunchlineError('CLOSED', 'not started');
+          const client = this.signalling;
+          if (!client) throw new PunchlineError('CLOSED', 'not started');
           let intro: Introduce;
           try {
-            intro = await this.client.connect(e.link.id);
+            intro = await client.connect(e.link.id);
           } catch (err) {
             // The server could not introduce us (unknown peer, not registered, unreachable).
             this.connectFailed(e, isPunchlineError(err) ? err : new PunchlineError('INTERNAL', String(err)));
@@ -440,8 +560,27 @@ export class PeerNode extends Emitter<PeerEvents> {
   private async punch(intro: Introduce): Promise<void> {
     const e = this.entry(intro.id, intro.name);
     const link = e.link;
-    if (!link.accepts(intro)) return; // a crossing introduction lost to the lower id
-    link.adopt(intro);
+    const verdict = link.consider(intro);
+    if (verdict === 'ignore') return; // a crossing introduction that lost to the lower id
+    if (verdict === 'new-session') link.adopt(intro); // on the relay at once, if there is one
+    const opened = verdict === 'new-session' ? this.whenOpen(link) : Promise.resolve();
+    opened.catch(() => {});
+    const udpUsable = this.client?.state === 'registered';
+    if (!link.shouldPunch(intro) || !udpUsable) {
+      // No punching here. With a relay configured the session rides it (now, or as soon as the
+      // stream is up: relayUp); without one there is no way to this peer.
+      if (verdict === 'new-session' && !this.relay) {
+        const why =
+          this.opts.mode === 'relay-only'
+            ? 'relay-only, but no relay is configured'
+            : 'no UDP path and no relay';
+        const err = new PunchlineError('PUNCH_FAILED', `cannot reach ${intro.name}: ${why}`);
+        link.close();
+        this.connectFailed(e, err);
+        throw err;
+      }
+      return opened;
+    }
     this.pruneAttempts();
     const attempt = new PunchAttempt(
       intro,
@@ -450,7 +589,10 @@ export class PeerNode extends Emitter<PeerEvents> {
         clock: this.clock,
         send: (b, to) => this.send(b, to),
         selfPublic: () => this.client?.observed,
-        trace: (t) => this.emit('trace', { peer: intro.name, ...t }),
+        trace: (t) => {
+          this.log.debug('punch step', { peer: intro.name, ...t });
+          this.emit('trace', { peer: intro.name, ...t });
+        },
       },
       { ...PUNCH_DEFAULTS, ...this.opts.punch },
     );
@@ -464,15 +606,28 @@ export class PeerNode extends Emitter<PeerEvents> {
     try {
       result = await attempt.result;
     } catch (err) {
-      if (link.intro !== intro) return; // superseded
+      if (!link.session || link.session.state === 'closed') return; // superseded or closed
       const pe = isPunchlineError(err) ? err : new PunchlineError('INTERNAL', String(err));
+      if (link.path === 'relay' || (this.relay?.ready && this.opts.mode !== 'direct-only')) {
+        // The relay carries the session: no error, just stay there and retry later.
+        this.log.info('no direct path yet; staying on the relay', { peer: link.name, reason: pe.message });
+        this.scheduleDirectRetry(e);
+        return opened;
+      }
+      if (verdict === 'punch-only') return; // the open session goes on where it is
       link.close();
       this.connectFailed(e, pe);
       throw pe;
     }
-    if (link.intro !== intro) return;
+    if (!link.session || link.session.state === 'closed') return;
     link.useDirect(result);
-    await new Promise<void>((resolve, reject) => {
+    return verdict === 'new-session' ? this.whenOpen(link) : undefined;
+  }
+
+  /** Resolves when the link's current session opens; rejects if it closes first. */
+  private whenOpen(link: PeerLink): Promise<void> {
+    if (link.open) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
       const offOpen = link.on('open', () => {
         offOpen();
         offClosed();
@@ -484,6 +639,46 @@ export class PeerNode extends Emitter<PeerEvents> {
         reject(c.error ?? new PunchlineError('CLOSED', `session with ${link.name} closed (${c.reason})`));
       });
     });
+  }
+
+  /**
+   * While a session rides the relay, retry the direct path on a backoff. Only the session
+   * initiator asks (a fresh introduction makes both sides punch at once), so the two peers do
+   * not send crossing introductions every time.
+   */
+  private scheduleDirectRetry(e: PeerEntry): void {
+    const l = e.link;
+    if (this.closed || e.directTimer || this.opts.mode !== 'auto' || !l.session?.isInitiator) return;
+    const delay = backoffDelay(e.directTries++, DIRECT_RETRY, Math.random());
+    e.directTimer = this.clock.setTimeout(() => {
+      e.directTimer = undefined;
+      this.retryDirect(e);
+    }, delay);
+  }
+
+  private retryDirect(e: PeerEntry): void {
+    const l = e.link;
+    if (this.closed || !l.open || l.path !== 'relay' || !l.present) return;
+    if (this.client?.state !== 'registered') {
+      this.scheduleDirectRetry(e); // no UDP right now: try again later
+      return;
+    }
+    this.log.info('retrying the direct path', { peer: l.name, attempt: e.directTries });
+    this.client
+      .connect(l.id)
+      .then((intro) => this.punch(intro))
+      .catch(() => this.scheduleDirectRetry(e));
+  }
+
+  /** Our public endpoint changed (a new network): every relayed session tries direct at once. */
+  private retryDirectNow(): void {
+    for (const e of this.peers.values()) {
+      if (e.link.path !== 'relay' || !e.link.session?.isInitiator) continue;
+      this.clock.clearTimeout(e.directTimer);
+      e.directTimer = undefined;
+      e.directTries = 0;
+      this.retryDirect(e);
+    }
   }
 
   /** Report a failed connection attempt, with what waits (messages stay queued for the next try). */
@@ -547,7 +742,11 @@ export class PeerNode extends Emitter<PeerEvents> {
       id: e.link.idHex,
       name: e.link.name,
       state: this.state(e),
-      ...(e.link.open && e.link.remote ? { remote: endpointKey(e.link.remote) } : {}),
+      ...(e.link.open && e.link.path === 'relay'
+        ? { remote: 'relay' }
+        : e.link.open && e.link.remote
+          ? { remote: endpointKey(e.link.remote) }
+          : {}),
       ...(e.link.pendingCount > 0 ? { pending: e.link.pendingCount } : {}),
     }));
   }
@@ -562,8 +761,12 @@ export class PeerNode extends Emitter<PeerEvents> {
       id: e.link.idHex,
       fingerprint: fingerprint(e.link.id),
       state: this.state(e),
-      ...(open ? { path: 'direct' as const } : {}),
-      ...(open && e.link.remote ? { remote: endpointKey(e.link.remote) } : {}),
+      ...(open && e.link.path ? { path: e.link.path } : {}),
+      ...(open && e.link.path === 'relay'
+        ? { remote: 'relay' }
+        : open && e.link.remote
+          ? { remote: endpointKey(e.link.remote) }
+          : {}),
       ...(s
         ? {
             rtt_ms: Math.round(s.rttMs * 10) / 10,
@@ -590,7 +793,9 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.clock.clearTimeout(e.reconnectTimer);
       e.link.close();
     }
+    for (const e of this.peers.values()) this.clock.clearTimeout(e.directTimer);
     this.client?.close();
+    this.relay?.close();
     await this.socket?.flush?.();
     this.socket?.close();
   }

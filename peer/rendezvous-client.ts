@@ -18,7 +18,10 @@ export interface RendezvousClientOptions {
   room: string;
   name: string;
   lan: Endpoint[];
-  /** Upper bound on the keepalive interval; the server's suggestion wins when smaller. */
+  /**
+   * Upper bound on the keepalive interval; the server's suggestion wins when smaller. 0: no
+   * keepalives (over a stream, whose own ping/pong keeps the registration alive).
+   */
   keepaliveMs: number;
 }
 
@@ -150,6 +153,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
 
   private scheduleKeepalive(): void {
     this.c.clock.clearTimeout(this.keepaliveTimer);
+    if (this.opts.keepaliveMs === 0) return;
     this.keepaliveTimer = this.c.clock.setTimeout(() => void this.keepalive(), this.keepaliveMs);
   }
 
@@ -281,10 +285,10 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     this.emit('presence', { members, version: m.version });
   }
 
-  /** Tell the server we leave (best effort, one datagram) and stop all timers. */
-  close(): void {
+  /** Stop; with `leave` (the default) tell the server we leave (best effort, one datagram). */
+  close(leave = true): void {
     if (this.closed) return;
-    if (this.state === 'registered')
+    if (leave && this.state === 'registered')
       this.c.send(
         encode({ type: MsgType.LEAVE, txid: this.txid(), id: this.c.identity.id }),
         this.opts.server,

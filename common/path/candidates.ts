@@ -49,7 +49,8 @@ export function candidatesFor(
     seen.add(k);
     out.push(candidate(e, 'lan', sameNat ? KIND_PRIORITY.lan : FOREIGN_LAN_PRIORITY));
   }
-  out.push(candidate(remote.observed, 'public'));
+  // Port 0: the peer has no UDP mapping at the server (it came over the stream only).
+  if (remote.observed.port !== 0) out.push(candidate(remote.observed, 'public'));
   return out.sort((a, b) => b.priority - a.priority);
 }
 

@@ -81,9 +81,21 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       node.on('connected', (c) => {
         this.notice(
           { kind: 'peer', peerId: c.id },
-          `connected to ${c.peer}: direct path to ${c.remote} in ${c.ms} ms`,
+          c.path === 'relay'
+            ? `connected to ${c.peer} through the relay in ${c.ms} ms; trying a direct path`
+            : `connected to ${c.peer}: direct path to ${c.remote} in ${c.ms} ms`,
         );
         this.markSent(c.id);
+        this.emitPeers();
+      }),
+      node.on('path', (p) => {
+        this.notice(
+          { kind: 'peer', peerId: p.id },
+          p.path === 'relay'
+            ? `${p.peer}: direct path lost, now through the relay`
+            : `${p.peer}: now direct to ${p.remote}`,
+          p.path === 'relay' ? 'warn' : 'info',
+        );
         this.emitPeers();
       }),
       node.on('disconnected', (d) => {
@@ -125,7 +137,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 
   peers(): PeerView[] {
     return this.node.peerList().map((p) => {
-      const st = p.state === 'direct' ? this.node.peerStats(p.id) : undefined;
+      const st = p.state === 'direct' || p.state === 'relay' ? this.node.peerStats(p.id) : undefined;
       return {
         id: p.id,
         name: p.name,
@@ -221,7 +233,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       }
       this.node.sendMessage(to, text, { id, ts, room });
       this.handed.add(`${id}|${to}`);
-      if (this.node.peerList().find((p) => p.id === to)?.state === 'direct') this.setState(id, to, 'sent');
+      const st = this.node.peerList().find((p) => p.id === to)?.state;
+      if (st === 'direct' || st === 'relay') this.setState(id, to, 'sent');
     }
     return this.toMessage(rec);
   }

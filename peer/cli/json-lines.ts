@@ -74,6 +74,7 @@ export function runJsonLines(
   node.on('registered', (e) => out({ event: 'registered', ...e }));
   node.on('presence', (e) => out({ event: 'presence', ...e }));
   node.on('connected', (e) => out({ event: 'connected', ...e }));
+  node.on('path', (e) => out({ event: 'path', ...e }));
   if (chat)
     chat.on('message', (m) => {
       if (m.outgoing) return;

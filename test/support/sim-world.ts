@@ -8,6 +8,7 @@ import type { PeerEvents, PeerOptions } from '../../peer/peer-node.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
 
 export const SERVER = { address: '203.0.113.10', port: 7000 };
+export const RELAY_URL = `ws://${SERVER.address}:${SERVER.port}/`;
 
 type Recorded = { [K in keyof PeerEvents]: PeerEvents[K][] };
 
@@ -25,12 +26,16 @@ export class SimWorld {
   readonly server: RendezvousServer;
   readonly peers: SimPeer[] = [];
 
-  constructor(seed = 1) {
+  /** With `relay`, the server also listens on (simulated) TCP and peers keep a relay stream. */
+  constructor(
+    seed = 1,
+    readonly relay = false,
+  ) {
     this.sim = new Simulator({ seed });
     const host = this.sim.addHost('rendezvous', { internetAddress: SERVER.address });
     this.server = new RendezvousServer(
       { host: SERVER.address, port: SERVER.port },
-      { network: host.network, clock: this.sim.clock },
+      { network: host.network, clock: this.sim.clock, ...(relay ? { streamNetwork: host.network } : {}) },
     );
   }
 
@@ -49,8 +54,13 @@ export class SimWorld {
   ): Promise<SimPeer> {
     const host = this.sim.addHost(name, where);
     const node = new PeerNode(
-      { server: SERVER, name, ...opts },
-      { network: host.network, clock: this.sim.clock, identity: generateIdentity() },
+      { server: SERVER, name, ...(this.relay ? { relayUrl: RELAY_URL } : {}), ...opts },
+      {
+        network: host.network,
+        clock: this.sim.clock,
+        identity: generateIdentity(),
+        ...(this.relay ? { streams: host.network } : {}),
+      },
     );
     const events = {
       registered: [],
@@ -63,6 +73,7 @@ export class SimWorld {
       error: [],
       server: [],
       trace: [],
+      path: [],
     } as Recorded;
     for (const k of Object.keys(events) as (keyof PeerEvents)[])
       node.on(k, (e) => (events[k] as unknown[]).push(e));
