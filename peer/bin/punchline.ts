@@ -3,12 +3,14 @@ import { readFileSync } from 'node:fs';
 import { isPunchlineError } from '../../common/errors.js';
 import { RENDEZVOUS_HELP, runRendezvous } from '../../rendezvous/main.js';
 import { CHAT_HELP, runChat } from '../chat-main.js';
+import { DEMO_HELP, runDemo } from '../demo/main.js';
 
 const HELP = `Usage: punchline <command> [options]
 
 Peer-to-peer chat for the terminal that gets through NATs.
 
 Commands:
+  demo         watch two peers punch through their NATs, step by step (simulated, instant)
   rendezvous   run a rendezvous server (registration, presence, introductions, STUN)
   chat         join a room and chat peer to peer
   help [CMD]   show help for a command
@@ -19,6 +21,7 @@ Run "punchline <command> --help" for a command's options.
 const commands: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   rendezvous: { run: runRendezvous, help: RENDEZVOUS_HELP },
   chat: { run: runChat, help: CHAT_HELP },
+  demo: { run: runDemo, help: DEMO_HELP },
 };
 
 function version(): string {

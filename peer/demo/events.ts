@@ -1,0 +1,99 @@
+/**
+ * What happens in a demo run, as plain data: the scenario emits these in order, the narrator
+ * turns them into sentences and `--json` prints them one per line. Times `t` are simulated
+ * milliseconds since the demo started.
+ */
+import type { CandidateKind } from '../../common/path/candidates.js';
+import type { DropReason } from '../../common/net/sim/stats.js';
+import type { NatKind } from './nat-kinds.js';
+
+export type Who = 'alice' | 'bob';
+export const PEERS: readonly Who[] = ['alice', 'bob'];
+export const other = (p: Who): Who => (p === 'alice' ? 'bob' : 'alice');
+
+/** One side of the topology: a peer, its LAN address, and the router in front of it (if any). */
+export interface Side {
+  peer: Who;
+  nat: NatKind;
+  /** "EIM/APDF" etc. (natLabel), or "no NAT". */
+  natLabel: string;
+  /** The peer's own address and port, e.g. 10.1.0.2:44752 (its public address when nat is none). */
+  local: string;
+  /** The home network, e.g. 10.1.0.0/24 (undefined without a NAT). */
+  lan?: string;
+  /** The router's public address (undefined without a NAT). */
+  routerPublic?: string;
+  /** One-way delay (ms) and loss of the link between this side and the internet. */
+  delayMs: number;
+  loss: number;
+}
+
+export interface Topology {
+  rendezvous: string;
+  rendezvousDelayMs: number;
+  alice: Side;
+  bob: Side;
+}
+
+export interface Outcome {
+  /** How alice and bob ended up talking. */
+  path: 'direct' | 'relay' | 'none';
+  /** Where alice sends to reach bob (direct: bob's endpoint). */
+  remote?: string;
+  /** Candidate kind of the direct path (public, lan, peer-reflexive). */
+  kind?: CandidateKind;
+  /** From the introduction to a working direct path, on each side that found one, ms. */
+  punchMs?: Partial<Record<Who, number>>;
+  /** From the introduction to the open encrypted session (alice's side), ms. */
+  sessionMs?: number;
+  probes: Record<Who, number>;
+  /** Probes and answers the routers refused (no mapping, or filtered). */
+  refused: number;
+  /** Packets the links lost (--loss). */
+  lost: number;
+  /** Message out to receipt back, ms (undefined when it was not delivered). */
+  rttMs?: number;
+  delivered: boolean;
+  /** What predictDirect said before the run. */
+  predictedDirect: boolean;
+  /** The error that ended the attempt, if any (e.g. PUNCH_FAILED). */
+  error?: { code: string; message: string };
+  /** Simulated time when the story ended, ms. */
+  endMs: number;
+}
+
+export type DemoEvent = { t: number } & (
+  | {
+      type: 'setup';
+      seed: number;
+      nat: [NatKind, NatKind];
+      labels: [string, string];
+      predictedDirect: boolean;
+      loss: number;
+      delayMs?: number;
+    }
+  | { type: 'topology'; topology: Topology }
+  | { type: 'keys'; peer: Who; id: string; fingerprint: string }
+  /** A router made a new mapping: packets from `internal` to `to` now leave as `external`. */
+  | { type: 'mapping'; router: Who; internal: string; external: string; to: string }
+  | { type: 'registered'; peer: Who; public: string; local: string }
+  | { type: 'presence'; peer: Who; sees: string[] }
+  | { type: 'connect'; peer: Who; target: Who }
+  | { type: 'probe'; peer: Who; to: string; kind: CandidateKind; seq: number }
+  | { type: 'probe-in'; peer: Who; from: string; known: boolean }
+  | { type: 'answer'; peer: Who; from: string; kind: CandidateKind; rttMs: number }
+  | { type: 'chosen'; peer: Who; remote: string; kind: CandidateKind; ms: number }
+  | { type: 'punch-failed'; peer: Who; reason: string }
+  /** The network dropped a packet: at a router (refused), on a link (lost), or nowhere to go. */
+  | { type: 'drop'; where: string; reason: DropReason; src: string; dst: string }
+  | { type: 'connected'; peer: Who; path: string; remote: string; ms: number }
+  /** The path under the session changed (relay <-> direct), once the peer reports it. */
+  | { type: 'path'; peer: Who; path: string; remote: string }
+  | { type: 'sent'; peer: Who; to: Who; id: string; text: string }
+  | { type: 'message'; peer: Who; from: Who; id: string; text: string }
+  | { type: 'delivered'; peer: Who; to: Who; id: string; rttMs: number }
+  | { type: 'error'; peer: Who; code: string; message: string }
+  | { type: 'summary'; outcome: Outcome }
+);
+
+export type DemoEventOf<T extends DemoEvent['type']> = Extract<DemoEvent, { type: T }>;

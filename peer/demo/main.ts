@@ -1,0 +1,138 @@
+/** `punchline demo`: the whole story of hole punching, told on a simulated network (docs/demo.md). */
+import { intFlag, parseFlags } from '../../common/cli/args.js';
+import { badArgument } from '../../common/errors.js';
+import type { DemoEvent } from './events.js';
+import { NAT_KIND_NAMES, parseNatPair } from './nat-kinds.js';
+import { Narrator } from './narrator.js';
+import { DEFAULT_DELAYS, runScenario } from './scenario.js';
+import type { DemoOptions } from './scenario.js';
+import { withSeededMathRandom } from './seeded.js';
+
+export const DEMO_HELP = `Usage: punchline demo [options]
+
+Watch two peers, alice and bob, each behind a home router (a NAT), get a direct encrypted
+chat going: keys, registration with a rendezvous server, introduction, hole punching probe
+by probe, the path chosen, and a message with its receipt. It all runs in this process on a
+simulated network, instantly; the times shown are simulated time. No root, no network needed.
+
+Options:
+  --nat A,B      alice's and bob's NAT (default cone,cone; one kind sets both), each of:
+                   cone        port-restricted cone (EIM/APDF), what most home routers do
+                   full-cone   full cone (EIM/EIF)
+                   restricted  restricted cone (EIM/ADF)
+                   symmetric   symmetric (APDM/APDF, random ports), many mobile networks
+                   none        no NAT: a public address
+                 e.g. --nat cone,symmetric shows a pair that cannot punch through
+  --loss P       share of packets lost on alice's and bob's links to the internet, both
+                 ways, 0 to 0.5 (default 0)
+  --delay MS     one-way delay of each internet link, 0 to 2000 ms (default ${DEFAULT_DELAYS.alice} ms alice,
+                 ${DEFAULT_DELAYS.bob} ms bob, ${DEFAULT_DELAYS.rendezvous} ms rendezvous)
+  --no-relay     no relay on the rendezvous: see what happens when punching fails alone
+  --seed N       seed for everything random (default 1): the same seed tells the same story
+  --quiet        print only the summary
+  --json         print the events, one JSON object per line, instead of the story
+  --real         the same story over real Linux NAT (needs root): not available yet
+  -h, --help     show this help
+
+Examples:
+  punchline demo
+  punchline demo --nat cone,symmetric
+  punchline demo --nat cone,symmetric --no-relay
+  punchline demo --loss 0.2 --delay 40
+`;
+
+/** --loss: a probability, 0 to 0.5 (beyond that even registering rarely works). */
+function lossFlag(v: string | boolean | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^(\d+(\.\d*)?|\.\d+)$/.test(v) || !(n >= 0 && n <= 0.5))
+    throw badArgument(`--loss must be a share of packets from 0 to 0.5 (e.g. 0.2), got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Parse the demo's flags; throws BAD_ARGUMENT (exit 2) on anything wrong. */
+export function parseDemoArgs(
+  argv: string[],
+): { help: true } | { help: false; real: boolean; quiet: boolean; json: boolean; options: DemoOptions } {
+  const f = parseFlags(argv, {
+    nat: { type: 'string' },
+    loss: { type: 'string' },
+    delay: { type: 'string' },
+    seed: { type: 'string' },
+    quiet: { type: 'boolean' },
+    json: { type: 'boolean' },
+    real: { type: 'boolean' },
+    'no-relay': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (f.help) return { help: true };
+  if (f.nat !== undefined && typeof f.nat !== 'string')
+    throw badArgument(`--nat needs a value, e.g. cone,symmetric (kinds: ${NAT_KIND_NAMES.join(', ')})`);
+  if (f.quiet && f.json) throw badArgument('--quiet and --json do not go together');
+  const nat = parseNatPair(f.nat ?? 'cone,cone');
+  const loss = lossFlag(f.loss);
+  const delayMs = f.delay === undefined ? undefined : intFlag(f.delay, 'delay', 0, 2000, 0);
+  const seed = intFlag(f.seed, 'seed', 0, 2 ** 31 - 1, 1);
+  return {
+    help: false,
+    real: f.real === true,
+    quiet: f.quiet === true,
+    json: f.json === true,
+    options: {
+      nat,
+      loss,
+      seed,
+      relay: f['no-relay'] !== true,
+      ...(delayMs !== undefined ? { delayMs } : {}),
+    },
+  };
+}
+
+/** One JSON line per event, in the style of the chat CLI's events ({"event": ...}). */
+function jsonLine(e: DemoEvent): string {
+  const { type, ...rest } = e;
+  return JSON.stringify({ event: type, ...rest }) + '\n';
+}
+
+export interface DemoIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** stdout, where a closed pipe (`punchline demo | head`) ends the output quietly instead of crashing. */
+function stdio(): DemoIo {
+  let closed = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  return {
+    out: (s) => void (closed || process.stdout.write(s)),
+    err: (s) => void process.stderr.write(s),
+  };
+}
+
+/** Run the demo; resolves with the exit code. Bad flags throw BAD_ARGUMENT (the dispatcher exits 2). */
+export async function runDemo(argv: string[], io: DemoIo = stdio()): Promise<number> {
+  const args = parseDemoArgs(argv);
+  if (args.help) {
+    io.out(DEMO_HELP);
+    return 0;
+  }
+  if (args.real) {
+    io.err(
+      'punchline demo: --real is not available yet. The same steps over real Linux NAT (network\n' +
+        'namespaces and iptables, as root) run in the lab tests: sudo npx vitest run test/lab (docs/lab.md).\n' +
+        'Without --real, the demo runs on the simulated network.\n',
+    );
+    return 1;
+  }
+  const narrator = new Narrator(args.quiet);
+  const emit = (e: DemoEvent): void => {
+    if (args.json) io.out(jsonLine(e));
+    else for (const line of narrator.lines(e)) io.out(line + '\n');
+  };
+  const outcome = await withSeededMathRandom(args.options.seed, () => runScenario(args.options, emit));
+  emit({ t: outcome.endMs, type: 'summary', outcome });
+  return 0;
+}

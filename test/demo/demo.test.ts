@@ -1,0 +1,220 @@
+/**
+ * `punchline demo`: the story on the simulated network (peer/demo). Every run is in virtual
+ * time, so each takes well under a second of real time.
+ */
+import { describe, expect, it } from 'vitest';
+import { isPunchlineError } from '../../common/errors.js';
+import { DEMO_HELP, runDemo } from '../../peer/demo/main.js';
+
+async function demo(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runDemo(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+/** The text with line wraps undone, for matching sentences that may wrap anywhere. */
+const flat = (s: string): string => s.replace(/\s+/g, ' ');
+
+describe('punchline demo on the simulated network', () => {
+  it('cone,cone: tells every step in order, with the diagram and a summary', async () => {
+    const { code, out } = await demo();
+    expect(code).toBe(0);
+    expect(out).toContain('simulated time');
+    const steps: [string, RegExp][] = [
+      ['theory up front', /Theory \(predictDirect.*EIM\/APDF with EIM\/APDF can open a direct path/],
+      ['diagram', /alice 10\.1\.0\.\d+:\d+ bob 10\.2\.0\.\d+:\d+ \| home network 10\.1\.0\.0\/24/],
+      ['keys', /\[\+ 0\.0 ms\] alice and bob each create a key pair/],
+      ['NAT mapping', /alice's router maps 10\.1\.0\.\d+:\d+ -> 203\.0\.113\.20:\d+/],
+      ['registered', /alice registered: private 10\.1\.0\.\d+:\d+, public 203\.0\.113\.20:\d+/],
+      ['registered', /bob registered: private 10\.2\.0\.\d+:\d+, public 203\.0\.113\.30:\d+/],
+      ['introduction', /alice asks the rendezvous for an introduction to bob/],
+      ['probes', /starts punching: a probe/],
+      ['probe seq', /#0 -> 203\.0\.113\.\d+:\d+ \(public\)/],
+      ['probe through', /A probe from \w+ gets through \w+'s router/],
+      ['first answer', /gets \w+'s answer/],
+      ['path chosen', /picks this path: direct/],
+      ['encrypted session', /encrypted handshake \(Noise XX\)/],
+      ['message', /alice sends bob a message\. It is encrypted/],
+      ['received', /bob receives it and decrypts it/],
+      ['receipt', /alice gets bob's receipt: the message arrived\. Round trip: \d+(\.\d)? ms/],
+      ['summary', /Summary \(simulated time\)/],
+      ['summary path', /path direct, peer to peer/],
+      ['summary time', /time to direct alice \d+ ms, bob \d+ ms after the introduction/],
+      ['summary probes', /probes sent alice \d+, bob \d+/],
+      ['summary rtt', /round trip \d+(\.\d)? ms: encrypted message out, receipt back/],
+      ['summary theory', /theory EIM\/APDF with EIM\/APDF: a direct path predicted, and it opened/],
+      ['meaning', /What it means: /],
+    ];
+    const text = flat(out);
+    let at = 0;
+    for (const [name, re] of steps) {
+      const m = re.exec(text.slice(at));
+      expect(m, `${name} (${re}) after "${text.slice(at, at + 60)}"`).not.toBeNull();
+      at += m!.index + m![0].length;
+    }
+    const lines = out.split('\n');
+    // Every step line carries a timestamp in simulated milliseconds.
+    expect(lines.filter((l) => /^\[\+ +\d+\.\d ms\] /.test(l)).length).toBeGreaterThan(10);
+  });
+
+  it('the diagram shows the private, public and rendezvous addresses the story uses', async () => {
+    const { out } = await demo('--json');
+    const events = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const topo = events.find((e) => e.event === 'topology')!.topology as {
+      alice: { local: string };
+      bob: { local: string };
+    };
+    const reg = (who: string): string =>
+      events.find((e) => e.event === 'registered' && e.peer === who)!.public as string;
+    const text = (await demo()).out;
+    const diagram = text.slice(text.indexOf('The network'), text.indexOf('What happens'));
+    for (const s of [
+      topo.alice.local,
+      topo.bob.local,
+      'home network 10.1.0.0/24',
+      'home network 10.2.0.0/24',
+      'public 203.0.113.20',
+      'public 203.0.113.30',
+      'rendezvous 203.0.113.10:7000',
+      '[NAT]  cone (EIM/APDF)',
+    ])
+      expect(diagram).toContain(s);
+    // The public addresses the rendezvous reports are the routers' in the diagram.
+    expect(reg('alice')).toMatch(/^203\.0\.113\.20:\d+$/);
+    expect(reg('bob')).toMatch(/^203\.0\.113\.30:\d+$/);
+  });
+
+  it('the same seed tells the same story; another seed changes the ports', async () => {
+    const a = await demo('--seed', '3', '--loss', '0.2');
+    const b = await demo('--seed', '3', '--loss', '0.2');
+    expect(a.out).toBe(b.out);
+    const c = await demo('--seed', '4', '--loss', '0.2');
+    expect(c.out).not.toBe(a.out);
+  });
+
+  it('symmetric,symmetric without a relay: ends with a clear "no direct path" explanation, in bounded time', async () => {
+    const started = Date.now();
+    const r = await demo('--nat', 'symmetric,symmetric', '--no-relay');
+    const { code } = r;
+    const out = flat(r.out);
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(out).toContain('APDM/APDF with APDM/APDF cannot open a direct path');
+    expect(out).toMatch(/router makes a new mapping for a new destination/);
+    expect(out).toMatch(/gives up punching: none of the probes got an answer/);
+    expect(r.out).toMatch(/^ {2}path +none: no direct path \(PUNCH_FAILED\)/m);
+    expect(out).toMatch(/no direct path predicted, and none opened/);
+    expect(out).toMatch(
+      /What it means: No direct path is possible here\. Both routers give every new destination/,
+    );
+    expect(out).toMatch(/This is what a relay is for/);
+  });
+
+  it('cone,symmetric: explains which router drops what, and the relay takes over', async () => {
+    const r = await demo('--nat', 'cone,symmetric');
+    const out = flat(r.out);
+    expect(out).toMatch(
+      /bob's router drops alice's probe: it arrives at port \d+, which bob's router opened only for the rendezvous/,
+    );
+    expect(out).toMatch(
+      /alice's router drops bob's probe: alice has sent probes to 203\.0\.113\.30:\d+, but/,
+    );
+    expect(r.out).toMatch(/^ {2}path +relayed through the rendezvous/m);
+    expect(out).toMatch(/The relay takes over/);
+    expect(out).toMatch(/alice gets bob's receipt: the message arrived/);
+    expect(out).toMatch(/no direct path predicted, and none opened/);
+  });
+
+  it('restricted,symmetric: connects through a peer-reflexive candidate, as the theory says', async () => {
+    const r = await demo('--nat', 'restricted,symmetric');
+    const out = flat(r.out);
+    expect(out).toMatch(/a port alice has never seen/);
+    expect(out).toMatch(/"peer-reflexive" candidate/);
+    expect(r.out).toMatch(/^ {2}path +direct, peer to peer/m);
+    expect(out).toMatch(/a direct path predicted, and it opened/);
+  });
+
+  it('--nat none,cone: a peer with a public address', async () => {
+    const { out } = await demo('--nat', 'none,cone');
+    expect(out).toMatch(/alice {2}203\.0\.113\.20:\d+/);
+    expect(out).toContain('no NAT: a public address');
+    expect(out).toMatch(/^ {2}path +direct/m);
+  });
+
+  it('--loss 0.2 still gets a message through', async () => {
+    const { code, out } = await demo('--loss', '0.2', '--quiet');
+    expect(code).toBe(0);
+    expect(out.startsWith('Summary (simulated time)')).toBe(true);
+    expect(out).toMatch(/^ {2}path +direct/m);
+    expect(out).toMatch(/^ {2}round trip +\d+(\.\d)? ms/m);
+    expect(out).toMatch(/lost on links: [1-9]\d*/);
+  });
+
+  it('--delay sets every internet link', async () => {
+    const { out } = await demo('--delay', '40', '--json');
+    const topo = out.split('\n').map((l) => (l ? (JSON.parse(l) as Record<string, unknown>) : {}))[1]!
+      .topology as { alice: { delayMs: number }; bob: { delayMs: number }; rendezvousDelayMs: number };
+    expect([topo.alice.delayMs, topo.bob.delayMs, topo.rendezvousDelayMs]).toEqual([40, 40, 40]);
+  });
+
+  it('--json prints one event per line, ending with the summary', async () => {
+    const { out } = await demo('--json');
+    const events = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; t: number });
+    const kinds = events.map((e) => e.event);
+    for (const k of [
+      'setup',
+      'topology',
+      'keys',
+      'registered',
+      'connect',
+      'probe',
+      'chosen',
+      'connected',
+      'sent',
+      'message',
+      'delivered',
+    ])
+      expect(kinds).toContain(k);
+    expect(kinds.at(-1)).toBe('summary');
+    expect(events.every((e, i) => i === 0 || e.t >= events[i - 1]!.t)).toBe(true);
+  });
+
+  it('--help prints the usage; bad flags are BAD_ARGUMENT errors (exit 2) with a message', async () => {
+    const h = await demo('--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toBe(DEMO_HELP);
+    expect(DEMO_HELP).toMatch(/--nat A,B/);
+    for (const [argv, msg] of [
+      [['--nat', 'cone,moon'], /unknown NAT kind "moon"/],
+      [['--nat', 'a,b,c'], /--nat takes two kinds/],
+      [['--loss', '0.9'], /--loss must be a share of packets from 0 to 0\.5/],
+      [['--loss', 'lots'], /--loss must be/],
+      [['--delay', '-5'], /--delay/],
+      [['--seed', 'x'], /--seed must be a whole number/],
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['stray'], /unexpected argument "stray"/],
+      [['--quiet', '--json'], /do not go together/],
+    ] as [string[], RegExp][]) {
+      const e = await demo(...argv).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(isPunchlineError(e, 'BAD_ARGUMENT'), argv.join(' ')).toBe(true);
+      expect((e as Error).message, argv.join(' ')).toMatch(msg);
+    }
+  });
+
+  it('--real says plainly that it is not available yet', async () => {
+    const { code, err, out } = await demo('--real');
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toMatch(/--real is not available yet/);
+  });
+});
