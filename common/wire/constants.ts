@@ -25,8 +25,8 @@ export const MsgType = {
   // peer <-> peer
   PROBE: 0x20,
   PROBE_ACK: 0x21,
-  DATA: 0x22,
-  PEER_KEEPALIVE: 0x23,
+  // 0x22 and 0x23 were plain DATA and PEER_KEEPALIVE before the encrypted session; retired,
+  // never to be reused with another meaning.
   // peer <-> peer secure session (common/session/packet.ts encodes these; docs/session.md).
   // The session range is 0x30-0x3F; every session packet has its destination connection id
   // at bytes 2..9, so the owner routes by connection id (connectionIdOf).
@@ -67,7 +67,6 @@ export const Limits = {
   MAX_NAME_BYTES: 32,
   MAX_LAN_ENDPOINTS: 8,
   MAX_ERROR_TEXT_BYTES: 200,
-  MAX_TEXT_BYTES: 1000,
   /** A HELLO is padded to this size so the COOKIE answer is never larger (no amplification). */
   HELLO_BYTES: 48,
   /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */

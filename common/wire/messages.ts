@@ -107,16 +107,6 @@ export interface Probe {
   seen: Endpoint | undefined;
   signature: Uint8Array;
 }
-export interface Data {
-  type: typeof MsgType.DATA;
-  from: Uint8Array;
-  msgId: Uint8Array;
-  text: string;
-}
-export interface PeerKeepalive {
-  type: typeof MsgType.PEER_KEEPALIVE;
-  from: Uint8Array;
-}
 /**
  * Relay frames, over the stream (WebSocket) connection only. RELAY asks the server to forward an
  * opaque payload (an already-encrypted session packet) to the peer `peer`; the server delivers it
@@ -144,8 +134,6 @@ export type Message =
   | Leave
   | ErrorMsg
   | Probe
-  | Data
-  | PeerKeepalive
   | Relay;
 
 const header = (type: number): Writer => new Writer().u8(VERSION_BYTE).u8(type);
@@ -257,14 +245,6 @@ export function encode(m: Message): Uint8Array {
     case MsgType.PROBE_ACK:
       writeProbeBody(w, m);
       fixed(w, m.signature, Limits.SIG_BYTES, 'signature');
-      break;
-    case MsgType.DATA:
-      fixed(w, m.from, Limits.ID_BYTES, 'from');
-      fixed(w, m.msgId, 8, 'msgId');
-      w.string16(m.text);
-      break;
-    case MsgType.PEER_KEEPALIVE:
-      fixed(w, m.from, Limits.ID_BYTES, 'from');
       break;
     case MsgType.RELAY:
     case MsgType.RELAYED:
@@ -403,12 +383,6 @@ export function decode(buf: Uint8Array): Message {
         seen: type === MsgType.PROBE_ACK ? readEndpoint(r) : undefined,
         signature: r.bytes(Limits.SIG_BYTES),
       };
-      break;
-    case MsgType.DATA:
-      m = { type, from: id(), msgId: r.bytes(8), text: r.string16(Limits.MAX_TEXT_BYTES) };
-      break;
-    case MsgType.PEER_KEEPALIVE:
-      m = { type, from: id() };
       break;
     case MsgType.RELAY:
     case MsgType.RELAYED:

@@ -67,7 +67,7 @@ describe('wire messages', () => {
   });
 
   it('refuses invalid UTF-8 in strings', () => {
-    const bytes = Uint8Array.from(encode(SAMPLES.DATA!));
+    const bytes = Uint8Array.from(encode(SAMPLES.ERROR!)); // ends with its message string
     bytes[bytes.length - 1] = 0xff;
     expect(() => decode(bytes)).toThrow(/UTF-8/);
   });

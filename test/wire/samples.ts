@@ -79,8 +79,6 @@ export const SAMPLES: Record<string, Message> = {
     seen: ep,
     signature: sig,
   },
-  DATA: { type: MsgType.DATA, from: id, msgId: seqBytes(8, 0x70), text: 'héllo' },
-  PEER_KEEPALIVE: { type: MsgType.PEER_KEEPALIVE, from: id },
   RELAY: { type: MsgType.RELAY, peer: id2, payload: seqBytes(6, 0x90) },
   RELAYED: { type: MsgType.RELAYED, peer: id, payload: seqBytes(6, 0x90) },
 };
