@@ -769,8 +769,10 @@ export class PeerNode extends Emitter<PeerEvents> {
           : {}),
       ...(s
         ? {
-            rtt_ms: Math.round(s.rttMs * 10) / 10,
-            min_rtt_ms: Math.round(s.minRttMs * 10) / 10,
+            // Before the first sample the estimator holds RFC 9002's 333 ms guess: not a measurement.
+            ...(s.minRttMs > 0
+              ? { rtt_ms: Math.round(s.rttMs * 10) / 10, min_rtt_ms: Math.round(s.minRttMs * 10) / 10 }
+              : {}),
             loss: Math.round(s.loss * 1000) / 1000,
             cwnd: s.cwnd,
             bytes_in_flight: s.bytesInFlight,
