@@ -93,6 +93,13 @@ export interface RendezvousComponents {
   randomBytes?: (n: number) => Uint8Array;
 }
 
+/**
+ * CONNECTs for the same pair within this window share one introduction. Crossing first
+ * messages arrive within a round trip of each other; the window stays well under the peers'
+ * first direct-path retry (5 s), which must get a fresh introduction to punch again.
+ */
+export const PAIR_INTRO_WINDOW_MS = 2_000;
+
 export const RENDEZVOUS_DEFAULTS = {
   host: '0.0.0.0',
   port: 7000,
@@ -166,6 +173,12 @@ export class RendezvousServer {
   private sweepTimer: TimerHandle | undefined;
   /** CONNECT retransmissions get the same introduction: requester|txid -> introId, expiring. */
   private readonly recentConnects = new Map<string, { introId: Uint8Array; at: number }>();
+  /**
+   * The last introduction per pair (either direction). Two CONNECTs that cross (both peers send
+   * their first message at once) get the same introduction id, so both sides settle on one
+   * session instead of each keeping a different one.
+   */
+  private readonly pairIntros = new Map<string, { introId: Uint8Array; at: number }>();
   private readonly pendingIntros = new Map<string, PendingIntro>();
   private started = false;
   private front: StreamFront | undefined;
@@ -288,6 +301,7 @@ export class RendezvousServer {
     }
     for (const room of rooms) this.broadcastPresence(room);
     for (const [k, v] of this.recentConnects) if (now - v.at > 30_000) this.recentConnects.delete(k);
+    for (const [k, v] of this.pairIntros) if (now - v.at > PAIR_INTRO_WINDOW_MS) this.pairIntros.delete(k);
     this.introduced.sweep(now);
   }
 
@@ -476,16 +490,24 @@ export class RendezvousServer {
     if (!target || target.room !== from.room || target.idHex === from.idHex)
       return this.error(ctx, m.txid, 'UNKNOWN_PEER', 'no such peer in your room');
 
+    const now = this.clock.now();
     const key = `${from.idHex}|${toHex(m.txid)}`;
     const seen = this.recentConnects.get(key);
-    const introId = seen?.introId ?? this.random(Limits.INTRO_ID_BYTES);
-    if (!seen) this.recentConnects.set(key, { introId, at: this.clock.now() });
+    const pairKey =
+      from.idHex < target.idHex ? `${from.idHex}|${target.idHex}` : `${target.idHex}|${from.idHex}`;
+    const pair = this.pairIntros.get(pairKey);
+    const crossing = !seen && pair !== undefined && now - pair.at <= PAIR_INTRO_WINDOW_MS;
+    const introId = seen?.introId ?? (crossing ? pair.introId : this.random(Limits.INTRO_ID_BYTES));
+    if (!seen) this.recentConnects.set(key, { introId, at: now });
+    if (!crossing && !seen) this.pairIntros.set(pairKey, { introId, at: now });
 
     // The pair may now relay to each other (both directions), for relayPairTtlMs after this.
     this.introduced.add(from.idHex, target.idHex, this.clock.now());
     // Both introductions leave back to back, so both sides start punching at the same moment.
     ctx.reply(encode(this.introduction(m.txid, introId, true, target)));
-    if (seen) return; // a retransmitted CONNECT: the target's copy is already being retransmitted
+    // A retransmitted CONNECT: the target's copy is already being retransmitted. A crossing one:
+    // the target asked first and has this very introduction already.
+    if (seen || crossing) return;
     this.stats.introductions++;
     const txid = this.random(Limits.TXID_BYTES);
     const toTarget = encode(this.introduction(txid, introId, false, from));

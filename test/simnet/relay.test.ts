@@ -164,4 +164,27 @@ describe('relay fallback and upgrade on the simulated network', () => {
     expect(texts(d, 'c')).toEqual([]);
     await w.close();
   }, 30_000);
+
+  it('both peers send their first message at the same moment: one session, no outage', async () => {
+    for (const [seed, offsetMs] of [
+      [51, 0],
+      [52, 5],
+      [53, 15],
+      [54, 25],
+      [55, 40],
+    ] as const) {
+      const { w, a, b } = await world(seed, NAT_PRESETS.portRestrictedCone, NAT_PRESETS.portRestrictedCone);
+      const t0 = w.sim.clock.now();
+      a.node.sendMessage('b', 'from a');
+      if (offsetMs > 0) await w.sim.run(offsetMs);
+      b.node.sendMessage('a', 'from b');
+      const ok = await w.run(() => texts(a, 'b').length === 1 && texts(b, 'a').length === 1, 10_000);
+      expect(ok, `seed ${seed}, offset ${offsetMs} ms`).toBe(true);
+      expect(w.sim.clock.now() - t0, `seed ${seed}`).toBeLessThan(2_000);
+      expect(a.events.connected).toHaveLength(1);
+      expect(b.events.connected).toHaveLength(1);
+      expect(w.server.stats.introductions).toBe(1); // the crossing CONNECT reused the introduction
+      await w.close();
+    }
+  }, 30_000);
 });
