@@ -306,7 +306,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       fingerprint: s.fingerprint,
       state: s.state,
       ...(s.path ? { path: s.path } : {}),
-      ...(s.remote ? { remote: s.remote } : {}),
+      ...(s.remote && s.path !== 'relay' ? { remote: s.remote } : {}), // a relayed path has no peer address
       ...(s.punch ? { candidates: s.punch.candidates, connectMs: s.punch.ms } : {}),
       ...(s.rtt_ms !== undefined ? { rttMs: s.rtt_ms } : {}),
       ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10 } : {}),
