@@ -14,13 +14,15 @@ export const RENDEZVOUS_HELP = `Usage: punchline rendezvous [options]
 
 Run the rendezvous server: peers register here, learn their public UDP address as
 their NAT shows it, see who is in their room, and get introduced so both punch at once.
-It also answers standard STUN Binding requests (RFC 8489) on the same port.
+It also answers standard STUN Binding requests (RFC 8489) on the same port, and on a
+second UDP port (--alt-port) for NAT behaviour tests (punchline nat-check, RFC 5780).
 On TCP, on the same port number, it serves the WebSocket relay and fallback signalling
 (for peers whose UDP is blocked), GET /healthz and GET /metrics (Prometheus).
 
 Options:
   --host ADDR               address to listen on (default ${D.host})
   --port N                  UDP port, and TCP port for WebSocket/HTTP (default ${D.port})
+  --alt-port N              second UDP port, STUN only, for nat-check (default PORT+1; 0 = off)
   --keepalive-ms N          keepalive interval told to peers (default ${D.keepaliveMs})
   --expiry-ms N             drop a UDP registration not heard from for this long (default ${D.expiryMs})
   --max-room N              members per room (default ${D.maxRoomMembers})
@@ -43,7 +45,8 @@ Options:
   --log-level L             debug, info, warn, error, silent (default info); logs are JSON lines on stderr
   -h, --help                show this help
 
-Prints "punchline rendezvous listening on udp HOST:PORT" on stdout when ready, then
+Prints "punchline rendezvous listening on udp HOST:PORT" on stdout when ready (followed by
+" (stun alt port N)" when the alternate port is open), then
 "punchline rendezvous listening on tcp HOST:PORT (ws|wss)" unless --no-tcp.
 `;
 
@@ -75,6 +78,7 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
   const spec = {
     host: { type: 'string' },
     port: { type: 'string' },
+    'alt-port': { type: 'string' },
     'keepalive-ms': { type: 'string' },
     'expiry-ms': { type: 'string' },
     'max-room': { type: 'string' },
@@ -112,11 +116,16 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
   if ((cert === undefined) !== (key === undefined)) throw badArgument('--tls-cert and --tls-key go together');
   const tcp = f['no-tcp'] !== true;
   if (!tcp && cert !== undefined) throw badArgument('--tls-cert needs TCP (drop --no-tcp)');
+  const port = int(f, 'port', 0, 65535, D.port);
+  const altPort = f['alt-port'] !== undefined ? int(f, 'alt-port', 0, 65535, 0) : undefined;
+  if (altPort !== undefined && altPort !== 0 && altPort === port)
+    throw badArgument(`--alt-port must differ from --port (both ${port})`);
   const rateBytes = int(f, 'relay-rate-bytes', 1024, 1_073_741_824, D.relayRateBytes);
   const rateFrames = int(f, 'relay-rate-frames', 1, 10_000_000, D.relayRateFrames);
   const options: RendezvousOptions = {
     host: typeof f.host === 'string' ? f.host : D.host,
-    port: int(f, 'port', 0, 65535, D.port),
+    port,
+    ...(altPort !== undefined ? { altPort } : {}),
     keepaliveMs,
     expiryMs: int(f, 'expiry-ms', keepaliveMs, 86_400_000, Math.max(D.expiryMs, keepaliveMs * 3 + 5000)),
     maxRoomMembers: int(f, 'max-room', 2, 100_000, D.maxRoomMembers),
@@ -169,10 +178,13 @@ export async function runRendezvous(argv: string[]): Promise<number> {
   } catch (e) {
     throw new PunchlineError(
       'IO',
-      `cannot listen on ${String(options.host)}:${String(options.port)} (udp${tcp ? ' and tcp' : ''}): ${(e as Error).message}`,
+      `cannot listen on ${String(options.host)}:${String(options.port)} (udp${options.altPort ? `, stun alt port ${options.altPort}` : ''}${tcp ? ' and tcp' : ''}): ${(e as Error).message}`,
     );
   }
-  process.stdout.write(`punchline rendezvous listening on udp ${endpointKey(bound)}\n`);
+  const alt = server.altEndpoint;
+  process.stdout.write(
+    `punchline rendezvous listening on udp ${endpointKey(bound)}${alt ? ` (stun alt port ${alt.port})` : ''}\n`,
+  );
   const tcpAt = server.tcpEndpoint;
   if (tcpAt)
     process.stdout.write(

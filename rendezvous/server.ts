@@ -11,7 +11,7 @@ import { Limits, MsgType, WireError } from '../common/wire/constants.js';
 import type { WireErrorName } from '../common/wire/constants.js';
 import { decode, encode, isPunchline, registerSigningBytes } from '../common/wire/messages.js';
 import type { Connect, Keepalive, Message, Register } from '../common/wire/messages.js';
-import { handleStunRequest, isStunMessage } from '../common/wire/stun.js';
+import { answerStunRequest, isStunMessage } from '../common/wire/stun.js';
 import { CookieJar } from './cookie.js';
 import { IntroducedPairs } from './introduced.js';
 import { httpRoutes } from './metrics.js';
@@ -24,6 +24,15 @@ import type { RelayStats } from './stream-front.js';
 export interface RendezvousOptions {
   host?: string;
   port?: number;
+  /**
+   * A second UDP socket on this port (same host) that answers STUN Binding requests and nothing
+   * else, so clients can test their NAT in the manner of RFC 5780 (`punchline nat-check`): both
+   * sockets honour CHANGE-REQUEST "change port" by answering from the other one (see
+   * `answerStunRequest` for "change IP", and why OTHER-ADDRESS is not sent).
+   * undefined (the default): the UDP port + 1, skipped with a warning if that cannot be bound;
+   * 0: off; any other number: that port, and failing to bind it fails start().
+   */
+  altPort?: number;
   /**
    * How often peers should refresh their registration (and so their NAT mapping). 15 s: the
    * floor RFC 8445 §11 and RFC 8085 §3.5 set for keepalives, and well inside the ~30 s after
@@ -100,6 +109,13 @@ export interface RendezvousComponents {
  */
 export const PAIR_INTRO_WINDOW_MS = 2_000;
 
+/**
+ * What identifies one registration (one running peer process): its UDP binding, kept when the
+ * same process also registers over the stream and replaced when a new process registers; for a
+ * peer on the stream only, its stream binding.
+ */
+const registrationOf = (rec: MemberRecord): unknown => rec.udp ?? rec.ws;
+
 export const RENDEZVOUS_DEFAULTS = {
   host: '0.0.0.0',
   port: 7000,
@@ -123,7 +139,8 @@ export const RENDEZVOUS_DEFAULTS = {
   authTimeoutMs: 10_000,
 } as const;
 
-export type ResolvedOptions = Required<Omit<RendezvousOptions, 'tls'>> & Pick<RendezvousOptions, 'tls'>;
+export type ResolvedOptions = Required<Omit<RendezvousOptions, 'tls' | 'altPort'>> &
+  Pick<RendezvousOptions, 'tls' | 'altPort'>;
 
 /** Where a message came from and how to answer it: UDP, or a stream (WebSocket) connection. */
 export interface ReplyContext {
@@ -170,6 +187,8 @@ export class RendezvousServer {
   private readonly cookies: CookieJar;
   private readonly random: (n: number) => Uint8Array;
   private socket: DatagramSocket | undefined;
+  /** The STUN-only socket on the alternate port (RFC 5780), when open. */
+  private altSocket: DatagramSocket | undefined;
   private sweepTimer: TimerHandle | undefined;
   /** CONNECT retransmissions get the same introduction: requester|txid -> introId, expiring. */
   private readonly recentConnects = new Map<string, { introId: Uint8Array; at: number }>();
@@ -178,7 +197,10 @@ export class RendezvousServer {
    * their first message at once) get the same introduction id, so both sides settle on one
    * session instead of each keeping a different one.
    */
-  private readonly pairIntros = new Map<string, { introId: Uint8Array; at: number }>();
+  private readonly pairIntros = new Map<
+    string,
+    { introId: Uint8Array; at: number; requester: string; requesterBinding: unknown; targetBinding: unknown }
+  >();
   private readonly pendingIntros = new Map<string, PendingIntro>();
   private started = false;
   private front: StreamFront | undefined;
@@ -219,6 +241,11 @@ export class RendezvousServer {
     return this.clock.now();
   }
 
+  /** The STUN-only alternate-port UDP endpoint (`altPort`), once started, if it is open. */
+  get altEndpoint(): Endpoint | undefined {
+    return this.altSocket?.localEndpoint();
+  }
+
   /** The TCP endpoint (WebSocket, /healthz, /metrics), once started with a stream network. */
   get tcpEndpoint(): Endpoint | undefined {
     return this.listener?.local;
@@ -235,6 +262,14 @@ export class RendezvousServer {
     sock.onMessage((data, from) => this.onDatagram(data, from));
     const bound = await sock.bind(this.opts.port, this.opts.host);
     this.socket = sock;
+    try {
+      await this.openAltSocket(bound);
+    } catch (e) {
+      sock.close();
+      this.socket = undefined;
+      this.started = false;
+      throw e;
+    }
     const streams = this.components.streamNetwork;
     if (streams) {
       const front = new StreamFront(this, this.opts, this.clock, this.log);
@@ -250,6 +285,8 @@ export class RendezvousServer {
       } catch (e) {
         sock.close();
         this.socket = undefined;
+        this.altSocket?.close();
+        this.altSocket = undefined;
         this.started = false;
         throw e;
       }
@@ -258,6 +295,7 @@ export class RendezvousServer {
     this.scheduleSweep();
     this.log.info('listening', {
       udp: endpointKey(bound),
+      ...(this.altSocket ? { stunAlt: endpointKey(this.altSocket.localEndpoint()) } : {}),
       ...(this.listener ? { tcp: endpointKey(this.listener.local), tls: this.opts.tls !== undefined } : {}),
     });
     return bound;
@@ -272,10 +310,57 @@ export class RendezvousServer {
     this.pendingIntros.clear();
     this.socket?.close();
     this.socket = undefined;
+    this.altSocket?.close();
+    this.altSocket = undefined;
     this.front?.shutdown();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.close();
+  }
+
+  /**
+   * Open the STUN-only socket on the alternate port (RFC 5780 §4: NAT behaviour discovery needs a
+   * second transport address; this server has one IP, so the second is a port). The default
+   * (port + 1) is best effort; an explicit port must bind.
+   */
+  private async openAltSocket(bound: Endpoint): Promise<void> {
+    const explicit = this.opts.altPort !== undefined;
+    const port = this.opts.altPort ?? bound.port + 1;
+    if (port === 0 || port > 65535) return;
+    const alt = this.components.network.createUdpSocket();
+    alt.onMessage((data, from) => this.onAltDatagram(data, from));
+    try {
+      await alt.bind(port, this.opts.host);
+    } catch (e) {
+      alt.close();
+      if (explicit) throw e;
+      this.log.warn('stun alt port unavailable: nat-check cannot test mapping and filtering here', {
+        port,
+        error: (e as Error).message,
+      });
+      return;
+    }
+    this.altSocket = alt;
+  }
+
+  /** Answer a STUN request on either socket; a "change port" answer leaves from the other one. */
+  private onStun(data: Uint8Array, from: Endpoint, onAlt: boolean): void {
+    this.stats.stunRequests++;
+    const answer = answerStunRequest(data, from, { alternatePort: this.altSocket !== undefined });
+    if (!answer) {
+      this.stats.dropped.malformed++;
+      return;
+    }
+    const fromAlt = onAlt !== (answer.via === 'other');
+    this.stats.datagramsOut++;
+    (fromAlt ? this.altSocket : this.socket)?.send(answer.bytes, from);
+  }
+
+  /** The alternate port's receive path: STUN Binding only; anything else is counted and dropped. */
+  onAltDatagram(data: Uint8Array, from: Endpoint): void {
+    this.stats.datagramsIn++;
+    if (isStunMessage(data)) return this.onStun(data, from, true);
+    this.stats.dropped.malformed++;
   }
 
   private scheduleSweep(): void {
@@ -316,13 +401,7 @@ export class RendezvousServer {
   onDatagram(data: Uint8Array, from: Endpoint): void {
     this.stats.datagramsIn++;
     const reply = (bytes: Uint8Array): void => this.sendUdp(bytes, from);
-    if (isStunMessage(data)) {
-      this.stats.stunRequests++;
-      const answer = handleStunRequest(data, from);
-      if (answer) reply(answer);
-      else this.stats.dropped.malformed++;
-      return;
-    }
+    if (isStunMessage(data)) return this.onStun(data, from, false);
     if (!isPunchline(data)) {
       this.stats.dropped.malformed++;
       return;
@@ -496,10 +575,25 @@ export class RendezvousServer {
     const pairKey =
       from.idHex < target.idHex ? `${from.idHex}|${target.idHex}` : `${target.idHex}|${from.idHex}`;
     const pair = this.pairIntros.get(pairKey);
-    const crossing = !seen && pair !== undefined && now - pair.at <= PAIR_INTRO_WINDOW_MS;
+    // Crossing: the *other* side asked within the window, and both are still the registrations
+    // (processes) that took part then, so the requester already holds that introduction.
+    const crossing =
+      !seen &&
+      pair !== undefined &&
+      now - pair.at <= PAIR_INTRO_WINDOW_MS &&
+      pair.requester === target.idHex &&
+      pair.requesterBinding === registrationOf(target) &&
+      pair.targetBinding === registrationOf(from);
     const introId = seen?.introId ?? (crossing ? pair.introId : this.random(Limits.INTRO_ID_BYTES));
     if (!seen) this.recentConnects.set(key, { introId, at: now });
-    if (!crossing && !seen) this.pairIntros.set(pairKey, { introId, at: now });
+    if (!crossing && !seen)
+      this.pairIntros.set(pairKey, {
+        introId,
+        at: now,
+        requester: from.idHex,
+        requesterBinding: registrationOf(from),
+        targetBinding: registrationOf(target),
+      });
 
     // The pair may now relay to each other (both directions), for relayPairTtlMs after this.
     this.introduced.add(from.idHex, target.idHex, this.clock.now());

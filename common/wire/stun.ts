@@ -41,6 +41,8 @@ const CLASS_NAMES: readonly StunClassName[] = ['request', 'indication', 'success
 /** Attribute types (RFC 8489 §18.3, RFC 8445 §16.1 for the ICE ones). */
 export const StunAttr = {
   MAPPED_ADDRESS: 0x0001,
+  /** RFC 5780 §7.2: ask the server to answer from its other IP and/or port. */
+  CHANGE_REQUEST: 0x0003,
   USERNAME: 0x0006,
   MESSAGE_INTEGRITY: 0x0008,
   ERROR_CODE: 0x0009,
@@ -60,16 +62,22 @@ export const StunAttr = {
   FINGERPRINT: 0x8028,
   ICE_CONTROLLED: 0x8029,
   ICE_CONTROLLING: 0x802a,
+  /** RFC 5780 §7.3: the address and port the response was sent from. */
+  RESPONSE_ORIGIN: 0x802b,
+  /** RFC 5780 §7.4: the server's other address and port (where "change" answers come from). */
+  OTHER_ADDRESS: 0x802c,
 } as const;
 
 /**
  * Comprehension-required types (0x0000-0x7FFF) that a Binding server may meet and can safely
  * ignore: it serves no credentials (authentication attributes are ignored, RFC 8489 §9) and ICE
  * attributes only matter between ICE agents. Anything else in that range gets a 420
- * (RFC 8489 §6.3.1.1) - e.g. RFC 5780's CHANGE-REQUEST, which this server cannot honour.
+ * (RFC 8489 §6.3.1.1) - e.g. RFC 5780's RESPONSE-PORT. CHANGE-REQUEST is decoded; whether it can
+ * be honoured depends on the server having an alternate port (`answerStunRequest`).
  */
 const UNDERSTOOD_REQUIRED: ReadonlySet<number> = new Set([
   StunAttr.MAPPED_ADDRESS,
+  StunAttr.CHANGE_REQUEST,
   StunAttr.USERNAME,
   StunAttr.MESSAGE_INTEGRITY,
   StunAttr.ERROR_CODE,
@@ -137,7 +145,21 @@ export interface StunMessage {
   readonly messageIntegrity?: Uint8Array;
   readonly messageIntegritySha256?: Uint8Array;
   readonly fingerprint?: number;
+  /** RFC 5780 §7.2 CHANGE-REQUEST flags. */
+  readonly changeRequest?: StunChangeRequest;
+  /** RFC 5780 §7.3 RESPONSE-ORIGIN. */
+  readonly responseOrigin?: Endpoint;
+  /** RFC 5780 §7.4 OTHER-ADDRESS. */
+  readonly otherAddress?: Endpoint;
 }
+
+/** The two flags of CHANGE-REQUEST (RFC 5780 §7.2): "change IP" (0x04) and "change port" (0x02). */
+export interface StunChangeRequest {
+  readonly changeIp: boolean;
+  readonly changePort: boolean;
+}
+const CHANGE_IP_FLAG = 0x04;
+const CHANGE_PORT_FLAG = 0x02;
 
 // ---------------------------------------------------------------------------------------------
 // Demux and decode
@@ -230,6 +252,22 @@ function decodeAttribute(
     case StunAttr.MAPPED_ADDRESS:
       out.mappedAddress ??= decodeAddress(value, undefined, 'MAPPED-ADDRESS');
       return;
+    case StunAttr.RESPONSE_ORIGIN:
+      out.responseOrigin ??= decodeAddress(value, undefined, 'RESPONSE-ORIGIN');
+      return;
+    case StunAttr.OTHER_ADDRESS:
+      out.otherAddress ??= decodeAddress(value, undefined, 'OTHER-ADDRESS');
+      return;
+    case StunAttr.CHANGE_REQUEST: {
+      // RFC 5780 §7.2: 32 bits, only A (change IP) and B (change port) defined; the rest ignored.
+      if (value.length !== 4) throw malformed(`stun: CHANGE-REQUEST of ${value.length} bytes`);
+      const flags = value[3]!;
+      out.changeRequest ??= {
+        changeIp: (flags & CHANGE_IP_FLAG) !== 0,
+        changePort: (flags & CHANGE_PORT_FLAG) !== 0,
+      };
+      return;
+    }
     case StunAttr.SOFTWARE:
       out.software ??= text(value, MAX_TEXT_BYTES, 'SOFTWARE');
       return;
@@ -429,6 +467,14 @@ export function xorMappedAddressValue(ep: Endpoint, txId: Uint8Array): Uint8Arra
   return concatBytes(new Uint8Array([0, ip.length === 4 ? 0x01 : 0x02, xport >>> 8, xport & 0xff]), ip);
 }
 
+/** MAPPED-ADDRESS-format value (RFC 8489 §14.1), also used by RESPONSE-ORIGIN and OTHER-ADDRESS. */
+export function mappedAddressValue(ep: Endpoint): Uint8Array {
+  if (!Number.isInteger(ep.port) || ep.port < 0 || ep.port > 0xffff)
+    throw badArgument(`stun: port ${ep.port}`);
+  const ip = parseIp(ep.address);
+  return concatBytes(new Uint8Array([0, ip.length === 4 ? 0x01 : 0x02, ep.port >>> 8, ep.port & 0xff]), ip);
+}
+
 function softwareAttr(software: string | undefined): StunAttributeInput[] {
   if (software === undefined) return [];
   const value = utf8Encode(software);
@@ -439,9 +485,16 @@ function softwareAttr(software: string | undefined): StunAttributeInput[] {
 export interface BindingSuccessOptions {
   readonly software?: string;
   readonly fingerprint?: boolean;
+  /** RFC 5780 §7.3 RESPONSE-ORIGIN: where this response leaves from. */
+  readonly responseOrigin?: Endpoint;
+  /** RFC 5780 §7.4 OTHER-ADDRESS: the server's other address and port. */
+  readonly otherAddress?: Endpoint;
 }
 
-/** Binding success response: XOR-MAPPED-ADDRESS, then SOFTWARE and FINGERPRINT if asked. */
+/**
+ * Binding success response: XOR-MAPPED-ADDRESS, then RESPONSE-ORIGIN and OTHER-ADDRESS if given,
+ * then SOFTWARE and FINGERPRINT if asked.
+ */
 export function encodeBindingSuccess(
   txId: Uint8Array,
   mapped: Endpoint,
@@ -452,6 +505,12 @@ export function encodeBindingSuccess(
     txId,
     [
       { type: StunAttr.XOR_MAPPED_ADDRESS, value: xorMappedAddressValue(mapped, txId) },
+      ...(opts.responseOrigin
+        ? [{ type: StunAttr.RESPONSE_ORIGIN, value: mappedAddressValue(opts.responseOrigin) }]
+        : []),
+      ...(opts.otherAddress
+        ? [{ type: StunAttr.OTHER_ADDRESS, value: mappedAddressValue(opts.otherAddress) }]
+        : []),
       ...softwareAttr(opts.software),
     ],
     { fingerprint: opts.fingerprint ?? false },
@@ -464,6 +523,8 @@ export interface BindingRequestOptions {
   /** Short-term credential key (see `shortTermKey`): adds MESSAGE-INTEGRITY. */
   readonly integrityKey?: Uint8Array;
   readonly fingerprint?: boolean;
+  /** RFC 5780 §7.2 CHANGE-REQUEST (sent even with both flags false when given). */
+  readonly changeRequest?: Partial<StunChangeRequest>;
 }
 
 /** Binding request (for our own NAT check and tests); a random transaction id by default. */
@@ -472,6 +533,12 @@ export function encodeBindingRequest(
   opts: BindingRequestOptions = {},
 ): Uint8Array {
   const attrs = softwareAttr(opts.software);
+  if (opts.changeRequest) {
+    const flags =
+      (opts.changeRequest.changeIp ? CHANGE_IP_FLAG : 0) |
+      (opts.changeRequest.changePort ? CHANGE_PORT_FLAG : 0);
+    attrs.push({ type: StunAttr.CHANGE_REQUEST, value: new Uint8Array([0, 0, 0, flags]) });
+  }
   if (opts.username !== undefined) {
     const value = utf8Encode(opts.username);
     if (value.length > MAX_USERNAME_BYTES) throw badArgument('stun: USERNAME too long');
@@ -572,28 +639,76 @@ export function shortTermKey(password: string): Uint8Array {
 /** What the rendezvous server puts in SOFTWARE (RFC 8489 §14.14). */
 export const STUN_SOFTWARE = 'punchline';
 
+/** A Binding answer and the socket it must leave from: this one, or the other (a "change port"). */
+export interface StunAnswer {
+  readonly bytes: Uint8Array;
+  readonly via: 'this' | 'other';
+}
+
 /**
- * The pure server-side handler (RFC 8489 §6.3): a Binding request gets a Binding success with
- * XOR-MAPPED-ADDRESS = `from`, SOFTWARE and FINGERPRINT; a request carrying unknown
+ * The pure server-side handler (RFC 8489 §6.3, RFC 5780 §6): a Binding request gets a Binding
+ * success with XOR-MAPPED-ADDRESS = `from`, SOFTWARE and FINGERPRINT; a request carrying unknown
  * comprehension-required attributes gets 420 with UNKNOWN-ATTRIBUTES. Everything else is
  * dropped (undefined): not STUN, malformed, a wrong FINGERPRINT (§7.3), indications,
  * responses, and requests for other methods (we are no TURN server; silence is cheapest).
- * Never throws. The answer is small (56 bytes for IPv4, 68 for IPv6) so the server is a poor
- * amplifier.
+ *
+ * CHANGE-REQUEST (RFC 5780 §7.2) depends on `alternatePort`: whether the server has a second
+ * socket on another port of its one IP address (the rendezvous's `--alt-port`).
+ * - Without one, any CHANGE-REQUEST gets 420, as RFC 5780 §6 requires of a server that has no
+ *   alternate address and port.
+ * - With one, a CHANGE-REQUEST with no flag set is a plain request, and "change port" is answered
+ *   the same way but from the other socket (`via: 'other'`): that lets a client test its NAT's
+ *   filtering. "Change IP" (with or without "change port") cannot be honoured with one address
+ *   and is dropped unanswered. Not a 420: RFC 5780 clients (stuntman) take any answer bearing
+ *   their transaction id as "the filter let it in" and would report endpoint-independent
+ *   filtering; silence makes them go on to the "change port" test. It also keeps the 420
+ *   truthful: with an alternate port, CHANGE-REQUEST is understood.
+ *
+ * Successes never carry OTHER-ADDRESS: RFC 5780 §6 forbids it to a server that cannot offer the
+ * same ports on a second IP address, and for good reason: standard clients that see it run the
+ * full RFC 5780 test series against the "other" address, which here is the same IP (coturn's
+ * turnutils_stunclient then blocks forever; stuntman's mapping test sends to OTHER-ADDRESS's IP
+ * with the main port, the main port again, and reports endpoint-independent mapping behind any
+ * NAT). `punchline nat-check` knows the alternate port without it (PORT+1 by default, or where a
+ * "change port" answer came from). Nor RESPONSE-ORIGIN: the datagram's source says the same, and
+ * it would make answers larger than the 56 bytes every other answer to a 20-byte request keeps to.
+ *
+ * Never throws. The answers are small (56 bytes for IPv4, 68 for IPv6; a 420 at most 92), the
+ * same size from either socket, so the server is a poor amplifier.
  */
-export function handleStunRequest(buf: Uint8Array, from: Endpoint): Uint8Array | undefined {
+export function answerStunRequest(
+  buf: Uint8Array,
+  from: Endpoint,
+  opts: { readonly alternatePort?: boolean } = {},
+): StunAnswer | undefined {
   if (!isStunMessage(buf)) return undefined;
   try {
     const msg = decodeStun(buf);
     if (msg.class !== 'request' || msg.method !== StunMethod.BINDING) return undefined;
     if (fingerprintOk(buf, msg) === false) return undefined;
-    if (msg.unknownRequired.length > 0)
-      return encodeBindingError(msg.txId, 420, 'Unknown Attribute', {
-        unknownAttributes: msg.unknownRequired,
+    const change = msg.changeRequest;
+    const alt = opts.alternatePort === true;
+    const unknown =
+      change && !alt ? [StunAttr.CHANGE_REQUEST as number, ...msg.unknownRequired] : msg.unknownRequired;
+    if (unknown.length > 0) {
+      const bytes = encodeBindingError(msg.txId, 420, 'Unknown Attribute', {
+        unknownAttributes: unknown,
         fingerprint: true,
       });
-    return encodeBindingSuccess(msg.txId, from, { software: STUN_SOFTWARE, fingerprint: true });
+      return { bytes, via: 'this' };
+    }
+    if (change?.changeIp) return undefined; // one IP address: see above
+    const bytes = encodeBindingSuccess(msg.txId, from, { software: STUN_SOFTWARE, fingerprint: true });
+    return { bytes, via: change?.changePort ? 'other' : 'this' };
   } catch {
     return undefined; // malformed request, or an unusable `from`: drop
   }
+}
+
+/**
+ * `answerStunRequest` for a server with one socket (no alternate port): the answer, if any, goes
+ * back from the socket the request arrived on.
+ */
+export function handleStunRequest(buf: Uint8Array, from: Endpoint): Uint8Array | undefined {
+  return answerStunRequest(buf, from)?.bytes;
 }

@@ -4,6 +4,7 @@ import { isPunchlineError } from '../../common/errors.js';
 import { RENDEZVOUS_HELP, runRendezvous } from '../../rendezvous/main.js';
 import { CHAT_HELP, runChat } from '../chat-main.js';
 import { DEMO_HELP, runDemo } from '../demo/main.js';
+import { NAT_CHECK_HELP, runNatCheckCommand } from '../nat-check/main.js';
 
 const HELP = `Usage: punchline <command> [options]
 
@@ -13,6 +14,7 @@ Commands:
   demo         watch two peers punch through their NATs, step by step (simulated, instant)
   rendezvous   run a rendezvous server (registration, presence, introductions, STUN)
   chat         join a room and chat peer to peer
+  nat-check    what kind of NAT am I behind? direct or relay against each kind of NAT
   help [CMD]   show help for a command
 
 Run "punchline <command> --help" for a command's options.
@@ -22,6 +24,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   rendezvous: { run: runRendezvous, help: RENDEZVOUS_HELP },
   chat: { run: runChat, help: CHAT_HELP },
   demo: { run: runDemo, help: DEMO_HELP },
+  'nat-check': { run: (argv) => runNatCheckCommand(argv), help: NAT_CHECK_HELP },
 };
 
 function version(): string {

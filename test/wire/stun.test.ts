@@ -370,13 +370,13 @@ describe('decodeStun rejects malformed input', () => {
   });
 
   it('keeps unknown attributes raw and lists unknown comprehension-required ones', () => {
-    const m = decodeStun(header(0x0001, '00030004 00000006 c0010001 07000000 8fff0000'));
+    const m = decodeStun(header(0x0001, '00270004 00000006 c0010001 07000000 8fff0000'));
     expect(m.attributes.map((a) => [a.type, toHex(a.value)])).toEqual([
-      [0x0003, '00000006'],
+      [0x0027, '00000006'], // RFC 5780 RESPONSE-PORT: not understood
       [0xc001, '07'],
       [0x8fff, ''],
     ]);
-    expect(m.unknownRequired).toEqual([0x0003]);
+    expect(m.unknownRequired).toEqual([0x0027]);
   });
 
   it('ignores attributes after MESSAGE-INTEGRITY (RFC 8489 §14.5)', () => {
@@ -436,7 +436,7 @@ describe('handleStunRequest', () => {
 
   it('answers 420 with UNKNOWN-ATTRIBUTES for unknown comprehension-required attributes', () => {
     const req = encodeStunMessage(BINDING_REQUEST, RFC_TXID, [
-      { type: 0x0003, value: hex('00000006') }, // RFC 5780 CHANGE-REQUEST: we cannot honour it
+      { type: 0x0003, value: hex('00000006') }, // RFC 5780 CHANGE-REQUEST: one socket cannot honour it
       { type: 0x7abc, value: new Uint8Array(0) },
       { type: 0x0003, value: hex('00000000') },
     ]);
