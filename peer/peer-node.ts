@@ -200,6 +200,15 @@ export class PeerNode extends Emitter<PeerEvents> {
     return this.client?.state ?? 'connecting';
   }
 
+  private lastServerState: ServerState | undefined;
+  /** Report the server state when it changes (UDP and stream together), not on every client's change. */
+  private serverChanged(): void {
+    const state = this.serverState;
+    if (state === this.lastServerState) return;
+    this.lastServerState = state;
+    this.emit('server', { state });
+  }
+
   /** The rendezvous client to ask for introductions: UDP when registered there, else the stream. */
   private get signalling(): RendezvousClient | undefined {
     if (this.client?.state === 'registered') return this.client;
@@ -271,12 +280,12 @@ export class PeerNode extends Emitter<PeerEvents> {
       );
       relay.on('client', (rc) => this.wireClient(rc, 'tcp'));
       relay.on('up', () => {
-        this.emit('server', { state: this.serverState });
+        this.serverChanged();
         for (const e of this.peers.values()) e.link.relayUp();
       });
       relay.on('down', (d) => {
         this.log.warn('relay connection lost', { reason: d.reason });
-        this.emit('server', { state: this.serverState });
+        this.serverChanged();
       });
       relay.on('relayed', (r) => this.onRelayed(r.from, r.payload));
       this.relay = relay;
@@ -299,7 +308,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       }
       this.emit('error', { code: e.code, message: e.message });
     });
-    client.on('state', () => this.emit('server', { state: this.serverState }));
+    client.on('state', () => this.serverChanged());
   }
 
   /** A session packet that came through the relay. */
