@@ -67,7 +67,12 @@ function rawPublic(k: KeyObject): Uint8Array {
   return new Uint8Array(der.subarray(der.length - 32));
 }
 
-function fromKeys(edPrivate: KeyObject, dhPublic: Uint8Array, dhPrivate: Uint8Array): Identity {
+/** An identity from its private keys (and the X25519 public key): the one place it is put together. */
+export function identityFromKeys(
+  edPrivate: KeyObject,
+  dhPublic: Uint8Array,
+  dhPrivate: Uint8Array,
+): Identity {
   const signPublic = rawPublic(createPublicKey(edPrivate));
   return {
     id: peerIdOf(signPublic, dhPublic),
@@ -83,7 +88,11 @@ export function generateIdentity(): Identity {
   const ed = generateKeyPairSync('ed25519');
   const x = generateKeyPairSync('x25519');
   const jwk = x.privateKey.export({ format: 'jwk' });
-  return fromKeys(ed.privateKey, rawPublic(x.publicKey), new Uint8Array(Buffer.from(jwk.d!, 'base64url')));
+  return identityFromKeys(
+    ed.privateKey,
+    rawPublic(x.publicKey),
+    new Uint8Array(Buffer.from(jwk.d!, 'base64url')),
+  );
 }
 
 function serialize(edPrivate: KeyObject, idn: Identity): StoredIdentity {
@@ -128,7 +137,7 @@ export async function loadOrCreateIdentity(
   const ed = generateKeyPairSync('ed25519');
   const x = generateKeyPairSync('x25519');
   const dhPrivate = new Uint8Array(Buffer.from(x.privateKey.export({ format: 'jwk' }).d!, 'base64url'));
-  const identity = fromKeys(ed.privateKey, rawPublic(x.publicKey), dhPrivate);
+  const identity = identityFromKeys(ed.privateKey, rawPublic(x.publicKey), dhPrivate);
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -156,7 +165,7 @@ function parseIdentity(text: string, file: string): Identity {
     const dhPublic = fromHex(s.x25519.publicKey);
     const dhPrivate = fromHex(s.x25519.privateKey);
     if (dhPublic.length !== 32 || dhPrivate.length !== 32) throw new Error('x25519 keys must be 32 bytes');
-    const idn = fromKeys(edPrivate, dhPublic, dhPrivate);
+    const idn = identityFromKeys(edPrivate, dhPublic, dhPrivate);
     if (toHex(idn.signPublic) !== s.ed25519.publicKey)
       throw new Error('ed25519 public key does not match private key');
     return idn;

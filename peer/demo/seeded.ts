@@ -3,8 +3,8 @@
  * the keys, the session's ephemeral keys and nonces, the rendezvous's introduction ids, and the
  * retry jitter. The simulator draws its own randomness (loss, ports) from the same seed.
  */
-import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
-import { peerIdOf } from '../../common/identity.js';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { identityFromKeys } from '../../common/identity.js';
 import type { Identity } from '../../common/identity.js';
 
 // PKCS#8 DER headers for a raw 32-byte Ed25519 / X25519 private key (RFC 8410 §7).
@@ -51,15 +51,7 @@ export function demoIdentity(seed: number, name: string): Identity {
   const edDer = Buffer.concat([ED25519_PKCS8, bytes(32)]);
   const dhPrivate = bytes(32);
   const edPrivate = createPrivateKey({ key: edDer, format: 'der', type: 'pkcs8' });
-  const signPublic = rawPublic(edDer);
-  const dhPublic = rawPublic(Buffer.concat([X25519_PKCS8, dhPrivate]));
-  return {
-    id: peerIdOf(signPublic, dhPublic),
-    signPublic,
-    dhPublic,
-    dhPrivate,
-    sign: (data) => new Uint8Array(sign(null, data, edPrivate)),
-  };
+  return identityFromKeys(edPrivate, rawPublic(Buffer.concat([X25519_PKCS8, dhPrivate])), dhPrivate);
 }
 
 /**
