@@ -101,6 +101,9 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
         'hello',
       );
       if (cookieMsg.type !== MsgType.COOKIE) throw new PunchlineError('MALFORMED', 'expected COOKIE');
+      // A registration starts a new presence epoch: a restarted server counts versions from 0 again.
+      this.presenceVersion = -1;
+      this.presenceBuilding = -1;
       const txid = this.txid();
       const body = {
         txid,

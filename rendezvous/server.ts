@@ -504,7 +504,8 @@ export class RendezvousServer {
       // Copies: the decoded fields are views into the received buffer, which must not be kept alive.
       signKey: prev?.signKey ?? new Uint8Array(m.signKey),
       dhKey: prev?.dhKey ?? new Uint8Array(m.dhKey),
-      lan: m.lan,
+      // The relay stream registers with no LAN addresses: keep the ones the UDP registration gave.
+      lan: ctx.transport === 'udp' || !prev ? m.lan : prev.lan,
       udp:
         ctx.transport === 'udp'
           ? { observed: ctx.from, lastSeen: this.clock.now(), send: ctx.reply }

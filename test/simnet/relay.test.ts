@@ -187,4 +187,47 @@ describe('relay fallback and upgrade on the simulated network', () => {
       await w.close();
     }
   }, 30_000);
+
+  it('with the relay on, two peers behind one NAT still go direct over the LAN', async () => {
+    // The relay stream registers with no LAN addresses; they must not erase the UDP ones.
+    const w = new SimWorld(61, true);
+    await w.start();
+    const home = w.nat('home', { ...NAT_PRESETS.portRestrictedCone, hairpin: false });
+    const a = await w.peer('a', { behind: home });
+    const b = await w.peer('b', { behind: home });
+    await w.run(
+      () =>
+        a.events.registered.some((r) => r.transport === 'tcp') &&
+        b.events.registered.some((r) => r.transport === 'tcp'),
+      10_000,
+    );
+    a.node.sendMessage('b', 'next door');
+    await w.run(() => texts(b, 'a').length === 1 && a.node.peerStats('b').path === 'direct', 20_000);
+    expect(a.node.peerStats('b')).toMatchObject({
+      path: 'direct',
+      remote: `${b.host.address}:${b.node.local!.port}`,
+    });
+    await w.close();
+  }, 30_000);
+
+  it('after the rendezvous restarts, presence comes back on both sides and direct chat goes on', async () => {
+    const { w, a, b } = await world(62, NAT_PRESETS.portRestrictedCone, NAT_PRESETS.portRestrictedCone);
+    a.node.sendMessage('b', 'before');
+    await w.run(() => texts(b, 'a').length === 1 && a.node.peerStats('b').path === 'direct', 20_000);
+    await w.server.close();
+    for (let i = 0; i < 5; i++) a.node.sendMessage('b', `during ${i}`);
+    await w.sim.run(30_000);
+    expect(texts(b, 'a')).toEqual(['before', ...seq('during ', 5)]); // direct chat is not disturbed
+    const presenceBefore = a.events.presence.length;
+    await w.server.start();
+    const back = await w.run(
+      () =>
+        a.events.presence.slice(presenceBefore).some((e) => e.peers.some((p) => p.name === 'b')) &&
+        b.events.presence.some((e, i) => i >= 1 && e.peers.some((p) => p.name === 'a')),
+      90_000,
+    );
+    expect(back).toBe(true);
+    expect(a.events.disconnected).toEqual([]);
+    await w.close();
+  }, 30_000);
 });
