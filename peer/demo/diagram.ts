@@ -22,7 +22,7 @@ function linkText(delayMs: number, loss: number): string {
 
 /** One side's column, top (the peer) to bottom (its link to the internet). */
 function column(s: Side): string[] {
-  const link = `  |    ${linkText(s.delayMs, s.loss)}`;
+  const link = `  |    ${s.link ?? linkText(s.delayMs, s.loss)}`;
   if (s.routerPublic === undefined)
     return [`${s.peer}  ${s.local}`, '  |    no NAT: a public address', '  |', '  |', link];
   return [
@@ -44,7 +44,7 @@ export function topologyDiagram(t: Topology): string[] {
   const mid = Math.floor((COLUMN - label.length) / 2) + 2;
   rows.push(INDENT + net.slice(0, mid) + label + net.slice(mid + label.length));
   const hub = Math.floor(COLUMN / 2);
-  rows.push(INDENT + ' '.repeat(hub) + `|    ${linkText(t.rendezvousDelayMs, 0)}`);
+  rows.push(INDENT + ' '.repeat(hub) + `|    ${t.rendezvousLink ?? linkText(t.rendezvousDelayMs, 0)}`);
   const rdv = `rendezvous ${t.rendezvous}`;
   rows.push(INDENT + ' '.repeat(Math.max(0, hub - Math.floor(rdv.length / 2))) + rdv);
   return rows;

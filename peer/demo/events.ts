@@ -26,11 +26,15 @@ export interface Side {
   /** One-way delay (ms) and loss of the link between this side and the internet. */
   delayMs: number;
   loss: number;
+  /** Text for the link instead of delay and loss (the --real demo: no added delay). */
+  link?: string;
 }
 
 export interface Topology {
   rendezvous: string;
   rendezvousDelayMs: number;
+  /** Text for the rendezvous' link instead of its delay (the --real demo). */
+  rendezvousLink?: string;
   alice: Side;
   bob: Side;
 }

@@ -6,6 +6,7 @@ import { NAT_KIND_NAMES, parseNatPair } from './nat-kinds.js';
 import { Narrator } from './narrator.js';
 import { DEFAULT_DELAYS, runScenario } from './scenario.js';
 import type { DemoOptions } from './scenario.js';
+import { checkRealArgs, runRealDemo, type RealDemoDeps } from './real.js';
 import { withSeededMathRandom } from './seeded.js';
 
 export const DEMO_HELP = `Usage: punchline demo [options]
@@ -31,7 +32,9 @@ Options:
   --seed N       seed for everything random (default 1): the same seed tells the same story
   --quiet        print only the summary
   --json         print the events, one JSON object per line, instead of the story
-  --real         the same story over real Linux NAT (needs root): not available yet
+  --real         the same story over real Linux NAT, as root: network namespaces, iptables
+                 routers, the real rendezvous and two real chat peers; real times. Takes
+                 --nat (cone and symmetric only), --loss and --quiet; not --delay (no netem)
   -h, --help     show this help
 
 Examples:
@@ -39,6 +42,7 @@ Examples:
   punchline demo --nat cone,symmetric
   punchline demo --nat cone,symmetric --no-relay
   punchline demo --loss 0.2 --delay 40
+  sudo npx punchline demo --real --nat cone,symmetric
 `;
 
 /** --loss: a probability, 0 to 0.5 (beyond that even registering rarely works). */
@@ -70,6 +74,11 @@ export function parseDemoArgs(
     throw badArgument(`--nat needs a value, e.g. cone,symmetric (kinds: ${NAT_KIND_NAMES.join(', ')})`);
   if (f.quiet && f.json) throw badArgument('--quiet and --json do not go together');
   const nat = parseNatPair(f.nat ?? 'cone,cone');
+  if (f.real === true)
+    checkRealArgs(
+      nat,
+      Object.keys(f).filter((k) => f[k] !== undefined),
+    );
   const loss = lossFlag(f.loss);
   const delayMs = f.delay === undefined ? undefined : intFlag(f.delay, 'delay', 0, 2000, 0);
   const seed = intFlag(f.seed, 'seed', 0, 2 ** 31 - 1, 1);
@@ -113,20 +122,18 @@ function stdio(): DemoIo {
 }
 
 /** Run the demo; resolves with the exit code. Bad flags throw BAD_ARGUMENT (the dispatcher exits 2). */
-export async function runDemo(argv: string[], io: DemoIo = stdio()): Promise<number> {
+export async function runDemo(
+  argv: string[],
+  io: DemoIo = stdio(),
+  real: RealDemoDeps = {},
+): Promise<number> {
   const args = parseDemoArgs(argv);
   if (args.help) {
     io.out(DEMO_HELP);
     return 0;
   }
-  if (args.real) {
-    io.err(
-      'punchline demo: --real is not available yet. The same steps over real Linux NAT (network\n' +
-        'namespaces and iptables, as root) run in the lab tests: sudo npx vitest run test/lab (docs/lab.md).\n' +
-        'Without --real, the demo runs on the simulated network.\n',
-    );
-    return 1;
-  }
+  if (args.real)
+    return runRealDemo({ nat: args.options.nat, loss: args.options.loss, quiet: args.quiet }, io, real);
   const narrator = new Narrator(args.quiet);
   const emit = (e: DemoEvent): void => {
     if (args.json) io.out(jsonLine(e));

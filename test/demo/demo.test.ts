@@ -211,10 +211,44 @@ describe('punchline demo on the simulated network', () => {
     }
   });
 
-  it('--real says plainly that it is not available yet', async () => {
-    const { code, err, out } = await demo('--real');
+  it('--real without root or network namespaces refuses plainly (exit 1), before touching anything', async () => {
+    let out = '';
+    let err = '';
+    const io = { out: (s: string) => (out += s), err: (s: string) => (err += s) };
+    const code = await runDemo(['--real'], io, { unavailable: () => 'needs root (network namespaces)' });
     expect(code).toBe(1);
     expect(out).toBe('');
-    expect(err).toMatch(/--real is not available yet/);
+    expect(err).toContain(
+      '--real needs root and network namespaces (ip netns); run `sudo npx punchline demo --real`, or drop ' +
+        '--real for the simulated story',
+    );
+  });
+
+  it('--real: NAT kinds without a kernel router, --delay and the simulation-only flags are bad arguments', async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['--real', '--nat', 'cone,full-cone'],
+        /no kernel router for NAT kind "full-cone".*cone and symmetric/,
+      ],
+      [['--real', '--nat', 'none'], /no kernel router for NAT kind "none"/],
+      [['--real', '--delay', '40'], /--real does not support --delay: the kernel has no netem here/],
+      [['--real', '--seed', '3'], /--real does not support --seed/],
+      [['--real', '--no-relay'], /--real does not support --no-relay/],
+      [['--real', '--json'], /--real does not support --json/],
+    ];
+    for (const [argv, msg] of cases) {
+      const e = await runDemo(
+        argv,
+        { out: () => undefined, err: () => undefined },
+        {
+          unavailable: () => 'not here',
+        },
+      ).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(isPunchlineError(e, 'BAD_ARGUMENT'), argv.join(' ')).toBe(true);
+      expect((e as Error).message, argv.join(' ')).toMatch(msg);
+    }
   });
 });

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { CLI } from '../support/proc.js';
-import { Lab, describeLab, type Host, type LabProcess } from './index.js';
+import { Lab, type Host, type LabProcess } from '../../common/lab/index.js';
+import { describeLab } from './describe-lab.js';
 
 const SERVER_IP = '203.0.113.10';
 const PORT = 7000;

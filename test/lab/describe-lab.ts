@@ -4,7 +4,7 @@
  * "real-NAT lab skipped: needs root (network namespaces)". PUNCHLINE_SKIP_LAB=1 skips on purpose.
  */
 import { describe } from 'vitest';
-import { labUnavailableReason } from './netns.js';
+import { labUnavailableReason } from '../../common/lab/index.js';
 
 export function describeLab(name: string, fn: () => void): void {
   const reason = labUnavailableReason();

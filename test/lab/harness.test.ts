@@ -2,20 +2,21 @@
  * Proves the real-NAT lab itself with plain node UDP scripts (fixtures/observer.mjs and
  * fixtures/puncher.mjs): the NAT kinds behave as docs/lab.md says, and teardown leaves nothing.
  */
+import { fixture } from './fixture-path.js';
 import { afterEach, expect, it } from 'vitest';
 import {
-  Lab,
-  describeLab,
+  addNamespace,
+  deleteNamespaceSync,
   endpoint,
-  fixture,
+  Lab,
   listNamespaces,
   sweepStaleNamespaces,
   type Endpoint,
   type Host,
   type JsonObject,
   type LabProcess,
-} from './index.js';
-import { addNamespace, deleteNamespaceSync } from './netns.js';
+} from '../../common/lab/index.js';
+import { describeLab } from './describe-lab.js';
 
 const OBSERVER = fixture('observer.mjs');
 const PUNCHER = fixture('puncher.mjs');

@@ -8,7 +8,8 @@ import { afterEach, expect, it } from 'vitest';
 import type { NatCheckReport } from '../../peer/nat-check/classify.js';
 import { formatReport } from '../../peer/nat-check/format.js';
 import { CLI } from '../support/proc.js';
-import { Lab, describeLab, type Host, type RouterOptions } from './index.js';
+import { Lab, type Host, type RouterOptions } from '../../common/lab/index.js';
+import { describeLab } from './describe-lab.js';
 
 const SERVER_IP = '203.0.113.10';
 const PORT = 7000;

@@ -16,8 +16,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { CLI } from '../support/proc.js';
-import { Lab, describeLab, type Host, type JsonObject, type LabProcess, type Router } from './index.js';
-import { parseJsonObject } from './lines.js';
+import {
+  Lab,
+  parseJsonObject,
+  type Host,
+  type JsonObject,
+  type LabProcess,
+  type Router,
+} from '../../common/lab/index.js';
+import { describeLab } from './describe-lab.js';
 
 const SERVER_IP = '203.0.113.10';
 const PORT = 7000;

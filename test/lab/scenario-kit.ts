@@ -7,8 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI } from '../support/proc.js';
-import type { Host, JsonObject, Lab, LabProcess } from './index.js';
-import { parseJsonObject } from './lines.js';
+import {
+  parseJsonObject,
+  type Host,
+  type JsonObject,
+  type Lab,
+  type LabProcess,
+} from '../../common/lab/index.js';
 
 export const SERVER_IP = '203.0.113.10';
 export const SERVER_PORT = 7000;

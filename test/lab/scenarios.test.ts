@@ -10,7 +10,8 @@
  * relay-paths.test.ts.
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { Lab, describeLab } from './index.js';
+import { Lab } from '../../common/lab/index.js';
+import { describeLab } from './describe-lab.js';
 import {
   ScenarioWorld,
   firstMessage,

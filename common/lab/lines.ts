@@ -26,6 +26,7 @@ export class LineReader {
   readonly lines: string[] = [];
   private readonly unread: string[] = [];
   private readonly waiters: Waiter[] = [];
+  private readonly listeners: ((line: string) => void)[] = [];
   private endedBecause: string | undefined;
 
   /**
@@ -73,9 +74,15 @@ export class LineReader {
     return this.lines.map(parseJsonObject).filter((m): m is JsonObject => m !== undefined);
   }
 
+  /** Also hand every line to fn as it arrives (from now on); reads are not affected. */
+  onLine(fn: (line: string) => void): void {
+    this.listeners.push(fn);
+  }
+
   /** Feed one line (from the stream). It goes to the oldest waiter that wants it, else stays unread. */
   push(line: string): void {
     this.lines.push(line);
+    for (const fn of this.listeners) fn(line);
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i]!;
       const value = w.test(line);
