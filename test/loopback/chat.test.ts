@@ -1,38 +1,17 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { freeUdpPort, punchline } from '../support/proc.js';
+import { describe, expect, it } from 'vitest';
+import { loopbackChat, useProcesses } from '../support/proc.js';
 import type { Json, Proc } from '../support/proc.js';
 
-const procs: Proc[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'punchline-test-'));
-  dirs.push(d);
-  return d;
-}
-
-function start(args: string[]): Proc {
-  const p = punchline(args);
-  procs.push(p);
-  return p;
-}
+const { start, tmpDir: tmp, rendezvous } = useProcesses();
 
 describe('loopback: real rendezvous and two real chat --json processes', () => {
   it('register, see each other, connect directly and exchange messages', async () => {
-    const port = await freeUdpPort();
-    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
-    await rdv.line(/listening on udp 127\.0\.0\.1:\d+/);
+    const { port } = await rendezvous();
     const dir = await tmp();
-    const common = ['--server', `127.0.0.1:${port}`, '--bind', '127.0.0.1', '--json'];
-    const alice = start(['chat', ...common, '--name', 'alice', '--data-dir', path.join(dir, 'a')]);
-    const bob = start(['chat', ...common, '--name', 'bob', '--data-dir', path.join(dir, 'b')]);
+    const alice = start(loopbackChat(port, 'alice', path.join(dir, 'a')));
+    const bob = start(loopbackChat(port, 'bob', path.join(dir, 'b')));
 
     const reg = await alice.event((e) => e.event === 'registered');
     expect(reg.id).toMatch(/^[0-9a-f]{32}$/);
@@ -90,13 +69,10 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
   });
 
   it('a send to a peer not yet connected connects first, and the message arrives', async () => {
-    const port = await freeUdpPort();
-    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
-    await rdv.line(/listening/);
+    const { port } = await rendezvous();
     const dir = await tmp();
-    const common = ['--server', `127.0.0.1:${port}`, '--bind', '127.0.0.1', '--json', '--room', 'r2'];
-    const a = start(['chat', ...common, '--name', 'a', '--data-dir', path.join(dir, 'a')]);
-    const b = start(['chat', ...common, '--name', 'b', '--data-dir', path.join(dir, 'b')]);
+    const a = start(loopbackChat(port, 'a', path.join(dir, 'a'), '--room', 'r2'));
+    const b = start(loopbackChat(port, 'b', path.join(dir, 'b'), '--room', 'r2'));
     await a.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 1);
     await b.event((e) => e.event === 'registered');
     a.send({ cmd: 'send', peer: 'b', text: 'first' });
@@ -104,24 +80,10 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
   });
 
   it('--relay-only: the session goes through the real WebSocket relay on the same port', async () => {
-    const port = await freeUdpPort();
-    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
-    await rdv.line(/listening/);
+    const { port } = await rendezvous();
     const dir = await tmp();
-    const common = [
-      '--server',
-      `127.0.0.1:${port}`,
-      '--bind',
-      '127.0.0.1',
-      '--json',
-      '--relay-only',
-      '--room',
-      'r3',
-      '--log-level',
-      'debug',
-    ];
-    const a = start(['chat', ...common, '--name', 'a', '--data-dir', path.join(dir, 'a')]);
-    const b = start(['chat', ...common, '--name', 'b', '--data-dir', path.join(dir, 'b')]);
+    const a = start(loopbackChat(port, 'a', path.join(dir, 'a'), '--relay-only', '--room', 'r3'));
+    const b = start(loopbackChat(port, 'b', path.join(dir, 'b'), '--relay-only', '--room', 'r3'));
     await a.event((e) => e.event === 'registered' && e.transport === 'tcp');
     await a.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 1);
     a.send({ cmd: 'send', peer: 'b', text: 'via the relay' });
@@ -138,36 +100,20 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
   });
 
   it('a second key cannot take a name held in the room: NAME_TAKEN', async () => {
-    const port = await freeUdpPort();
-    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
-    await rdv.line(/listening/);
+    const { port } = await rendezvous();
     const dir = await tmp();
-    const common = ['--server', `127.0.0.1:${port}`, '--bind', '127.0.0.1', '--json'];
-    const first = start(['chat', ...common, '--name', 'carol', '--data-dir', path.join(dir, '1')]);
+    const first = start(loopbackChat(port, 'carol', path.join(dir, '1')));
     await first.event((e) => e.event === 'registered');
-    const second = start(['chat', ...common, '--name', 'carol', '--data-dir', path.join(dir, '2')]);
+    const second = start(loopbackChat(port, 'carol', path.join(dir, '2')));
     const err = await second.event((e) => e.event === 'error');
     expect(err.code).toBe('NAME_TAKEN');
     expect(second.events((e) => e.event === 'registered')).toEqual([]);
   });
 
   it('bad input gets clear errors and the process keeps serving', async () => {
-    const port = await freeUdpPort();
-    const rdv = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
-    await rdv.line(/listening/);
+    const { port } = await rendezvous();
     const dir = await tmp();
-    const a = start([
-      'chat',
-      '--server',
-      `127.0.0.1:${port}`,
-      '--bind',
-      '127.0.0.1',
-      '--json',
-      '--name',
-      'x',
-      '--data-dir',
-      dir,
-    ]);
+    const a = start(loopbackChat(port, 'x', dir));
     await a.event((e) => e.event === 'registered');
     a.child.stdin!.write('not json\n');
     a.send({ cmd: 'launch' });

@@ -3,48 +3,17 @@
  * (the outbox), nothing is shown twice (ids), and a changed key behind a pinned name holds
  * messages until the user trusts it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { freeUdpPort, punchline } from '../support/proc.js';
+import { describe, expect, it } from 'vitest';
+import { loopbackChat, useProcesses } from '../support/proc.js';
 import type { Proc } from '../support/proc.js';
 
-const procs: Proc[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const { start, tmpDir, rendezvous } = useProcesses();
 
-async function setup(): Promise<{
-  port: number;
-  dir: string;
-  chat: (name: string, dataDir: string) => Proc;
-}> {
-  const port = await freeUdpPort();
-  const rdv = punchline(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
-  procs.push(rdv);
-  await rdv.line(/listening/);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'punchline-outbox-'));
-  dirs.push(dir);
-  const chat = (name: string, dataDir: string): Proc => {
-    const p = punchline([
-      'chat',
-      '--server',
-      `127.0.0.1:${port}`,
-      '--bind',
-      '127.0.0.1',
-      '--json',
-      '--name',
-      name,
-      '--data-dir',
-      path.join(dir, dataDir),
-    ]);
-    procs.push(p);
-    return p;
-  };
-  return { port, dir, chat };
+async function setup(): Promise<{ chat: (name: string, dataDir: string) => Proc }> {
+  const { port } = await rendezvous();
+  const dir = await tmpDir();
+  return { chat: (name, dataDir) => start(loopbackChat(port, name, path.join(dir, dataDir))) };
 }
 
 const quit = async (p: Proc): Promise<void> => {

@@ -3,23 +3,14 @@
  * its exit codes, and the flags of both commands.
  */
 import dgram from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
 import type { NatCheckReport } from '../../peer/nat-check/classify.js';
 import { parseNatCheckArgs } from '../../peer/nat-check/main.js';
 import { rendezvousOptionsFromFlags } from '../../rendezvous/main.js';
-import { freeUdpPort, punchline } from '../support/proc.js';
-import type { Proc } from '../support/proc.js';
+import { freeUdpPort, useProcesses } from '../support/proc.js';
 
-const procs: Proc[] = [];
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-});
-function start(args: string[]): Proc {
-  const p = punchline(args);
-  procs.push(p);
-  return p;
-}
+const { start } = useProcesses();
 
 /** Run to completion (bounded) and return the exit code with the output. */
 async function run(

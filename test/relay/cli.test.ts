@@ -1,18 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { freeUdpPort, punchline } from '../support/proc.js';
-import type { Proc } from '../support/proc.js';
+import { describe, expect, it } from 'vitest';
+import { freeUdpPort, useProcesses } from '../support/proc.js';
 import { wsPeer } from './support/ws-server.js';
 
-const procs: Proc[] = [];
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.kill()));
-});
-
-function start(args: string[]): Proc {
-  const p = punchline(args);
-  procs.push(p);
-  return p;
-}
+const { start } = useProcesses();
 
 describe('punchline rendezvous: the TCP side from the command line', () => {
   it('listens on udp and tcp on one port number, serves /healthz, relays, and stops on SIGTERM', async () => {

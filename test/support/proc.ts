@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(REPO, 'dist/peer/bin/punchline.js');
@@ -121,4 +124,59 @@ export async function freeUdpPort(): Promise<number> {
   const port = s.address().port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/**
+ * Real processes and temporary directories for one test file: every process started is killed
+ * and every directory removed after each test, also when the test fails. Call once at the top
+ * of the file (it registers the afterEach).
+ */
+export function useProcesses(): {
+  start: (args: string[]) => Proc;
+  tmpDir: () => Promise<string>;
+  rendezvous: (extra?: string[]) => Promise<{ port: number; proc: Proc }>;
+} {
+  const procs: Proc[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => p.kill()));
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+  const start = (args: string[]): Proc => {
+    const p = punchline(args);
+    procs.push(p);
+    return p;
+  };
+  return {
+    start,
+    async tmpDir() {
+      const d = await mkdtemp(path.join(os.tmpdir(), 'punchline-test-'));
+      dirs.push(d);
+      return d;
+    },
+    /** A real rendezvous on a free loopback port, ready (its listening line seen). */
+    async rendezvous(extra: string[] = []) {
+      const port = await freeUdpPort();
+      const proc = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port), ...extra]);
+      await proc.line(/listening on udp 127\.0\.0\.1:\d+/);
+      return { port, proc };
+    },
+  };
+}
+
+/** `punchline chat --json` arguments for a peer on loopback talking to the rendezvous on `port`. */
+export function loopbackChat(port: number, name: string, dataDir: string, ...extra: string[]): string[] {
+  return [
+    'chat',
+    '--server',
+    `127.0.0.1:${port}`,
+    '--bind',
+    '127.0.0.1',
+    '--json',
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    ...extra,
+  ];
 }
