@@ -19,6 +19,35 @@ async function pair(seed: number, natA = {}, natB = {}): Promise<{ w: SimWorld; 
 const texts = (p: SimPeer, from: string): string[] =>
   p.events.message.filter((m) => m.from === from).map((m) => m.text);
 
+/**
+ * a and b chat; mid-conversation b's NAT (random ports) forgets its mappings, so b's next packets
+ * leave from a new port. Asserts that 20 messages each way still arrive exactly once, in order,
+ * with every receipt; returns a's view of b's endpoint before the rebinding.
+ */
+async function rebindMidConversation(
+  natA: object,
+  maxMs: number,
+): Promise<{ w: SimWorld; a: SimPeer; b: SimPeer; before: string | undefined }> {
+  const { w, a, b } = await pair(34, natA, { portAllocation: 'random' });
+  for (let i = 0; i < 20; i++) a.node.sendMessage('b', `m${i}`);
+  await w.run(() => texts(b, 'a').length >= 5, 10_000);
+  const before = a.node.peerStats('b').remote;
+  (w.sim.get('nb') as SimNat).flushMappings();
+  for (let i = 0; i < 20; i++) b.node.sendMessage('a', `r${i}`);
+  const ok = await w.run(
+    () =>
+      texts(b, 'a').length === 20 &&
+      texts(a, 'b').length === 20 &&
+      a.events.delivered.length === 20 &&
+      b.events.delivered.length === 20,
+    maxMs,
+  );
+  expect(ok).toBe(true);
+  expect(texts(b, 'a')).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+  expect(texts(a, 'b')).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
+  return { w, a, b, before };
+}
+
 describe('encrypted sessions between peers on the simulated network', () => {
   it('messages get sent, delivered (receipt) and arrive once, in order, both ways', async () => {
     const { w, a, b } = await pair(31);
@@ -83,23 +112,7 @@ describe('encrypted sessions between peers on the simulated network', () => {
 
   it("NAT rebinding when the other side's filter admits it: the session moves after a path challenge", async () => {
     // a's NAT filters endpoint-independently, so b's packets from its new port reach a at once.
-    const { w, a, b } = await pair(34, { ...NAT_PRESETS.fullCone }, { portAllocation: 'random' });
-    for (let i = 0; i < 20; i++) a.node.sendMessage('b', `m${i}`);
-    await w.run(() => texts(b, 'a').length >= 5, 10_000);
-    const before = a.node.peerStats('b').remote;
-    (w.sim.get('nb') as SimNat).flushMappings();
-    for (let i = 0; i < 20; i++) b.node.sendMessage('a', `r${i}`);
-    const ok = await w.run(
-      () =>
-        texts(b, 'a').length === 20 &&
-        texts(a, 'b').length === 20 &&
-        a.events.delivered.length === 20 &&
-        b.events.delivered.length === 20,
-      10_000,
-    );
-    expect(ok).toBe(true);
-    expect(texts(b, 'a')).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
-    expect(texts(a, 'b')).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
+    const { w, a, before } = await rebindMidConversation({ ...NAT_PRESETS.fullCone }, 10_000);
     // Same session (no new introduction), new remote port.
     expect(a.events.connected.length).toBe(1);
     expect(a.events.disconnected).toEqual([]);
@@ -111,22 +124,7 @@ describe('encrypted sessions between peers on the simulated network', () => {
   it('NAT rebinding behind port-restricted NATs on both sides: recovered by a new introduction, nothing lost or doubled', async () => {
     // a's NAT drops b's packets from a port a never sent to, so the path goes silent: the session
     // is declared dead and the peers are introduced again.
-    const { w, a, b } = await pair(34, {}, { portAllocation: 'random' });
-    for (let i = 0; i < 20; i++) a.node.sendMessage('b', `m${i}`);
-    await w.run(() => texts(b, 'a').length >= 5, 10_000);
-    (w.sim.get('nb') as SimNat).flushMappings();
-    for (let i = 0; i < 20; i++) b.node.sendMessage('a', `r${i}`);
-    const ok = await w.run(
-      () =>
-        texts(b, 'a').length === 20 &&
-        texts(a, 'b').length === 20 &&
-        a.events.delivered.length === 20 &&
-        b.events.delivered.length === 20,
-      60_000,
-    );
-    expect(ok).toBe(true);
-    expect(texts(b, 'a')).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
-    expect(texts(a, 'b')).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
+    const { w, a } = await rebindMidConversation({}, 60_000);
     expect(a.events.disconnected[0]).toMatchObject({ reason: 'timeout' });
     expect(a.events.connected.length).toBe(2);
     expect(w.sim.clock.now()).toBeLessThan(25_000);
