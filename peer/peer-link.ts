@@ -23,6 +23,14 @@ export const DIRECT_TRUST_MS = 7_000;
 
 export type PathMode = 'auto' | 'relay-only' | 'direct-only';
 
+/**
+ * After this side moves to a direct path, relayed packets from the other side are taken as if
+ * they came on the direct path for this long: the other side's own upgrade lands within a round
+ * trip or two. Later, a relayed packet means the other side stopped hearing us directly, and the
+ * session follows it to the relay.
+ */
+export const UPGRADE_GRACE_MS = 2_000;
+
 /** The relay as a link sees it: whether it is up, and how to send a packet to a peer through it. */
 export interface RelayPort {
   readonly ready: boolean;
@@ -86,6 +94,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly seen = new Set<string>();
   private readonly paths = new Map<string, SessionPath>();
   readonly relayPath: SessionPath;
+  private directSince = -Infinity;
 
   constructor(
     readonly id: Uint8Array,
@@ -181,6 +190,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     });
     s.on('alive', () => this.emit('alive', {}));
     s.on('path', (e) => {
+      if (pathKind(e.label) === 'direct') this.directSince = this.c.clock.now();
       const remote = endpointOfLabel(e.label);
       if (remote) this.remote = remote;
       this.emit('pathChanged', { kind: pathKind(e.label)!, label: e.label, remote });
@@ -229,6 +239,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.punch = result;
     this.remote = result.remote;
     if (!this.session || this.session.state === 'closed') return;
+    this.directSince = this.c.clock.now();
     this.session.setPath(this.pathTo(result.remote));
     this.session.start();
   }
@@ -244,16 +255,18 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   /**
-   * A session packet for this link. Path policy lives here, not in the session: while a healthy
-   * direct path is in use, a packet that came through the relay (the other side has not
-   * upgraded yet) is taken as if on the current path, so it never pulls the session back down.
-   * A packet arriving direct while on the relay goes to the session as it is: its path
-   * challenge then upgrades the session.
+   * A session packet for this link. Path policy lives here, not in the session. Just after this
+   * side moved to a direct path (UPGRADE_GRACE_MS), a packet that came through the relay is
+   * taken as if on the current path: the other side has not upgraded yet, and following it back
+   * would make both flap. After that, it goes to the session as it is: the other side fell back
+   * because it no longer hears us directly, and the session's path challenge follows it. A packet
+   * arriving direct while on the relay likewise upgrades the session.
    */
   receive(datagram: Uint8Array, from: SessionPath): void {
     const s = this.session;
     if (!s) return;
-    if (from === this.relayPath && this.path === 'direct' && !s.dead) {
+    const upgrading = this.c.clock.now() - this.directSince < UPGRADE_GRACE_MS;
+    if (from === this.relayPath && this.path === 'direct' && !s.dead && upgrading) {
       const current = this.remote ? this.pathTo(this.remote) : from;
       s.receive(datagram, current);
       return;

@@ -230,4 +230,32 @@ describe('relay fallback and upgrade on the simulated network', () => {
     expect(a.events.disconnected).toEqual([]);
     await w.close();
   }, 30_000);
+
+  it('a one-way UDP failure (b hears a, a no longer hears b): both move to the relay, nothing lost', async () => {
+    const { w, a, b } = await world(63, NAT_PRESETS.portRestrictedCone, NAT_PRESETS.portRestrictedCone);
+    a.node.sendMessage('b', 'hello');
+    await w.run(
+      () =>
+        texts(b, 'a').length === 1 &&
+        a.node.peerStats('b').path === 'direct' &&
+        b.node.peerStats('a').path === 'direct',
+      20_000,
+    );
+    // b's uplink now loses every datagram (the relay stream is TCP: it still gets through).
+    w.sim.setLink(b.host, { loss: 1 }, 'up');
+    for (let i = 0; i < 10; i++) {
+      a.node.sendMessage('b', `a${i}`);
+      b.node.sendMessage('a', `b${i}`);
+    }
+    const ok = await w.run(
+      () => a.events.delivered.length === 11 && b.events.delivered.length === 10,
+      60_000,
+    );
+    expect(ok).toBe(true);
+    expect(texts(b, 'a')).toEqual(['hello', ...seq('a', 10)]);
+    expect(texts(a, 'b')).toEqual(seq('b', 10));
+    expect(a.node.peerStats('b').path).toBe('relay');
+    expect(b.node.peerStats('a').path).toBe('relay');
+    await w.close();
+  }, 30_000);
 });
