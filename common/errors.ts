@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'PUNCH_FAILED' // hole punching found no working path before its deadline
   | 'SERVER_UNREACHABLE' // the rendezvous server did not answer
   | 'KEY_MISMATCH' // a peer proved a different key than the one introduced
+  | 'SERVER_KEY_CHANGED' // the rendezvous server showed another key than the pinned one
   | 'ABORTED' // the operation was cancelled through its AbortSignal
   | 'CLOSED' // the component was closed
   | 'IO' // a file or socket operation failed

@@ -13,10 +13,12 @@ import { endpointKey } from '../common/net/types.js';
 import { wsStreamNetwork } from '../common/net/ws-node.js';
 import type { PathMode } from './peer-link.js';
 import { Limits } from '../common/wire/constants.js';
+import { parseFingerprint } from '../common/wire/server-auth.js';
 import { PeerChatService } from './chat/service.js';
 import { runJsonLines } from './cli/json-lines.js';
 import { runTui } from './tui/index.js';
 import { PEER_DEFAULTS, PeerNode } from './peer-node.js';
+import { KNOWN_SERVERS_FILE, KnownServers } from './known-servers.js';
 import { PUNCH_DEFAULTS } from './puncher.js';
 
 export const CHAT_HELP = `Usage: punchline chat --server HOST:PORT --name NICK [options]
@@ -25,8 +27,13 @@ Join a room on a rendezvous server and chat peer to peer. Peers behind NATs are
 reached directly by UDP hole punching.
 
 Options:
-  --server HOST:PORT     rendezvous server (required): UDP on PORT, the relay at
-                         ws://HOST:PORT/. Or a ws:// or wss:// URL (TLS relay)
+  --server HOST:PORT[#FINGERPRINT]
+                         rendezvous server (required): UDP on PORT, the relay at
+                         ws://HOST:PORT/. Or a ws:// or wss:// URL (TLS relay).
+                         #FINGERPRINT pins the server's key (the operator's
+                         "key fingerprint" line); without it the first key seen is
+                         pinned in DATA-DIR/servers.json, and a different key later
+                         stops the client with SERVER_KEY_CHANGED
   --name NICK            your name in the room, 1-${Limits.MAX_NAME_BYTES} bytes (required)
   --room ROOM            room to join (default ${PEER_DEFAULTS.room})
   --port N               local UDP port (default: any free port)
@@ -66,9 +73,29 @@ function fileWriter(file: string): (line: string) => void {
 
 /**
  * --server is HOST:PORT (UDP on that port, the relay at ws://HOST:PORT/) or ws[s]://HOST:PORT[/path]
- * (the relay at that URL, UDP on the same host and port).
+ * (the relay at that URL, UDP on the same host and port), either followed by #FINGERPRINT: the
+ * server key's fingerprint, pinned from the start instead of on first use.
  */
-export function parseServer(text: string): { host: string; port: number; relayUrl: string } {
+export function parseServer(full: string): {
+  host: string;
+  port: number;
+  relayUrl: string;
+  fingerprint?: string;
+} {
+  const hash = full.lastIndexOf('#');
+  const text = hash < 0 ? full : full.slice(0, hash);
+  let fingerprint: string | undefined;
+  if (hash >= 0) {
+    fingerprint = parseFingerprint(full.slice(hash + 1));
+    if (fingerprint === undefined)
+      throw badArgument(
+        `--server: "${full.slice(hash + 1)}" is not a server key fingerprint (32 hex digits, colons allowed)`,
+      );
+  }
+  return { ...parseServerAddress(text), ...(fingerprint ? { fingerprint } : {}) };
+}
+
+function parseServerAddress(text: string): { host: string; port: number; relayUrl: string } {
   if (/^wss?:\/\//.test(text)) {
     let u: URL;
     try {
@@ -154,6 +181,10 @@ export async function runChat(argv: string[]): Promise<number> {
       )
     : createLogger(logLevelFlag(f['log-level'], 'warn'), { svc: 'peer', name });
   const { identity, created } = await loadOrCreateIdentity(dataDir);
+  // The server's key: pinned by --server ...#FP, else by servers.json, else on first use.
+  const known = new KnownServers(path.join(dataDir, KNOWN_SERVERS_FILE));
+  const serverName = `${target.host}:${target.port}`;
+  const serverFingerprint = target.fingerprint ?? known.get(serverName);
   logger.info(created ? 'created identity' : 'loaded identity', {
     id: idText(identity.id),
     fingerprint: fingerprint(identity.id),
@@ -171,6 +202,7 @@ export async function runChat(argv: string[]): Promise<number> {
       punch: { deadlineMs },
       mode,
       relayUrl,
+      ...(serverFingerprint ? { serverFingerprint } : {}),
     },
     {
       network: nodeNetwork,
@@ -183,6 +215,16 @@ export async function runChat(argv: string[]): Promise<number> {
       logger,
     },
   );
+  node.on('server-key', ({ fingerprint: fp }) => {
+    logger.info('pinned the server key on first use', { server: serverName, fingerprint: fp });
+    try {
+      known.pin(serverName, fp);
+    } catch (e) {
+      logger.warn('cannot write servers.json: the server key will be pinned again next time', {
+        error: (e as Error).message,
+      });
+    }
+  });
   try {
     await node.start();
   } catch (e) {

@@ -25,6 +25,7 @@ import { RelayChannel } from './relay-channel.js';
 import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
 import type { PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
+import { ServerKeyPin } from './server-pin.js';
 import type { ServerState } from './rendezvous-client.js';
 
 export interface PeerOptions {
@@ -49,6 +50,11 @@ export interface PeerOptions {
   mode?: PathMode;
   /** The relay's WebSocket URL (ws:// or wss://); without it (or without `streams`) there is no relay. */
   relayUrl?: string;
+  /**
+   * The server key's fingerprint (peer/server-pin.ts), when known: from `--server HOST:PORT#FP` or
+   * servers.json. Without it the first key seen is pinned and reported in a `server-key` event.
+   */
+  serverFingerprint?: string;
 }
 
 export const PEER_DEFAULTS = {
@@ -115,6 +121,8 @@ export interface PeerStatsView {
 export interface PeerEvents extends Record<string, unknown> {
   /** `transport`: udp (public = your NAT's UDP mapping) or tcp (the relay stream: public = your TCP source). */
   registered: { id: string; public: string; transport: 'udp' | 'tcp' };
+  /** The server's key was seen for the first time and is now pinned (trust on first use). */
+  'server-key': { fingerprint: string };
   presence: { peers: { id: string; name: string }[] };
   /** The session is open; `path` is the path its first message takes. */
   connected: { peer: string; id: string; path: PathKind; remote: string; ms: number };
@@ -176,6 +184,8 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly newId: () => string;
   private socket: DatagramSocket | undefined;
   private client: RendezvousClient | undefined;
+  /** The server's key, pinned, shared by the UDP client and the relay's. */
+  readonly serverPin: ServerKeyPin;
   private readonly peers = new Map<string, PeerEntry>();
   private readonly routes = new Map<string, PeerLink>();
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
@@ -193,6 +203,9 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.log = c.logger ?? silentLogger;
     this.random = c.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
     this.newId = c.newId ?? (() => nanoid());
+    this.serverPin = new ServerKeyPin(options.serverFingerprint, (fingerprint) =>
+      this.emit('server-key', { fingerprint }),
+    );
   }
 
   get serverState(): ServerState {
@@ -248,6 +261,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         name: this.opts.name,
         lan,
         keepaliveMs: this.opts.keepaliveMs,
+        transport: 'udp',
       },
       {
         identity: this.identity,
@@ -255,6 +269,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         logger: this.log,
         send: (b, to) => this.send(b, to),
         randomBytes: this.random,
+        serverPin: this.serverPin,
       },
     );
     this.wireClient(client, 'udp');
@@ -276,6 +291,7 @@ export class PeerNode extends Emitter<PeerEvents> {
           clock: this.clock,
           logger: this.log,
           randomBytes: this.random,
+          serverPin: this.serverPin,
         },
       );
       relay.on('client', (rc) => this.wireClient(rc, 'tcp'));
@@ -353,16 +369,16 @@ export class PeerNode extends Emitter<PeerEvents> {
       return;
     }
     try {
-      this.dispatch(m, from);
+      this.dispatch(m, from, data);
     } catch (e) {
       this.log.error('receive handler failed', { type: m.type, error: String(e) });
     }
   }
 
-  private dispatch(m: Message, from: Endpoint): void {
+  private dispatch(m: Message, from: Endpoint, raw: Uint8Array): void {
     if (SERVER_TYPES.has(m.type)) {
       // Only the server may speak the server's part of the protocol.
-      if (sameEndpoint(from, this.opts.server)) this.client?.onMessage(m);
+      if (sameEndpoint(from, this.opts.server)) this.client?.onMessage(m, raw);
       else this.stats.dropped.unexpected++;
       return;
     }

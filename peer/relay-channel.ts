@@ -7,6 +7,7 @@ import type { MessageStream, StreamConnectOptions, StreamNetwork } from '../comm
 import { Limits, MsgType } from '../common/wire/constants.js';
 import { decode, encodeRelayFrame, isPunchline } from '../common/wire/messages.js';
 import type { Message } from '../common/wire/messages.js';
+import type { ServerKeyPin } from './server-pin.js';
 import { RendezvousClient } from './rendezvous-client.js';
 
 /**
@@ -32,6 +33,7 @@ export interface RelayChannelComponents {
   clock: Clock;
   logger: Logger;
   randomBytes: (n: number) => Uint8Array;
+  serverPin: ServerKeyPin;
 }
 
 export interface RelayChannelEvents extends Record<string, unknown> {
@@ -101,13 +103,14 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
     this.stats.connects++;
     this.stream = stream;
     const client = new RendezvousClient(
-      { server: ANY, room: this.opts.room, name: this.opts.name(), lan: [], keepaliveMs: 0 },
+      { server: ANY, room: this.opts.room, name: this.opts.name(), lan: [], keepaliveMs: 0, transport: 'ws' },
       {
         identity: this.c.identity,
         clock: this.c.clock,
         logger: this.c.logger,
         send: (b) => void stream.send(b),
         randomBytes: this.c.randomBytes,
+        serverPin: this.c.serverPin,
       },
     );
     this.client = client;
@@ -157,7 +160,7 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
       this.emit('relayed', { from: m.peer, payload: m.payload });
       return;
     }
-    this.client?.onMessage(m);
+    this.client?.onMessage(m, data);
   }
 
   /** Relay a session packet to an introduced peer; false when the channel is not up. */

@@ -1,17 +1,23 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../common/errors.js';
+import { dh, keyPairFromPrivate } from '../common/crypto/x25519.js';
+import type { KeyPair } from '../common/crypto/x25519.js';
+import { idText, peerIdOf } from '../common/identity.js';
 import type { Identity } from '../common/identity.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay, REQUEST_BACKOFF } from '../common/path/backoff.js';
 import type { Endpoint } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
-import { toHex } from '../common/wire/bytes.js';
-import { Limits, MsgType } from '../common/wire/constants.js';
+import { equalBytes, toHex } from '../common/wire/bytes.js';
+import { Limits, MsgType, WireError } from '../common/wire/constants.js';
 import { errorCodeOfWire } from '../common/wire/errors-map.js';
-import { encode, registerSigningBytes } from '../common/wire/messages.js';
-import type { Introduce, Member, Message, Presence } from '../common/wire/messages.js';
+import { AUTHENTICATED_TYPES, encode, registerSigningBytes } from '../common/wire/messages.js';
+import type { ErrorMsg, Introduce, Member, Message, Presence } from '../common/wire/messages.js';
+import { AuthChannel, deriveServerAuthKeys, isUnsealed } from '../common/wire/server-auth.js';
+import type { AuthTransport } from '../common/wire/server-auth.js';
 import { Requests } from './requests.js';
+import type { ServerKeyPin } from './server-pin.js';
 
 export interface RendezvousClientOptions {
   server: Endpoint;
@@ -23,6 +29,8 @@ export interface RendezvousClientOptions {
    * keepalives (over a stream, whose own ping/pong keeps the registration alive).
    */
   keepaliveMs: number;
+  /** The transport this client speaks over (its registration keys are bound to it). */
+  transport: AuthTransport;
 }
 
 export type ServerState = 'connecting' | 'registered' | 'lost';
@@ -42,6 +50,20 @@ export interface RendezvousClientComponents {
   logger: Logger;
   send: (bytes: Uint8Array, to: Endpoint) => void;
   randomBytes: (n: number) => Uint8Array;
+  /** The server's pinned key, shared by every client of one server (UDP and the relay stream). */
+  serverPin: ServerKeyPin;
+}
+
+/** What the client dropped from the server's address, by reason (forged or stale messages). */
+export interface RendezvousClientStats {
+  /** An authenticated type whose MAC did not verify under the current registration (or a replay). */
+  bad_mac: number;
+  /** An introduction whose keys do not hash to the id it introduces (a lying or broken server). */
+  bad_intro_keys: number;
+  /** An ERROR with no MAC that answered no request it may answer. */
+  unauthenticated: number;
+  /** An authentic message seen before (outside or already in the replay window). */
+  replayed: number;
 }
 
 /**
@@ -61,6 +83,16 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private presenceParts = new Map<number, Member[]>();
   private presenceBuilding = -1;
   private readonly seenIntros = new Map<string, number>();
+  /** Our X25519 static key as a key pair, for the DH with the server's key. */
+  private readonly dhPair: KeyPair;
+  /** The channel of the registration in force, and of the one being made. */
+  private auth: AuthChannel | undefined;
+  private pendingAuth: AuthChannel | undefined;
+  /** Txids an unsealed ERROR may answer: HELLO and REGISTER (no key yet), and, with NOT_REGISTERED only, the rest. */
+  private readonly preKey = new Set<string>();
+  private readonly unsealedErrors = new WeakSet<Message>();
+  private lastRegisterTime = 0;
+  readonly stats: RendezvousClientStats = { bad_mac: 0, bad_intro_keys: 0, unauthenticated: 0, replayed: 0 };
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
   members: Member[] = [];
@@ -72,6 +104,23 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     super();
     this.keepaliveMs = opts.keepaliveMs;
     this.requests = new Requests(c.clock, (b) => c.send(b, opts.server));
+    this.dhPair = keyPairFromPrivate(c.identity.dhPrivate);
+  }
+
+  /** A request whose answer may be an unsealed ERROR (the server has no key for us yet). */
+  private preKeyRequest(txid: Uint8Array, bytes: Uint8Array, what: string): Promise<Message> {
+    const key = toHex(txid);
+    this.preKey.add(key);
+    return this.requests.request(txid, bytes, what).finally(() => this.preKey.delete(key));
+  }
+
+  /** An ERROR from the server as a PunchlineError; an unsealed one is marked as only a hint. */
+  private errorOf(reply: ErrorMsg): PunchlineError {
+    const unsealed = this.unsealedErrors.has(reply);
+    return new PunchlineError(
+      errorCodeOfWire(reply.code),
+      unsealed ? `${reply.message} (unauthenticated answer; retrying)` : reply.message,
+    );
   }
 
   start(): void {
@@ -93,21 +142,33 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     if (this.registering || this.closed) return;
     this.registering = true;
     this.c.clock.clearTimeout(this.keepaliveTimer);
+    let unsealedError = false;
     try {
       const hello = this.txid();
-      const cookieMsg = await this.requests.request(
+      const cookieMsg = await this.preKeyRequest(
         hello,
         encode({ type: MsgType.HELLO, txid: hello }),
         'hello',
       );
       if (cookieMsg.type !== MsgType.COOKIE) throw new PunchlineError('MALFORMED', 'expected COOKIE');
+      // The server's key: the pinned one, or pinned now (throws SERVER_KEY_CHANGED).
+      this.c.serverPin.check(cookieMsg.serverKey);
+      let shared: Uint8Array;
+      try {
+        shared = dh(this.dhPair, cookieMsg.serverKey);
+      } catch {
+        throw new PunchlineError('MALFORMED', 'the server key is not a usable X25519 key');
+      }
       // A registration starts a new presence epoch: a restarted server counts versions from 0 again.
       this.presenceVersion = -1;
       this.presenceBuilding = -1;
       const txid = this.txid();
+      // Strictly increasing, so the server can tell our newest registration from a replayed one.
+      this.lastRegisterTime = Math.max(Math.floor(this.c.clock.wallNow()), this.lastRegisterTime + 1);
       const body = {
         txid,
         cookie: cookieMsg.cookie,
+        time: this.lastRegisterTime,
         room: this.opts.room,
         name: this.opts.name,
         signKey: this.c.identity.signPublic,
@@ -119,9 +180,18 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
         ...body,
         signature: this.c.identity.sign(registerSigningBytes(body)),
       });
-      const reply = await this.requests.request(txid, bytes, 'register');
-      if (reply.type === MsgType.ERROR) throw new PunchlineError(errorCodeOfWire(reply.code), reply.message);
+      this.pendingAuth = new AuthChannel(
+        deriveServerAuthKeys(shared, this.opts.transport, txid, cookieMsg.cookie, 'peer'),
+      );
+      const reply = await this.preKeyRequest(txid, bytes, 'register');
+      const pending = this.pendingAuth;
+      this.pendingAuth = undefined;
+      if (reply.type === MsgType.ERROR) {
+        unsealedError = this.unsealedErrors.has(reply);
+        throw this.errorOf(reply);
+      }
       if (reply.type !== MsgType.REGISTERED) throw new PunchlineError('MALFORMED', 'expected REGISTERED');
+      this.auth = pending;
       this.failures = 0;
       this.keepaliveMs = Math.min(this.opts.keepaliveMs, reply.keepaliveMs);
       this.noteObserved(reply.observed);
@@ -130,9 +200,14 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       this.scheduleKeepalive();
     } catch (e) {
       if (this.closed) return;
+      this.pendingAuth = undefined;
       const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
       this.emit('error', err);
-      if (err.code === 'NAME_TAKEN' || err.code === 'ROOM_FULL' || err.code === 'BAD_SIGNATURE') {
+      // Only the server's authenticated word is final (an unsealed error may be forged: retry).
+      const final =
+        err.code === 'SERVER_KEY_CHANGED' ||
+        (!unsealedError && (err.code === 'NAME_TAKEN' || err.code === 'ROOM_FULL'));
+      if (final) {
         this.setState('lost');
         return; // retrying cannot help; the user must change something
       }
@@ -160,18 +235,25 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     this.keepaliveTimer = this.c.clock.setTimeout(() => void this.keepalive(), this.keepaliveMs);
   }
 
+  /** A request to the server under the registration's key. */
+  private sealedRequest(txid: Uint8Array, m: Message, what: string): Promise<Message> {
+    const auth = this.auth;
+    if (!auth) return Promise.reject(new PunchlineError('NOT_REGISTERED', `${what}: not registered`));
+    return this.requests.request(txid, auth.seal(encode(m)), what);
+  }
+
   private async keepalive(): Promise<void> {
     if (this.closed || !this.registeredId) return;
     const txid = this.txid();
     try {
-      const reply = await this.requests.request(
+      const reply = await this.sealedRequest(
         txid,
-        encode({
+        {
           type: MsgType.KEEPALIVE,
           txid,
           id: this.registeredId,
           presenceVersion: Math.max(0, this.presenceVersion),
-        }),
+        },
         'keepalive',
       );
       if (reply.type === MsgType.KEEPALIVE_ACK) {
@@ -224,19 +306,67 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   /** Ask the server to introduce us to `target`; resolves with our copy of the introduction. */
   async connect(target: Uint8Array): Promise<Introduce> {
     const txid = this.txid();
-    const reply = await this.requests.request(
+    const reply = await this.sealedRequest(
       txid,
-      encode({ type: MsgType.CONNECT, txid, id: this.c.identity.id, target }),
+      { type: MsgType.CONNECT, txid, id: this.c.identity.id, target },
       'connect',
     );
-    if (reply.type === MsgType.ERROR) throw new PunchlineError(errorCodeOfWire(reply.code), reply.message);
+    if (reply.type === MsgType.ERROR) throw this.errorOf(reply);
     if (reply.type !== MsgType.INTRODUCE) throw new PunchlineError('MALFORMED', 'expected INTRODUCE');
+    if (!equalBytes(reply.id, target) || !this.keysMatchId(reply))
+      throw new PunchlineError(
+        'KEY_MISMATCH',
+        `the server introduced keys that do not belong to peer ${idText(target)}: not connecting`,
+      );
     this.seenIntros.set(toHex(reply.introId), this.c.clock.now());
     return reply;
   }
 
-  /** Messages from the server endpoint arrive here (already decoded). */
-  onMessage(m: Message): void {
+  /**
+   * A peer id is a hash of its two public keys (common/identity.ts): an introduction whose keys
+   * hash to another id is a lying (or broken) server trying to put its own key behind a name.
+   */
+  private keysMatchId(m: Introduce): boolean {
+    if (equalBytes(peerIdOf(m.signKey, m.dhKey), m.id)) return true;
+    this.stats.bad_intro_keys++;
+    this.c.logger.warn('introduction dropped: its keys do not hash to the peer id', { id: idText(m.id) });
+    return false;
+  }
+
+  /**
+   * Is this message from the server? Authenticated types must verify under the registration in
+   * force (or, for REGISTERED and its errors, the one being made) and not be replays; an ERROR with
+   * no MAC at all is accepted only as the answer to a request made before any key existed (or a
+   * NOT_REGISTERED, whose only effect is that we register again).
+   */
+  private fromServer(m: Message, raw: Uint8Array): boolean {
+    if (!AUTHENTICATED_TYPES.has(m.type)) return true; // COOKIE: bound to the HELLO's txid only
+    for (const channel of [this.pendingAuth, this.auth])
+      if (channel?.verifies(raw)) {
+        if (channel.open(raw)) return true;
+        this.stats.replayed++;
+        return false;
+      }
+    if (m.type === MsgType.ERROR && isUnsealed(raw)) {
+      const txid = toHex(m.txid);
+      if (this.preKey.has(txid) || m.code === WireError.NOT_REGISTERED) {
+        this.unsealedErrors.add(m);
+        return true;
+      }
+      this.stats.unauthenticated++;
+      return false;
+    }
+    return this.countBadMac();
+  }
+
+  private countBadMac(): false {
+    this.stats.bad_mac++;
+    return false;
+  }
+
+  /** Messages from the server endpoint arrive here, decoded, with the bytes as received. */
+  onMessage(m: Message, raw: Uint8Array): void {
+    if (!this.fromServer(m, raw)) return;
     switch (m.type) {
       case MsgType.COOKIE:
       case MsgType.REGISTERED:
@@ -249,10 +379,12 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
           this.requests.answer(m.txid, m);
           return;
         }
-        this.c.send(
-          encode({ type: MsgType.INTRODUCE_ACK, txid: m.txid, id: this.c.identity.id }),
-          this.opts.server,
-        );
+        if (!this.keysMatchId(m) || equalBytes(m.id, this.c.identity.id)) return;
+        if (this.auth)
+          this.c.send(
+            this.auth.seal(encode({ type: MsgType.INTRODUCE_ACK, txid: m.txid, id: this.c.identity.id })),
+            this.opts.server,
+          );
         if (this.seenIntros.has(toHex(m.introId))) return; // a retransmission
         this.pruneIntros();
         this.seenIntros.set(toHex(m.introId), this.c.clock.now());
@@ -291,9 +423,9 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   /** Stop; with `leave` (the default) tell the server we leave (best effort, one datagram). */
   close(leave = true): void {
     if (this.closed) return;
-    if (leave && this.state === 'registered')
+    if (leave && this.state === 'registered' && this.auth)
       this.c.send(
-        encode({ type: MsgType.LEAVE, txid: this.txid(), id: this.c.identity.id }),
+        this.auth.seal(encode({ type: MsgType.LEAVE, txid: this.txid(), id: this.c.identity.id })),
         this.opts.server,
       );
     this.closed = true;

@@ -7,7 +7,9 @@ import { nodeNetwork } from '../common/net/udp-node.js';
 import { wsStreamNetwork } from '../common/net/ws-node.js';
 import { intFlag, logLevelFlag, parseFlags } from '../common/cli/args.js';
 import { Limits } from '../common/wire/constants.js';
+import { groupFingerprint, serverFingerprint } from '../common/wire/server-auth.js';
 import { RENDEZVOUS_DEFAULTS as D, RendezvousServer } from './server.js';
+import { defaultServerKeyPath, loadOrCreateServerKey, SERVER_KEY_FILE } from './server-key.js';
 import type { RendezvousOptions } from './server.js';
 
 export const RENDEZVOUS_HELP = `Usage: punchline rendezvous [options]
@@ -42,12 +44,16 @@ Options:
   --max-message-bytes N     largest WebSocket message; larger closes the connection (default ${D.maxMessageBytes})
   --ping-ms N               WebSocket ping interval; dead after one missed pong; 0 = off (default ${D.pingMs})
   --auth-timeout-ms N       close a connection not registered within this (default ${D.authTimeoutMs})
+  --key FILE                the server's long-term key, created on first start; peers pin it
+                            (default $XDG_DATA_HOME/punchline/${SERVER_KEY_FILE} or
+                            ~/.local/share/punchline/${SERVER_KEY_FILE}); keep it across restarts
   --log-level L             debug, info, warn, error, silent (default info); logs are JSON lines on stderr
   -h, --help                show this help
 
 Prints "punchline rendezvous listening on udp HOST:PORT" on stdout when ready (followed by
 " (stun alt port N)" when the alternate port is open), then
-"punchline rendezvous listening on tcp HOST:PORT (ws|wss)" unless --no-tcp.
+"punchline rendezvous listening on tcp HOST:PORT (ws|wss)" unless --no-tcp, then
+"punchline rendezvous key fingerprint XXXX:...", the fingerprint peers see and may pin.
 `;
 
 const int = (
@@ -74,6 +80,7 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
   tcp: boolean;
   logLevel: ReturnType<typeof logLevelFlag>;
   help: boolean;
+  keyFile: string;
 } {
   const spec = {
     host: { type: 'string' },
@@ -99,11 +106,14 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     'ping-ms': { type: 'string' },
     'auth-timeout-ms': { type: 'string' },
     'log-level': { type: 'string' },
+    key: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } as const;
   const f = parseFlags(argv, spec);
   const logLevel = logLevelFlag(f['log-level'], 'info');
-  if (f.help) return { options: {}, tcp: true, logLevel, help: true };
+  const keyFile = typeof f.key === 'string' && f.key.length > 0 ? f.key : defaultServerKeyPath();
+  if (f.key !== undefined && typeof f.key !== 'string') throw badArgument('--key needs a file');
+  if (f.help) return { options: {}, tcp: true, logLevel, help: true, keyFile };
   const keepaliveMs = int(f, 'keepalive-ms', 1000, 3_600_000, D.keepaliveMs);
   const relayMaxFrame = int(f, 'relay-max-frame', 64, Limits.MAX_RELAY_PAYLOAD, D.relayMaxFrame);
   const maxMessageBytes = int(f, 'max-message-bytes', Limits.MAX_DATAGRAM, 1_048_576, D.maxMessageBytes);
@@ -157,20 +167,25 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     authTimeoutMs: int(f, 'auth-timeout-ms', 100, 600_000, D.authTimeoutMs),
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
   };
-  return { options, tcp, logLevel, help: false };
+  return { options, tcp, logLevel, help: false, keyFile };
 }
 
 export async function runRendezvous(argv: string[]): Promise<number> {
-  const { options, tcp, logLevel, help } = rendezvousOptionsFromFlags(argv);
+  const { options, tcp, logLevel, help, keyFile } = rendezvousOptionsFromFlags(argv);
   if (help) {
     process.stdout.write(RENDEZVOUS_HELP);
     return 0;
   }
+  const { key, created } = await loadOrCreateServerKey(keyFile);
+  const logger = createLogger(logLevel, { svc: 'rendezvous' });
+  const fingerprint = groupFingerprint(serverFingerprint(key.publicKey));
+  logger.info(created ? 'server key created' : 'server key loaded', { file: keyFile, fingerprint });
   const server = new RendezvousServer(options, {
     network: nodeNetwork,
     ...(tcp ? { streamNetwork: wsStreamNetwork } : {}),
     clock: new SystemClock(),
-    logger: createLogger(logLevel, { svc: 'rendezvous' }),
+    logger,
+    serverKey: key,
   });
   let bound;
   try {
@@ -190,6 +205,9 @@ export async function runRendezvous(argv: string[]): Promise<number> {
     process.stdout.write(
       `punchline rendezvous listening on tcp ${endpointKey(tcpAt)} (${options.tls ? 'wss' : 'ws'})\n`,
     );
+  process.stdout.write(
+    `punchline rendezvous key fingerprint ${fingerprint} (peers may pin it: --server HOST:PORT#${serverFingerprint(key.publicKey)})\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);

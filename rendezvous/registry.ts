@@ -1,4 +1,5 @@
 import type { Endpoint } from '../common/net/types.js';
+import type { AuthChannel } from '../common/wire/server-auth.js';
 
 /**
  * Rooms, presence and observed endpoints behind one interface (design §1). The in-memory
@@ -7,8 +8,21 @@ import type { Endpoint } from '../common/net/types.js';
  */
 export type Transport = 'udp' | 'ws';
 
+/**
+ * What every binding holds for server authentication (common/wire/server-auth.ts): the channel
+ * keyed by that registration, and the REGISTER that made it (a retransmission of the same REGISTER
+ * keeps the channel; an older one is refused).
+ */
+export interface BindingAuth {
+  readonly auth: AuthChannel;
+  /** The REGISTER's txid, hex. */
+  readonly regTxid: string;
+  /** The REGISTER's time field (the peer's wall clock, ms). */
+  readonly regTime: number;
+}
+
 /** A peer's UDP registration: what punching needs. Lives by keepalives (expiryMs). */
-export interface UdpBinding {
+export interface UdpBinding extends BindingAuth {
   /** The public endpoint the server saw this peer's UDP datagrams come from (its NAT mapping). */
   readonly observed: Endpoint;
   lastSeen: number;
@@ -16,7 +30,7 @@ export interface UdpBinding {
 }
 
 /** A peer's stream (WebSocket) registration: relay and fallback signalling. Lives as long as its connection. */
-export interface WsBinding {
+export interface WsBinding extends BindingAuth {
   /** The client's TCP source as the server saw it. */
   readonly remote: Endpoint;
   /** The connection it registered on (RelayFront's connection id): only that one speaks for it. */
@@ -46,11 +60,14 @@ export const NO_UDP_CANDIDATE: Endpoint = Object.freeze({ address: '0.0.0.0', po
 /** The endpoint an INTRODUCE carries for `rec`: its UDP mapping, or NO_UDP_CANDIDATE. */
 export const observedUdp = (rec: MemberRecord): Endpoint => rec.udp?.observed ?? NO_UDP_CANDIDATE;
 
-/** Deliver server -> peer signalling: over UDP when registered there, else over the stream. */
+/**
+ * Deliver server -> peer signalling: over UDP when registered there, else over the stream,
+ * sealed with that binding's key (`bytes` itself is left untouched, so one encoding serves a room).
+ */
 export function deliver(rec: MemberRecord, bytes: Uint8Array): boolean {
   const via = rec.udp ?? rec.ws;
   if (!via) return false;
-  via.send(bytes);
+  via.send(via.auth.sealCopy(bytes));
   return true;
 }
 

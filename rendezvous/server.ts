@@ -6,11 +6,14 @@ import type { Logger } from '../common/log.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import type { StreamListener, StreamNetwork } from '../common/net/stream.js';
+import { dh, generateKeyPair } from '../common/crypto/x25519.js';
+import type { KeyPair } from '../common/crypto/x25519.js';
 import { toHex } from '../common/wire/bytes.js';
 import { Limits, MsgType, WireError } from '../common/wire/constants.js';
 import type { WireErrorName } from '../common/wire/constants.js';
 import { decode, encode, isPunchline, registerSigningBytes } from '../common/wire/messages.js';
 import type { Connect, Keepalive, Message, Register } from '../common/wire/messages.js';
+import { AuthChannel, deriveServerAuthKeys } from '../common/wire/server-auth.js';
 import { answerStunRequest, isStunMessage } from '../common/wire/stun.js';
 import { CookieJar } from './cookie.js';
 import { IntroducedPairs } from './introduced.js';
@@ -100,6 +103,11 @@ export interface RendezvousComponents {
   logger?: Logger;
   registry?: Registry;
   randomBytes?: (n: number) => Uint8Array;
+  /**
+   * The server's long-term X25519 key (rendezvous/server-key.ts keeps it on disk). Peers pin it;
+   * every registration's message keys derive from it. Default: a fresh one from `randomBytes`.
+   */
+  serverKey?: KeyPair;
 }
 
 /**
@@ -153,7 +161,14 @@ export interface ReplyContext {
   onRegistered?: (rec: MemberRecord) => void;
 }
 
-export type DropReason = 'malformed' | 'unexpected' | 'bad_cookie' | 'bad_signature' | 'not_registered';
+export type DropReason =
+  | 'malformed'
+  | 'unexpected'
+  | 'bad_cookie'
+  | 'bad_signature'
+  | 'not_registered'
+  | 'bad_mac'
+  | 'stale_register';
 
 export class RendezvousStats {
   datagramsIn = 0;
@@ -168,12 +183,16 @@ export class RendezvousStats {
     bad_cookie: 0,
     bad_signature: 0,
     not_registered: 0,
+    bad_mac: 0,
+    stale_register: 0,
   };
 }
 
 interface PendingIntro {
   timer: TimerHandle;
   tries: number;
+  /** The target's id (hex): only its authenticated INTRODUCE_ACK ends the retransmissions. */
+  target: string;
 }
 
 export class RendezvousServer {
@@ -186,6 +205,8 @@ export class RendezvousServer {
   private readonly log: Logger;
   private readonly cookies: CookieJar;
   private readonly random: (n: number) => Uint8Array;
+  /** The long-term key peers pin (COOKIE carries its public half). */
+  readonly serverKey: KeyPair;
   private socket: DatagramSocket | undefined;
   /** The STUN-only socket on the alternate port (RFC 5780), when open. */
   private altSocket: DatagramSocket | undefined;
@@ -216,6 +237,7 @@ export class RendezvousServer {
     this.registry = components.registry ?? new InMemoryRegistry(this.opts.maxRoomMembers);
     this.cookies = new CookieJar(() => this.clock.now());
     this.random = components.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.serverKey = components.serverKey ?? generateKeyPair(this.random);
     this.introduced = new IntroducedPairs({
       ttlMs: this.opts.relayPairTtlMs,
       maxPerPeer: this.opts.relayMaxPairs,
@@ -414,7 +436,7 @@ export class RendezvousServer {
       return;
     }
     try {
-      this.handle(msg, { from, transport: 'udp', reply });
+      this.handle(msg, { from, transport: 'udp', reply }, data);
     } catch (e) {
       // A bug must not take the server down with it; log it loudly and keep serving.
       this.log.error('handler failed', { type: msg.type, error: String(e) });
@@ -426,35 +448,63 @@ export class RendezvousServer {
     this.socket?.send(bytes, to);
   }
 
-  private error(ctx: ReplyContext, txid: Uint8Array, code: WireErrorName, message: string): void {
-    ctx.reply(encode({ type: MsgType.ERROR, txid, code: WireError[code], message }));
+  /**
+   * An ERROR: sealed with `auth` when the peer holds a key for it, else with a zeroed trailer
+   * (peers treat those as hints: retry, never give up). Its text is cut so the answer is never
+   * larger than the request it answers (`limit`), whoever sent that.
+   */
+  private error(
+    ctx: ReplyContext,
+    txid: Uint8Array,
+    code: WireErrorName,
+    message: string,
+    auth?: AuthChannel,
+    limit = Infinity,
+  ): void {
+    let bytes = encode({ type: MsgType.ERROR, txid, code: WireError[code], message });
+    if (bytes.length > limit) {
+      const keep = Math.max(0, message.length - (bytes.length - limit));
+      bytes = encode({ type: MsgType.ERROR, txid, code: WireError[code], message: message.slice(0, keep) });
+    }
+    ctx.reply(auth ? auth.seal(bytes) : bytes);
   }
 
-  /** Transport-agnostic dispatch: the same message set arrives over UDP or the WebSocket. */
-  handle(msg: Message, ctx: ReplyContext): void {
+  /**
+   * Transport-agnostic dispatch: the same message set arrives over UDP or the WebSocket. `raw` is
+   * the message as received (its auth trailer is checked against the sender's registration).
+   */
+  handle(msg: Message, ctx: ReplyContext, raw: Uint8Array): void {
     switch (msg.type) {
       case MsgType.HELLO:
-        ctx.reply(encode({ type: MsgType.COOKIE, txid: msg.txid, cookie: this.cookies.issue(ctx.from) }));
+        ctx.reply(
+          encode({
+            type: MsgType.COOKIE,
+            txid: msg.txid,
+            cookie: this.cookies.issue(ctx.from, ctx.transport),
+            serverKey: this.serverKey.publicKey,
+          }),
+        );
         return;
       case MsgType.REGISTER:
         return this.onRegister(msg, ctx);
       case MsgType.KEEPALIVE:
-        return this.onKeepalive(msg, ctx);
+        return this.onKeepalive(msg, ctx, raw);
       case MsgType.CONNECT:
-        return this.onConnect(msg, ctx);
+        return this.onConnect(msg, ctx, raw);
       case MsgType.INTRODUCE_ACK: {
+        if (typeof this.authenticated(toHex(msg.id), ctx, raw) === 'string') return;
         const p = this.pendingIntros.get(toHex(msg.txid));
-        if (p) {
+        if (p && p.target === toHex(msg.id)) {
           this.clock.clearTimeout(p.timer);
           this.pendingIntros.delete(toHex(msg.txid));
         }
         return;
       }
       case MsgType.LEAVE: {
-        const rec = this.authenticated(toHex(msg.id), ctx);
-        if (!rec) return;
-        this.registry.remove(rec.idHex);
-        this.memberGone(rec, 'leave');
+        const who = this.authenticated(toHex(msg.id), ctx, raw);
+        if (typeof who === 'string') return;
+        this.registry.remove(who.rec.idHex);
+        this.memberGone(who.rec, 'leave');
         return;
       }
       default:
@@ -463,24 +513,37 @@ export class RendezvousServer {
   }
 
   /**
-   * The record for `idHex` if this context may speak for it: over UDP, from the observed endpoint
-   * it registered from; over a stream, on the very connection it registered on.
+   * The record for `idHex` if this message speaks for it: its auth trailer verifies under the key
+   * of that member's registration on this transport (and is not a replay), and, over a stream, it
+   * came on the very connection that registered. Over UDP `moved` says it came from another
+   * address than the one the registration proved (a NAT rebinding, or a forwarded copy): such a
+   * sender gets at most a small answer, never presence or introductions.
    */
-  private authenticated(idHex: string, ctx: ReplyContext): MemberRecord | undefined {
+  private authenticated(
+    idHex: string,
+    ctx: ReplyContext,
+    raw: Uint8Array,
+  ): { rec: MemberRecord; auth: AuthChannel; moved: boolean } | 'unknown' | 'forged' {
     const rec = this.registry.get(idHex);
-    const ok =
-      ctx.transport === 'udp'
-        ? !!rec?.udp && sameEndpoint(rec.udp.observed, ctx.from)
-        : !!rec?.ws && ctx.connection !== undefined && rec.ws.connection === ctx.connection;
-    if (!rec || !ok) {
+    const binding = ctx.transport === 'udp' ? rec?.udp : rec?.ws;
+    if (!rec || !binding) {
       this.stats.dropped.not_registered++;
-      return undefined;
+      return 'unknown';
     }
-    return rec;
+    if (ctx.transport === 'ws' && (ctx.connection === undefined || rec.ws?.connection !== ctx.connection)) {
+      this.stats.dropped.not_registered++;
+      return 'forged';
+    }
+    if (!binding.auth.open(raw)) {
+      this.stats.dropped.bad_mac++;
+      return 'forged';
+    }
+    const moved = ctx.transport === 'udp' && !sameEndpoint(rec.udp!.observed, ctx.from);
+    return { rec, auth: binding.auth, moved };
   }
 
   private onRegister(m: Register, ctx: ReplyContext): void {
-    if (!this.cookies.check(m.cookie, ctx.from)) {
+    if (!this.cookies.check(m.cookie, ctx.from, ctx.transport)) {
       this.stats.dropped.bad_cookie++;
       return this.error(ctx, m.txid, 'STALE', 'cookie stale or not for this address');
     }
@@ -488,13 +551,32 @@ export class RendezvousServer {
       this.stats.dropped.bad_signature++;
       return this.error(ctx, m.txid, 'BAD_SIGNATURE', 'registration signature does not verify');
     }
-    if (m.room.length === 0 || m.name.length === 0)
-      return this.error(ctx, m.txid, 'MALFORMED', 'empty room or name');
-    if (ctx.transport === 'ws' && ctx.connection === undefined)
-      return this.error(ctx, m.txid, 'MALFORMED', 'stream registration without a connection');
+    let shared: Uint8Array;
+    try {
+      shared = dh(this.serverKey, m.dhKey);
+    } catch {
+      this.stats.dropped.malformed++;
+      return this.error(ctx, m.txid, 'MALFORMED', 'dhKey is not a usable X25519 key');
+    }
+    const regTxid = toHex(m.txid);
     const id = peerIdOf(m.signKey, m.dhKey);
     const idHex = toHex(id);
     const prev = this.registry.get(idHex);
+    const prevBinding = ctx.transport === 'udp' ? prev?.udp : prev?.ws;
+    // The same REGISTER again (a retransmission): keep its channel, whose counters run on.
+    const same = prevBinding?.regTxid === regTxid && prevBinding.regTime === m.time;
+    const auth = same
+      ? prevBinding.auth
+      : new AuthChannel(deriveServerAuthKeys(shared, ctx.transport, m.txid, m.cookie, 'server'));
+    if (!same && prevBinding && m.time < prevBinding.regTime) {
+      // Older than the registration in force: a captured REGISTER replayed within its cookie's life.
+      this.stats.dropped.stale_register++;
+      return this.error(ctx, m.txid, 'STALE', 'a newer registration of this id is in force', auth);
+    }
+    if (m.room.length === 0 || m.name.length === 0)
+      return this.error(ctx, m.txid, 'MALFORMED', 'empty room or name', auth);
+    if (ctx.transport === 'ws' && ctx.connection === undefined)
+      return this.error(ctx, m.txid, 'MALFORMED', 'stream registration without a connection', auth);
     // A new record (the registry counts bindings per record); the other transport's binding stays.
     const rec: MemberRecord = {
       id,
@@ -508,11 +590,18 @@ export class RendezvousServer {
       lan: ctx.transport === 'udp' || !prev ? m.lan : prev.lan,
       udp:
         ctx.transport === 'udp'
-          ? { observed: ctx.from, lastSeen: this.clock.now(), send: ctx.reply }
+          ? {
+              observed: ctx.from,
+              lastSeen: this.clock.now(),
+              send: ctx.reply,
+              auth,
+              regTxid,
+              regTime: m.time,
+            }
           : prev?.udp,
       ws:
         ctx.transport === 'ws'
-          ? { remote: ctx.from, connection: ctx.connection!, send: ctx.reply }
+          ? { remote: ctx.from, connection: ctx.connection!, send: ctx.reply, auth, regTxid, regTime: m.time }
           : prev?.ws,
     };
     const result = this.registry.upsert(rec);
@@ -521,19 +610,21 @@ export class RendezvousServer {
         result.code === 'NAME_TAKEN'
           ? `name "${m.name}" is taken in room "${m.room}" by another key`
           : `room "${m.room}" is full`;
-      return this.error(ctx, m.txid, result.code, text);
+      return this.error(ctx, m.txid, result.code, text, auth);
     }
     this.stats.registrations++;
     ctx.onRegistered?.(rec);
     ctx.reply(
-      encode({
-        type: MsgType.REGISTERED,
-        txid: m.txid,
-        id,
-        observed: ctx.from,
-        keepaliveMs: this.opts.keepaliveMs,
-        expiryMs: this.opts.expiryMs,
-      }),
+      auth.seal(
+        encode({
+          type: MsgType.REGISTERED,
+          txid: m.txid,
+          id,
+          observed: ctx.from,
+          keepaliveMs: this.opts.keepaliveMs,
+          expiryMs: this.opts.expiryMs,
+        }),
+      ),
     );
     if (result.previousRoom !== undefined) this.broadcastPresence(result.previousRoom);
     if (result.changed) {
@@ -551,24 +642,55 @@ export class RendezvousServer {
     }
   }
 
-  private onKeepalive(m: Keepalive, ctx: ReplyContext): void {
-    const rec = this.authenticated(toHex(m.id), ctx);
-    if (!rec) return this.error(ctx, m.txid, 'NOT_REGISTERED', 'not registered from this address');
+  /**
+   * An authentic message from another address than the registration proved: answer only
+   * "register again from there" (the peer re-registers, which proves the new address), sealed and
+   * no larger than the message.
+   */
+  private movedAway(ctx: ReplyContext, txid: Uint8Array, auth: AuthChannel, raw: Uint8Array): void {
+    this.stats.dropped.not_registered++;
+    this.error(ctx, txid, 'NOT_REGISTERED', 'not registered from this address', auth, raw.length);
+  }
+
+  /**
+   * A request for an id this server does not hold (it expired, or the server restarted) gets an
+   * unsealed NOT_REGISTERED no larger than the request, so the peer registers again at once; one
+   * that fails its MAC gets nothing at all: its source may be forged.
+   */
+  private notAuthenticated(
+    why: 'unknown' | 'forged',
+    ctx: ReplyContext,
+    txid: Uint8Array,
+    raw: Uint8Array,
+  ): void {
+    if (why === 'unknown') this.error(ctx, txid, 'NOT_REGISTERED', 'not registered', undefined, raw.length);
+  }
+
+  private onKeepalive(m: Keepalive, ctx: ReplyContext, raw: Uint8Array): void {
+    const who = this.authenticated(toHex(m.id), ctx, raw);
+    if (typeof who === 'string') return this.notAuthenticated(who, ctx, m.txid, raw);
+    if (who.moved) return this.movedAway(ctx, m.txid, who.auth, raw);
+    const rec = who.rec;
     if (ctx.transport === 'udp' && rec.udp) rec.udp.lastSeen = this.clock.now();
     const version = this.registry.roomVersion(rec.room);
     ctx.reply(
-      encode({ type: MsgType.KEEPALIVE_ACK, txid: m.txid, observed: ctx.from, presenceVersion: version }),
+      who.auth.seal(
+        encode({ type: MsgType.KEEPALIVE_ACK, txid: m.txid, observed: ctx.from, presenceVersion: version }),
+      ),
     );
     if (m.presenceVersion !== version) this.sendPresence(rec);
   }
 
-  private onConnect(m: Connect, ctx: ReplyContext): void {
-    const from = this.authenticated(toHex(m.id), ctx);
-    if (!from) return this.error(ctx, m.txid, 'NOT_REGISTERED', 'not registered from this address');
+  private onConnect(m: Connect, ctx: ReplyContext, raw: Uint8Array): void {
+    const who = this.authenticated(toHex(m.id), ctx, raw);
+    if (typeof who === 'string') return this.notAuthenticated(who, ctx, m.txid, raw);
+    if (who.moved) return this.movedAway(ctx, m.txid, who.auth, raw);
+    const from = who.rec;
+    const auth = who.auth;
     if (ctx.transport === 'udp' && from.udp) from.udp.lastSeen = this.clock.now();
     const target = this.registry.get(toHex(m.target));
     if (!target || target.room !== from.room || target.idHex === from.idHex)
-      return this.error(ctx, m.txid, 'UNKNOWN_PEER', 'no such peer in your room');
+      return this.error(ctx, m.txid, 'UNKNOWN_PEER', 'no such peer in your room', auth);
 
     const now = this.clock.now();
     const key = `${from.idHex}|${toHex(m.txid)}`;
@@ -599,7 +721,7 @@ export class RendezvousServer {
     // The pair may now relay to each other (both directions), for relayPairTtlMs after this.
     this.introduced.add(from.idHex, target.idHex, this.clock.now());
     // Both introductions leave back to back, so both sides start punching at the same moment.
-    ctx.reply(encode(this.introduction(m.txid, introId, true, target)));
+    ctx.reply(auth.seal(encode(this.introduction(m.txid, introId, true, target))));
     // A retransmitted CONNECT: the target's copy is already being retransmitted. A crossing one:
     // the target asked first and has this very introduction already.
     if (seen || crossing) return;
@@ -627,7 +749,7 @@ export class RendezvousServer {
       },
       this.opts.introRetryMs * 2 ** tries,
     );
-    this.pendingIntros.set(txidHex, { timer, tries });
+    this.pendingIntros.set(txidHex, { timer, tries, target: targetHex });
   }
 
   private introduction(

@@ -237,7 +237,7 @@ export class StreamFront {
       if (why) this.stats.dropped[why]++;
       return;
     }
-    this.server.handle(msg, conn.ctx);
+    this.server.handle(msg, conn.ctx, data);
   }
 
   private closeConn(conn: Conn, why: ClosedReason, reason: string, code: number): void {

@@ -68,7 +68,9 @@ export const Limits = {
   MAX_LAN_ENDPOINTS: 8,
   MAX_ERROR_TEXT_BYTES: 200,
   /** A HELLO is padded to this size so the COOKIE answer is never larger (no amplification). */
-  HELLO_BYTES: 48,
+  HELLO_BYTES: 64,
+  /** The truncated HMAC-SHA256 in a server-authenticated message's trailer (common/wire/server-auth.ts). */
+  AUTH_MAC_BYTES: 16,
   /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */
   MAX_DATAGRAM: 1200,
   /**

@@ -3,6 +3,7 @@ import type { Endpoint } from '../net/types.js';
 import { Reader, Writer } from './bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from './constants.js';
 import { readEndpoint, readEndpointList, writeEndpoint, writeEndpointList } from './endpoint-codec.js';
+import { AUTH_TRAILER_BYTES } from './server-auth.js';
 
 /**
  * Every punchline datagram: [version byte][type byte][body]. One encode/decode pair per
@@ -18,11 +19,18 @@ export interface Cookie {
   type: typeof MsgType.COOKIE;
   txid: Uint8Array;
   cookie: Uint8Array;
+  /** The server's long-term X25519 public key: pinned by peers, the root of server authentication. */
+  serverKey: Uint8Array;
 }
 export interface Register {
   type: typeof MsgType.REGISTER;
   txid: Uint8Array;
   cookie: Uint8Array;
+  /**
+   * The peer's wall clock, ms (u48): the server refuses a REGISTER older than the binding it
+   * holds, so a captured registration replayed within the cookie's life cannot reset it.
+   */
+  time: number;
   room: string;
   name: string;
   signKey: Uint8Array; // Ed25519 public key
@@ -136,6 +144,22 @@ export type Message =
   | Probe
   | Relay;
 
+/**
+ * The messages that carry an auth trailer (seq u32 | HMAC 16): everything a registered peer and
+ * the server say to each other after REGISTER. An ERROR sent before a key exists has it zeroed.
+ */
+export const AUTHENTICATED_TYPES: ReadonlySet<number> = new Set<number>([
+  MsgType.REGISTERED,
+  MsgType.KEEPALIVE,
+  MsgType.KEEPALIVE_ACK,
+  MsgType.PRESENCE,
+  MsgType.CONNECT,
+  MsgType.INTRODUCE,
+  MsgType.INTRODUCE_ACK,
+  MsgType.LEAVE,
+  MsgType.ERROR,
+]);
+
 const header = (type: number): Writer => new Writer().u8(VERSION_BYTE).u8(type);
 
 function fixed(w: Writer, b: Uint8Array, n: number, what: string): void {
@@ -153,7 +177,7 @@ export function registerSigningBytes(m: Omit<Register, 'type' | 'signature'>): U
 function writeRegisterBody(w: Writer, m: Omit<Register, 'type' | 'signature'>): void {
   fixed(w, m.txid, Limits.TXID_BYTES, 'txid');
   fixed(w, m.cookie, Limits.COOKIE_BYTES, 'cookie');
-  w.string8(m.room).string8(m.name);
+  w.u48(m.time).string8(m.room).string8(m.name);
   fixed(w, m.signKey, Limits.KEY_BYTES, 'signKey');
   fixed(w, m.dhKey, Limits.KEY_BYTES, 'dhKey');
   writeEndpointList(w, m.lan, Limits.MAX_LAN_ENDPOINTS);
@@ -188,6 +212,7 @@ export function encode(m: Message): Uint8Array {
     case MsgType.COOKIE:
       fixed(w, m.txid, Limits.TXID_BYTES, 'txid');
       fixed(w, m.cookie, Limits.COOKIE_BYTES, 'cookie');
+      fixed(w, m.serverKey, Limits.KEY_BYTES, 'serverKey');
       break;
     case MsgType.REGISTER:
       writeRegisterBody(w, m);
@@ -251,6 +276,8 @@ export function encode(m: Message): Uint8Array {
       // Stream-only: bounded by MAX_RELAY_PAYLOAD rather than the datagram limit.
       return encodeRelayFrame(m.type, m.peer, m.payload);
   }
+  // Room for the auth trailer, zeroed: AuthChannel.seal() fills it in (server-auth.ts).
+  if (AUTHENTICATED_TYPES.has(m.type)) w.bytes(new Uint8Array(AUTH_TRAILER_BYTES));
   const out = w.finish();
   if (out.length > Limits.MAX_DATAGRAM)
     throw new RangeError(`message of ${out.length} bytes exceeds datagram limit`);
@@ -298,13 +325,14 @@ export function decode(buf: Uint8Array): Message {
       r.bytes(Limits.HELLO_BYTES - 2 - Limits.TXID_BYTES); // padding; a short HELLO is refused
       break;
     case MsgType.COOKIE:
-      m = { type, txid: txid(), cookie: r.bytes(Limits.COOKIE_BYTES) };
+      m = { type, txid: txid(), cookie: r.bytes(Limits.COOKIE_BYTES), serverKey: key() };
       break;
     case MsgType.REGISTER:
       m = {
         type,
         txid: txid(),
         cookie: r.bytes(Limits.COOKIE_BYTES),
+        time: r.u48(),
         room: r.string8(Limits.MAX_ROOM_BYTES),
         name: r.string8(Limits.MAX_NAME_BYTES),
         signKey: key(),
@@ -392,6 +420,7 @@ export function decode(buf: Uint8Array): Message {
     default:
       throw malformed(`unknown message type 0x${type.toString(16)}`);
   }
+  if (AUTHENTICATED_TYPES.has(type)) r.bytes(AUTH_TRAILER_BYTES); // checked by the receiver's AuthChannel
   r.end();
   return m;
 }

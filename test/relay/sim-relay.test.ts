@@ -6,7 +6,8 @@ import type { SimStream } from '../../common/net/sim/stream.js';
 import type { DatagramSocket } from '../../common/net/types.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MsgType } from '../../common/wire/constants.js';
-import { decode, encode, registerSigningBytes } from '../../common/wire/messages.js';
+import { decode, encode } from '../../common/wire/messages.js';
+import { rawRegister, sealed } from '../support/raw-register.js';
 import type { Message } from '../../common/wire/messages.js';
 import { NO_UDP_CANDIDATE } from '../../rendezvous/registry.js';
 import { RDV, RelayWorld } from './support/sim-relay.js';
@@ -31,19 +32,7 @@ async function udpRegister(
   await w.run(() => inbox.some((m) => m.type === MsgType.COOKIE), 1000);
   const cookie = inbox.find((m) => m.type === MsgType.COOKIE);
   if (cookie?.type !== MsgType.COOKIE) throw new Error('no cookie');
-  const body = {
-    txid,
-    cookie: cookie.cookie,
-    room,
-    name,
-    signKey: identity.signPublic,
-    dhKey: identity.dhPublic,
-    lan: [],
-  };
-  sock.send(
-    encode({ type: MsgType.REGISTER, ...body, signature: identity.sign(registerSigningBytes(body)) }),
-    RDV,
-  );
+  sock.send(rawRegister(identity, cookie, txid, { room, name }).bytes, RDV);
   await w.run(() => inbox.some((m) => m.type === MsgType.REGISTERED), 1000);
   return { sock, inbox };
 }
@@ -362,9 +351,15 @@ describe('relay on the simulated network (real RendezvousServer, simulated TCP)'
     const a = await w.registered('alice');
     const b = await w.registered('bob');
     const txid = new Uint8Array(8).fill(3);
+    // Unsealed, they are dropped as forgeries; sealed under alice's registration they count.
     a.send(encode({ type: MsgType.KEEPALIVE, txid, id: a.id, presenceVersion: 0 }));
-    await w.run(() => a.inbox.some((m) => m.type === MsgType.KEEPALIVE_ACK), 1000);
     a.send(encode({ type: MsgType.LEAVE, txid, id: a.id }));
+    await w.sim.run(100);
+    expect(w.server.stats.dropped.bad_mac).toBe(2);
+    expect(w.server.registry.size).toBe(2);
+    a.send(sealed(a.auth!, { type: MsgType.KEEPALIVE, txid, id: a.id, presenceVersion: 0 }));
+    await w.run(() => a.inbox.some((m) => m.type === MsgType.KEEPALIVE_ACK), 1000);
+    a.send(sealed(a.auth!, { type: MsgType.LEAVE, txid, id: a.id }));
     await w.run(() => presenceNames(b) === 1, 1000);
     expect(w.server.registry.size).toBe(1);
     // Relaying needs a registration: after LEAVE alice is unauthenticated.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../common/identity.js';
 import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
-import { decode, encode, registerSigningBytes } from '../../common/wire/messages.js';
+import { decode, encode } from '../../common/wire/messages.js';
+import { rawRegister } from '../support/raw-register.js';
 import type { Message } from '../../common/wire/messages.js';
 import { encodeBindingRequest, decodeStun } from '../../common/wire/stun.js';
 import { seeded } from '../support/random.js';
@@ -72,16 +73,7 @@ describe('hostile input on the simulated network', () => {
     const cookie = inbox.find((m) => m.type === MsgType.COOKIE);
     expect(cookie?.type).toBe(MsgType.COOKIE);
     if (cookie?.type !== MsgType.COOKIE) return;
-    const body = {
-      txid,
-      cookie: cookie.cookie,
-      room: 'lobby',
-      name: 'mallory',
-      signKey: idn.signPublic,
-      dhKey: idn.dhPublic,
-      lan: [],
-    };
-    const good = encode({ type: MsgType.REGISTER, ...body, signature: idn.sign(registerSigningBytes(body)) });
+    const good = rawRegister(idn, cookie, txid, { room: 'lobby', name: 'mallory' }).bytes;
 
     // Replayed from another address: the cookie is bound to the first one.
     sock2.send(good, SERVER);
@@ -90,11 +82,8 @@ describe('hostile input on the simulated network', () => {
     expect(w.server.registry.size).toBe(0);
 
     // A signature by another key.
-    const bad = encode({
-      type: MsgType.REGISTER,
-      ...body,
-      signature: generateIdentity().sign(registerSigningBytes(body)),
-    });
+    const bad = Uint8Array.from(good);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1; // the signature's last byte
     sock.send(bad, SERVER);
     await w.sim.run(100);
     expect(inbox.at(-1)).toMatchObject({ type: MsgType.ERROR, code: 2 });

@@ -64,6 +64,7 @@ export class SimWorld {
     );
     const events = {
       registered: [],
+      'server-key': [],
       presence: [],
       connected: [],
       message: [],

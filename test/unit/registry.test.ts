@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { CookieJar, COOKIE_BUCKET_MS } from '../../rendezvous/cookie.js';
 import { InMemoryRegistry, NO_UDP_CANDIDATE, observedUdp } from '../../rendezvous/registry.js';
 import type { MemberRecord } from '../../rendezvous/registry.js';
+import { AuthChannel } from '../../common/wire/server-auth.js';
+
+const key = new Uint8Array(32);
+const auth = { auth: new AuthChannel({ send: key, recv: key }), regTxid: '00', regTime: 0 };
 
 const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberRecord => ({
   id: new Uint8Array(16),
@@ -11,7 +15,7 @@ const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberR
   signKey: new Uint8Array(32),
   dhKey: new Uint8Array(32),
   lan: [],
-  udp: { observed: { address: '203.0.113.1', port: 1 }, lastSeen, send: () => {} },
+  udp: { observed: { address: '203.0.113.1', port: 1 }, lastSeen, send: () => {}, ...auth },
 });
 
 describe('InMemoryRegistry', () => {
@@ -58,7 +62,7 @@ describe('InMemoryRegistry', () => {
   });
   it('one id holds a UDP and/or a WS binding; it leaves when the last one goes', () => {
     const r = new InMemoryRegistry();
-    const ws = { remote: { address: '198.51.100.1', port: 40000 }, connection: 7, send: () => {} };
+    const ws = { remote: { address: '198.51.100.1', port: 40000 }, connection: 7, send: () => {}, ...auth };
     r.upsert(rec('a', 'alice', 'lobby', 100));
     r.upsert({ ...rec('a', 'alice', 'lobby', 100), ws });
     r.upsert({ ...rec('b', 'bob'), udp: undefined, ws: { ...ws, connection: 8 } });
@@ -79,20 +83,24 @@ describe('InMemoryRegistry', () => {
 });
 
 describe('CookieJar', () => {
-  it('a cookie is valid for its address for one to two buckets only', () => {
+  it('a cookie is valid for its address and transport for one to two buckets only', () => {
     let now = 1_000_000;
     const jar = new CookieJar(() => now, new Uint8Array(32).fill(9));
     const from = { address: '203.0.113.9', port: 999 };
-    const c = jar.issue(from);
-    expect(jar.check(c, from)).toBe(true);
-    expect(jar.check(c, { ...from, port: 1000 })).toBe(false);
-    expect(jar.check(c, { ...from, address: '203.0.113.10' })).toBe(false);
+    const c = jar.issue(from, 'udp');
+    expect(jar.check(c, from, 'udp')).toBe(true);
+    // The same address over the other transport: a captured UDP REGISTER cannot be replayed on a
+    // WebSocket from that address (nor the reverse).
+    expect(jar.check(c, from, 'ws')).toBe(false);
+    expect(jar.check(jar.issue(from, 'ws'), from, 'udp')).toBe(false);
+    expect(jar.check(c, { ...from, port: 1000 }, 'udp')).toBe(false);
+    expect(jar.check(c, { ...from, address: '203.0.113.10' }, 'udp')).toBe(false);
     now += COOKIE_BUCKET_MS;
-    expect(jar.check(c, from)).toBe(true);
+    expect(jar.check(c, from, 'udp')).toBe(true);
     now += COOKIE_BUCKET_MS;
-    expect(jar.check(c, from)).toBe(false);
-    const forged = Uint8Array.from(jar.issue(from));
+    expect(jar.check(c, from, 'udp')).toBe(false);
+    const forged = Uint8Array.from(jar.issue(from, 'udp'));
     forged[10] = forged[10]! ^ 1;
-    expect(jar.check(forged, from)).toBe(false);
+    expect(jar.check(forged, from, 'udp')).toBe(false);
   });
 });

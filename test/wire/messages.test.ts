@@ -4,6 +4,7 @@ import { isPunchlineError } from '../../common/errors.js';
 import { Reader, Writer, fromHex, toHex } from '../../common/wire/bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';
+import { AUTH_TRAILER_BYTES } from '../../common/wire/server-auth.js';
 import { seeded } from '../support/random.js';
 import { SAMPLES } from './samples.js';
 
@@ -67,8 +68,8 @@ describe('wire messages', () => {
   });
 
   it('refuses invalid UTF-8 in strings', () => {
-    const bytes = Uint8Array.from(encode(SAMPLES.ERROR!)); // ends with its message string
-    bytes[bytes.length - 1] = 0xff;
+    const bytes = Uint8Array.from(encode(SAMPLES.ERROR!)); // its message string, then the auth trailer
+    bytes[bytes.length - 1 - AUTH_TRAILER_BYTES] = 0xff;
     expect(() => decode(bytes)).toThrow(/UTF-8/);
   });
 

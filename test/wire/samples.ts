@@ -17,11 +17,12 @@ const lan = [{ address: '10.0.1.2', port: 5000 }];
 /** One sample of every message type; test/fixtures/messages.json holds their exact bytes. */
 export const SAMPLES: Record<string, Message> = {
   HELLO: { type: MsgType.HELLO, txid },
-  COOKIE: { type: MsgType.COOKIE, txid, cookie: seqBytes(20, 0x60) },
+  COOKIE: { type: MsgType.COOKIE, txid, cookie: seqBytes(20, 0x60), serverKey: key2 },
   REGISTER: {
     type: MsgType.REGISTER,
     txid,
     cookie: seqBytes(20, 0x60),
+    time: 1_764_700_000_123,
     room: 'lobby',
     name: 'alice',
     signKey: key,

@@ -235,6 +235,25 @@ export class SimHost implements SimNode, SocketHost, StreamHost {
     this.ctx.transmit(this.link, 'up', p, (q) => at.segment.route(q, this));
   }
 
+  /**
+   * Send a datagram with a forged source address, as an attacker on a network without source
+   * address validation (no BCP 38 filtering) can: for tests that attack what trusts a source.
+   */
+  sendSpoofed(data: Uint8Array, from: Endpoint, to: Endpoint): void {
+    const p: Packet = {
+      id: this.ctx.newPacketId(),
+      proto: 'udp',
+      src: { address: from.address, port: from.port },
+      dst: { address: to.address, port: to.port },
+      data: new Uint8Array(data),
+      ttl: INITIAL_TTL,
+    };
+    this.ctx.sent(p, this.name);
+    const at = this.at;
+    if (!at) return this.ctx.drop(p, 'no-route', this.name);
+    this.ctx.transmit(this.link, 'up', p, (q) => at.segment.route(q, this));
+  }
+
   receiveFromUplink(p: Packet): void {
     // The host may have moved while the packet was on the wire.
     if (!this.at || p.dst.address !== this.at.address) return this.ctx.drop(p, 'no-route', this.name);

@@ -4,7 +4,9 @@ import type { Identity } from '../../../common/identity.js';
 import type { MessageStream } from '../../../common/net/stream.js';
 import { toHex } from '../../../common/wire/bytes.js';
 import { Limits, MsgType } from '../../../common/wire/constants.js';
-import { decode, encode, encodeRelayFrame, registerSigningBytes } from '../../../common/wire/messages.js';
+import { decode, encode, encodeRelayFrame } from '../../../common/wire/messages.js';
+import type { AuthChannel } from '../../../common/wire/server-auth.js';
+import { rawRegister, sealed } from '../../support/raw-register.js';
 import type { Introduce, Message, Registered } from '../../../common/wire/messages.js';
 
 /** How a test waits: the simulator drives virtual time (sim.runUntil); real sockets wait on events. */
@@ -17,6 +19,8 @@ export type Driver = (done: () => boolean, maxMs: number) => Promise<boolean>;
  */
 export class StreamPeer {
   readonly inbox: Message[] = [];
+  /** This peer's side of its registration's authenticated channel, once registered. */
+  auth: AuthChannel | undefined;
   relayedIn = 0;
   relayedBytesIn = 0;
   /** Called for every RELAYED frame (the payload is a view into the received message). */
@@ -106,18 +110,9 @@ export class StreamPeer {
     const cookie = await this.reply<Message>(hello, ms, 'HELLO');
     if (cookie.type !== MsgType.COOKIE) throw new Error(`expected COOKIE, got 0x${cookie.type.toString(16)}`);
     const txid = new Uint8Array(randomBytes(Limits.TXID_BYTES));
-    const body = {
-      txid,
-      cookie: cookie.cookie,
-      room,
-      name,
-      signKey: this.identity.signPublic,
-      dhKey: this.identity.dhPublic,
-      lan: [],
-    };
-    this.send(
-      encode({ type: MsgType.REGISTER, ...body, signature: this.identity.sign(registerSigningBytes(body)) }),
-    );
+    const reg = rawRegister(this.identity, cookie, txid, { room, name, transport: 'ws' });
+    this.auth = reg.auth;
+    this.send(reg.bytes);
     const r = await this.reply<Message>(txid, ms, 'REGISTER');
     if (r.type === MsgType.ERROR) throw new Error(`register refused: ${r.message}`);
     if (r.type !== MsgType.REGISTERED) throw new Error(`expected REGISTERED, got 0x${r.type.toString(16)}`);
@@ -127,7 +122,8 @@ export class StreamPeer {
   /** CONNECT to `target`: resolves with our INTRODUCE (the server now lets the two relay). */
   async connect(target: Uint8Array, ms = 5000): Promise<Introduce> {
     const txid = new Uint8Array(randomBytes(Limits.TXID_BYTES));
-    this.send(encode({ type: MsgType.CONNECT, txid, id: this.id, target }));
+    if (!this.auth) throw new Error('connect before register');
+    this.send(sealed(this.auth, { type: MsgType.CONNECT, txid, id: this.id, target }));
     const r = await this.reply<Message>(txid, ms, 'CONNECT');
     if (r.type !== MsgType.INTRODUCE) throw new Error(`connect refused: ${JSON.stringify(r)}`);
     return r;
