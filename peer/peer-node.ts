@@ -26,7 +26,7 @@ import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
 import type { PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
 import { ServerKeyPin } from './server-pin.js';
-import type { ServerState } from './rendezvous-client.js';
+import type { RendezvousClientStats, ServerState } from './rendezvous-client.js';
 
 export interface PeerOptions {
   server: Endpoint;
@@ -227,6 +227,14 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (this.client?.state === 'registered') return this.client;
     return this.relay?.rendezvous ?? this.client;
   }
+  /** What the rendezvous clients (UDP and the relay stream's) dropped as forged or stale, summed. */
+  get serverDrops(): RendezvousClientStats {
+    const out: RendezvousClientStats = { bad_mac: 0, bad_intro_keys: 0, unauthenticated: 0, replayed: 0 };
+    for (const c of [this.client, this.relay?.rendezvous])
+      if (c) for (const k of Object.keys(out) as (keyof RendezvousClientStats)[]) out[k] += c.stats[k];
+    return out;
+  }
+
   get publicEndpoint(): Endpoint | undefined {
     return this.client?.observed;
   }
