@@ -69,6 +69,11 @@ export const Limits = {
   MAX_ERROR_TEXT_BYTES: 200,
   /** A HELLO is padded to this size so the COOKIE answer is never larger (no amplification). */
   HELLO_BYTES: 48,
+  /**
+   * A PROBE is padded to this size, the largest PROBE_ACK (one with an IPv6 `seen`: 50 + 19 + 64),
+   * so the answer to a PROBE, sent to its unverified source, is never larger (RFC 9000 §8).
+   */
+  PROBE_BYTES: 133,
   /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */
   MAX_DATAGRAM: 1200,
   /**
