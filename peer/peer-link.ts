@@ -107,7 +107,9 @@ export class PeerLink extends Emitter<LinkEvents> {
     super();
     this.idHex = toHex(id);
     this.name = name;
-    this.relayPath = { label: 'relay', send: (b) => void this.relay?.send(this.id, b) };
+    // The server relays a frame only from the connection that registered this peer's id (its
+    // key signed the registration): a handshake on it proving another key is the peer's own.
+    this.relayPath = { label: 'relay', send: (b) => void this.relay?.send(this.id, b), vouched: true };
   }
 
   /** The path the session rides now. */

@@ -9,6 +9,7 @@ import { fingerprint, idText } from '../common/identity.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay } from '../common/path/backoff.js';
+import { PROBE_BUDGET, admitAttempt } from '../common/path/probe-budget.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
@@ -22,8 +23,8 @@ import type { AppMessage } from './app-message.js';
 import { PeerLink } from './peer-link.js';
 import type { PathKind, PathMode, RelayPort } from './peer-link.js';
 import { RelayChannel } from './relay-channel.js';
-import { PUNCH_DEFAULTS, PunchAttempt, validProbe } from './puncher.js';
-import type { PunchOptions, PunchResult, PunchTrace } from './puncher.js';
+import { PUNCH_DEFAULTS, PunchAttempt, newPunchCounters, validProbe } from './puncher.js';
+import type { PunchCounters, PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
 import { ServerKeyPin } from './server-pin.js';
 import type { RendezvousClientStats, ServerState } from './rendezvous-client.js';
@@ -147,7 +148,12 @@ export class PeerStats {
     bad_probe: 0,
     no_session: 0,
   };
+  /** Punching and its probe budget (common/path/probe-budget.ts, docs/nat-traversal.md). */
+  punch: PunchCounters = newPunchCounters();
 }
+
+/** A biting limit is logged at most this often per kind: the counters keep the full count. */
+export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
 const SERVER_TYPES = new Set<number>([
   MsgType.COOKIE,
@@ -165,6 +171,8 @@ interface PeerEntry {
   reconnectTries: number;
   directTimer: TimerHandle | undefined;
   directTries: number;
+  /** Start times of recent punch attempts with this peer (admitAttempt's window). */
+  punchStarts: number[];
 }
 
 /**
@@ -398,7 +406,7 @@ export class PeerNode extends Emitter<PeerEvents> {
           this.stats.dropped.bad_probe++;
           return;
         }
-        if (m.type === MsgType.PROBE) a.attempt.onProbe(m, from);
+        if (m.type === MsgType.PROBE) a.attempt.onProbe(m, from, raw.length);
         else a.attempt.onProbeAck(m);
         return;
       }
@@ -442,6 +450,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       reconnectTries: 0,
       directTimer: undefined,
       directTries: 0,
+      punchStarts: [],
     };
     this.peers.set(idHex, e);
     this.wire(e);
@@ -599,14 +608,21 @@ export class PeerNode extends Emitter<PeerEvents> {
     const opened = verdict === 'new-session' ? this.whenOpen(link) : Promise.resolve();
     opened.catch(() => {});
     const udpUsable = this.client?.state === 'registered';
-    if (!link.shouldPunch(intro) || !udpUsable) {
+    const wantsPunch = link.shouldPunch(intro) && udpUsable;
+    // A peer introduced to us over and over (every CONNECT it sends makes the server introduce
+    // it again) gets PROBE_BUDGET.attemptsPerWindow punch attempts a minute; later introductions
+    // are served over the relay only (common/path/probe-budget.ts).
+    const admitted = wantsPunch && this.admitPunch(e, intro);
+    if (!admitted) {
       // No punching here. With a relay configured the session rides it (now, or as soon as the
       // stream is up: relayUp); without one there is no way to this peer.
       if (verdict === 'new-session' && !this.relay) {
         const why =
           this.opts.mode === 'relay-only'
             ? 'relay-only, but no relay is configured'
-            : 'no UDP path and no relay';
+            : wantsPunch
+              ? `${PROBE_BUDGET.attemptsPerWindow} punch attempts in ${PROBE_BUDGET.windowMs / 1000} s already, and no relay`
+              : 'no UDP path and no relay';
         const err = new PunchlineError('PUNCH_FAILED', `cannot reach ${intro.name}: ${why}`);
         link.close();
         this.connectFailed(e, err);
@@ -622,6 +638,8 @@ export class PeerNode extends Emitter<PeerEvents> {
         clock: this.clock,
         send: (b, to) => this.send(b, to),
         selfPublic: () => this.client?.observed,
+        counters: this.stats.punch,
+        limited: (what, fields) => this.limitBit(what, fields),
         trace: (t) => {
           this.log.debug('punch step', { peer: intro.name, ...t });
           this.emit('trace', { peer: intro.name, ...t });
@@ -655,6 +673,27 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (!link.session || link.session.state === 'closed') return;
     link.useDirect(result);
     return verdict === 'new-session' ? this.whenOpen(link) : undefined;
+  }
+
+  /** May a punch attempt with this peer start now? Counts and logs the refusal. */
+  private admitPunch(e: PeerEntry, intro: Introduce): boolean {
+    const { admit, starts } = admitAttempt(e.punchStarts, this.clock.now());
+    e.punchStarts = starts;
+    if (!admit) {
+      this.stats.punch.attemptsLimited++;
+      this.limitBit('attemptsLimited', { peer: intro.name, id: e.link.idHex });
+    }
+    return admit;
+  }
+
+  private readonly limitLoggedAt = new Map<string, number>();
+  /** A probe-budget limit bit: log it, at most once per LIMIT_LOG_INTERVAL_MS per kind. */
+  private limitBit(what: keyof PunchCounters, fields: Record<string, unknown>): void {
+    const now = this.clock.now();
+    const last = this.limitLoggedAt.get(what);
+    if (last !== undefined && now - last < LIMIT_LOG_INTERVAL_MS) return;
+    this.limitLoggedAt.set(what, now);
+    this.log.info('probe budget limit', { limit: what, total: this.stats.punch[what], ...fields });
   }
 
   /** Resolves when the link's current session opens; rejects if it closes first. */

@@ -4,6 +4,7 @@ import type { Identity } from '../common/identity.js';
 import { verifySignature } from '../common/identity.js';
 import { candidate, candidatesFor, probeSchedule } from '../common/path/candidates.js';
 import type { Candidate } from '../common/path/candidates.js';
+import { PROBE_BUDGET, mayProbe, triggeredCheck } from '../common/path/probe-budget.js';
 import type { Endpoint } from '../common/net/types.js';
 import { endpointKey } from '../common/net/types.js';
 import { equalBytes } from '../common/wire/bytes.js';
@@ -39,9 +40,52 @@ export type PunchTrace =
   | { type: 'chosen'; remote: string; kind: Candidate['kind']; ms: number }
   | { type: 'failed'; reason: string };
 
+/**
+ * What the probe budget (common/path/probe-budget.ts) did, summed over a node's attempts
+ * (PeerStats.punch). Each counter is a limit biting, except attempts, probesSent and triggeredChecks.
+ */
+export interface PunchCounters {
+  /** Punch attempts started. */
+  attempts: number;
+  /** Introductions served over the relay only: the peer used up PROBE_BUDGET.attemptsPerWindow. */
+  attemptsLimited: number;
+  probesSent: number;
+  /** Scheduled probes not sent: the candidate had not answered and its allowance was used up. */
+  probesCapped: number;
+  /** LAN candidates given no probes: the peer is behind another NAT, or past PROBE_BUDGET.lanCandidates. */
+  lanNotProbed: number;
+  /** Probes sent at once in answer to a probe from a candidate whose allowance was used up. */
+  triggeredChecks: number;
+  /** Peer-reflexive addresses not added: past PROBE_BUDGET.reflexiveCandidates. */
+  reflexiveRefused: number;
+  /** Valid PROBEs whose seq this attempt had already seen (a duplicate or a replay): answered, earn nothing. */
+  replayedProbes: number;
+  /** PROBE_ACKs not sent because they would be larger than the PROBE they answer. */
+  acksWithheld: number;
+}
+
+export const newPunchCounters = (): PunchCounters => ({
+  attempts: 0,
+  attemptsLimited: 0,
+  probesSent: 0,
+  probesCapped: 0,
+  lanNotProbed: 0,
+  triggeredChecks: 0,
+  reflexiveRefused: 0,
+  replayedProbes: 0,
+  acksWithheld: 0,
+});
+
+/** Seqs of received PROBEs remembered per attempt (the peer's own budget keeps it far below). */
+const MAX_SEEN_SEQS = 1024;
+
 export interface PunchComponents {
   /** Called for every step (optional). */
   trace?: (e: PunchTrace) => void;
+  /** Budget counters to add to (a node passes its PeerStats.punch). */
+  counters?: PunchCounters;
+  /** A limit bit (the node logs it, rate-limited). */
+  limited?: (what: keyof PunchCounters, fields: Record<string, unknown>) => void;
   identity: Identity;
   /** Our own public endpoint as the server saw it: decides whether the peer's LAN addresses are likely ours too. */
   selfPublic?: () => Endpoint | undefined;
@@ -69,6 +113,10 @@ export function validProbe(p: Probe, intro: Introduce, self: Uint8Array): boolea
 export class PunchAttempt {
   readonly started: number;
   private readonly candidates: Candidate[];
+  /** Probes sent per candidate (endpointKey), for the budget. */
+  private readonly sentTo = new Map<string, number>();
+  private readonly seenSeqs = new Set<number>();
+  private readonly counters: PunchCounters;
   private readonly sentAt = new Map<number, { cand: Candidate; at: number }>();
   private readonly answered = new Map<string, { cand: Candidate; rttMs: number }>();
   private timers: TimerHandle[] = [];
@@ -86,7 +134,17 @@ export class PunchAttempt {
     private readonly opts: PunchOptions = PUNCH_DEFAULTS,
   ) {
     this.started = c.clock.now();
+    this.counters = c.counters ?? newPunchCounters();
+    this.counters.attempts++;
     this.candidates = candidatesFor(intro, c.selfPublic?.());
+    const unprobed = this.candidates.filter((x) => x.kind === 'lan' && x.allowance === 0);
+    if (unprobed.length > 0) {
+      this.counters.lanNotProbed += unprobed.length;
+      this.c.limited?.('lanNotProbed', {
+        peer: intro.name,
+        lan: unprobed.map((x) => endpointKey(x.endpoint)),
+      });
+    }
     this.result = new Promise((res, rej) => {
       this.resolve = res;
       this.reject = rej;
@@ -119,31 +177,77 @@ export class PunchAttempt {
     return encode({ ...body, signature: this.c.identity.sign(probeSigningBytes(body)) });
   }
 
+  /** The budget's view of a candidate (common/path/probe-budget.ts). */
+  private count(cand: Candidate): { sent: number; allowance: number; validated: boolean } {
+    const key = endpointKey(cand.endpoint);
+    return { sent: this.sentTo.get(key) ?? 0, allowance: cand.allowance, validated: this.answered.has(key) };
+  }
+
   private sendProbe(cand: Candidate): void {
     const seq = this.seq++ & 0xffff;
     const now = this.c.clock.now();
+    const key = endpointKey(cand.endpoint);
     this.sentAt.set(seq, { cand, at: now });
+    this.sentTo.set(key, (this.sentTo.get(key) ?? 0) + 1);
     this.probesSent++;
+    this.counters.probesSent++;
     this.c.trace?.({ type: 'probe', to: endpointKey(cand.endpoint), kind: cand.kind, seq });
     this.c.send(this.probe(MsgType.PROBE, seq, Math.floor(now) % 2 ** 48), cand.endpoint);
   }
 
   private round(): void {
     if (this.done) return;
-    for (const cand of this.candidates) this.sendProbe(cand);
+    let capped = 0;
+    for (const cand of this.candidates) {
+      if (mayProbe(this.count(cand))) this.sendProbe(cand);
+      else if (cand.allowance > 0) capped++; // a candidate never probed is counted once, as lanNotProbed
+    }
+    if (capped > 0) {
+      this.counters.probesCapped += capped;
+      this.c.limited?.('probesCapped', { peer: this.intro.name, capped });
+    }
   }
 
-  /** A valid PROBE arrived from `from`: answer it there, and probe that address too (a triggered check). */
-  onProbe(p: Probe, from: Endpoint): void {
-    this.c.send(this.probe(MsgType.PROBE_ACK, p.seq, p.timestamp, from), from);
-    if (this.done) return;
-    const known = this.candidates.some((c) => endpointKey(c.endpoint) === endpointKey(from));
-    this.c.trace?.({ type: 'probe-in', from: endpointKey(from), known });
-    if (!known) {
-      const prflx = candidate(from, 'peer-reflexive');
-      this.candidates.push(prflx);
-      this.sendProbe(prflx);
+  /**
+   * A valid PROBE of `size` bytes arrived from `from`: answer it there (never with more bytes than
+   * it had: its source is not verified, RFC 9000 §8), and probe that address too when the
+   * schedule no longer does (a triggered check, RFC 8445 §7.3.1.4).
+   */
+  onProbe(p: Probe, from: Endpoint, size: number): void {
+    const ack = this.probe(MsgType.PROBE_ACK, p.seq, p.timestamp, from);
+    if (ack.length <= size) this.c.send(ack, from);
+    else {
+      this.counters.acksWithheld++;
+      this.c.limited?.('acksWithheld', { peer: this.intro.name, probe: size, ack: ack.length });
     }
+    if (this.done) return;
+    // A seq seen before is the network's duplicate or someone's replay, perhaps from a spoofed
+    // source: answered like any probe, but it earns no probe and adds no candidate.
+    if (this.seenSeqs.has(p.seq) || this.seenSeqs.size >= MAX_SEEN_SEQS) {
+      this.counters.replayedProbes++;
+      return;
+    }
+    this.seenSeqs.add(p.seq);
+    const key = endpointKey(from);
+    const known = this.candidates.find((c) => endpointKey(c.endpoint) === key);
+    this.c.trace?.({ type: 'probe-in', from: key, known: known !== undefined });
+    if (known) {
+      if (triggeredCheck(this.count(known))) {
+        this.counters.triggeredChecks++;
+        this.sendProbe(known);
+      }
+      return;
+    }
+    if (
+      this.candidates.filter((c) => c.kind === 'peer-reflexive').length >= PROBE_BUDGET.reflexiveCandidates
+    ) {
+      this.counters.reflexiveRefused++;
+      this.c.limited?.('reflexiveRefused', { peer: this.intro.name, from: key });
+      return;
+    }
+    const prflx = candidate(from, 'peer-reflexive');
+    this.candidates.push(prflx);
+    this.sendProbe(prflx);
   }
 
   /** A valid PROBE_ACK: the candidate we sent that probe to works. */
@@ -187,7 +291,10 @@ export class PunchAttempt {
   private fail(): void {
     if (this.done) return;
     this.finish();
-    const tried = this.candidates.map((c) => `${c.kind} ${endpointKey(c.endpoint)}`).join(', ');
+    const tried = this.candidates
+      .filter((c) => this.sentTo.has(endpointKey(c.endpoint)))
+      .map((c) => `${c.kind} ${endpointKey(c.endpoint)}`)
+      .join(', ');
     this.c.trace?.({ type: 'failed', reason: `no answer within ${this.opts.deadlineMs} ms` });
     this.reject(
       new PunchlineError(

@@ -1,5 +1,6 @@
 import type { Endpoint } from '../net/types.js';
 import { endpointKey } from '../net/types.js';
+import { PROBE_BUDGET, probeAllowance } from './probe-budget.js';
 
 /**
  * ICE-style candidates (RFC 8445 §5.1.2 in spirit): where the other peer might be reached.
@@ -8,8 +9,9 @@ import { endpointKey } from '../net/types.js';
  *  - peer-reflexive: a source address a valid probe actually came from (learned while punching).
  * When both peers show the same public address they sit behind the same NAT, and a LAN path
  * beats the public one (no hairpin needed, no detour). Otherwise the other peer's LAN addresses
- * are someone else's private network: still probed (a VPN or a shared LAN may reach them), but
- * ranked below public, so the public answer is taken at once instead of waiting for them.
+ * are someone else's private network, or whatever a hostile registrant claimed: listed, ranked
+ * below public, and not probed (allowance 0, common/path/probe-budget.ts) unless the peer
+ * probes us from one of them.
  */
 export type CandidateKind = 'lan' | 'public' | 'peer-reflexive';
 
@@ -17,6 +19,8 @@ export interface Candidate {
   endpoint: Endpoint;
   kind: CandidateKind;
   priority: number; // higher is better
+  /** Probes it may get before it answers (common/path/probe-budget.ts). */
+  allowance: number;
 }
 
 const KIND_PRIORITY: Record<CandidateKind, number> = { lan: 300, public: 200, 'peer-reflexive': 100 };
@@ -27,14 +31,15 @@ export function candidate(
   endpoint: Endpoint,
   kind: CandidateKind,
   priority = KIND_PRIORITY[kind],
+  allowance = probeAllowance(kind, true),
 ): Candidate {
-  return { endpoint, kind, priority };
+  return { endpoint, kind, priority, allowance };
 }
 
 /**
- * The candidates to probe for a peer, best first, without duplicates. A LAN endpoint equal to
- * the public one (a peer with no NAT) counts once, as public. `selfPublic` is our own
- * server-reflexive endpoint, when known.
+ * The candidates for a peer, best first, without duplicates, each with its probe allowance. A
+ * LAN endpoint equal to the public one (a peer with no NAT) counts once, as public. `selfPublic`
+ * is our own server-reflexive endpoint, when known (unknown: not the same NAT).
  */
 export function candidatesFor(
   remote: { observed: Endpoint; lan: readonly Endpoint[] },
@@ -43,11 +48,16 @@ export function candidatesFor(
   const sameNat = selfPublic !== undefined && selfPublic.address === remote.observed.address;
   const seen = new Set<string>([endpointKey(remote.observed)]);
   const out: Candidate[] = [];
+  let lanProbed = 0;
   for (const e of remote.lan) {
     const k = endpointKey(e);
     if (seen.has(k)) continue;
     seen.add(k);
-    out.push(candidate(e, 'lan', sameNat ? KIND_PRIORITY.lan : FOREIGN_LAN_PRIORITY));
+    // Past the LAN cap a candidate stays listed (it wins if the peer probes us from it) but
+    // gets no probes of its own.
+    const allowance = lanProbed < PROBE_BUDGET.lanCandidates ? probeAllowance('lan', sameNat) : 0;
+    if (allowance > 0) lanProbed++;
+    out.push(candidate(e, 'lan', sameNat ? KIND_PRIORITY.lan : FOREIGN_LAN_PRIORITY, allowance));
   }
   // Port 0: the peer has no UDP mapping at the server (it came over the stream only).
   if (remote.observed.port !== 0) out.push(candidate(remote.observed, 'public'));

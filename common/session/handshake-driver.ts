@@ -21,8 +21,8 @@ import { HANDSHAKE_HEADER_BYTES, MAX_DATAGRAM } from './packet.js';
  *
  * XX because each side must prove the static key behind the id the rendezvous introduced, and
  * with XX each side reads the other's static key from the handshake and checks it against the
- * expected one: a different key fails with KEY_MISMATCH on both sides (IK would only time out on
- * the initiator). The prologue (the introduction id) binds the handshake to that introduction.
+ * expected one: a different key is KEY_MISMATCH on both sides (IK would only time out on the
+ * initiator). The session decides whether that is fatal (only on a path vouching for its sender). The prologue (the introduction id) binds the handshake to that introduction.
  *
  * Datagrams are lost, duplicated and forged, but a Noise HandshakeState dies on the first
  * message that fails to read. So every state here can be rebuilt: this side's ephemeral key is
@@ -105,7 +105,7 @@ export class InitiatorHandshake {
   /**
    * Read a candidate message 2. Success gives the transport ciphers and message 3 to send.
    * Failure throws (MALFORMED, BAD_SIGNATURE, KEY_MISMATCH) and leaves this side ready for the
-   * next candidate; KEY_MISMATCH is for the caller to treat as fatal.
+   * next candidate; whether KEY_MISMATCH is fatal depends on the path it came on (Session).
    */
   onMessage2(m: Uint8Array): { result: HandshakeResult; message3: Uint8Array } {
     if (this.accepted) throw new PunchlineError('INTERNAL', 'message 2 already accepted');
@@ -181,13 +181,15 @@ export class ResponderHandshake {
   }
 
   /**
-   * A candidate message 3, tried against each attempt, newest first. Throws KEY_MISMATCH at
-   * once (the peer proved another key), otherwise the last error when none accepts it.
+   * A candidate message 3, tried against each attempt, newest first. When none accepts it,
+   * throws KEY_MISMATCH if one read a different static key (a forger's own attempt, or the peer
+   * really holds another key), otherwise the last error. Every attempt stays usable.
    */
   onMessage3(m: Uint8Array): HandshakeResult {
     if (m.length !== MESSAGE3_BYTES) throw malformed(`handshake message 3 of ${m.length} bytes`);
     if (this.attempts.length === 0) throw malformed('message 3 before any message 1');
     let last: unknown;
+    let mismatch: unknown;
     for (let i = this.attempts.length - 1; i >= 0; i--) {
       const a = this.attempts[i]!;
       const state = a.state ?? this.rebuild(a);
@@ -198,11 +200,11 @@ export class ResponderHandshake {
           throw malformed('message 3 names the wrong cids');
         return finish(state, a.initiatorCid, a.params);
       } catch (err) {
-        if (isPunchlineError(err, 'KEY_MISMATCH')) throw err;
+        if (isPunchlineError(err, 'KEY_MISMATCH')) mismatch = err;
         last = err;
       }
     }
-    throw last;
+    throw mismatch ?? last;
   }
 
   private payload2(initiatorCid: Uint8Array): Uint8Array {

@@ -60,6 +60,13 @@ export interface SessionPath {
   /** Names the path in stats and events, and tells paths apart: 'direct 1.2.3.4:5', 'relay'. */
   readonly label: string;
   send(datagram: Uint8Array): void;
+  /**
+   * Packets on this path come from the introduced peer and nobody else: the relay, whose server
+   * delivers a frame only from the connection that proved that peer's registered key. A handshake
+   * message proving another static key on such a path ends the session at once (KEY_MISMATCH);
+   * on any other path its source is unverified and it is counted (dropped.keyMismatch) and dropped.
+   */
+  readonly vouched?: boolean;
 }
 
 export interface SessionOptions extends Partial<SessionTuning> {
@@ -166,6 +173,8 @@ export class Session extends Emitter<SessionEvents> {
   private hsTimer: TimerHandle | undefined;
   private hsDeadline: TimerHandle | undefined;
   private hsTries = 0;
+  /** The last handshake message that proved another static key (unvouched path): the deadline's error. */
+  private wrongKey: PunchlineError | undefined;
   /** The peer certainly holds the transport keys (RFC 9001 §4.1.2 "confirmed"). */
   private confirmed = false;
   private remoteCid: Uint8Array | undefined;
@@ -327,7 +336,7 @@ export class Session extends Emitter<SessionEvents> {
     this.hsDeadline = this.clock.setTimeout(() => {
       this.hsDeadline = undefined;
       if (this.st === 'handshaking' || (this.st === 'open' && !this.confirmed))
-        this.fail(new PunchlineError('TIMEOUT', 'session handshake timed out'));
+        this.fail(this.wrongKeyError() ?? new PunchlineError('TIMEOUT', 'session handshake timed out'));
     }, this.t.handshakeTimeoutMs);
     if (this.role === 'initiator') {
       this.initiatorHs = new InitiatorHandshake(this.hsConfig);
@@ -441,7 +450,7 @@ export class Session extends Emitter<SessionEvents> {
         try {
           r = this.responderHs!.onMessage1(p.message);
         } catch (err) {
-          return this.countHandshakeError(err);
+          return this.countHandshakeError(err, from);
         }
         this.hsPath = from;
         this.sendRaw(from, encodeHandshakePacket(MsgType.SESSION_RESPONSE, r.initiatorCid, r.message2));
@@ -467,7 +476,7 @@ export class Session extends Emitter<SessionEvents> {
         try {
           done = hs.onMessage2(p.message);
         } catch (err) {
-          return this.countHandshakeError(err);
+          return this.countHandshakeError(err, from);
         }
         this.sendRaw(
           from,
@@ -492,7 +501,7 @@ export class Session extends Emitter<SessionEvents> {
         try {
           result = hs.onMessage3(p.message);
         } catch (err) {
-          return this.countHandshakeError(err);
+          return this.countHandshakeError(err, from);
         }
         this.onHandshakeDone(result, from);
         return;
@@ -500,9 +509,22 @@ export class Session extends Emitter<SessionEvents> {
     }
   }
 
-  private countHandshakeError(err: unknown): void {
+  /**
+   * A handshake message failed to read. With XX, messages 2 and 3 reveal the sender's static key,
+   * but anyone who knows the introduction id can make such a message with a key of its own (the
+   * initial connection id derives from it, and message 1 shows the initiator's cid in clear). So a
+   * different key kills the session only on a path that vouches for its sender (the relay);
+   * otherwise the message is counted and dropped, the handshake state is rebuilt for the next
+   * candidate, and the real peer can still finish. If none does by the deadline, the failure says
+   * KEY_MISMATCH: the peer may really hold another key than the one introduced.
+   */
+  private countHandshakeError(err: unknown, from: SessionPath): void {
     if (isPunchlineError(err, 'KEY_MISMATCH')) {
-      this.fail(err);
+      if (from.vouched) return this.fail(err);
+      this.dropped.keyMismatch++;
+      if (!this.wrongKey)
+        this.log.warn('handshake message with another static key dropped', { path: from.label });
+      this.wrongKey = err;
       return;
     }
     if (isPunchlineError(err, 'BAD_SIGNATURE')) this.dropped.auth++;
@@ -511,6 +533,15 @@ export class Session extends Emitter<SessionEvents> {
       this.dropped.internal++;
       this.log.error('session handshake failed', { error: String(err) });
     }
+  }
+
+  private wrongKeyError(): PunchlineError | undefined {
+    if (!this.wrongKey) return undefined;
+    const n = this.dropped.keyMismatch;
+    return new PunchlineError(
+      'KEY_MISMATCH',
+      `${this.wrongKey.message}: ${n} handshake message${n > 1 ? 's' : ''} proved another key, none finished with the introduced one`,
+    );
   }
 
   private becomeResponder(): void {

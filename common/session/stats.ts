@@ -26,6 +26,13 @@ export interface DropCounts {
   closed: number;
   /** A bug caught at the receive boundary (also logged). */
   internal: number;
+  /**
+   * A handshake message proving another static key than the introduced one, on a path that does
+   * not vouch for its sender: a forgery by anyone who saw the introduction id, dropped so the real
+   * peer's handshake can still finish (the session fails with KEY_MISMATCH at its deadline if no
+   * handshake succeeded).
+   */
+  keyMismatch: number;
 }
 
 export const newDropCounts = (): DropCounts => ({
@@ -41,6 +48,7 @@ export const newDropCounts = (): DropCounts => ({
   pathResponse: 0,
   closed: 0,
   internal: 0,
+  keyMismatch: 0,
 });
 
 export interface SessionStats {

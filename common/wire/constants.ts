@@ -71,6 +71,11 @@ export const Limits = {
   HELLO_BYTES: 64,
   /** The truncated HMAC-SHA256 in a server-authenticated message's trailer (common/wire/server-auth.ts). */
   AUTH_MAC_BYTES: 16,
+  /**
+   * A PROBE is padded to this size, the largest PROBE_ACK (one with an IPv6 `seen`: 50 + 19 + 64),
+   * so the answer to a PROBE, sent to its unverified source, is never larger (RFC 9000 §8).
+   */
+  PROBE_BYTES: 133,
   /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */
   MAX_DATAGRAM: 1200,
   /**

@@ -190,6 +190,10 @@ export function probeSigningBytes(m: Omit<Probe, 'signature'>): Uint8Array {
   return w.finish();
 }
 
+/** PROBE bytes after the signature: 133 - 114. */
+const PROBE_PADDING =
+  Limits.PROBE_BYTES - 2 - Limits.INTRO_ID_BYTES - 2 * Limits.ID_BYTES - 8 - Limits.SIG_BYTES;
+
 function writeProbeBody(w: Writer, m: Omit<Probe, 'signature'>): void {
   fixed(w, m.introId, Limits.INTRO_ID_BYTES, 'introId');
   fixed(w, m.from, Limits.ID_BYTES, 'from');
@@ -270,6 +274,8 @@ export function encode(m: Message): Uint8Array {
     case MsgType.PROBE_ACK:
       writeProbeBody(w, m);
       fixed(w, m.signature, Limits.SIG_BYTES, 'signature');
+      // Zero padding, outside the signature: the prober pays for the PROBE_ACK (no amplification).
+      if (m.type === MsgType.PROBE) w.bytes(new Uint8Array(PROBE_PADDING));
       break;
     case MsgType.RELAY:
     case MsgType.RELAYED:
@@ -411,6 +417,9 @@ export function decode(buf: Uint8Array): Message {
         seen: type === MsgType.PROBE_ACK ? readEndpoint(r) : undefined,
         signature: r.bytes(Limits.SIG_BYTES),
       };
+      // Padding; a short PROBE is refused, and so is one whose padding is not zero (one PROBE, one encoding).
+      if (type === MsgType.PROBE && r.bytes(PROBE_PADDING).some((x) => x !== 0))
+        throw malformed('PROBE padding not zero');
       break;
     case MsgType.RELAY:
     case MsgType.RELAYED:

@@ -39,9 +39,9 @@ describe('session handshake (Noise XX)', () => {
     expect(10 + MESSAGE2_BYTES).toBeLessThan(1200); // the answer is smaller than the question
   });
 
-  it('the initiator proving another key than introduced: the responder fails with KEY_MISMATCH', () => {
+  it('the initiator proving another key than introduced, on a vouched path (relay): the responder fails with KEY_MISMATCH at once', () => {
     const wrong = keyFor('mallory');
-    const p = makePair({ b: { expectedRemoteStatic: wrong.publicKey, initiator: false } });
+    const p = makePair({ vouched: true, b: { expectedRemoteStatic: wrong.publicKey, initiator: false } });
     const closedB = closedWith(p.b);
     const closedA = closedWith(p.a);
     runUntil(p.clock, () => p.b.state === 'closed', 5000);
@@ -51,14 +51,37 @@ describe('session handshake (Noise XX)', () => {
     expect(closedA.error?.code).toBe('TIMEOUT');
   });
 
-  it('the responder proving another key: the initiator fails with KEY_MISMATCH', () => {
+  it('the responder proving another key, on a vouched path: the initiator fails with KEY_MISMATCH at once', () => {
     const wrong = keyFor('mallory');
     // (The default role rule compares against the expected key: force A to initiate.)
-    const p = makePair({ a: { expectedRemoteStatic: wrong.publicKey, initiator: true } });
+    const p = makePair({ vouched: true, a: { expectedRemoteStatic: wrong.publicKey, initiator: true } });
     const closedA = closedWith(p.a);
     runUntil(p.clock, () => p.a.state === 'closed', 5000);
     expect(closedA.error?.code).toBe('KEY_MISMATCH');
     expect(closedA.error?.message).toMatch(/different static key/);
+  });
+
+  it('another key on an unvouched path is counted and dropped; with nothing better by the deadline, KEY_MISMATCH', () => {
+    const wrong = keyFor('mallory');
+    for (const side of ['a', 'b'] as const) {
+      // side 'b': B (responder) expects another key than A proves in message 3;
+      // side 'a': A (initiator) expects another key than B proves in message 2.
+      const p = makePair(
+        side === 'b'
+          ? { b: { expectedRemoteStatic: wrong.publicKey, initiator: false } }
+          : { a: { expectedRemoteStatic: wrong.publicKey, initiator: true } },
+      );
+      const victim = side === 'b' ? p.b : p.a;
+      const closed = closedWith(victim);
+      runUntil(p.clock, () => false, 5000);
+      expect(victim.state, side).not.toBe('closed'); // still waiting for the introduced key
+      expect(victim.stats().dropped.keyMismatch, side).toBeGreaterThan(0);
+      runUntil(p.clock, () => victim.state === 'closed', 60_000);
+      expect(closed.error?.code, side).toBe('KEY_MISMATCH');
+      expect(closed.error?.message, side).toMatch(
+        /proved another key, none finished with the introduced one/,
+      );
+    }
   });
 
   it('simultaneous open: both initiate, the lower static key stays initiator', () => {

@@ -90,6 +90,8 @@ export interface PairOptions {
   a?: Partial<SessionOptions>;
   b?: Partial<SessionOptions>;
   start?: boolean;
+  /** Both paths vouch for their sender, as the relay does (SessionPath.vouched). */
+  vouched?: boolean;
 }
 
 /** Two sessions joined by an in-memory link (A has the lower key: the initiator). */
@@ -115,6 +117,7 @@ export function makePair(o: PairOptions = {}): Pair {
   };
   const toA: SessionPath = {
     label: 'to-a',
+    vouched: o.vouched ?? false,
     send: (d) => {
       track(d);
       ba.carry(d, (x) => a.receive(x, toB));
@@ -122,6 +125,7 @@ export function makePair(o: PairOptions = {}): Pair {
   };
   const toB: SessionPath = {
     label: 'to-b',
+    vouched: o.vouched ?? false,
     send: (d) => {
       track(d);
       ab.carry(d, (x) => b.receive(x, toA));

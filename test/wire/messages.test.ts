@@ -52,6 +52,25 @@ describe('wire messages', () => {
     expect(encode(SAMPLES.COOKIE!).length).toBeLessThanOrEqual(Limits.HELLO_BYTES);
   });
 
+  it('PROBE is exactly Limits.PROBE_BYTES and no PROBE_ACK is larger, with an IPv4 or an IPv6 seen (no amplification)', () => {
+    const probe = encode(SAMPLES.PROBE!);
+    const ack = encode(SAMPLES.PROBE_ACK!); // seen: IPv4, 7 bytes
+    expect(probe.length).toBe(Limits.PROBE_BYTES);
+    expect(ack.length).toBe(121);
+    expect(ack.length).toBeLessThanOrEqual(probe.length);
+    // The wire carries IPv4 only today; an IPv6 seen would be family, 16 address bytes and port.
+    const ipv6Ack = ack.length - 7 + (1 + 16 + 2);
+    expect(ipv6Ack).toBe(133);
+    expect(ipv6Ack).toBeLessThanOrEqual(probe.length);
+  });
+
+  it('PROBE padding must be zero', () => {
+    const bytes = encode(SAMPLES.PROBE!);
+    expect(decode(bytes)).toEqual(SAMPLES.PROBE);
+    bytes[bytes.length - 1] = 1;
+    expect(() => decode(bytes)).toThrow(/padding/);
+  });
+
   it('rejects a wrong version byte and unknown types', () => {
     const bytes = encode(SAMPLES.KEEPALIVE!);
     const v = Uint8Array.from(bytes);
