@@ -239,7 +239,9 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private sealedRequest(txid: Uint8Array, m: Message, what: string): Promise<Message> {
     const auth = this.auth;
     if (!auth) return Promise.reject(new PunchlineError('NOT_REGISTERED', `${what}: not registered`));
-    return this.requests.request(txid, auth.seal(encode(m)), what);
+    const body = encode(m);
+    // Each transmission sealed afresh: the server's replay window would drop a copy.
+    return this.requests.request(txid, () => auth.sealCopy(body), what);
   }
 
   private async keepalive(): Promise<void> {
@@ -311,7 +313,14 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       { type: MsgType.CONNECT, txid, id: this.c.identity.id, target },
       'connect',
     );
-    if (reply.type === MsgType.ERROR) throw this.errorOf(reply);
+    if (reply.type === MsgType.ERROR) {
+      // The server no longer holds our registration (it expired or restarted): register again.
+      if (reply.code === WireError.NOT_REGISTERED && this.state === 'registered') {
+        this.setState('lost');
+        void this.register();
+      }
+      throw this.errorOf(reply);
+    }
     if (reply.type !== MsgType.INTRODUCE) throw new PunchlineError('MALFORMED', 'expected INTRODUCE');
     if (!equalBytes(reply.id, target) || !this.keysMatchId(reply))
       throw new PunchlineError(

@@ -6,7 +6,8 @@ import { toHex } from '../common/wire/bytes.js';
 import type { Message } from '../common/wire/messages.js';
 
 interface Pending {
-  bytes: Uint8Array;
+  /** The request's bytes for each (re)transmission: sealed requests need a fresh sequence number. */
+  bytes: () => Uint8Array;
   attempt: number;
   timer: TimerHandle | undefined;
   resolve: (m: Message) => void;
@@ -33,10 +34,20 @@ export class Requests {
     return this.pending.size;
   }
 
-  request(txid: Uint8Array, bytes: Uint8Array, what: string): Promise<Message> {
+  /**
+   * Send `bytes` (or, for a sealed request, what `bytes()` makes anew each time, so a retransmission
+   * is not taken for a replay) until the answer with `txid` comes.
+   */
+  request(txid: Uint8Array, bytes: Uint8Array | (() => Uint8Array), what: string): Promise<Message> {
     const key = toHex(txid);
     return new Promise<Message>((resolve, reject) => {
-      const p: Pending = { bytes, attempt: 0, timer: undefined, resolve, reject };
+      const p: Pending = {
+        bytes: typeof bytes === 'function' ? bytes : () => bytes,
+        attempt: 0,
+        timer: undefined,
+        resolve,
+        reject,
+      };
       this.pending.set(key, p);
       const fire = (): void => {
         if (!this.pending.has(key)) return;
@@ -50,7 +61,7 @@ export class Requests {
           );
           return;
         }
-        this.transmit(p.bytes);
+        this.transmit(p.bytes());
         p.timer = this.clock.setTimeout(fire, backoffDelay(p.attempt, this.backoff, this.random()));
         p.attempt++;
       };
