@@ -5,11 +5,9 @@ import { SystemClock } from '../../common/clock.js';
 import { generateIdentity } from '../../common/identity.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { toHex } from '../../common/wire/bytes.js';
-import { MsgType } from '../../common/wire/constants.js';
-import type { Message } from '../../common/wire/messages.js';
-import type { MemberRecord } from '../../rendezvous/registry.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
 import { freeUdpPort, loopbackChat, useProcesses } from '../support/proc.js';
+import { lieAboutKeys } from '../support/raw-register.js';
 
 const { start, tmpDir: tmp, rendezvous } = useProcesses();
 
@@ -26,22 +24,7 @@ describe('loopback: the real client against a lying server and a replaced server
       { network: nodeNetwork, clock: new SystemClock() },
     );
     let bobHex = '';
-    let lies = 0;
-    const srv = server as unknown as {
-      introduction: (
-        txid: Uint8Array,
-        introId: Uint8Array,
-        initiator: boolean,
-        other: MemberRecord,
-      ) => Message;
-    };
-    const honest = srv.introduction.bind(server);
-    srv.introduction = (txid, introId, initiator, other) => {
-      const m = honest(txid, introId, initiator, other);
-      if (m.type !== MsgType.INTRODUCE || other.idHex !== bobHex) return m;
-      lies++;
-      return { ...m, signKey: mallory.signPublic, dhKey: mallory.dhPublic };
-    };
+    const liar = lieAboutKeys(server, () => bobHex, { signKey: mallory.signPublic, dhKey: mallory.dhPublic });
     await server.start();
     try {
       const dir = await tmp();
@@ -54,7 +37,7 @@ describe('loopback: the real client against a lying server and a replaced server
       alice.send({ cmd: 'send', peer: 'bob', text: 'for bob only' });
       const err = await alice.event((e) => e.event === 'error' && e.code === 'KEY_MISMATCH');
       expect(String(err.message)).toMatch(/do not belong to peer/);
-      expect(lies).toBeGreaterThan(0);
+      expect(liar.lies).toBeGreaterThan(0);
       expect(alice.json.some((e) => e.event === 'connected' || e.event === 'delivered')).toBe(false);
       expect(bob.json.some((e) => e.event === 'message')).toBe(false);
     } finally {

@@ -6,8 +6,7 @@ import { MsgType } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';
 import type { Message } from '../../common/wire/messages.js';
 import { serverFingerprint } from '../../common/wire/server-auth.js';
-import type { MemberRecord } from '../../rendezvous/registry.js';
-import { rawRegister, sealed } from '../support/raw-register.js';
+import { lieAboutKeys, rawRegister, sealed } from '../support/raw-register.js';
 import { SERVER, SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
 
@@ -142,28 +141,15 @@ describe('forged server messages and a lying server', () => {
     const { w, a, b } = await pair(44);
     const mallory = generateIdentity();
     // The operator introduces "b" to alice with mallory's keys and address.
-    const srv = w.server as unknown as {
-      introduction: (
-        txid: Uint8Array,
-        introId: Uint8Array,
-        initiator: boolean,
-        other: MemberRecord,
-      ) => Message;
-    };
-    const honest = srv.introduction.bind(w.server);
-    srv.introduction = (txid, introId, initiator, other) => {
-      const m = honest(txid, introId, initiator, other);
-      if (m.type !== MsgType.INTRODUCE || other.idHex !== toHex(b.node.identity.id)) return m;
-      return {
-        ...m,
-        signKey: mallory.signPublic,
-        dhKey: mallory.dhPublic,
-        observed: { address: M, port: 9 },
-      };
-    };
+    const liar = lieAboutKeys(w.server, () => toHex(b.node.identity.id), {
+      signKey: mallory.signPublic,
+      dhKey: mallory.dhPublic,
+      observed: { address: M, port: 9 },
+    });
     const toMallory = countTo(w, M);
     void a.node.connect('b').catch(() => {});
     await w.sim.run(2000);
+    expect(liar.lies).toBe(1);
     expect(a.node.serverDrops.bad_intro_keys).toBe(1);
     expect(a.events.error.some((e) => e.code === 'KEY_MISMATCH')).toBe(true);
     expect(a.events.connected.length).toBe(0);

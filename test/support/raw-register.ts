@@ -3,9 +3,11 @@ import type { Identity } from '../../common/identity.js';
 import type { Endpoint } from '../../common/net/types.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { encode, registerSigningBytes } from '../../common/wire/messages.js';
-import type { Cookie, Message } from '../../common/wire/messages.js';
+import type { Cookie, Introduce, Message } from '../../common/wire/messages.js';
 import { AuthChannel, deriveServerAuthKeys } from '../../common/wire/server-auth.js';
 import type { AuthTransport } from '../../common/wire/server-auth.js';
+import type { MemberRecord } from '../../rendezvous/registry.js';
+import type { RendezvousServer } from '../../rendezvous/server.js';
 
 /**
  * A registration made by hand, for tests that speak the rendezvous protocol without a
@@ -47,3 +49,26 @@ export function rawRegister(
 
 /** `m` encoded and sealed under `auth`. */
 export const sealed = (auth: AuthChannel, m: Message): Uint8Array => auth.seal(encode(m));
+
+/**
+ * Make `server` a liar: every INTRODUCE of the member `target()` (an id in hex, read when the
+ * introduction is made) carries `keys` instead of that member's own. Returns a counter of the lies.
+ */
+export function lieAboutKeys(
+  server: RendezvousServer,
+  target: () => string,
+  keys: Partial<Pick<Introduce, 'signKey' | 'dhKey' | 'observed'>>,
+): { lies: number } {
+  const srv = server as unknown as {
+    introduction: (txid: Uint8Array, introId: Uint8Array, initiator: boolean, other: MemberRecord) => Message;
+  };
+  const honest = srv.introduction.bind(server);
+  const out = { lies: 0 };
+  srv.introduction = (txid, introId, initiator, other) => {
+    const m = honest(txid, introId, initiator, other);
+    if (m.type !== MsgType.INTRODUCE || other.idHex !== target()) return m;
+    out.lies++;
+    return { ...m, ...keys };
+  };
+  return out;
+}
