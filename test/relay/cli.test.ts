@@ -88,6 +88,8 @@ describe('punchline rendezvous: the TCP side from the command line', () => {
       '--max-message-bytes',
       '--ping-ms',
       '--auth-timeout-ms',
+      '--upgrade-timeout-ms',
+      '--close-timeout-ms',
     ])
       // prettier-ignore
       expect(help).toContain(flag);
