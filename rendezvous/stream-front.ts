@@ -366,7 +366,10 @@ export class StreamFront {
 
   private drop(why: RelayDropReason, conn: Conn): void {
     this.stats.dropped[why]++;
-    this.limitLog.note(`relay_${why}`, conn.ip);
+    // The limits (flags) are logged; the forwarding rules (unauthenticated, not_introduced,
+    // no_route) only counted: they are the normal answer to a confused or late client.
+    if (why === 'rate_limited' || why === 'too_big' || why === 'slow_consumer')
+      this.limitLog.note(`relay_${why}`, conn.ip);
   }
 
   private closeConn(conn: Conn, why: ClosedReason, reason: string, code: number): void {
