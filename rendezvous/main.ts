@@ -11,6 +11,7 @@ import { groupFingerprint, serverFingerprint } from '../common/wire/server-auth.
 import { RENDEZVOUS_DEFAULTS as D, RendezvousServer } from './server.js';
 import { defaultServerKeyPath, loadOrCreateServerKey, SERVER_KEY_FILE } from './server-key.js';
 import type { RendezvousOptions } from './server.js';
+import { HTTP_HEADROOM } from './stream-front.js';
 
 export const RENDEZVOUS_HELP = `Usage: punchline rendezvous [options]
 
@@ -39,11 +40,16 @@ Options:
   --relay-queue-bytes N     a receiver's queue cap; beyond it frames drop (default ${D.relayQueueBytes})
   --relay-pair-ttl-ms N     an introduced pair may relay this long after its last use (default ${D.relayPairTtlMs})
   --relay-max-pairs N       partners remembered per peer (default ${D.relayMaxPairs})
-  --max-conns-per-ip N      open WebSocket connections per source IP (default ${D.maxConnsPerIp})
-  --max-connections N       open WebSocket connections in total (default ${D.maxConnections})
+  --max-conns-per-ip N      TCP connections per source IP, counted from accept (before the upgrade)
+                            until destroyed; plain HTTP too, answered at once (default ${D.maxConnsPerIp})
+  --max-connections N       WebSocket connections in total; ${HTTP_HEADROOM} more TCP connections are taken for
+                            HTTP (/healthz, /metrics) and upgrades answered 429 (default ${D.maxConnections})
   --max-message-bytes N     largest WebSocket message; larger closes the connection (default ${D.maxMessageBytes})
   --ping-ms N               WebSocket ping interval; dead after one missed pong; 0 = off (default ${D.pingMs})
   --auth-timeout-ms N       close a connection not registered within this (default ${D.authTimeoutMs})
+  --upgrade-timeout-ms N    destroy a TCP connection not upgraded to a WebSocket within this (default ${D.upgradeTimeoutMs})
+  --close-timeout-ms N      destroy a closing connection whose client has not finished the closing
+                            handshake within this (default ${D.closeTimeoutMs})
   --key FILE                the server's long-term key, created on first start; peers pin it
                             (default $XDG_DATA_HOME/punchline/${SERVER_KEY_FILE} or
                             ~/.local/share/punchline/${SERVER_KEY_FILE}); keep it across restarts
@@ -105,6 +111,8 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     'max-message-bytes': { type: 'string' },
     'ping-ms': { type: 'string' },
     'auth-timeout-ms': { type: 'string' },
+    'upgrade-timeout-ms': { type: 'string' },
+    'close-timeout-ms': { type: 'string' },
     'log-level': { type: 'string' },
     key: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -165,6 +173,8 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     maxMessageBytes,
     pingMs: int(f, 'ping-ms', 0, 3_600_000, D.pingMs),
     authTimeoutMs: int(f, 'auth-timeout-ms', 100, 600_000, D.authTimeoutMs),
+    upgradeTimeoutMs: int(f, 'upgrade-timeout-ms', 100, 600_000, D.upgradeTimeoutMs),
+    closeTimeoutMs: int(f, 'close-timeout-ms', 100, 600_000, D.closeTimeoutMs),
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
   };
   return { options, tcp, logLevel, help: false, keyFile };

@@ -47,11 +47,36 @@ export function renderMetrics(server: RendezvousServer): string {
       'Open WebSocket connections registered as a peer.',
       streams.authenticated,
     )
+    .metric(
+      'punchline_stream_sockets',
+      'gauge',
+      'TCP connections held on the WebSocket port, in any phase (what the per-IP and total limits count).',
+      r.sockets,
+    )
+    .metric(
+      'punchline_stream_sockets_upgrading',
+      'gauge',
+      'TCP connections accepted and not (yet) upgraded to a WebSocket, plain HTTP included.',
+      r.upgrading,
+    )
+    .metric(
+      'punchline_stream_sockets_closing',
+      'gauge',
+      'Closed WebSocket connections whose TCP connection is not destroyed yet.',
+      r.closing,
+    )
+    .metric(
+      'punchline_stream_timeouts_total',
+      'counter',
+      'TCP connections destroyed by a timeout: not upgraded in time, or closing handshake not finished.',
+      { ...r.timeouts },
+      'reason',
+    )
     .metric('punchline_stream_accepted_total', 'counter', 'WebSocket connections accepted.', r.accepted)
     .metric(
       'punchline_stream_refused_total',
       'counter',
-      'WebSocket connections refused, by limit.',
+      'Connections refused, by limit (at TCP accept, or the upgrade answered 429).',
       { ...r.refused },
       'reason',
     )

@@ -91,6 +91,10 @@ export interface RendezvousOptions {
   pingMs?: number;
   /** A connection that has not registered (HELLO, COOKIE, REGISTER) within this is closed. */
   authTimeoutMs?: number;
+  /** A TCP connection not upgraded to a WebSocket within this is destroyed (it counts until then). */
+  upgradeTimeoutMs?: number;
+  /** A closing WebSocket whose client has not finished the closing handshake within this is destroyed. */
+  closeTimeoutMs?: number;
   /** Serve https/wss with this PEM certificate chain and key. */
   tls?: { cert: string | Uint8Array; key: string | Uint8Array };
 }
@@ -145,6 +149,8 @@ export const RENDEZVOUS_DEFAULTS = {
   maxMessageBytes: 4096,
   pingMs: 30_000,
   authTimeoutMs: 10_000,
+  upgradeTimeoutMs: 10_000,
+  closeTimeoutMs: 2_000,
 } as const;
 
 export type ResolvedOptions = Required<Omit<RendezvousOptions, 'tls' | 'altPort'>> &
@@ -301,6 +307,9 @@ export class RendezvousServer {
           maxMessageBytes: this.opts.maxMessageBytes,
           maxConnections: this.opts.maxConnections,
           admit: (remote) => front.admit(remote),
+          connections: front.gate,
+          upgradeTimeoutMs: this.opts.upgradeTimeoutMs,
+          closeTimeoutMs: this.opts.closeTimeoutMs,
           http: httpRoutes(this),
           ...(this.opts.tls ? { tls: this.opts.tls } : {}),
         });

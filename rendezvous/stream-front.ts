@@ -1,12 +1,13 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { PING_TIMEOUT, TEXT_FRAME, TOO_BIG } from '../common/net/stream.js';
-import type { MessageStream } from '../common/net/stream.js';
+import type { ConnectionGate, ConnectionTimeout, MessageStream } from '../common/net/stream.js';
 import { endpointKey } from '../common/net/types.js';
 import type { Endpoint } from '../common/net/types.js';
 import { MsgType } from '../common/wire/constants.js';
 import { decode, isPunchline } from '../common/wire/messages.js';
 import type { Message } from '../common/wire/messages.js';
+import { LimitLog } from './limit-log.js';
 import type { MemberRecord } from './registry.js';
 import { relayFrame, RELAY_DROP_REASONS } from './relay.js';
 import type { RelayConn, RelayDropReason } from './relay.js';
@@ -15,6 +16,12 @@ import { PeerRateLimit } from './token-bucket.js';
 
 /** Signalling to a peer may fill its queue to this many times --relay-queue-bytes (256 KiB by default). */
 export const SIGNAL_QUEUE_FACTOR = 4;
+/**
+ * TCP connections accepted beyond --max-connections, for what is not a WebSocket: /healthz and
+ * /metrics still answer when the server is full (an upgrade on one of these is answered 429).
+ * Each still counts under its IP's limit, and is cut by the upgrade timeout if it says nothing.
+ */
+export const HTTP_HEADROOM = 32;
 
 export type RefusedReason = 'ip_limit' | 'max_connections';
 export type ClosedReason =
@@ -45,11 +52,34 @@ export interface RelayStats {
   dropped: Record<RelayDropReason, number>;
   /** The largest receiver queue (bufferedAmount) the relay has left after a send, bytes. */
   queueHighWater: number;
+  /** Connections the transport cut itself: never upgraded, or never finished closing. */
+  timeouts: Record<ConnectionTimeout, number>;
+  /**
+   * Gauges. `sockets`: connections held now, each counted under its IP's limit and the total from
+   * accept to destruction; of them, `upgrading`: not (yet) a WebSocket (including plain HTTP), and
+   * `closing`: closed WebSockets whose connection is not destroyed yet.
+   */
+  sockets: number;
+  upgrading: number;
+  closing: number;
+}
+
+/**
+ * One place under the limits: a transport connection from accept to destruction (the `ws`
+ * transport reports these through the gate), or, on a transport without a connection phase (the
+ * simulator), a stream from accept to its close.
+ */
+interface Slot {
+  readonly ip: string;
+  state: 'upgrading' | 'open' | 'closing' | 'gone';
+  /** Counted through the ConnectionGate (released by it), not by the stream. */
+  readonly gated: boolean;
 }
 
 /** One accepted stream: a peer's single connection, once it has registered on it. */
 interface Conn extends RelayConn {
   readonly ip: string;
+  readonly slot: Slot;
   authTimer: TimerHandle | undefined;
   closing: ClosedReason | undefined;
   readonly ctx: ReplyContext;
@@ -64,8 +94,18 @@ interface Conn extends RelayConn {
  */
 export class StreamFront {
   readonly stats: RelayStats = StreamFront.emptyStats();
+  /** Open streams (not closing). */
   private readonly conns = new Set<Conn>();
+  /** Slots held per source IP: what --max-conns-per-ip limits. */
   private readonly perIp = new Map<string, number>();
+  /** Gated slots by remote endpoint (ip:port names one TCP connection to this listener). */
+  private readonly gated = new Map<string, Slot>();
+  private readonly limitLog: LimitLog;
+  /** Given to the transport (listenStream's `connections`). */
+  readonly gate: ConnectionGate = {
+    opened: (remote) => this.connectionOpened(remote),
+    closed: (remote, timeout) => this.connectionClosed(remote, timeout),
+  };
   /** Authenticated connections by peer id (hex): where RELAYED frames go. */
   private readonly byPeer = new Map<string, Conn>();
   private nextId = 1;
@@ -86,6 +126,10 @@ export class StreamFront {
       bytesRelayed: 0,
       dropped,
       queueHighWater: 0,
+      timeouts: { upgrade: 0, close: 0 },
+      sockets: 0,
+      upgrading: 0,
+      closing: 0,
     };
   }
 
@@ -94,7 +138,9 @@ export class StreamFront {
     private readonly opts: ResolvedOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.limitLog = new LimitLog(clock, log);
+  }
 
   /** Open connections, authenticated or not. */
   get size(): number {
@@ -106,34 +152,109 @@ export class StreamFront {
     return this.byPeer.size;
   }
 
-  /** May a connection from `remote` be accepted? Counts the refusal when not. */
+  private refuse(why: RefusedReason, ip: string): false {
+    this.stats.refused[why]++;
+    this.limitLog.note(why, ip);
+    return false;
+  }
+
+  private take(ip: string, gated: boolean): Slot {
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.stats.sockets++;
+    if (gated) this.stats.upgrading++;
+    return { ip, state: gated ? 'upgrading' : 'open', gated };
+  }
+
+  /** Move a slot to `closing` (its stream is closed, its connection may not be gone yet). */
+  private toClosing(slot: Slot): void {
+    if (slot.state === 'upgrading') this.stats.upgrading--;
+    else if (slot.state !== 'open') return;
+    slot.state = 'closing';
+    this.stats.closing++;
+  }
+
+  /** The slot's connection is destroyed: give its place back. */
+  private give(slot: Slot): void {
+    if (slot.state === 'gone') return;
+    if (slot.state === 'upgrading') this.stats.upgrading--;
+    else if (slot.state === 'closing') this.stats.closing--;
+    slot.state = 'gone';
+    this.stats.sockets--;
+    const n = (this.perIp.get(slot.ip) ?? 1) - 1;
+    if (n > 0) this.perIp.set(slot.ip, n);
+    else this.perIp.delete(slot.ip);
+  }
+
+  /**
+   * A TCP connection was accepted (before any HTTP): it counts under its IP's limit and the total
+   * from now until it is destroyed, whatever it turns out to be. The total admits HTTP_HEADROOM
+   * more than --max-connections; the WebSocket cap itself is checked at the upgrade (admit).
+   */
+  private connectionOpened(remote: Endpoint): boolean {
+    if (this.stopping) return false;
+    const ip = remote.address;
+    if ((this.perIp.get(ip) ?? 0) >= this.opts.maxConnsPerIp) return this.refuse('ip_limit', ip);
+    if (this.stats.sockets >= this.opts.maxConnections + HTTP_HEADROOM)
+      return this.refuse('max_connections', ip);
+    this.gated.set(endpointKey(remote), this.take(ip, true));
+    return true;
+  }
+
+  private connectionClosed(remote: Endpoint, timeout: ConnectionTimeout | undefined): void {
+    const key = endpointKey(remote);
+    const slot = this.gated.get(key);
+    if (!slot) return;
+    this.gated.delete(key);
+    if (timeout) {
+      this.stats.timeouts[timeout]++;
+      this.limitLog.note(`${timeout}_timeout`, slot.ip);
+    }
+    this.give(slot);
+  }
+
+  /**
+   * May a WebSocket from `remote` be accepted (asked at the upgrade)? Counts the refusal when
+   * not. A gated connection has its place under the per-IP limit already; a stream of an ungated
+   * transport is checked for both limits here.
+   */
   admit(remote: Endpoint): boolean {
     if (this.stopping) return false;
-    if (this.conns.size >= this.opts.maxConnections) {
-      this.stats.refused.max_connections++;
-      return false;
+    const ip = remote.address;
+    const slot = this.gated.get(endpointKey(remote));
+    if (slot) {
+      // WebSockets held (open or closing) are the connections that are not upgrading.
+      if (this.stats.sockets - this.stats.upgrading >= this.opts.maxConnections)
+        return this.refuse('max_connections', ip);
+      return true;
     }
-    if ((this.perIp.get(remote.address) ?? 0) >= this.opts.maxConnsPerIp) {
-      this.stats.refused.ip_limit++;
-      return false;
-    }
+    if (this.stats.sockets >= this.opts.maxConnections) return this.refuse('max_connections', ip);
+    if ((this.perIp.get(ip) ?? 0) >= this.opts.maxConnsPerIp) return this.refuse('ip_limit', ip);
     return true;
   }
 
   accept(stream: MessageStream): void {
+    const gatedSlot = this.gated.get(endpointKey(stream.remote));
+    const pending = gatedSlot?.state === 'upgrading' ? gatedSlot : undefined;
     // The transport asked admit() already; ask again (the sim, and a race between handshakes).
     if (!this.admit(stream.remote)) {
+      if (pending) this.toClosing(pending); // held until its connection is destroyed
       stream.close('connection limit', 1008);
       return;
     }
     const ip = stream.remote.address;
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    let slot: Slot;
+    if (pending) {
+      slot = pending;
+      slot.state = 'open';
+      this.stats.upgrading--;
+    } else slot = this.take(ip, false);
     const id = this.nextId++;
     const now = this.clock.now();
     const conn: Conn = {
       id,
       stream,
       ip,
+      slot,
       peer: undefined,
       peerId: undefined,
       limit: new PeerRateLimit(
@@ -168,7 +289,10 @@ export class StreamFront {
         this.log.error('handler failed', { conn: conn.id, error: String(e) });
       }
     });
-    stream.onClose((reason) => this.onClosed(conn, reason));
+    stream.onClose((reason) => {
+      this.onClosed(conn, reason);
+      this.streamGone(conn);
+    });
     this.log.debug('stream open', { conn: id, remote: endpointKey(stream.remote) });
   }
 
@@ -210,7 +334,7 @@ export class StreamFront {
     this.stats.messagesIn++;
     // Every message costs tokens, not only RELAY: a flood of HELLOs is throttled the same way.
     if (!conn.limit.allow(data.byteLength, this.clock.now())) {
-      this.stats.dropped.rate_limited++;
+      this.drop('rate_limited', conn);
       return;
     }
     if (!isPunchline(data)) {
@@ -234,17 +358,26 @@ export class StreamFront {
         now: this.clock.now(),
         stats: this.stats,
       });
-      if (why) this.stats.dropped[why]++;
+      if (why) this.drop(why, conn);
       return;
     }
     this.server.handle(msg, conn.ctx, data);
+  }
+
+  private drop(why: RelayDropReason, conn: Conn): void {
+    this.stats.dropped[why]++;
+    // The limits (flags) are logged; the forwarding rules (unauthenticated, not_introduced,
+    // no_route) only counted: they are the normal answer to a confused or late client.
+    if (why === 'rate_limited' || why === 'too_big' || why === 'slow_consumer')
+      this.limitLog.note(`relay_${why}`, conn.ip);
   }
 
   private closeConn(conn: Conn, why: ClosedReason, reason: string, code: number): void {
     if (conn.closing) return;
     conn.closing = why;
     conn.stream.close(reason, code);
-    // Transports report the close asynchronously (or not at all for a dead peer): release now.
+    // The peer's binding goes now (transports report the close asynchronously, after the closing
+    // handshake or its timeout); its slot stays counted until the connection is destroyed.
     this.release(conn);
   }
 
@@ -261,14 +394,23 @@ export class StreamFront {
     this.release(conn);
   }
 
-  /** Forget a connection: counters, its peer's WS binding (and the peer, if that was its last). */
+  /** The stream reported its close: its connection is gone (the gate reports gated ones). */
+  private streamGone(conn: Conn): void {
+    if (!conn.slot.gated) this.give(conn.slot);
+  }
+
+  /**
+   * Forget a connection as a peer's: counters, its peer's WS binding (and the peer, if that was
+   * its last). Its slot moves to `closing` (see streamGone and the gate for the rest).
+   */
   private release(conn: Conn): void {
     if (!this.conns.delete(conn)) return;
-    this.stats.closed[conn.closing ?? 'remote']++;
+    const why = conn.closing ?? 'remote';
+    this.stats.closed[why]++;
+    if (why === 'auth_timeout' || why === 'too_big' || why === 'protocol' || why === 'ping_timeout')
+      this.limitLog.note(why, conn.ip);
     this.clock.clearTimeout(conn.authTimer);
-    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
-    if (n > 0) this.perIp.set(conn.ip, n);
-    else this.perIp.delete(conn.ip);
+    this.toClosing(conn.slot);
     const peer = conn.peer;
     this.log.debug('stream closed', { conn: conn.id, peer, why: conn.closing });
     if (!peer || this.byPeer.get(peer) !== conn) return;
@@ -284,6 +426,7 @@ export class StreamFront {
   /** Close every connection (server shutdown); the registry keeps UDP bindings. */
   shutdown(): void {
     this.stopping = true;
+    this.limitLog.stop();
     for (const conn of [...this.conns]) {
       if (conn.peer && this.byPeer.get(conn.peer) === conn)
         this.server.registry.unbind(conn.peer, 'ws', conn.id);

@@ -38,6 +38,25 @@ export interface HttpAnswer {
   body: string;
 }
 
+/** Why a transport cut a connection on its own: never upgraded, or never finished closing. */
+export type ConnectionTimeout = 'upgrade' | 'close';
+
+/**
+ * Admission by transport connection (for `ws`: the TCP socket), from the moment it is accepted
+ * until it is destroyed: before the upgrade (which may never come), while it serves plain HTTP,
+ * and while it closes. The owner counts here what must not outnumber its limits; a transport
+ * without such a phase (the simulator) does not call it.
+ */
+export interface ConnectionGate {
+  /** A connection from `remote` was accepted: false refuses it (destroyed at once, no answer). */
+  opened(remote: Endpoint): boolean;
+  /**
+   * A connection `opened` admitted is destroyed (called once for it); `timeout` when the
+   * transport cut it itself.
+   */
+  closed(remote: Endpoint, timeout?: ConnectionTimeout): void;
+}
+
 export interface StreamListenOptions {
   /**
    * Liveness: ping every stream this often; one with no pong (or other traffic) by the next ping
@@ -50,6 +69,18 @@ export interface StreamListenOptions {
   admit?: (remote: Endpoint) => boolean;
   /** Total open connections the transport accepts at most (a cap below the fd limit). */
   maxConnections?: number;
+  /** Told of every transport connection from accept to destruction (see ConnectionGate). */
+  connections?: ConnectionGate;
+  /**
+   * A connection that has not become a stream (finished its upgrade) within this is destroyed:
+   * silent sockets and slow headers cannot hold a slot for long. Default 10000.
+   */
+  upgradeTimeoutMs?: number;
+  /**
+   * Once a stream is closing (a close frame sent or received, RFC 6455 §5.5.1), its connection
+   * is destroyed if the other side has not finished the closing handshake within this. Default 2000.
+   */
+  closeTimeoutMs?: number;
   /** Plain HTTP GET/HEAD on the same port (e.g. /healthz, /metrics); undefined answers 404. */
   http?: (method: string, path: string) => HttpAnswer | undefined;
   /** PEM certificate chain and key: serve TLS (https + wss). */

@@ -3,18 +3,20 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { RawData } from 'ws';
+import type { RawData, ServerOptions } from 'ws';
 import { SystemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { aborted, PunchlineError } from '../errors.js';
 import { PING_TIMEOUT, TEXT_FRAME, TOO_BIG } from './stream.js';
 import type {
+  ConnectionTimeout,
   MessageStream,
   StreamConnectOptions,
   StreamListener,
   StreamListenOptions,
   StreamNetwork,
 } from './stream.js';
+import { endpointKey } from './types.js';
 import type { Endpoint } from './types.js';
 
 /**
@@ -34,12 +36,48 @@ export const WS_CLOSE = {
   TOO_BIG: 1009,
 } as const;
 
-/** Slow HTTP requests (a slowloris on the upgrade) are cut after this; the upgrade is one round trip. */
-const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * A connection that has not finished its upgrade within this is destroyed (silent sockets, slow
+ * headers: a slowloris on the upgrade); the upgrade is one round trip. Node's own headersTimeout
+ * is checked only every connectionsCheckingInterval (30 s), so this timer is what holds.
+ */
+export const DEFAULT_UPGRADE_TIMEOUT_MS = 10_000;
+/**
+ * A closing connection whose peer has not finished the closing handshake within this is destroyed.
+ * RFC 6455 §7.1.1 wants the server to close TCP soon after the close frames; a peer that never
+ * answers would otherwise hold its socket for ws's default 30 s.
+ */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 /** A corked socket is flushed at once when this much is waiting (see WsMessageStream.send). */
 const CORK_FLUSH_BYTES = 16_384;
 /** Before giving up on the client's answer to our close frame at shutdown. */
 const SHUTDOWN_GRACE_MS = 1_000;
+
+const TOO_MANY = 'HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+/** One accepted TCP connection of a listener, until it is destroyed. */
+interface Tracked {
+  readonly raw: Socket;
+  upgradeTimer: TimerHandle | undefined;
+  closeTimer: TimerHandle | undefined;
+  timeout?: ConnectionTimeout;
+}
+
+/** ws's own close timer, after ours (DEFAULT_CLOSE_TIMEOUT_MS or the option), in case ours is not armed. */
+const CLOSE_BACKSTOP_MS = 1_000;
+
+/**
+ * The server's WebSocket (ws's `WebSocket` option): ws calls close() on every way a close starts
+ * (ours, the client's close frame, which it answers, a protocol error or an oversized message),
+ * so this is where the close timeout is armed. terminate() destroys at once and needs none.
+ */
+class ServerWebSocket extends WebSocket {
+  onClosing: (() => void) | undefined;
+  override close(code?: number, data?: string | Buffer): void {
+    super.close(code, data);
+    this.onClosing?.();
+  }
+}
 
 const stripMapped = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
 
@@ -330,16 +368,37 @@ async function listenWs(
   const server = opts.tls
     ? https.createServer({ cert: Buffer.from(opts.tls.cert), key: Buffer.from(opts.tls.key) })
     : http.createServer();
-  server.headersTimeout = HTTP_HEADERS_TIMEOUT_MS;
-  server.requestTimeout = HTTP_HEADERS_TIMEOUT_MS;
-  // Headroom over the WebSocket cap so /healthz and /metrics still answer at the limit.
-  if (opts.maxConnections) server.maxConnections = opts.maxConnections + 32;
-  const wss = new WebSocketServer({
+  const upgradeTimeoutMs = opts.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS;
+  const closeTimeoutMs = opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  const gate = opts.connections;
+  server.headersTimeout = upgradeTimeoutMs;
+  server.requestTimeout = upgradeTimeoutMs;
+  // Without a gate counting connections, headroom over the WebSocket cap so /healthz and
+  // /metrics still answer at the limit (with one, the gate is the cap: see rendezvous/stream-front.ts).
+  if (opts.maxConnections && !gate) server.maxConnections = opts.maxConnections + 32;
+  // closeTimeout is in ws since 8.18 (package.json asks for ^8.23) but not yet in @types/ws.
+  const wssOptions: ServerOptions<typeof ServerWebSocket> & { closeTimeout: number } = {
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
+    WebSocket: ServerWebSocket,
+    // Our own close timer (on the clock, armed by ServerWebSocket.close) fires first and is
+    // counted; ws's is only a backstop.
+    closeTimeout: closeTimeoutMs + CLOSE_BACKSTOP_MS,
     ...(opts.maxMessageBytes ? { maxPayload: opts.maxMessageBytes } : {}),
-  });
+  };
+  const wss = new WebSocketServer<typeof ServerWebSocket>(wssOptions);
+  /** Every accepted TCP connection, by its remote endpoint (the TLS socket over it has the same). */
+  const tracked = new Map<string, Tracked>();
+  const closing = (t: Tracked | undefined): void => {
+    if (!t || t.closeTimer || t.raw.destroyed) return;
+    clock.clearTimeout(t.upgradeTimer);
+    t.upgradeTimer = undefined;
+    t.closeTimer = clock.setTimeout(() => {
+      t.timeout = 'close';
+      t.raw.destroy();
+    }, closeTimeoutMs);
+  };
   /** Set once listening: connections that race the listen are refused until then. */
   const live: { listener?: WsListener } = {};
 
@@ -356,6 +415,9 @@ async function listenWs(
       'content-type': a.contentType,
       'content-length': Buffer.byteLength(a.body),
       'cache-control': 'no-store',
+      // One request per connection: a plain HTTP request counts under its IP's limit like any
+      // connection, and gives its slot back as soon as it is answered.
+      connection: 'close',
     });
     res.end(req.method === 'HEAD' ? undefined : a.body);
   });
@@ -363,13 +425,20 @@ async function listenWs(
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const remote = remoteOf(socket);
+    const t = tracked.get(endpointKey(remote));
     if (!live.listener || (opts.admit && !opts.admit(remote))) {
-      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(TOO_MANY);
+      closing(t); // a client that never closes its side does not keep the socket
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const l = live.listener;
       if (!l) return ws.terminate();
+      if (t) {
+        clock.clearTimeout(t.upgradeTimer);
+        t.upgradeTimer = undefined;
+        ws.onClosing = () => closing(t);
+      }
       const s = new WsMessageStream(ws, remote, { socket });
       l.streams.add(s);
       s.onClose(() => l.streams.delete(s));
@@ -379,8 +448,31 @@ async function listenWs(
   server.on('clientError', (_err, socket) => socket.destroy());
   const sockets = new Set<Socket>();
   server.on('connection', (sock: Socket) => {
+    // Counted from the moment TCP is accepted, not from the upgrade: a socket that never
+    // upgrades holds a file descriptor just the same.
+    const remote = remoteOf(sock);
+    if (gate && !gate.opened(remote)) {
+      // Refused before any request: a best-effort 429 for whoever debugs with curl (plain HTTP
+      // only; before a TLS handshake it would be noise), and the socket goes at once, uncounted.
+      if (!opts.tls) sock.end(TOO_MANY);
+      sock.destroy();
+      return;
+    }
     sockets.add(sock);
-    sock.once('close', () => sockets.delete(sock));
+    const key = endpointKey(remote);
+    const t: Tracked = { raw: sock, upgradeTimer: undefined, closeTimer: undefined };
+    t.upgradeTimer = clock.setTimeout(() => {
+      t.timeout = 'upgrade';
+      sock.destroy();
+    }, upgradeTimeoutMs);
+    tracked.set(key, t);
+    sock.once('close', () => {
+      sockets.delete(sock);
+      clock.clearTimeout(t.upgradeTimer);
+      clock.clearTimeout(t.closeTimer);
+      if (tracked.get(key) === t) tracked.delete(key);
+      gate?.closed(remote, t.timeout);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { freeUdpPort, useProcesses } from '../support/proc.js';
+import { getFrom, RawClients, within } from './support/raw-tcp.js';
 import { wsPeer } from './support/ws-server.js';
 
 const { start } = useProcesses();
@@ -67,6 +68,74 @@ describe('punchline rendezvous: the TCP side from the command line', () => {
     }
   });
 
+  it('--max-conns-per-ip and --upgrade-timeout-ms bite on the real process: counted on /metrics, logged once per reason', async () => {
+    const port = await freeUdpPort();
+    const rdv = start([
+      'rendezvous',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--max-conns-per-ip',
+      '2',
+      '--upgrade-timeout-ms',
+      '300',
+    ]);
+    await rdv.line(/listening on tcp/);
+    const raw = new RawClients();
+    try {
+      const N = 20;
+      const socks = Array.from({ length: N }, () => raw.silent(port, '127.0.0.1'));
+      await within(Promise.all(socks.map((s) => s.closed)), 10_000, 'every socket refused or cut');
+      const metric = async (name: string): Promise<number> => {
+        // From another address: 127.0.0.1 is the one at its limit.
+        const text = (await getFrom(port, '/metrics', '127.0.0.3')).body;
+        return Number(
+          text
+            .split('\n')
+            .find((l) => l.startsWith(`${name} `))
+            ?.split(' ')[1],
+        );
+      };
+      // Each socket was either refused at accept or cut by the upgrade timeout.
+      const deadline = Date.now() + 5000;
+      let refused: number;
+      let cut: number;
+      for (;;) {
+        refused = await metric('punchline_stream_refused_total{reason="ip_limit"}');
+        cut = await metric('punchline_stream_timeouts_total{reason="upgrade"}');
+        if (refused + cut === N || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 50)); // the server's side closes a moment later
+      }
+      expect(refused + cut).toBe(N);
+      expect(cut).toBeGreaterThanOrEqual(2);
+      const limitLines = (): Record<string, unknown>[] =>
+        rdv.stderr
+          .split('\n')
+          .filter((l) => l.includes('"msg":"limit"'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      // The first event of each reason is logged at once; the rest wait for the 10 s window.
+      const byReason = (r: string): Record<string, unknown>[] => limitLines().filter((l) => l.reason === r);
+      await rdv.waitFor(
+        () => (byReason('upgrade_timeout').length > 0 ? true : undefined),
+        5000,
+        'the log line',
+      );
+      expect(byReason('ip_limit')).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          svc: 'rendezvous',
+          reason: 'ip_limit',
+          count: 1,
+          ip: '127.0.0.1',
+        }),
+      ]);
+      expect(byReason('upgrade_timeout')).toHaveLength(1);
+    } finally {
+      raw.destroyAll();
+    }
+  });
+
   it('--help lists every relay flag', async () => {
     const p = start(['rendezvous', '--help']);
     expect(await p.exited).toBe(0);
@@ -88,6 +157,8 @@ describe('punchline rendezvous: the TCP side from the command line', () => {
       '--max-message-bytes',
       '--ping-ms',
       '--auth-timeout-ms',
+      '--upgrade-timeout-ms',
+      '--close-timeout-ms',
     ])
       // prettier-ignore
       expect(help).toContain(flag);

@@ -281,7 +281,7 @@ describe('the WebSocket relay on loopback (real ws)', () => {
     },
   );
 
-  it('text frames close with 1003, oversized messages with 1009, the 17th connection per IP gets 429', async () => {
+  it('text frames close with 1003, oversized messages with 1009, the 17th connection per IP is refused', async () => {
     const { server: srv, url } = await server();
     const closeOf = (ws: WebSocket): Promise<number> => new Promise((r) => ws.on('close', (code) => r(code)));
     const t = new WebSocket(url);
@@ -304,7 +304,9 @@ describe('the WebSocket relay on loopback (real ws)', () => {
     const same = await Promise.all(
       Array.from({ length: 16 }, () => peer(url, { localAddress: '127.0.0.9' })),
     );
-    await expect(wsPeer(url, { localAddress: '127.0.0.9' })).rejects.toThrow(/429/);
+    // Refused at TCP accept: a 429 is written, but the socket goes at once and the client may see
+    // the reset before the answer (common/net/ws-node.ts).
+    await expect(wsPeer(url, { localAddress: '127.0.0.9' })).rejects.toThrow(/429|socket hang up|ECONNRESET/);
     expect(srv.relayStats.refused.ip_limit).toBe(1);
     await peer(url, { localAddress: '127.0.0.10' }); // another address is fine
     same[0]!.stream.close();
