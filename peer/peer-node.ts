@@ -194,6 +194,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   private client: RendezvousClient | undefined;
   /** The server's key, pinned, shared by the UDP client and the relay's. */
   readonly serverPin: ServerKeyPin;
+  private keyChangeReported: string | undefined;
   private readonly peers = new Map<string, PeerEntry>();
   private readonly routes = new Map<string, PeerLink>();
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
@@ -337,6 +338,11 @@ export class PeerNode extends Emitter<PeerEvents> {
       if (transport === 'udp' && e.code === 'SERVER_UNREACHABLE' && this.relay?.ready) {
         this.log.info('rendezvous unreachable over UDP; using the relay stream', {});
         return;
+      }
+      // Both clients (UDP and the relay stream) meet the same changed key: say it once.
+      if (e.code === 'SERVER_KEY_CHANGED') {
+        if (this.keyChangeReported === e.message) return;
+        this.keyChangeReported = e.message;
       }
       this.emit('error', { code: e.code, message: e.message });
     });

@@ -158,7 +158,7 @@ describe('forged server messages and a lying server', () => {
   });
 
   it('a peer pins the server key on first use and refuses another key later (SERVER_KEY_CHANGED)', async () => {
-    const w = new SimWorld(45);
+    const w = new SimWorld(45, true); // with the relay: two clients meet the changed key, one error;
     await w.start();
     const a = await w.peer('a', { internetAddress: A });
     expect(await w.run(() => a.events.registered.length > 0, 5000)).toBe(true);
