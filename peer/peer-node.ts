@@ -120,8 +120,8 @@ export interface PeerStatsView {
 }
 
 export interface PeerEvents extends Record<string, unknown> {
-  /** `transport`: udp (public = your NAT's UDP mapping) or tcp (the relay stream: public = your TCP source). */
-  registered: { id: string; public: string; transport: 'udp' | 'tcp' };
+  /** `transport`: udp (public = your NAT's UDP mapping) or ws (the relay's WebSocket: public = your TCP source). */
+  registered: { id: string; public: string; transport: 'udp' | 'ws' };
   /** The server's key was seen for the first time and is now pinned (trust on first use). */
   'server-key': { fingerprint: string };
   presence: { peers: { id: string; name: string }[] };
@@ -173,6 +173,8 @@ interface PeerEntry {
   directTries: number;
   /** Start times of recent punch attempts with this peer (admitAttempt's window). */
   punchStarts: number[];
+  /** How long the open session took to open (its `connected` event's `ms`). */
+  openMs: number;
 }
 
 /**
@@ -311,7 +313,7 @@ export class PeerNode extends Emitter<PeerEvents> {
           serverPin: this.serverPin,
         },
       );
-      relay.on('client', (rc) => this.wireClient(rc, 'tcp'));
+      relay.on('client', (rc) => this.wireClient(rc, 'ws'));
       relay.on('up', () => {
         this.serverChanged();
         for (const e of this.peers.values()) e.link.relayUp();
@@ -327,7 +329,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   /** Both rendezvous clients (UDP and the relay stream) feed the same handlers. */
-  private wireClient(client: RendezvousClient, transport: 'udp' | 'tcp'): void {
+  private wireClient(client: RendezvousClient, transport: 'udp' | 'ws'): void {
     client.on('registered', (e) =>
       this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed), transport }),
     );
@@ -457,6 +459,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       directTimer: undefined,
       directTries: 0,
       punchStarts: [],
+      openMs: 0,
     };
     this.peers.set(idHex, e);
     this.wire(e);
@@ -470,6 +473,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       e.reconnectTries = 0;
       this.clock.clearTimeout(e.reconnectTimer);
       e.reconnectTimer = undefined;
+      e.openMs = o.ms;
       const kind = l.path ?? 'direct';
       this.emit('connected', {
         peer: l.name,
@@ -564,6 +568,24 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (byId.length > 1 || byName.length > 1)
       throw new PunchlineError('BAD_ARGUMENT', `"${nameOrId}" matches several peers; give more of the id`);
     throw new PunchlineError('UNKNOWN_PEER', `no peer "${nameOrId}" in the room`);
+  }
+
+  /**
+   * The open session with a peer as a `connected` event would tell it (path as it is now), or
+   * undefined when none is open: how a `connect` to a connected peer is answered.
+   */
+  connection(nameOrId: string): PeerEvents['connected'] | undefined {
+    const e = this.resolve(nameOrId);
+    const l = e.link;
+    if (!l.open) return undefined;
+    const kind = l.path ?? 'direct';
+    return {
+      peer: l.name,
+      id: l.idHex,
+      path: kind,
+      remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : '',
+      ms: e.openMs,
+    };
   }
 
   /** Connect to a peer: introduction, hole punching, then the encrypted session. Resolves when it is open. */
