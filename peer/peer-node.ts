@@ -23,6 +23,7 @@ import type { AppMessage } from './app-message.js';
 import { PeerLink } from './peer-link.js';
 import type { PathKind, PathMode, RelayPort } from './peer-link.js';
 import { RelayChannel } from './relay-channel.js';
+import type { RelayFailure } from './relay-channel.js';
 import { PUNCH_DEFAULTS, PunchAttempt, newPunchCounters, validProbe } from './puncher.js';
 import type { PunchCounters, PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
@@ -197,6 +198,12 @@ export class PeerNode extends Emitter<PeerEvents> {
   /** The server's key, pinned, shared by the UDP client and the relay's. */
   readonly serverPin: ServerKeyPin;
   private keyChangeReported: string | undefined;
+  /** SERVER_UNREACHABLE was said since the last registration: not again until the server is back. */
+  private unreachableReported = false;
+  /** The relay's last failed connection attempt, cleared when it connects. */
+  private relayFailure: RelayFailure | undefined;
+  /** The set-up mistakes (TLS trust, not a relay) already told, by message: each is said once. */
+  private readonly relayFailuresReported = new Set<string>();
   private readonly peers = new Map<string, PeerEntry>();
   private readonly routes = new Map<string, PeerLink>();
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
@@ -314,7 +321,15 @@ export class PeerNode extends Emitter<PeerEvents> {
         },
       );
       relay.on('client', (rc) => this.wireClient(rc, 'ws'));
+      relay.on('failed', (f) => {
+        this.relayFailure = f;
+        if ((f.kind === 'tls' || f.kind === 'http') && !this.relayFailuresReported.has(f.message)) {
+          this.relayFailuresReported.add(f.message);
+          this.emit('error', { code: 'RELAY_UNAVAILABLE', message: f.message });
+        }
+      });
       relay.on('up', () => {
+        this.relayFailure = undefined;
         this.serverChanged();
         for (const e of this.peers.values()) e.link.relayUp();
       });
@@ -330,9 +345,10 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   /** Both rendezvous clients (UDP and the relay stream) feed the same handlers. */
   private wireClient(client: RendezvousClient, transport: 'udp' | 'ws'): void {
-    client.on('registered', (e) =>
-      this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed), transport }),
-    );
+    client.on('registered', (e) => {
+      this.unreachableReported = false;
+      this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed), transport });
+    });
     client.on('presence', (e) => this.onPresence(e.members));
     client.on('introduce', (intro) => this.onIntroduce(intro));
     client.on('error', (e) => {
@@ -345,6 +361,18 @@ export class PeerNode extends Emitter<PeerEvents> {
       if (e.code === 'SERVER_KEY_CHANGED') {
         if (this.keyChangeReported === e.message) return;
         this.keyChangeReported = e.message;
+      }
+      // Unreachable is said once, with what the relay said, until a registration succeeds (the
+      // `server` event tells when it is back); retrying goes on meanwhile.
+      if (e.code === 'SERVER_UNREACHABLE') {
+        if (this.unreachableReported) {
+          this.log.info('rendezvous still unreachable', { transport, error: e.message });
+          return;
+        }
+        this.unreachableReported = true;
+        const relay = this.relayFailure ? `; ${this.relayFailure.message}` : '';
+        this.emit('error', { code: e.code, message: `${e.message}${relay}; retrying` });
+        return;
       }
       this.emit('error', { code: e.code, message: e.message });
     });
