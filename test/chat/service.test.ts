@@ -135,7 +135,7 @@ describe('trust pins in the chat service', () => {
     const { w, a, alice } = await bobMetAndGone(52);
     // The server hides mallory from every member list and introduces her as "bob".
     let malHex = '';
-    hideFromPresence(w.server, () => malHex);
+    hideFromPresence(w.server, (m) => m.idHex === malHex);
     const liar = lieAboutKeys(w.server, () => malHex, { name: 'bob' });
     const mallory = await w.peer('mallory', { internetAddress: M });
     const mal = mallory.node.identity;

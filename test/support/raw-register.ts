@@ -74,15 +74,18 @@ export function lieAboutKeys(
   return out;
 }
 
-/** Make `server` leave the member `hidden()` (an id in hex) out of every member list it sends. */
-export function hideFromPresence(server: RendezvousServer, hidden: () => string): void {
+/**
+ * Make `server` leave the members `hidden` picks out of every member list it sends (a predicate,
+ * so a member can be hidden from its very first registration, before its id is known).
+ */
+export function hideFromPresence(server: RendezvousServer, hidden: (m: MemberRecord) => boolean): void {
   const srv = server as unknown as { presenceFor: (room: string) => Uint8Array[] };
   const registry = server.registry;
   const honestMembers = registry.members.bind(registry);
   const honestPresence = srv.presenceFor.bind(server);
   // The member list of a PRESENCE is read inside presenceFor: filter it there, and only there.
   srv.presenceFor = (room) => {
-    registry.members = (r) => honestMembers(r).filter((m) => m.idHex !== hidden());
+    registry.members = (r) => honestMembers(r).filter((m) => !hidden(m));
     try {
       return honestPresence(room);
     } finally {
