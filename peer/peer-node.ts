@@ -291,6 +291,11 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.trustGate = gate;
   }
 
+  /** The name a peer (by id, hex) goes by here, if the node knows it; O(1), unlike peerList(). */
+  peerName(idHex: string): string | undefined {
+    return this.peers.get(idHex)?.link.name;
+  }
+
   /** Ask the trust gate again for this peer: messages it held go out if it now says yes. */
   release(nameOrId: string): void {
     this.resolve(nameOrId).link.release();

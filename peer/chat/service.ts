@@ -212,7 +212,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   /** May messages go to this peer (checked against the pins under the name the node knows it by)? */
   private mayDeliver(peerId: string, keys?: PeerKeys): boolean {
     if (this.changed.has(peerId)) return false;
-    const name = this.node.peerList().find((p) => p.id === peerId)?.name;
+    const name = this.node.peerName(peerId);
     return name !== undefined && this.checkPeer(name, peerId, keys);
   }
 
