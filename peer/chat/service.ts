@@ -203,8 +203,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         : `the key behind "${name}" changed (pinned ${was}, now ${fingerprintOfHex(id)}): messages to ${name} are held until /trust ${name}`;
     this.notice({ kind: 'room' }, msg, 'error');
     this.emit('error', { code: 'KEY_CHANGED', message: msg, peer: name });
-    for (const [mid, d] of this.delivery)
-      if (d[id] === 'pending' || d[id] === 'sent') this.setState(mid, id, 'held');
+    // What is still pending waits (in the outbox, or in the node's link behind the trust gate).
+    for (const [mid, d] of this.delivery) if (d[id] === 'pending') this.setState(mid, id, 'held');
     this.emitPeers();
     return false;
   }
