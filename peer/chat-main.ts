@@ -225,12 +225,14 @@ export async function runChat(argv: string[]): Promise<number> {
       });
     }
   });
+  // Before the node starts: a damaged peers.json stops the client before it meets anyone.
+  const chat = new PeerChatService(node, { dataDir });
   try {
     await node.start();
   } catch (e) {
+    await chat.close();
     throw new PunchlineError('IO', `cannot bind UDP port ${port}: ${(e as Error).message}`);
   }
-  const chat = new PeerChatService(node, { dataDir });
   try {
     if (tui) {
       await runTui(chat, { monochrome: f.monochrome === true || process.env.NO_COLOR !== undefined });

@@ -65,6 +65,13 @@ export interface LinkComponents {
   randomBytes: (n: number) => Uint8Array;
   /** Route session packets with these connection ids (hex) to this link, or stop routing them. */
   route: (cids: string[], link: PeerLink | undefined) => void;
+  /**
+   * May messages be handed to a session made for this introduction, addressed by this name? Asked
+   * before the first message goes into each session (and again after release()); until it says
+   * yes, messages wait in the link. The chat layer checks the keys against its pins here
+   * (peer/chat/service.ts); without it every introduction is accepted.
+   */
+  mayHandOver?: (peer: { name: string; intro: Introduce }) => boolean;
 }
 
 interface Pending {
@@ -93,6 +100,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly bySid = new Map<number, string>();
   private readonly seen = new Set<string>();
   private readonly paths = new Map<string, SessionPath>();
+  /** The session (and the name it was asked under) mayHandOver cleared for messages. */
+  private cleared: { session: Session; name: string } | undefined;
   readonly relayPath: SessionPath;
   private directSince = -Infinity;
 
@@ -283,9 +292,24 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.push();
   }
 
+  /** Ask mayHandOver again (the user trusted the key): messages it held go to the session now. */
+  release(): void {
+    this.push();
+  }
+
+  /** Has this session's introduction been cleared for messages to this link's name? */
+  private clearedFor(s: Session): boolean {
+    if (this.cleared?.session === s && this.cleared.name === this.name) return true;
+    if (!this.intro) return false;
+    if (this.c.mayHandOver && !this.c.mayHandOver({ name: this.name, intro: this.intro })) return false;
+    this.cleared = { session: s, name: this.name };
+    return true;
+  }
+
   private push(): void {
     const s = this.session;
-    if (!s || s.state === 'closed') return;
+    if (!s || s.state === 'closed' || this.pending.size === 0) return;
+    if (!this.clearedFor(s)) return; // held: the keys are not (yet) the pinned ones
     for (const p of this.pending.values()) {
       if (p.sid !== undefined) continue;
       const sid = s.send(encodeApp(p.msg));

@@ -93,6 +93,20 @@ export interface PeerComponents {
 
 export type PeerState = 'online' | 'connecting' | 'direct' | 'relay' | 'offline';
 
+/** What a session's peer showed: the name it is addressed by, its id and public keys (hex). */
+export interface PeerKeysSeen {
+  name: string;
+  id: string;
+  signKey: string;
+  dhKey: string;
+}
+
+/**
+ * Asked before the first message goes into each session (PeerLink mayHandOver): true lets the
+ * messages go, false holds them in the link until release(). The chat layer's trust pins.
+ */
+export type TrustGate = (peer: PeerKeysSeen) => boolean;
+
 export interface PeerInfo {
   id: string;
   name: string;
@@ -126,8 +140,21 @@ export interface PeerEvents extends Record<string, unknown> {
   /** The server's key was seen for the first time and is now pinned (trust on first use). */
   'server-key': { fingerprint: string };
   presence: { peers: { id: string; name: string }[] };
-  /** The session is open; `path` is the path its first message takes. */
-  connected: { peer: string; id: string; path: PathKind; remote: string; ms: number };
+  /**
+   * The session is open; `path` is the path its first message takes. `fingerprint` is the id's
+   * (common/identity.ts fingerprint), `sign_key` and `dh_key` the peer's public keys (hex) the
+   * handshake proved (dh_key) and the id vouches for (both hash to it).
+   */
+  connected: {
+    peer: string;
+    id: string;
+    path: PathKind;
+    remote: string;
+    ms: number;
+    fingerprint: string;
+    sign_key: string;
+    dh_key: string;
+  };
   /** The session moved: upgraded to direct, fell back to the relay, or followed a rebinding. */
   path: { peer: string; id: string; path: PathKind; remote: string };
   message: { from: string; from_id: string; id: string; text: string; ts: number; room: boolean };
@@ -207,6 +234,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly peers = new Map<string, PeerEntry>();
   private readonly routes = new Map<string, PeerLink>();
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
+  private trustGate: TrustGate | undefined;
   private closed = false;
   local: Endpoint | undefined;
 
@@ -262,6 +290,24 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
   get room(): string {
     return this.opts.room;
+  }
+
+  /**
+   * Check every session's peer before any message goes into it (see TrustGate). Set it before
+   * the first message is sent; without one every introduced key is accepted.
+   */
+  setTrustGate(gate: TrustGate | undefined): void {
+    this.trustGate = gate;
+  }
+
+  /** The name a peer (by id, hex) goes by here, if the node knows it; O(1), unlike peerList(). */
+  peerName(idHex: string): string | undefined {
+    return this.peers.get(idHex)?.link.name;
+  }
+
+  /** Ask the trust gate again for this peer: messages it held go out if it now says yes. */
+  release(nameOrId: string): void {
+    this.resolve(nameOrId).link.release();
   }
 
   /** Take another name in the room (re-registers; NAME_TAKEN leaves the old one). */
@@ -474,6 +520,9 @@ export class PeerNode extends Emitter<PeerEvents> {
             else if (this.routes.get(cid) === link) this.routes.delete(cid);
           }
         },
+        mayHandOver: ({ name, intro }) =>
+          this.trustGate?.({ name, id: idHex, signKey: toHex(intro.signKey), dhKey: toHex(intro.dhKey) }) ??
+          true,
       },
       (b, to) => this.send(b, to),
       this.relay ? relayPort : undefined,
@@ -509,6 +558,9 @@ export class PeerNode extends Emitter<PeerEvents> {
         path: kind,
         remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : (o.path ?? ''),
         ms: o.ms,
+        fingerprint: fingerprint(l.id),
+        sign_key: l.intro ? toHex(l.intro.signKey) : '',
+        dh_key: l.intro ? toHex(l.intro.dhKey) : '',
       });
       if (kind === 'relay') this.scheduleDirectRetry(e);
     });
