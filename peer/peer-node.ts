@@ -551,18 +551,9 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.clock.clearTimeout(e.reconnectTimer);
       e.reconnectTimer = undefined;
       e.openMs = o.ms;
-      const kind = l.path ?? 'direct';
-      this.emit('connected', {
-        peer: l.name,
-        id: l.idHex,
-        path: kind,
-        remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : (o.path ?? ''),
-        ms: o.ms,
-        fingerprint: fingerprint(l.id),
-        sign_key: l.intro ? toHex(l.intro.signKey) : '',
-        dh_key: l.intro ? toHex(l.intro.dhKey) : '',
-      });
-      if (kind === 'relay') this.scheduleDirectRetry(e);
+      const view = this.connectedView(e, o.path ?? '');
+      this.emit('connected', view);
+      if (view.path === 'relay') this.scheduleDirectRetry(e);
     });
     l.on('pathChanged', (p) => {
       this.log.debug('path changed', { peer: l.name, kind: p.kind, label: p.label, state: l.session?.state });
@@ -656,15 +647,22 @@ export class PeerNode extends Emitter<PeerEvents> {
    */
   connection(nameOrId: string): PeerEvents['connected'] | undefined {
     const e = this.resolve(nameOrId);
+    return e.link.open ? this.connectedView(e, '') : undefined;
+  }
+
+  /** The `connected` event for a peer's open session, its path as it is now. */
+  private connectedView(e: PeerEntry, pathLabel: string): PeerEvents['connected'] {
     const l = e.link;
-    if (!l.open) return undefined;
     const kind = l.path ?? 'direct';
     return {
       peer: l.name,
       id: l.idHex,
       path: kind,
-      remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : '',
+      remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : pathLabel,
       ms: e.openMs,
+      fingerprint: fingerprint(l.id),
+      sign_key: l.intro ? toHex(l.intro.signKey) : '',
+      dh_key: l.intro ? toHex(l.intro.dhKey) : '',
     };
   }
 
