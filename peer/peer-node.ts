@@ -558,6 +558,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     l.on('pathChanged', (p) => {
       this.log.debug('path changed', { peer: l.name, kind: p.kind, label: p.label, state: l.session?.state });
       if (l.session?.state !== 'open') return; // before 'open', 'connected' tells the path
+      if (l.reportedDead) return; // a peer reported gone has no path until it is heard again
       this.emit('path', {
         peer: l.name,
         id: l.idHex,
@@ -585,6 +586,14 @@ export class PeerNode extends Emitter<PeerEvents> {
     l.on('dead', () => {
       this.emit('disconnected', { peer: l.name, id: l.idHex, reason: 'timeout' });
       this.scheduleReconnect(e);
+    });
+    // The same session heard again after it was reported gone: connected again, as it is now.
+    l.on('alive', (a) => {
+      if (!a.afterDead || !l.open) return;
+      e.reconnectTries = 0;
+      this.clock.clearTimeout(e.reconnectTimer);
+      e.reconnectTimer = undefined;
+      this.emit('connected', this.connectedView(e, ''));
     });
     l.on('closed', (c) => {
       this.emit('disconnected', {
