@@ -26,7 +26,7 @@ const isRecord = (v: unknown): v is HistoryRecord => {
     typeof r.fromId === 'string' &&
     typeof r.fromName === 'string' &&
     typeof r.text === 'string' &&
-    typeof r.ts === 'number' &&
+    Number.isFinite(r.ts) && // 1e999 parses as Infinity: no time to show
     typeof r.out === 'boolean'
   );
 };
