@@ -31,8 +31,12 @@ export class TrustStore {
     if (text === undefined) return;
     try {
       const s = JSON.parse(text) as Stored;
-      for (const [name, pin] of Object.entries(s.pins ?? {}))
-        if (typeof pin?.id === 'string') this.pins.set(name, { id: pin.id, since: Number(pin.since) || 0 });
+      // Wrong shapes ({"pins":5}, [], a pin without an id) are damage too, not an empty store.
+      if (typeof s?.pins !== 'object' || s.pins === null || Array.isArray(s.pins)) throw new Error('no pins');
+      for (const [name, pin] of Object.entries(s.pins)) {
+        if (typeof pin?.id !== 'string') throw new Error(`no id pinned for ${name}`);
+        this.pins.set(name, { id: pin.id, since: Number(pin.since) || 0 });
+      }
     } catch (e) {
       throw new PunchlineError('IO', `${file} is damaged (${(e as Error).message}); fix or move it away`, {
         cause: e,

@@ -155,4 +155,20 @@ describe('TrustStore (trust on first use)', () => {
     writeFileSync(f, '{not json');
     expect(() => new TrustStore(f)).toThrow(/damaged/);
   });
+
+  it.each([
+    '{"pins": 5}',
+    '[]',
+    'null',
+    '{"version": 1, "pins": null}',
+    '{"version": 1}',
+    '{"pins": {"bob": 5}}',
+    '{"pins": {"bob": {"ie": "id1"}}}',
+  ])('a file of the wrong shape (%s) is an error, not an empty store (found by test/fuzz)', (text) => {
+    const f = path.join(tmp(), 'peers.json');
+    writeFileSync(f, text);
+    expect(() => new TrustStore(f)).toThrow(
+      expect.objectContaining({ code: 'IO', message: expect.stringMatching(/damaged/) }),
+    );
+  });
 });
