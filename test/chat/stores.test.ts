@@ -122,16 +122,17 @@ describe('History', () => {
     expect(h2.skipped).toBe(1);
   });
 
-  it('a record whose ts is 1e999 (Infinity) is skipped and counted, not shown as NaN:NaN (found by test/fuzz)', () => {
+  it('a record whose ts is 1e999 (Infinity) or 1e308 (no date) is skipped and counted, not shown as NaN:NaN (found by test/fuzz)', () => {
     const d = tmp();
     writeFileSync(
       path.join(d, 'history.jsonl'),
       '{"id":"a","conv":"room","fromId":"x","fromName":"x","text":"inf","ts":1e999,"out":false}\n' +
+        '{"id":"c","conv":"room","fromId":"x","fromName":"x","text":"no date","ts":1e308,"out":false}\n' +
         '{"id":"b","conv":"room","fromId":"x","fromName":"x","text":"ok","ts":2,"out":false}\n',
     );
     const h = new History(d);
     expect(h.list('room').map((r) => r.id)).toEqual(['b']);
-    expect(h.skipped).toBe(1);
+    expect(h.skipped).toBe(2);
     h.close();
   });
 });
