@@ -86,6 +86,20 @@ describe('Outbox', () => {
     o.close();
     expect(readFileSync(path.join(d, 'outbox.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
   });
+
+  it('an entry whose ts is 1e999 (Infinity) is skipped and counted, never sent with a null ts (found by test/fuzz)', () => {
+    const d = tmp();
+    writeFileSync(
+      path.join(d, 'outbox.jsonl'),
+      '{"op":"queue","id":"m1","to":"bob","room":false,"text":"one","ts":1e999}\n' +
+        '{"op":"queue","id":"m2","to":"bob","room":false,"text":"two","ts":-1e999}\n' +
+        '{"op":"queue","id":"m3","to":"bob","room":false,"text":"three","ts":3}\n',
+    );
+    const o = new Outbox(d);
+    expect(o.pendingFor('bob').map((e) => e.id)).toEqual(['m3']);
+    expect(o.skipped).toBe(2);
+    o.close();
+  });
 });
 
 describe('History', () => {
@@ -121,6 +135,20 @@ describe('History', () => {
     const h2 = new History(d);
     expect(h2.list('room').map((r) => r.id)).toEqual(['a']);
     expect(h2.skipped).toBe(1);
+  });
+
+  it('a record whose ts is 1e999 (Infinity) or 1e308 (no date) is skipped and counted, not shown as NaN:NaN (found by test/fuzz)', () => {
+    const d = tmp();
+    writeFileSync(
+      path.join(d, 'history.jsonl'),
+      '{"id":"a","conv":"room","fromId":"x","fromName":"x","text":"inf","ts":1e999,"out":false}\n' +
+        '{"id":"c","conv":"room","fromId":"x","fromName":"x","text":"no date","ts":1e308,"out":false}\n' +
+        '{"id":"b","conv":"room","fromId":"x","fromName":"x","text":"ok","ts":2,"out":false}\n',
+    );
+    const h = new History(d);
+    expect(h.list('room').map((r) => r.id)).toEqual(['b']);
+    expect(h.skipped).toBe(2);
+    h.close();
   });
 });
 

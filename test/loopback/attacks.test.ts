@@ -173,13 +173,44 @@ describe('loopback: the real client against a lying server and a replaced server
     await chmod(key, 0o644);
     const open = start(['rendezvous', '--host', '127.0.0.1', '--port', '0', '--key', key]);
     expect(await open.exited).not.toBe(0);
-    expect(open.stderr).toMatch(/readable by other users .*chmod 600/);
+    expect(open.stderr).toContain(`server key ${key} can be read or changed by other users (mode 0644)`);
+    expect(open.stderr).toContain(`chmod 600 ${key}`);
     await chmod(key, 0o600);
     const stored = JSON.parse(await readFile(key, 'utf8')) as { x25519: { publicKey: string } };
     stored.x25519.publicKey = toHex(new Uint8Array(32).fill(7));
     await writeFile(key, JSON.stringify(stored), { mode: 0o600 });
     const bad = start(['rendezvous', '--host', '127.0.0.1', '--port', '0', '--key', key]);
     expect(await bad.exited).not.toBe(0);
-    expect(bad.stderr).toMatch(/damaged \(x25519 public key does not match/);
+    expect(bad.stderr).toContain(`the X25519 public key in ${key} does not match its private key`);
+  });
+
+  it('a peer identity file other users can read, or whose halves disagree, is refused by chat', async () => {
+    const dir = await tmp();
+    const data = path.join(dir, 'a');
+    const file = path.join(data, 'identity.json');
+    const { port } = await rendezvous();
+    const first = start(loopbackChat(port, 'alice', data));
+    await first.event((e) => e.event === 'registered');
+    await first.kill();
+    await chmod(file, 0o644);
+    const open = start(loopbackChat(port, 'alice', data));
+    expect(await open.exited).not.toBe(0);
+    const said = (p: typeof open): string => p.stderr + p.lines.join('\n');
+    expect(said(open)).toContain(`identity file ${file} can be read or changed by other users (mode 0644)`);
+    expect(said(open)).toContain(`chmod 600 ${file}`);
+    expect(open.json.some((e) => e.event === 'registered')).toBe(false);
+    await chmod(file, 0o600);
+    for (const section of ['ed25519', 'x25519'] as const) {
+      const stored = JSON.parse(await readFile(file, 'utf8')) as Record<string, { publicKey: string }>;
+      const good = stored[section]!.publicKey;
+      stored[section]!.publicKey = toHex(new Uint8Array(32).fill(7));
+      await writeFile(file, JSON.stringify(stored), { mode: 0o600 });
+      const bad = start(loopbackChat(port, 'alice', data));
+      expect(await bad.exited).not.toBe(0);
+      const label = section === 'ed25519' ? 'Ed25519' : 'X25519';
+      expect(said(bad)).toContain(`the ${label} public key in ${file} does not match its private key`);
+      stored[section]!.publicKey = good;
+      await writeFile(file, JSON.stringify(stored), { mode: 0o600 });
+    }
   });
 });
