@@ -119,9 +119,34 @@ export class Outbox {
       }
     });
     this.skipped = skipped + bad;
+    this.file = file;
+    this.durable = opts.durable ?? true;
+    this.needsCompaction = lines > 0 || this.skipped > 0;
+  }
+
+  private readonly file: string;
+  private readonly durable: boolean;
+  private needsCompaction: boolean;
+
+  /**
+   * Every message read at start that still has its text, in the order written (delivered ones
+   * too, until compact()): what history recovery compares against.
+   */
+  loaded(): OutboxMessage[] {
+    return [...this.messages.values()]
+      .filter((m) => m.text !== undefined)
+      .map((m) => ({ id: m.id, to: [...m.to], room: m.room, text: m.text!, ts: m.ts }));
+  }
+
+  /**
+   * Drop the text of messages delivered to everyone (their marks stay, MARKS_KEPT of them) and
+   * rewrite the file with what is still needed. Called once at start, after recovery.
+   */
+  compact(): void {
     for (const m of this.messages.values()) if (m.to.every((t) => m.done.has(t))) m.text = undefined;
     this.trimMarks();
-    if (lines > 0 || this.skipped > 0) this.compact(file, opts.durable ?? true);
+    if (this.needsCompaction) this.rewrite(this.file, this.durable);
+    this.needsCompaction = false;
   }
 
   private trimMarks(): void {
@@ -137,7 +162,7 @@ export class Outbox {
   }
 
   /** Rewrite the file with what is still needed (write a new file, fsync, rename over the old). */
-  private compact(file: string, durable: boolean): void {
+  private rewrite(file: string, durable: boolean): void {
     const tmp = `${file}.tmp`;
     try {
       const fd = openSync(tmp, 'w', 0o600);
@@ -196,13 +221,6 @@ export class Outbox {
   marks(id: string): { to: string[]; done: string[] } | undefined {
     const m = this.messages.get(id);
     return m ? { to: [...m.to], done: [...m.done] } : undefined;
-  }
-
-  /** Messages still waiting for someone, in the order they were written (recovery of history at start). */
-  pending(): OutboxMessage[] {
-    return [...this.messages.values()]
-      .filter((m) => m.text !== undefined)
-      .map((m) => ({ id: m.id, to: [...m.to], room: m.room, text: m.text!, ts: m.ts }));
   }
 
   isPending(id: string, to: string): boolean {

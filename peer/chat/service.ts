@@ -164,15 +164,16 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 
   /**
    * The outbox record of a message is written before its history record; a crash between the
-   * two leaves messages in the outbox that history lacks. They are the newest outbox messages
-   * (both files are written in the same order), so walking the pending ones from the newest
-   * back to the first one history has finds them all; each gets its history record again.
+   * two (or a failed history write) leaves messages in the outbox that history lacks. They are
+   * the newest outbox messages (both files are written in the same order), so walking the
+   * outbox from its newest message back to the first one history has finds them all; each gets
+   * its history record again. Then the outbox is compacted.
    */
   private recover(): void {
     const loaded = this.history_.takeLoaded();
     const oldestLoadedTs = this.history_.truncated ? (loaded[0]?.ts ?? Infinity) : -Infinity;
     const missing: HistoryRecord[] = [];
-    const pending = this.outbox.pending();
+    const pending = this.outbox.loaded();
     for (let i = pending.length - 1; i >= 0; i--) {
       const m = pending[i]!;
       if (this.history_.has(this.selfView.id, m.id) || m.ts < oldestLoadedTs) break;
@@ -187,6 +188,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       });
     }
     this.recovered = missing;
+    this.outbox.compact();
+    for (const r of missing) this.restoreDelivery(r);
     for (const r of missing)
       this.history_.add(r).catch((e: unknown) => this.storageError(undefined, ioError(e, 'history.jsonl')));
   }
@@ -422,6 +425,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         'QUOTA',
         `${m.from} reached today's storage quota (${used} of ${this.limits.peerBytesPerDay} bytes); its messages wait unacknowledged until tomorrow`,
       );
+      this.storeFailures++;
       this.storageError(m.from, err);
       throw err;
     }
@@ -441,6 +445,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     } catch (e) {
       this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
       const err = ioError(e, 'cannot store an incoming message in history.jsonl');
+      this.storeFailures++;
       this.storageError(m.from, err);
       throw err;
     }
@@ -448,6 +453,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.failing.delete(m.from);
     if (added && !this.closed) this.emit('message', this.toMessage(rec));
   }
+
+  /** Incoming messages refused by store() (IO or QUOTA), retries included. */
+  storeFailures = 0;
 
   /** A storage error as an event, once per peer until a store for it succeeds again. */
   private storageError(peer: string | undefined, err: PunchlineError): void {

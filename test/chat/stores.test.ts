@@ -171,6 +171,8 @@ describe('Outbox', () => {
     const again = new Outbox(d);
     expect(again.marks('r1')).toEqual({ to: ['bob', 'carol'], done: ['bob', 'carol'] });
     expect(again.marks('r2')).toEqual({ to: ['bob', 'carol'], done: ['bob'] });
+    again.compact();
+    expect(again.marks('r1')).toEqual({ to: ['bob', 'carol'], done: ['bob', 'carol'] });
     await again.close();
     // Compacted at start: the delivered message keeps its marks, not its text.
     const text = readFileSync(path.join(d, 'outbox.jsonl'), 'utf8');
@@ -210,6 +212,7 @@ describe('Outbox', () => {
     const o = new Outbox(d);
     expect(o.skipped).toBe(2);
     expect(o.pendingFor('bob').map((e) => e.id)).toEqual(['ok']);
+    o.compact();
     expect(new Outbox(d).skipped).toBe(0); // compacted away
   });
 
