@@ -167,7 +167,13 @@ export async function runChat(argv: string[]): Promise<number> {
     PUNCH_DEFAULTS.deadlineMs,
   );
   const quota = {
-    peerBytesPerDay: intFlag(f['peer-quota-bytes'], 'peer-quota-bytes', 1, 2 ** 40, STORAGE_DEFAULTS.peerBytesPerDay),
+    peerBytesPerDay: intFlag(
+      f['peer-quota-bytes'],
+      'peer-quota-bytes',
+      1,
+      2 ** 40,
+      STORAGE_DEFAULTS.peerBytesPerDay,
+    ),
     historyMaxBytes: intFlag(
       f['history-max-bytes'],
       'history-max-bytes',
