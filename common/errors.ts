@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'SERVER_KEY_CHANGED' // the rendezvous server showed another key than the pinned one
   | 'ABORTED' // the operation was cancelled through its AbortSignal
   | 'CLOSED' // the component was closed
-  | 'IO' // a file or socket operation failed
+  | 'IO' // a file or socket operation failed (ENOSPC, EROFS, EACCES, ...)
+  | 'QUOTA' // a storage quota is full (a peer's incoming bytes for the day)
   | 'INTERNAL'; // a bug: reported, never silent
 
 export class PunchlineError extends Error {

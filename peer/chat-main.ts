@@ -14,7 +14,8 @@ import { wsStreamNetwork } from '../common/net/ws-node.js';
 import type { PathMode } from './peer-link.js';
 import { Limits } from '../common/wire/constants.js';
 import { parseFingerprint } from '../common/wire/server-auth.js';
-import { PeerChatService } from './chat/service.js';
+import { PeerChatService, STORAGE_DEFAULTS } from './chat/service.js';
+import { STORE_RETRY_MS } from './peer-link.js';
 import { runJsonLines } from './cli/json-lines.js';
 import { runTui } from './tui/index.js';
 import { PEER_DEFAULTS, PeerNode } from './peer-node.js';
@@ -50,6 +51,14 @@ Options:
   --direct-only          never relay: direct UDP paths only
   --relay URL            the relay's ws:// or wss:// URL, if not the server's own
   --ca-file FILE         extra CA certificate (PEM) to trust for a wss:// relay
+  --peer-quota-bytes N   text bytes stored per sending peer per UTC day; more is refused
+                         (QUOTA) and waits unacknowledged (default ${STORAGE_DEFAULTS.peerBytesPerDay})
+  --history-max-bytes N  rotate DATA-DIR/history.jsonl at this size, keeping one older file
+                         (default ${STORAGE_DEFAULTS.historyMaxBytes})
+  --history-tail-bytes N read only this much of the end of history.jsonl at start
+                         (default ${STORAGE_DEFAULTS.historyTailBytes})
+  --store-retry-ms N     offer a message whose store failed (IO, QUOTA) again after this
+                         long (default ${STORE_RETRY_MS})
   --log-level L          debug, info, warn, error, silent; logs go to stderr (default warn),
                          or in the terminal client to DATA-DIR/punchline.log (default info)
   -h, --help             show this help
@@ -137,6 +146,10 @@ export async function runChat(argv: string[]): Promise<number> {
     relay: { type: 'string' },
     'ca-file': { type: 'string' },
     'log-level': { type: 'string' },
+    'peer-quota-bytes': { type: 'string' },
+    'history-max-bytes': { type: 'string' },
+    'history-tail-bytes': { type: 'string' },
+    'store-retry-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -155,6 +168,30 @@ export async function runChat(argv: string[]): Promise<number> {
     600_000,
     PUNCH_DEFAULTS.deadlineMs,
   );
+  const quota = {
+    peerBytesPerDay: intFlag(
+      f['peer-quota-bytes'],
+      'peer-quota-bytes',
+      1,
+      2 ** 40,
+      STORAGE_DEFAULTS.peerBytesPerDay,
+    ),
+    historyMaxBytes: intFlag(
+      f['history-max-bytes'],
+      'history-max-bytes',
+      1024 * 1024,
+      2 ** 40,
+      STORAGE_DEFAULTS.historyMaxBytes,
+    ),
+    historyTailBytes: intFlag(
+      f['history-tail-bytes'],
+      'history-tail-bytes',
+      64 * 1024,
+      1024 * 1024 * 1024,
+      STORAGE_DEFAULTS.historyTailBytes,
+    ),
+  };
+  const storeRetryMs = intFlag(f['store-retry-ms'], 'store-retry-ms', 10, 3_600_000, STORE_RETRY_MS);
   const tui = !f.json;
   if (tui && (!process.stdin.isTTY || !process.stdout.isTTY))
     throw badArgument('the terminal client needs a terminal; use --json for scripts and pipes');
@@ -228,7 +265,7 @@ export async function runChat(argv: string[]): Promise<number> {
     }
   });
   // Before the node starts: a damaged peers.json stops the client before it meets anyone.
-  const chat = new PeerChatService(node, { dataDir });
+  const chat = new PeerChatService(node, { dataDir, quota, storeRetryMs });
   try {
     await node.start();
   } catch (e) {

@@ -74,6 +74,24 @@ export interface LinkComponents {
    * (peer/chat/service.ts); without it every introduction is accepted.
    */
   mayHandOver?: (peer: { name: string; intro: Introduce }) => boolean;
+  /**
+   * The application's store, if it has one: an incoming message is acknowledged (RECEIPT, the
+   * sender's "delivered") only once this resolves. A rejection keeps the message unacknowledged:
+   * it is offered again every `retryMs` while the session lasts, and a new session gets it anew
+   * from the sender. Without it, the receipt goes when the message is emitted.
+   */
+  accept?: () => ((link: PeerLink, m: AppMessage) => Promise<void>) | undefined;
+  /** How long after a rejected store to offer the message again (default STORE_RETRY_MS). */
+  retryMs?: number;
+}
+
+/** Default pause before an incoming message whose store failed is offered to the store again. */
+export const STORE_RETRY_MS = 2_000;
+
+interface Unstored {
+  sid: number;
+  msg: AppMessage;
+  session: Session;
 }
 
 interface Pending {
@@ -101,6 +119,11 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly pending = new Map<string, Pending>();
   private readonly bySid = new Map<number, string>();
   private readonly seen = new Set<string>();
+  /** Stores under way, by message id (a resend on a new session waits for the same store). */
+  private readonly storing = new Map<string, Promise<void>>();
+  /** Messages of the current session whose store failed, waiting for the retry timer. */
+  private unstored: Unstored[] = [];
+  private retryTimer: TimerHandle | undefined;
   private readonly paths = new Map<string, SessionPath>();
   /** The session (and the name it was asked under) mayHandOver cleared for messages. */
   private cleared: { session: Session; name: string } | undefined;
@@ -177,8 +200,10 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.introAt = this.c.clock.now();
     this.punch = undefined;
     this.remote = undefined;
+    const store = this.c.accept?.();
     const s = new Session(
       {
+        ...(store ? { releaseByOwner: true } : {}),
         staticKey: { publicKey: this.c.identity.dhPublic, privateKey: this.c.identity.dhPrivate },
         expectedRemoteStatic: intro.dhKey,
         prologue: intro.introId,
@@ -190,7 +215,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.on('open', (e) =>
       this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path: e.path }),
     );
-    s.on('message', (e) => this.onMessage(e.data));
+    s.on('message', (e) => this.onMessage(s, e.id, e.data, store));
     s.on('delivered', (e) => this.onDelivered(e.id));
     s.on('writable', () => this.push());
     s.on('dead', (e) => {
@@ -248,6 +273,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.session = undefined;
     this.c.route(old.routingIds(), undefined);
     old.close();
+    // Unstored messages of the old session are the sender's to resend (it has no receipt for them).
+    this.unstored = [];
   }
 
   /** The path for datagrams to/from `e` (one object per endpoint, so the session can compare labels). */
@@ -361,18 +388,78 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
   }
 
-  private onMessage(data: Uint8Array): void {
+  private onMessage(
+    s: Session,
+    sid: number,
+    data: Uint8Array,
+    store: ((link: PeerLink, m: AppMessage) => Promise<void>) | undefined,
+  ): void {
     let m: AppMessage;
     try {
       m = decodeApp(data);
     } catch (e) {
+      // Nothing to keep: acknowledged, so the sender does not offer it forever.
       this.c.logger.warn('dropped a malformed message', { peer: this.idHex, error: String(e) });
+      s.release(sid);
       return;
     }
-    if (this.seen.has(m.id)) return; // a resend after a reconnect: shown once
-    this.seen.add(m.id);
+    if (this.seen.has(m.id)) return void s.release(sid); // a resend after a reconnect: shown once
+    if (!store) {
+      this.remember(m.id);
+      this.emit('message', m);
+      return;
+    }
+    this.offer(s, sid, m, store);
+  }
+
+  private remember(id: string): void {
+    this.seen.add(id);
     if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
-    this.emit('message', m);
+  }
+
+  /** Hand a message to the store; acknowledge it when stored, else keep it for a retry. */
+  private offer(
+    s: Session,
+    sid: number,
+    m: AppMessage,
+    store: (link: PeerLink, m: AppMessage) => Promise<void>,
+  ): void {
+    let p = this.storing.get(m.id);
+    if (!p) {
+      p = Promise.resolve()
+        .then(() => store(this, m))
+        .then(
+          () => {
+            this.storing.delete(m.id);
+            this.remember(m.id);
+          },
+          (e: unknown) => {
+            this.storing.delete(m.id);
+            throw e;
+          },
+        );
+      this.storing.set(m.id, p);
+    }
+    p.then(
+      () => s.release(sid),
+      () => {
+        if (this.session !== s || s.state === 'closed') return; // the sender resends on the next session
+        this.unstored.push({ sid, msg: m, session: s });
+        this.armRetry(store);
+      },
+    );
+  }
+
+  private armRetry(store: (link: PeerLink, m: AppMessage) => Promise<void>): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = this.c.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      const again = this.unstored;
+      this.unstored = [];
+      for (const u of again)
+        if (u.session === this.session && u.session.state !== 'closed')
+          this.offer(u.session, u.sid, u.msg, store);
+    }, this.c.retryMs ?? STORE_RETRY_MS);
   }
 
   private onDelivered(sid: number): void {
@@ -388,6 +475,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   close(): void {
     this.dropSession();
+    if (this.retryTimer !== undefined) this.c.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 }
 

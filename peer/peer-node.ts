@@ -514,6 +514,11 @@ export class PeerNode extends Emitter<PeerEvents> {
         clock: this.clock,
         logger: this.log,
         randomBytes: this.random,
+        accept: () => {
+          const r = this.receiver;
+          return r ? (l, m) => r(this.incoming(l, m)) : undefined;
+        },
+        ...(this.storeRetryMs !== undefined ? { retryMs: this.storeRetryMs } : {}),
         route: (cids, l) => {
           for (const cid of cids) {
             if (l) this.routes.set(cid, l);
@@ -572,16 +577,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         e.directTries = 0;
       }
     });
-    l.on('message', (m) =>
-      this.emit('message', {
-        from: l.name,
-        from_id: l.idHex,
-        id: m.id,
-        text: m.text,
-        ts: m.ts,
-        room: m.room,
-      }),
-    );
+    l.on('message', (m) => this.emit('message', this.incoming(l, m)));
     l.on('delivered', (d) => this.emit('delivered', { peer: l.name, id: d.id }));
     l.on('dead', () => {
       this.emit('disconnected', { peer: l.name, id: l.idHex, reason: 'timeout' });
@@ -895,6 +891,22 @@ export class PeerNode extends Emitter<PeerEvents> {
     const cutoff = this.clock.now() - 60_000;
     for (const [k, a] of this.attempts) if (a.attempt.finished && a.at < cutoff) this.attempts.delete(k);
   }
+
+  private incoming(l: PeerLink, m: AppMessage): PeerEvents['message'] {
+    return { from: l.name, from_id: l.idHex, id: m.id, text: m.text, ts: m.ts, room: m.room };
+  }
+
+  /**
+   * Give incoming messages to `store` instead of the 'message' event: a message is acknowledged
+   * to its sender (its "delivered") only once the promise resolves; a rejected one is offered
+   * again every `retryMs` and by the sender on its next session. Set it before sessions open.
+   */
+  setReceiver(store: (m: PeerEvents['message']) => Promise<void>, retryMs?: number): void {
+    this.receiver = store;
+    if (retryMs !== undefined) this.storeRetryMs = retryMs;
+  }
+  private receiver: ((m: PeerEvents['message']) => Promise<void>) | undefined;
+  private storeRetryMs: number | undefined;
 
   /**
    * Send a text message; returns its id. It waits in the peer's link until a receipt confirms

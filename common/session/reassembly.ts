@@ -5,8 +5,11 @@ import { MESSAGE_HEADER_BYTES } from './send-buffer.js';
  * order; bytes are put back in order and cut into messages at their [u32 length] headers.
  *
  * Memory is bounded against a hostile (authenticated but buggy or malicious) peer:
- * - nothing is accepted beyond `windowBytes` past the end of the last delivered message (the
- *   sender keeps to the same window, learnt in the handshake and moved by RECEIPTs);
+ * - nothing is accepted beyond `windowBytes` past the end of the last released message (the
+ *   sender keeps to the same window, learnt in the handshake and moved by RECEIPTs). A message
+ *   is released when it is delivered, or, with `releaseByOwner`, when the owner says it is safe
+ *   (stored): messages delivered but not yet released count against the window, so an owner
+ *   that holds them holds at most one window;
  * - out-of-order data is kept in at most `maxSegments` pieces, trimmed of what is already held;
  * - a message length above `maxMessageBytes` is a protocol violation, refused before any
  *   allocation.
@@ -24,6 +27,14 @@ export class Reassembler {
   /** Stream offset just after the last complete message handed out. */
   deliveredOffset = 0;
   messagesDelivered = 0;
+  /** Stream offset just after the last released message (the window's base; RECEIPTs count these). */
+  releasedOffset = 0;
+  messagesReleased = 0;
+  /** End offsets of delivered, unreleased messages (releaseByOwner), oldest first. */
+  private ends: number[] = [];
+  private endsHead = 0;
+  /** Ids (1-based) released ahead of an earlier one. */
+  private releasedAhead = new Set<number>();
   /** Stream bytes consumed in order (header and body of the message being assembled). */
   private consumed = 0;
   private readonly header = new Uint8Array(MESSAGE_HEADER_BYTES);
@@ -38,7 +49,28 @@ export class Reassembler {
     readonly windowBytes: number,
     readonly maxMessageBytes: number,
     readonly maxSegments: number,
+    readonly releaseByOwner = false,
   ) {}
+
+  /**
+   * The owner is done with message `id` (1-based); the released count moves over every
+   * contiguous released message. Returns whether it moved. Unknown or repeated ids are ignored.
+   */
+  release(id: number): boolean {
+    if (!this.releaseByOwner || id <= this.messagesReleased || id > this.messagesDelivered) return false;
+    this.releasedAhead.add(id);
+    let moved = false;
+    while (this.releasedAhead.delete(this.messagesReleased + 1)) {
+      this.messagesReleased++;
+      this.releasedOffset = this.ends[this.endsHead++]!;
+      moved = true;
+    }
+    if (this.endsHead > 1024 && this.endsHead * 2 > this.ends.length) {
+      this.ends = this.ends.slice(this.endsHead);
+      this.endsHead = 0;
+    }
+    return moved;
+  }
 
   /** Out-of-order bytes held. */
   get bufferedBytes(): number {
@@ -53,7 +85,7 @@ export class Reassembler {
    * packet is dropped unacknowledged, so an honest sender sends the bytes again later.
    */
   refusal(offset: number, length: number): 'flowControl' | 'reassemblyFull' | undefined {
-    if (offset + length > this.deliveredOffset + this.windowBytes) return 'flowControl';
+    if (offset + length > this.releasedOffset + this.windowBytes) return 'flowControl';
     if (offset > this.consumed && this.segments.length >= this.maxSegments) return 'reassemblyFull';
     return undefined;
   }
@@ -61,7 +93,7 @@ export class Reassembler {
   push(offset: number, data: Uint8Array): PushResult {
     if (this.failed) return { ok: false, reason: 'tooLarge' };
     const end = offset + data.length;
-    if (end > this.deliveredOffset + this.windowBytes) return { ok: false, reason: 'flowControl' };
+    if (end > this.releasedOffset + this.windowBytes) return { ok: false, reason: 'flowControl' };
     const messages: Uint8Array[] = [];
     if (end <= this.consumed || data.length === 0) return { ok: true, messages };
     if (offset <= this.consumed) {
@@ -167,6 +199,11 @@ export class Reassembler {
         this.bodyFill = 0;
         this.headerFill = 0;
         this.deliveredOffset = this.consumed + i;
+        if (this.releaseByOwner) this.ends.push(this.deliveredOffset);
+        else {
+          this.messagesReleased = this.messagesDelivered;
+          this.releasedOffset = this.deliveredOffset;
+        }
       }
     }
     this.consumed += bytes.length;

@@ -82,6 +82,13 @@ export interface SessionOptions extends Partial<SessionTuning> {
   expectedRemoteStatic: Uint8Array;
   /** Bytes both sides know, bound into the handshake (the introduction id). */
   prologue?: Uint8Array;
+  /**
+   * RECEIPTs (and the receive window) count only messages the owner released with release(id),
+   * not every message delivered: an owner that must store a message before the peer may call it
+   * delivered releases it once stored. Unreleased messages hold the window: the peer stops
+   * after one window's worth.
+   */
+  releaseByOwner?: boolean;
 }
 
 export interface SessionComponents {
@@ -243,7 +250,7 @@ export class Session extends Emitter<SessionEvents> {
 
   constructor(options: SessionOptions, components: SessionComponents) {
     super();
-    const { initiator, staticKey, expectedRemoteStatic, prologue, ...tuning } = options;
+    const { initiator, staticKey, expectedRemoteStatic, prologue, releaseByOwner: _r, ...tuning } = options;
     this.t = resolveTuning(tuning);
     if (staticKey.publicKey.length !== DH_LEN || staticKey.privateKey.length !== DH_LEN)
       throw badArgument('staticKey must be an X25519 key pair');
@@ -276,6 +283,7 @@ export class Session extends Emitter<SessionEvents> {
       this.t.receiveWindowBytes,
       this.t.maxMessageBytes,
       this.t.maxOutOfOrderSegments,
+      options.releaseByOwner === true,
     );
   }
 
@@ -806,6 +814,16 @@ export class Session extends Emitter<SessionEvents> {
     }
   }
 
+  /**
+   * With `releaseByOwner`: the owner has message `id` safe; the RECEIPT covering it (and every
+   * earlier one) goes out at once. Ignored otherwise, and for unknown or repeated ids.
+   */
+  release(id: number): void {
+    if (this.st !== 'open' || !this.reasm.release(id)) return;
+    this.receiptUrgent = true;
+    this.queueFlush();
+  }
+
   private onReceipt(count: number): void {
     if (count > this.sendBuf.messagesWritten) return void this.dropped.protocol++;
     let end: number | undefined;
@@ -927,8 +945,8 @@ export class Session extends Emitter<SessionEvents> {
       if (ack) size += frameSize(ack);
     }
     let receipt = 0;
-    if (this.reasm.messagesDelivered > this.receiptSent) {
-      receipt = this.reasm.messagesDelivered;
+    if (this.reasm.messagesReleased > this.receiptSent) {
+      receipt = this.reasm.messagesReleased;
       const f: Frame = { type: 'receipt', count: receipt };
       frames.push(f);
       sent.push({ kind: 'receipt', count: receipt });
@@ -1076,7 +1094,7 @@ export class Session extends Emitter<SessionEvents> {
       if (!this.sendBuf.hasLost() && !this.sendBuf.hasNew()) {
         const oldest = this.loss.oldest();
         if (oldest) this.requeue(oldest);
-        if (!this.sendBuf.hasLost() && this.reasm.messagesDelivered <= this.receiptSent)
+        if (!this.sendBuf.hasLost() && this.reasm.messagesReleased <= this.receiptSent)
           this.pingPending = true;
       }
     }

@@ -2,11 +2,15 @@ import path from 'node:path';
 import { nanoid } from 'nanoid';
 import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
+import type { ErrorCode } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
-import type { PeerKeysSeen, PeerNode } from '../peer-node.js';
+import { MAX_TEXT_BYTES } from '../app-message.js';
+import type { PeerEvents, PeerKeysSeen, PeerNode } from '../peer-node.js';
 import { History } from './history.js';
 import type { HistoryRecord } from './history.js';
+import { ioError } from './journal.js';
+import type { JournalFs } from './journal.js';
 import { Outbox } from './outbox.js';
 import { PEERS_FILE, TrustStore } from './trust.js';
 import type { PeerKeys, TrustVerdict } from './trust.js';
@@ -23,10 +27,33 @@ import type {
 
 export interface ChatServiceOptions {
   dataDir: string;
-  /** fsync every journal write (default true; tests may turn it off for speed). */
+  /** fsync every journal batch (default true; tests may turn it off for speed). */
   durable?: boolean;
   now?: () => number;
+  /** Storage limits (STORAGE_DEFAULTS, flags in peer/chat-main.ts). */
+  quota?: Partial<StorageLimits>;
+  /** Pause before a message whose store failed is offered to the store again (peer/peer-link.ts STORE_RETRY_MS). */
+  storeRetryMs?: number;
+  /** The file seam under outbox.jsonl and history.jsonl (tests: a full disk, a crash between writes). */
+  fs?: JournalFs;
 }
+
+export interface StorageLimits {
+  /** Text bytes stored per sending peer per UTC day; more is refused with QUOTA until the next day. */
+  peerBytesPerDay: number;
+  /** history.jsonl rotates at this size (history.1.jsonl is kept): disk use is at most about twice it. */
+  historyMaxBytes: number;
+  /** The end of history.jsonl read at start. */
+  historyTailBytes: number;
+}
+
+export const STORAGE_DEFAULTS: StorageLimits = {
+  peerBytesPerDay: 32 * 1024 * 1024,
+  historyMaxBytes: 64 * 1024 * 1024,
+  historyTailBytes: 8 * 1024 * 1024,
+};
+
+const DAY_MS = 86_400_000;
 
 const convKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : c.peerId);
 
@@ -59,6 +86,12 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   private knownPresent = new Map<string, string>(); // id -> name, for join/leave notices
   private selfView: SelfView;
   private readonly offs: (() => void)[] = [];
+  private readonly limits: StorageLimits;
+  /** Text bytes stored (or being stored) per sending peer on `day`. */
+  private quotaDay = -1;
+  private readonly received = new Map<string, number>();
+  /** The last storage error reported per peer (reported once until a store succeeds). */
+  private readonly failing = new Map<string, ErrorCode>();
 
   constructor(
     private readonly node: PeerNode,
@@ -69,8 +102,15 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     const durable = opts.durable ?? true;
     // The pins first: a damaged peers.json throws before any journal is opened.
     this.trustStore = new TrustStore(path.join(opts.dataDir, PEERS_FILE), this.now);
-    this.outbox = new Outbox(opts.dataDir, durable);
-    this.history_ = new History(opts.dataDir, durable);
+    this.limits = { ...STORAGE_DEFAULTS, ...opts.quota };
+    const fs = opts.fs ? { fs: opts.fs } : {};
+    this.outbox = new Outbox(opts.dataDir, { durable, ...fs });
+    this.history_ = new History(opts.dataDir, {
+      durable,
+      maxBytes: this.limits.historyMaxBytes,
+      tailBytes: this.limits.historyTailBytes,
+      ...fs,
+    });
     node.setTrustGate((p) => this.gate(p));
     const id = toHex(node.identity.id);
     this.selfView = {
@@ -80,14 +120,24 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       room: node.room,
       server: 'connecting',
     };
-    // Undelivered messages from an earlier run show as pending until they go out.
+    this.recover();
+    // Delivery marks come back from the outbox: delivered where the receipt was recorded, else pending.
     for (const conv of this.history_.conversations())
       for (const r of this.history_.list(conv)) if (r.out) this.restoreDelivery(r);
+    // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
+    node.setReceiver((m) => this.store(m), opts.storeRetryMs);
+    const skipped = this.outbox.skipped + this.history_.skipped;
+    if (skipped > 0)
+      setImmediate(() =>
+        this.emit('error', {
+          code: 'MALFORMED',
+          message: `skipped ${skipped} damaged or over-limit record${skipped > 1 ? 's' : ''} in outbox.jsonl/history.jsonl`,
+        }),
+      );
     this.offs.push(
       node.on('registered', (e) => this.updateSelf({ publicEndpoint: e.public, server: 'registered' })),
       node.on('server', (e) => this.updateSelf({ server: e.state })),
       node.on('presence', (e) => this.onPresence(e.peers)),
-      node.on('message', (m) => this.onIncoming(m)),
       node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
       node.on('connected', (c) => {
         this.notice(
@@ -125,10 +175,46 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     );
   }
 
+  /**
+   * The outbox record of a message is written before its history record; a crash between the
+   * two (or a failed history write) leaves messages in the outbox that history lacks. They are
+   * the newest outbox messages (both files are written in the same order), so walking the
+   * outbox from its newest message back to the first one history has finds them all; each gets
+   * its history record again. Then the outbox is compacted.
+   */
+  private recover(): void {
+    const loaded = this.history_.takeLoaded();
+    const oldestLoadedTs = this.history_.truncated ? (loaded[0]?.ts ?? Infinity) : -Infinity;
+    const missing: HistoryRecord[] = [];
+    const pending = this.outbox.loaded();
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const m = pending[i]!;
+      if (this.history_.has(this.selfView.id, m.id) || m.ts < oldestLoadedTs) break;
+      missing.unshift({
+        id: m.id,
+        conv: m.room ? 'room' : m.to[0]!,
+        fromId: this.selfView.id,
+        fromName: this.node.name,
+        text: m.text,
+        ts: m.ts,
+        out: true,
+      });
+    }
+    this.recovered = missing;
+    this.outbox.compact();
+    for (const r of missing) this.restoreDelivery(r);
+    for (const r of missing)
+      this.history_.add(r).catch((e: unknown) => this.storageError(undefined, ioError(e, 'history.jsonl')));
+  }
+  /** History records written again at start (tests). */
+  recovered: HistoryRecord[] = [];
+
   private restoreDelivery(r: HistoryRecord): void {
+    const marks = this.outbox.marks(r.id);
+    if (!marks) return;
     const states: Record<string, DeliveryState> = {};
-    for (const e of this.outbox.forMessage(r.id)) states[e.to] = 'pending';
-    if (Object.keys(states).length > 0) this.delivery.set(r.id, states);
+    for (const to of marks.to) states[to] = marks.done.includes(to) ? 'delivered' : 'pending';
+    this.delivery.set(r.id, states);
   }
 
   private updateSelf(p: Partial<SelfView>): void {
@@ -189,8 +275,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     try {
       verdict = this.trustStore.check(name, id, keys);
     } catch (e) {
-      // The pin could not be written: say so; the verdict stands in memory for this run.
-      this.emit('error', { code: 'IO', message: (e as Error).message });
+      // peers.json cannot be written: say so (once), and let presence and everything after it go
+      // on; the verdict stands in memory for this run.
+      this.storageError(name, ioError(e, 'cannot write peers.json'), 'peers.json');
       verdict = this.trustStore.check(name, id, keys);
     }
     if (verdict !== 'changed') return true;
@@ -207,6 +294,13 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     for (const [mid, d] of this.delivery) if (d[id] === 'pending') this.setState(mid, id, 'held');
     this.emitPeers();
     return false;
+  }
+
+  /** Is this peer's key in question (flagged, or not matching the pin of the name the node knows)? */
+  private heldNow(peerId: string): boolean {
+    if (this.changed.has(peerId)) return true;
+    const name = this.node.peerName(peerId);
+    return name !== undefined && !this.checkPeer(name, peerId);
   }
 
   /** May messages go to this peer (checked against the pins under the name the node knows it by)? */
@@ -249,18 +343,38 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   send(c: ConversationId, text: string): ChatMessage {
+    return this.submit(c, text).message;
+  }
+
+  /**
+   * Send, and learn when the message is safe: `stored` resolves once its outbox record is on disk
+   * (it then survives a crash and goes out), or rejects with the error that kept it from being
+   * written (which is then not also emitted as an event). How the JSON-lines mode answers `send`.
+   */
+  sendStored(c: ConversationId, text: string): { message: ChatMessage; stored: Promise<void> } {
+    return this.submit(c, text, true);
+  }
+
+  private submit(
+    c: ConversationId,
+    text: string,
+    callerReports = false,
+  ): { message: ChatMessage; stored: Promise<void> } {
     if (text.length === 0) throw new PunchlineError('BAD_ARGUMENT', 'empty message');
-    const recipients =
-      c.kind === 'room' ? [...this.knownPresent.keys()] : [this.node.resolve(c.peerId).link.idHex];
+    // In bytes, before anything is written: a refused message leaves no trace on disk.
+    const bytes = Buffer.byteLength(text);
+    if (bytes > MAX_TEXT_BYTES)
+      throw new PunchlineError(
+        'BAD_ARGUMENT',
+        `text is ${bytes} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
+      );
+    // A room message waits for every member seen in the room, online or not (those who left get it when they are back).
+    const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.resolve(c.peerId).link.idHex];
     const id = nanoid();
     const ts = this.now();
-    const room = c.kind === 'room';
     const states: Record<string, DeliveryState> = {};
-    // The outbox first: once this returns, the message survives a crash.
-    for (const to of recipients) {
-      this.outbox.add({ id, to, room, text, ts });
-      states[to] = 'pending';
-    }
+    // Held at once for a key in question (the pins are checked now, and again before sending).
+    for (const to of recipients) states[to] = this.heldNow(to) ? 'held' : 'pending';
     this.delivery.set(id, states);
     const rec: HistoryRecord = {
       id,
@@ -271,21 +385,65 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       ts,
       out: true,
     };
-    this.history_.add(rec);
     const msg = this.toMessage(rec);
     this.emit('message', msg);
+    const stored = this.commit(rec, recipients).then((err) => {
+      if (!err) return;
+      if (callerReports) throw err;
+      this.emit('error', { code: err.code, message: err.message });
+    });
+    if (!callerReports) stored.catch(() => {});
+    return { message: this.toMessage(rec), stored };
+  }
+
+  /** Room members: every peer of this room the node knows (present or gone), but not ourselves. */
+  private roomMembers(): string[] {
+    const ids = new Set(this.node.peerList().map((p) => p.id));
+    for (const id of this.knownPresent.keys()) ids.add(id);
+    ids.delete(this.selfView.id);
+    return [...ids];
+  }
+
+  /**
+   * The outbox record first (once on disk the message survives a crash), then history, then the
+   * sessions. A crash between the two writes is repaired at start (recover()).
+   */
+  private async commit(rec: HistoryRecord, recipients: string[]): Promise<PunchlineError | undefined> {
+    const { id, text, ts } = rec;
+    const room = rec.conv === 'room';
+    try {
+      await this.outbox.add({ id, to: recipients, room, text, ts });
+    } catch (e) {
+      this.delivery.delete(id);
+      const err = isPunchlineError(e) ? e : ioError(e, 'cannot write outbox.jsonl');
+      return new PunchlineError(err.code, `message ${id} not sent: ${err.message}`, { cause: err });
+    }
+    this.writeHistory(rec);
+    if (this.closed) return;
     for (const to of recipients) {
       if (!this.mayDeliver(to)) {
         this.setState(id, to, 'held');
         continue;
       }
-      this.node.sendMessage(to, text, { id, ts, room });
+      try {
+        this.node.sendMessage(to, text, { id, ts, room });
+      } catch (e) {
+        if (!isPunchlineError(e, 'UNKNOWN_PEER')) throw e;
+        continue; // not known in this run yet: presence hands it over
+      }
       this.handed.add(`${id}|${to}`);
       // (The node's trust gate may have held it meanwhile: then it stays held.)
       const st = this.node.peerList().find((p) => p.id === to)?.state;
-      if ((st === 'direct' || st === 'relay') && states[to] === 'pending') this.setState(id, to, 'sent');
+      if ((st === 'direct' || st === 'relay') && this.delivery.get(id)?.[to] === 'pending')
+        this.setState(id, to, 'sent');
     }
-    return this.toMessage(rec);
+  }
+
+  private writeHistory(rec: HistoryRecord): void {
+    this.history_.add(rec).then(
+      () => this.failing.delete(''),
+      (e: unknown) => this.storageError(undefined, ioError(e, 'cannot write history.jsonl')),
+    );
   }
 
   private setState(id: string, peerId: string, state: DeliveryState): void {
@@ -301,18 +459,46 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   private onDelivered(id: string, peerId: string): void {
-    this.outbox.done(id, peerId);
+    this.outbox
+      .done(id, peerId)
+      .catch((e: unknown) => this.storageError(undefined, ioError(e, 'cannot write outbox.jsonl')));
     this.setState(id, peerId, 'delivered');
   }
 
-  private onIncoming(m: {
-    from: string;
-    from_id: string;
-    id: string;
-    text: string;
-    ts: number;
-    room: boolean;
-  }): void {
+  /**
+   * An incoming message, before its sender may call it delivered: it is stored (history.jsonl,
+   * fsync'd) and only then shown and acknowledged. A refusal (QUOTA) or a failure (IO) rejects:
+   * the session keeps it unacknowledged and offers it again later (peer/peer-link.ts), and the
+   * sender keeps it in its outbox.
+   */
+  private async store(m: PeerEvents['message']): Promise<void> {
+    const bytes = Buffer.byteLength(m.text);
+    if (bytes > MAX_TEXT_BYTES) {
+      // A conforming sender never sends it; storing would fail forever, so it is acknowledged and dropped.
+      this.emit('error', {
+        code: 'MALFORMED',
+        message: `dropped message ${m.id} from ${m.from}: ${bytes} bytes of text, at most ${MAX_TEXT_BYTES}`,
+        peer: m.from,
+      });
+      return;
+    }
+    if (this.history_.has(m.from_id, m.id)) return; // stored before: a resend after a lost receipt
+    const day = Math.floor(this.now() / DAY_MS);
+    if (day !== this.quotaDay) {
+      this.quotaDay = day;
+      this.received.clear();
+    }
+    const used = this.received.get(m.from_id) ?? 0;
+    if (used + bytes > this.limits.peerBytesPerDay) {
+      const err = new PunchlineError(
+        'QUOTA',
+        `${m.from} reached today's storage quota (${used} of ${this.limits.peerBytesPerDay} bytes); its messages wait unacknowledged until tomorrow`,
+      );
+      this.storeFailures++;
+      this.storageError(m.from, err);
+      throw err;
+    }
+    this.received.set(m.from_id, used + bytes);
     const rec: HistoryRecord = {
       id: m.id,
       conv: m.room ? 'room' : m.from_id,
@@ -322,8 +508,33 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       ts: m.ts,
       out: false,
     };
-    if (!this.history_.add(rec)) return; // already shown (a resend after a restart)
-    this.emit('message', this.toMessage(rec));
+    let added: boolean;
+    try {
+      added = await this.history_.add(rec);
+    } catch (e) {
+      this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
+      const err = ioError(e, 'cannot store an incoming message in history.jsonl');
+      this.storeFailures++;
+      this.storageError(m.from, err);
+      throw err;
+    }
+    if (!added) this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
+    this.failing.delete(m.from);
+    if (added && !this.closed) this.emit('message', this.toMessage(rec));
+  }
+
+  /** Incoming messages refused by store() (IO or QUOTA), retries included. */
+  storeFailures = 0;
+
+  /**
+   * Report a storage failure once until the same store succeeds again: per peer for its incoming
+   * messages, per file otherwise (`slot`), so one failing file never hides another.
+   */
+  private storageError(peer: string | undefined, err: PunchlineError, slot?: string): void {
+    const k = slot ?? peer ?? '';
+    if (this.failing.get(k) === err.code) return;
+    this.failing.set(k, err.code);
+    this.emit('error', { code: err.code, message: err.message, ...(peer !== undefined ? { peer } : {}) });
   }
 
   private notice(
@@ -383,10 +594,13 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.updateSelf({});
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const off of this.offs) off();
-    this.outbox.close();
-    this.history_.close();
+    await this.outbox.close();
+    await this.history_.close();
   }
 }
 

@@ -120,7 +120,7 @@ export function runJsonLines(
     output.write(JSON.stringify(e) + '\n');
   };
   /** The command being handled, while its synchronous work runs: what its events answer. */
-  let current: { req?: Req; peer?: string; room?: boolean } | undefined;
+  let current: { req?: Req; peer?: string } | undefined;
   /** Connects still waiting for their `connected` or `error`, by peer id (and name, for errors). */
   const pendingConnects: { id: string; name: string; req: Req }[] = [];
   const takeConnect = (pred: (p: { id: string; name: string }) => boolean): Req | undefined => {
@@ -155,10 +155,9 @@ export function runJsonLines(
       });
     });
   else node.on('message', (e) => write({ event: 'message', ...e }));
-  node.on('sent', (e) => {
-    if (current?.room) return; // a room send is answered once, below
-    write(withReq({ event: 'sent', ...e }, current?.req));
-  });
+  // With the chat service, `sent` answers once the outbox record is on disk (below); without it,
+  // the node says when a message is queued.
+  if (!chat) node.on('sent', (e) => write(withReq({ event: 'sent', ...e }, current?.req)));
   node.on('delivered', (e) => write({ event: 'delivered', ...e }));
   node.on('disconnected', (e) => write({ event: 'disconnected', ...e }));
   const onError = (e: { code: string; message: string; peer?: string }): void => {
@@ -214,16 +213,33 @@ export function runJsonLines(
         });
         return false;
       }
-      case 'send':
-        if (chat) chat.send({ kind: 'peer', peerId: node.resolve(c.peer).link.idHex }, c.text);
-        else node.sendMessage(c.peer, c.text);
+      case 'send': {
+        if (!chat) {
+          node.sendMessage(c.peer, c.text);
+          return false;
+        }
+        const link = node.resolve(c.peer).link;
+        const { message, stored } = chat.sendStored({ kind: 'peer', peerId: link.idHex }, c.text);
+        const ctx = { ...(c.req === undefined ? {} : { req: c.req }), peer: c.peer };
+        stored.then(
+          () => {
+            // A key in question (KEY_CHANGED): queued, but held until `trust`.
+            const held = message.delivery?.[link.idHex] === 'held' ? { held: true } : {};
+            write(withReq({ event: 'sent', peer: link.name, id: message.id, ...held }, c.req));
+          },
+          (e: unknown) => fail(e, ctx),
+        );
         return false;
+      }
       case 'send_room': {
         if (!chat) throw new PunchlineError('BAD_ARGUMENT', 'send_room needs the chat service');
-        const m = chat.send({ kind: 'room' }, c.text);
+        const { message, stored } = chat.sendStored({ kind: 'room' }, c.text);
         const names = new Map(node.peerList().map((p) => [p.id, p.name]));
-        const to = Object.keys(m.delivery ?? {}).map((id) => names.get(id) ?? id);
-        write(withReq({ event: 'sent', room: true, id: m.id, peers: to }, c.req));
+        const to = Object.keys(message.delivery ?? {}).map((id) => names.get(id) ?? id);
+        stored.then(
+          () => write(withReq({ event: 'sent', room: true, id: message.id, peers: to }, c.req)),
+          (e: unknown) => fail(e, c.req === undefined ? {} : { req: c.req }),
+        );
         return false;
       }
       case 'peers':
@@ -274,7 +290,6 @@ export function runJsonLines(
       const ctx = {
         ...(c.req === undefined ? {} : { req: c.req }),
         ...('peer' in c ? { peer: c.peer } : {}),
-        ...(c.cmd === 'send_room' ? { room: true } : {}),
       };
       current = ctx;
       try {

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { journalBench } from './journal.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../../peer/bin/punchline.js');
@@ -229,7 +230,22 @@ function table(rows: string[][]): string {
   );
 }
 
+/** 3. The chat journal: per-record fsync vs group commit (test/bench/journal.ts). */
+async function journal(): Promise<void> {
+  const rows = await journalBench(Number(process.env.BENCH_RECORDS ?? 2000));
+  process.stdout.write(
+    `\nchat journal (peer/chat/journal.ts): 200-byte records, 32 concurrent writers, ${process.env.BENCH_DIR ?? os.tmpdir()}\n` +
+      table([
+        ['mode', 'records', 'records/s', 'fsyncs'],
+        ...rows.map((r) => [r.mode, String(r.records), int(r.perSec), String(r.fsyncs)]),
+      ]) +
+      '\n',
+  );
+}
+
 async function main(): Promise<void> {
+  // BENCH_ONLY=journal runs only the journal section (no relay processes).
+  if (process.env.BENCH_ONLY === 'journal') return journal();
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
@@ -301,6 +317,7 @@ async function main(): Promise<void> {
       `echo baseline writes each frame on its own (one syscall per frame), which is why the relay can beat it. ` +
       `Load clients coalesce their writes the same way in both runs and use an all-zero WebSocket masking key.\n`,
   );
+  await journal();
 }
 
 main().catch((e: unknown) => {

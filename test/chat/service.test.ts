@@ -9,6 +9,7 @@ import type { ChatEvents, ConversationId } from '../../peer/chat/types.js';
 import type { PeerKeysSeen } from '../../peer/peer-node.js';
 import { hideFromPresence, lieAboutKeys } from '../support/raw-register.js';
 import { SimWorld } from '../support/sim-world.js';
+import { syncJournalFs } from '../support/sync-fs.js';
 import type { SimPeer } from '../support/sim-world.js';
 
 /**
@@ -38,7 +39,12 @@ interface Chat {
 }
 
 function chatOn(w: SimWorld, p: SimPeer, dataDir: string): Chat {
-  const service = new PeerChatService(p.node, { dataDir, durable: false, now: () => w.sim.clock.now() });
+  const service = new PeerChatService(p.node, {
+    dataDir,
+    durable: false,
+    fs: syncJournalFs,
+    now: () => w.sim.clock.now(),
+  });
   const errors: ChatEvents['error'][] = [];
   service.on('error', (e) => errors.push(e));
   return { service, errors };

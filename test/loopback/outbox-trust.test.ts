@@ -73,7 +73,10 @@ describe('outbox and trust with real processes', () => {
     alice.send({ cmd: 'send', peer: 'bob', text: 'held until trusted' });
     await new Promise((r) => setTimeout(r, 1500));
     expect(impostor.events((e) => e.event === 'message')).toEqual([]);
-    expect(alice.events((e) => e.event === 'sent')).toEqual([]);
+    // Answered (queued in the outbox), and marked held: nothing goes out until trust.
+    expect(alice.events((e) => e.event === 'sent')).toEqual([
+      { event: 'sent', peer: 'bob', id: expect.any(String), held: true },
+    ]);
 
     alice.send({ cmd: 'trust', peer: 'bob' });
     expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: reg.id });

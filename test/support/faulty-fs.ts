@@ -1,0 +1,39 @@
+import { nodeJournalFs } from '../../peer/chat/journal.js';
+import type { JournalFs, JournalHandle } from '../../peer/chat/journal.js';
+
+/**
+ * The journal's file seam with a switchable fault, for tests without root: while `fail` is set
+ * (an errno such as ENOSPC or EROFS), writes to files matching `only` write half their bytes
+ * and then throw, like a disk that fills up mid-write.
+ */
+export function faultyFs(only: RegExp = /./): { fs: JournalFs; fail: string | undefined; failures: number } {
+  const state = { fail: undefined as string | undefined, failures: 0, fs: undefined as unknown as JournalFs };
+  const fault = (): NodeJS.ErrnoException => {
+    state.failures++;
+    const e = new Error(`${state.fail}: injected fault, write`) as NodeJS.ErrnoException;
+    e.code = state.fail;
+    return e;
+  };
+  state.fs = {
+    async openAppend(file) {
+      const h = await nodeJournalFs.openAppend(file);
+      if (!only.test(file)) return h;
+      const wrapped: JournalHandle = {
+        write: async (buf, offset, length) => {
+          if (state.fail === undefined) return h.write(buf, offset, length);
+          const half = Math.floor(length / 2);
+          if (half > 0) await h.write(buf, offset, half);
+          throw fault();
+        },
+        sync: () => h.sync(),
+        truncate: (len) => h.truncate(len),
+        stat: () => h.stat(),
+        read: (buf, offset, length, position) => h.read(buf, offset, length, position),
+        close: () => h.close(),
+      };
+      return wrapped;
+    },
+    rename: (from, to) => nodeJournalFs.rename(from, to),
+  };
+  return state;
+}
