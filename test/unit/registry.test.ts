@@ -22,7 +22,7 @@ describe('InMemoryRegistry', () => {
   it('a name is held by one key per room; the same key may re-register or rename', () => {
     const r = new InMemoryRegistry();
     expect(r.upsert(rec('a', 'alice'))).toEqual({ ok: true, changed: true, previousRoom: undefined });
-    expect(r.upsert(rec('b', 'alice'))).toEqual({ ok: false, code: 'NAME_TAKEN' });
+    expect(r.upsert(rec('b', 'alice'))).toEqual({ ok: false, code: 'NAME_TAKEN', holder: 'alice' });
     expect(r.upsert(rec('b', 'alice', 'other')).ok).toBe(true); // another room is another namespace
     expect(r.upsert(rec('a', 'alice'))).toEqual({ ok: true, changed: false, previousRoom: undefined });
     expect(r.upsert(rec('a', 'alicia')).ok).toBe(true);
