@@ -23,45 +23,54 @@ export function sourceKey(address: string): string {
 }
 
 /**
- * Token buckets by key (a source, a member id) with a bound on how many are kept: when a new key
- * would exceed `maxKeys`, the least recently used bucket is forgotten (a Map keeps insertion order;
- * each use moves its key to the end). A forgotten key starts again with a full bucket, so eviction
- * can only give an attacker who cycles through more keys than `maxKeys` a fresh burst, never more
- * memory. Buckets refill lazily from the injected time: no timers.
+ * Token buckets by key (a source, a member id) with a bound on how many are kept. Two generations
+ * of at most maxKeys / 2 each: a key is looked up in the current one, then in the previous one
+ * (and moved to the current); when the current one is full it becomes the previous one and the
+ * old previous one, every bucket not used since, is forgotten. So at most `maxKeys` buckets exist,
+ * a key in use is never forgotten, and each operation is O(1) (no scan for the oldest). A
+ * forgotten key starts again with a full bucket: an attacker who cycles through more keys than
+ * `maxKeys` gains a fresh burst per key, never more memory. Buckets refill lazily from the injected
+ * time: no timers.
  */
 export class RateKeys {
-  private readonly buckets = new Map<string, TokenBucket>();
-  /** Buckets forgotten to make room for a new key. */
+  private current = new Map<string, TokenBucket>();
+  private previous = new Map<string, TokenBucket>();
+  private readonly generation: number;
+  /** Buckets forgotten to stay within maxKeys. */
   evicted = 0;
 
   constructor(
     private readonly ratePerSec: number,
     private readonly burst: number,
-    private readonly maxKeys: number,
-  ) {}
+    maxKeys: number,
+  ) {
+    this.generation = Math.max(1, Math.floor(maxKeys / 2));
+  }
 
   /** Take one token for `key` at `now` (ms); false when its bucket is empty. */
   take(key: string, now: number): boolean {
-    let b = this.buckets.get(key);
-    if (b) this.buckets.delete(key);
-    else {
-      if (this.buckets.size >= this.maxKeys) {
-        const oldest = this.buckets.keys().next().value as string;
-        this.buckets.delete(oldest);
-        this.evicted++;
+    let b = this.current.get(key);
+    if (!b) {
+      b = this.previous.get(key);
+      if (b) this.previous.delete(key);
+      else b = new TokenBucket(this.ratePerSec, this.burst, now);
+      if (this.current.size >= this.generation) {
+        this.evicted += this.previous.size;
+        this.previous = this.current;
+        this.current = new Map();
       }
-      b = new TokenBucket(this.ratePerSec, this.burst, now);
+      this.current.set(key, b);
     }
-    this.buckets.set(key, b);
     return b.take(1, now);
   }
 
   /** Forget `key` (its member left): a bucket per member must not outlive the member. */
   forget(key: string): void {
-    this.buckets.delete(key);
+    this.current.delete(key);
+    this.previous.delete(key);
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.current.size + this.previous.size;
   }
 }

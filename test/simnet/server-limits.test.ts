@@ -268,7 +268,7 @@ describe('server cost bounds: rate-limit memory', () => {
       const r = await raw(w, '198.51.100.30');
       const body = rawRegister(generateIdentity(), r.cookie, txid(), { room: 'lobby', name: 'x' }).bytes;
       let most = 0;
-        const watch = (): void => void (most = Math.max(most, w.server.rateKeys.register));
+      const watch = (): void => void (most = Math.max(most, w.server.rateKeys.register));
       // Forged sources: their cookies are not theirs, so they never reach a bucket (nor a signature).
       for (let i = 0; i < 100_000; i++) {
         const from = { address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 4000 };
@@ -279,7 +279,7 @@ describe('server cost bounds: rate-limit memory', () => {
         }
       }
       await w.sim.run(100);
-        expect(w.server.stats.dropped.bad_cookie).toBe(100_000);
+      expect(w.server.stats.dropped.bad_cookie).toBe(100_000);
       expect(w.server.rateKeys.register).toBe(0);
       expect(w.server.stats.signatureChecks).toBe(0);
       // An attacker who receives at 2,000 addresses (a botnet, IPv6 prefixes) gets cookies for each:

@@ -82,6 +82,34 @@ describe('InMemoryRegistry', () => {
   });
 });
 
+describe('InMemoryRegistry: lookalike names and ids per source', () => {
+  it('a lookalike of a held name is NAME_TAKEN with the name it collides with; released with it', () => {
+    const r = new InMemoryRegistry();
+    expect(r.upsert(rec('a', 'bob')).ok).toBe(true);
+    expect(r.upsert(rec('b', 'B0B'))).toEqual({ ok: false, code: 'NAME_TAKEN', holder: 'bob' });
+    expect(r.upsert(rec('b', '\u0432\u043e\u0432'))).toEqual({
+      ok: false,
+      code: 'NAME_TAKEN',
+      holder: 'bob',
+    });
+    expect(r.upsert(rec('a', 'Bob')).ok).toBe(true); // the holder itself may change case
+    expect(r.upsert(rec('a', 'robert')).ok).toBe(true);
+    expect(r.upsert(rec('b', 'b0b')).ok).toBe(true); // released by the rename
+  });
+  it('counts distinct ids per source across UDP and WS bindings', () => {
+    const r = new InMemoryRegistry();
+    const ws = { remote: { address: '203.0.113.1', port: 5 }, connection: 1, send: () => {}, ...auth };
+    r.upsert(rec('a', 'a'));
+    r.upsert({ ...rec('a', 'a'), ws }); // same id, same source: still one
+    r.upsert({ ...rec('b', 'b'), udp: undefined, ws: { ...ws, connection: 2 } });
+    expect(r.idsFrom('203.0.113.1')).toBe(2);
+    r.unbind('b', 'ws', 2);
+    expect(r.idsFrom('203.0.113.1')).toBe(1);
+    r.remove('a');
+    expect(r.idsFrom('203.0.113.1')).toBe(0);
+  });
+});
+
 describe('CookieJar', () => {
   it('a cookie is valid for its address and transport for one to two buckets only', () => {
     let now = 1_000_000;
