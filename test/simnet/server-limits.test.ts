@@ -417,6 +417,41 @@ describe('server cost bounds: presence fan-out', () => {
     await w.server.close();
   });
 
+  it('over the WebSocket (the relay channel client) a lost delta is noticed and resynced the same way', async () => {
+    const w = await world();
+    const a = await client(w, '10.7.0.1', 'a', 'r');
+    const stream = await w.connect(w.host_('wsonly')); // UDP blocked there: a stream-only peer
+    const rng = w.sim.rng('ws-client');
+    const c = new RendezvousClient(
+      { server: RDV, room: 'r', name: 'viaws', lan: [], keepaliveMs: 0, transport: 'ws' },
+      {
+        identity: generateIdentity(),
+        clock: w.sim.clock,
+        logger: silentLogger,
+        send: (b) => void stream.send(b),
+        randomBytes: (n) => rng.fill(new Uint8Array(n)),
+        serverPin: new ServerKeyPin(),
+      },
+    );
+    let lost = 0;
+    stream.onMessage((d) => {
+      const m = decode(d);
+      if (m.type === MsgType.PRESENCE_DELTA && lost++ === 0) return;
+      c.onMessage(m, d);
+    });
+    c.start();
+    await w.run(() => c.members.length === 2 && a.c.members.length === 2, 5000);
+    await client(w, '10.7.0.2', 'b', 'r'); // the delta the stream client loses
+    await w.sim.run(500);
+    await client(w, '10.7.0.3', 'd', 'r'); // the next one: a gap
+    await w.run(() => listIds(c).join() === roomIds(w.server, 'r').join(), 5000);
+    expect(lost).toBeGreaterThanOrEqual(2);
+    expect(c.stats.presence_gaps).toBe(1);
+    expect(w.server.stats.presence.resyncs).toBe(1);
+    expect(w.server.registry.countByTransport().ws).toBe(1);
+    await w.server.close();
+  });
+
   it('a member that misses the last delta of a quiet room is repaired by its next KEEPALIVE', async () => {
     const w = await world();
     const a = await client(w, '10.8.0.1', 'a', 'r');
