@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'UNKNOWN_PEER' // no such peer in the room
   | 'ROOM_FULL' // the room reached its member limit
   | 'RATE_LIMITED' // too many requests
+  | 'TOO_MANY_IDS' // the server holds as many peer ids from this address as it allows (--max-ids-per-ip)
+  | 'BAD_NAME' // the name mixes scripts (Latin with Cyrillic, ...): refused as a lookalike risk
   | 'TIMEOUT' // an operation did not complete in time
   | 'PUNCH_FAILED' // hole punching found no working path before its deadline
   | 'SERVER_UNREACHABLE' // the rendezvous server did not answer

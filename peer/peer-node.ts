@@ -188,6 +188,7 @@ const SERVER_TYPES = new Set<number>([
   MsgType.REGISTERED,
   MsgType.KEEPALIVE_ACK,
   MsgType.PRESENCE,
+  MsgType.PRESENCE_DELTA,
   MsgType.INTRODUCE,
   MsgType.ERROR,
 ]);
@@ -273,9 +274,19 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (this.client?.state === 'registered') return this.client;
     return this.relay?.rendezvous ?? this.client;
   }
-  /** What the rendezvous clients (UDP and the relay stream's) dropped as forged or stale, summed. */
+  /**
+   * What the rendezvous clients (UDP and the relay stream's) dropped as forged or stale, and the
+   * presence gaps they repaired, summed.
+   */
   get serverDrops(): RendezvousClientStats {
-    const out: RendezvousClientStats = { bad_mac: 0, bad_intro_keys: 0, unauthenticated: 0, replayed: 0 };
+    const out: RendezvousClientStats = {
+      bad_mac: 0,
+      bad_intro_keys: 0,
+      unauthenticated: 0,
+      replayed: 0,
+      presence_gaps: 0,
+      presence_resyncs: 0,
+    };
     for (const c of [this.client, this.relay?.rendezvous])
       if (c) for (const k of Object.keys(out) as (keyof RendezvousClientStats)[]) out[k] += c.stats[k];
     return out;

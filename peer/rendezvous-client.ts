@@ -13,7 +13,15 @@ import { equalBytes, toHex } from '../common/wire/bytes.js';
 import { Limits, MsgType, WireError } from '../common/wire/constants.js';
 import { errorCodeOfWire } from '../common/wire/errors-map.js';
 import { AUTHENTICATED_TYPES, encode, registerSigningBytes } from '../common/wire/messages.js';
-import type { ErrorMsg, Introduce, Member, Message, Presence } from '../common/wire/messages.js';
+import type {
+  DeltaEntry,
+  ErrorMsg,
+  Introduce,
+  Member,
+  Message,
+  Presence,
+  PresenceDelta,
+} from '../common/wire/messages.js';
 import { AuthChannel, deriveServerAuthKeys, isUnsealed } from '../common/wire/server-auth.js';
 import type { AuthTransport } from '../common/wire/server-auth.js';
 import { Requests } from './requests.js';
@@ -64,7 +72,14 @@ export interface RendezvousClientStats {
   unauthenticated: number;
   /** An authentic message seen before (outside or already in the replay window). */
   replayed: number;
+  /** PRESENCE_DELTAs that did not follow on from our list (one was lost): each asks for the full list. */
+  presence_gaps: number;
+  /** Full lists asked for (a KEEPALIVE sent at once with our stale version). */
+  presence_resyncs: number;
 }
+
+/** A full list asked for and not come is asked for again after this (the server may hold it back). */
+export const PRESENCE_RESYNC_RETRY_MS = 5_000;
 
 /**
  * The peer's side of the rendezvous protocol over its one UDP socket: HELLO/COOKIE/REGISTER,
@@ -82,6 +97,12 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private presenceVersion = -1;
   private presenceParts = new Map<number, Member[]>();
   private presenceBuilding = -1;
+  /** The members as of presenceVersion, by id (hex): what deltas apply to. */
+  private memberMap = new Map<string, Member>();
+  private deltaParts = new Map<number, DeltaEntry[]>();
+  private deltaBuilding = '';
+  /** When we last asked for the full list (undefined: no request outstanding). */
+  private resyncAskedAt: number | undefined;
   private readonly seenIntros = new Map<string, number>();
   /** Our X25519 static key as a key pair, for the DH with the server's key. */
   private readonly dhPair: KeyPair;
@@ -92,7 +113,14 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private readonly preKey = new Set<string>();
   private readonly unsealedErrors = new WeakSet<Message>();
   private lastRegisterTime = 0;
-  readonly stats: RendezvousClientStats = { bad_mac: 0, bad_intro_keys: 0, unauthenticated: 0, replayed: 0 };
+  readonly stats: RendezvousClientStats = {
+    bad_mac: 0,
+    bad_intro_keys: 0,
+    unauthenticated: 0,
+    replayed: 0,
+    presence_gaps: 0,
+    presence_resyncs: 0,
+  };
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
   members: Member[] = [];
@@ -162,6 +190,8 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       // A registration starts a new presence epoch: a restarted server counts versions from 0 again.
       this.presenceVersion = -1;
       this.presenceBuilding = -1;
+      this.deltaBuilding = '';
+      this.resyncAskedAt = undefined;
       const txid = this.txid();
       // Strictly increasing, so the server can tell our newest registration from a replayed one.
       this.lastRegisterTime = Math.max(Math.floor(this.c.clock.wallNow()), this.lastRegisterTime + 1);
@@ -206,7 +236,8 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       // Only the server's authenticated word is final (an unsealed error may be forged: retry).
       const final =
         err.code === 'SERVER_KEY_CHANGED' ||
-        (!unsealedError && (err.code === 'NAME_TAKEN' || err.code === 'ROOM_FULL'));
+        (!unsealedError &&
+          (err.code === 'NAME_TAKEN' || err.code === 'ROOM_FULL' || err.code === 'BAD_NAME'));
       if (final) {
         this.setState('lost');
         return; // retrying cannot help; the user must change something
@@ -402,6 +433,9 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       case MsgType.PRESENCE:
         this.onPresence(m);
         return;
+      case MsgType.PRESENCE_DELTA:
+        this.onPresenceDelta(m);
+        return;
       default:
         return;
     }
@@ -424,9 +458,62 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     const members: Member[] = [];
     for (let i = 0; i < m.parts; i++) members.push(...(this.presenceParts.get(i) ?? []));
     if (m.version === this.presenceVersion) return;
-    this.presenceVersion = m.version;
-    this.members = members;
-    this.emit('presence', { members, version: m.version });
+    this.resyncAskedAt = undefined;
+    this.memberMap = new Map(members.map((x) => [toHex(x.id), x]));
+    this.setMembers(m.version);
+  }
+
+  private setMembers(version: number): void {
+    this.presenceVersion = version;
+    this.members = [...this.memberMap.values()];
+    this.emit('presence', { members: this.members, version });
+  }
+
+  /**
+   * A PRESENCE_DELTA: the room from version `from` to `to`. Our list at a version in [from, to)
+   * takes it; below `from` we missed a change (a lost datagram) and ask for the full list; at or
+   * past `to` we have it already. Parts of one delta are applied together, once all are here.
+   */
+  private onPresenceDelta(m: PresenceDelta): void {
+    if (this.presenceVersion >= m.to) return;
+    if (this.presenceVersion < m.from) {
+      this.stats.presence_gaps++;
+      this.resync();
+      return;
+    }
+    const key = `${m.from}/${m.to}/${m.parts}`;
+    if (key !== this.deltaBuilding) {
+      this.deltaBuilding = key;
+      this.deltaParts = new Map();
+    }
+    this.deltaParts.set(m.part, m.entries);
+    if (this.deltaParts.size < m.parts) return;
+    this.deltaBuilding = '';
+    for (const entries of this.deltaParts.values())
+      for (const e of entries) {
+        if (e.name === undefined) this.memberMap.delete(toHex(e.id));
+        else this.memberMap.set(toHex(e.id), { id: e.id, name: e.name });
+      }
+    this.setMembers(m.to);
+    // Our list and the server's disagree (a bug, or a change we cannot see): start over.
+    if (this.memberMap.size !== m.total) {
+      this.stats.presence_gaps++;
+      this.presenceVersion = -1;
+      this.resync();
+    }
+  }
+
+  /**
+   * Ask for the full list now: a KEEPALIVE with our (stale) version, which the server answers with
+   * the list (docs/protocol.md §6.6). At most one request outstanding per PRESENCE_RESYNC_RETRY_MS.
+   */
+  private resync(): void {
+    const now = this.c.clock.now();
+    if (this.resyncAskedAt !== undefined && now - this.resyncAskedAt < PRESENCE_RESYNC_RETRY_MS) return;
+    if (!this.registeredId || this.closed) return;
+    this.resyncAskedAt = now;
+    this.stats.presence_resyncs++;
+    void this.keepalive();
   }
 
   /** Stop; with `leave` (the default) tell the server we leave (best effort, one datagram). */

@@ -8,6 +8,7 @@ import { wsStreamNetwork } from '../common/net/ws-node.js';
 import { intFlag, logLevelFlag, parseFlags } from '../common/cli/args.js';
 import { Limits } from '../common/wire/constants.js';
 import { groupFingerprint, serverFingerprint } from '../common/wire/server-auth.js';
+import { MAX_LISTABLE_MEMBERS } from './presence.js';
 import { RENDEZVOUS_DEFAULTS as D, RendezvousServer } from './server.js';
 import { defaultServerKeyPath, loadOrCreateServerKey, SERVER_KEY_FILE } from './server-key.js';
 import type { RendezvousOptions } from './server.js';
@@ -28,7 +29,23 @@ Options:
   --alt-port N              second UDP port, STUN only, for nat-check (default PORT+1; 0 = off)
   --keepalive-ms N          keepalive interval told to peers (default ${D.keepaliveMs})
   --expiry-ms N             drop a UDP registration not heard from for this long (default ${D.expiryMs})
-  --max-room N              members per room (default ${D.maxRoomMembers})
+  --max-room N              members per room, at most ${MAX_LISTABLE_MEMBERS}; a joiner's full list is one
+                            datagram per 23 members (default ${D.maxRoomMembers})
+  --register-rate N         REGISTERs per second per source IP (IPv6: per /64), checked before the
+                            signature; over it, an unsealed RATE_LIMITED (default ${D.registerRate})
+  --register-burst N        REGISTERs a source may send at once (default ${D.registerBurst})
+  --max-ids-per-ip N        peer ids registered from one source IP, UDP and WebSocket together; the
+                            next one is refused with TOO_MANY_IDS (default ${D.maxIdsPerIp})
+  --connect-rate N          new CONNECTs (introductions) per second per member (default ${D.connectRate})
+  --connect-burst N         CONNECTs a member may send at once (default ${D.connectBurst})
+  --max-rate-keys N         rate-limit buckets kept per kind; the least recently used is forgotten
+                            (default ${D.maxRateKeys})
+  --presence-interval-ms N  a room's presence changes leave as one delta at most this often, once
+                            its burst is spent (default ${D.presenceIntervalMs})
+  --presence-burst N        presence deltas a room sends back to back before the interval holds
+                            them; each member receives every one (default ${D.presenceBurst})
+  --presence-resync-ms N    a member asking for the full member list again gets it at most this
+                            often (default ${D.presenceResyncMs})
   --no-tcp                  UDP only: no WebSocket relay, no /healthz, no /metrics
   --tls-cert FILE           PEM certificate chain: serve https and wss (needs --tls-key)
   --tls-key FILE            PEM private key for --tls-cert
@@ -95,6 +112,15 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     'keepalive-ms': { type: 'string' },
     'expiry-ms': { type: 'string' },
     'max-room': { type: 'string' },
+    'register-rate': { type: 'string' },
+    'register-burst': { type: 'string' },
+    'max-ids-per-ip': { type: 'string' },
+    'connect-rate': { type: 'string' },
+    'connect-burst': { type: 'string' },
+    'max-rate-keys': { type: 'string' },
+    'presence-interval-ms': { type: 'string' },
+    'presence-burst': { type: 'string' },
+    'presence-resync-ms': { type: 'string' },
     'no-tcp': { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -146,7 +172,16 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     ...(altPort !== undefined ? { altPort } : {}),
     keepaliveMs,
     expiryMs: int(f, 'expiry-ms', keepaliveMs, 86_400_000, Math.max(D.expiryMs, keepaliveMs * 3 + 5000)),
-    maxRoomMembers: int(f, 'max-room', 2, 100_000, D.maxRoomMembers),
+    maxRoomMembers: int(f, 'max-room', 2, MAX_LISTABLE_MEMBERS, D.maxRoomMembers),
+    registerRate: int(f, 'register-rate', 1, 1_000_000, D.registerRate),
+    registerBurst: int(f, 'register-burst', 1, 1_000_000, D.registerBurst),
+    maxIdsPerIp: int(f, 'max-ids-per-ip', 1, 1_000_000, D.maxIdsPerIp),
+    connectRate: int(f, 'connect-rate', 1, 1_000_000, D.connectRate),
+    connectBurst: int(f, 'connect-burst', 1, 1_000_000, D.connectBurst),
+    maxRateKeys: int(f, 'max-rate-keys', 16, 10_000_000, D.maxRateKeys),
+    presenceIntervalMs: int(f, 'presence-interval-ms', 10, 60_000, D.presenceIntervalMs),
+    presenceBurst: int(f, 'presence-burst', 1, 1000, D.presenceBurst),
+    presenceResyncMs: int(f, 'presence-resync-ms', 100, 600_000, D.presenceResyncMs),
     relayMaxFrame,
     relayRateBytes: rateBytes,
     // Two seconds at the rate by default; never below one maximal message, or that would never pass.

@@ -137,6 +137,66 @@ export function renderMetrics(server: RendezvousServer): string {
       s.registrations,
     )
     .metric('punchline_introductions_total', 'counter', 'Introductions made.', s.introductions)
+    .metric(
+      'punchline_signature_checks_total',
+      'counter',
+      'REGISTER signatures verified (valid or not): what --register-rate bounds per source.',
+      s.signatureChecks,
+    )
+    .metric(
+      'punchline_rate_limited_total',
+      'counter',
+      'Requests refused by a rate limit before any work: register (per source IP), connect (per member).',
+      { ...s.rateLimited },
+      'limit',
+    )
+    .metric(
+      'punchline_rate_keys',
+      'gauge',
+      'Rate-limit buckets held: register (per source IP or IPv6 /64), connect (per member).',
+      { register: server.rateKeys.register, connect: server.rateKeys.connect },
+      'limit',
+    )
+    .metric(
+      'punchline_rate_keys_evicted_total',
+      'counter',
+      'Rate-limit buckets forgotten to stay within --max-rate-keys.',
+      server.rateKeys.evicted,
+    )
+    .metric(
+      'punchline_registrations_refused_total',
+      'counter',
+      'Registrations refused after their signature verified, by reason.',
+      { ...s.refused },
+      'reason',
+    )
+    .metric(
+      'punchline_presence_datagrams_total',
+      'counter',
+      'Presence datagrams sent: full lists (joins, resyncs) and deltas.',
+      { ...s.presence.datagrams },
+      'kind',
+    )
+    .metric(
+      'punchline_presence_bytes_total',
+      'counter',
+      'Presence bytes sent (whole datagrams), by kind.',
+      { ...s.presence.bytes },
+      'kind',
+    )
+    .metric(
+      'punchline_presence_resyncs_total',
+      'counter',
+      'Full member lists sent because a member asked (a gap, a stale KEEPALIVE).',
+      s.presence.resyncs,
+    )
+    .metric(
+      'punchline_presence_deferred_total',
+      'counter',
+      'Presence held back by a limit: burst (a delta waited for --presence-interval-ms), resync (--presence-resync-ms).',
+      { ...s.presence.deferred },
+      'reason',
+    )
     .metric('punchline_expired_total', 'counter', 'Peers expired for missing keepalives.', s.expired)
     .metric(
       'punchline_rendezvous_dropped_total',

@@ -1,5 +1,7 @@
+import { skeletons } from '../common/names.js';
 import type { Endpoint } from '../common/net/types.js';
 import type { AuthChannel } from '../common/wire/server-auth.js';
+import { sourceKey } from './rate-keys.js';
 
 /**
  * Rooms, presence and observed endpoints behind one interface (design §1). The in-memory
@@ -73,12 +75,25 @@ export function deliver(rec: MemberRecord, bytes: Uint8Array): boolean {
 
 export type UpsertResult =
   | { ok: true; changed: boolean; previousRoom: string | undefined }
-  | { ok: false; code: 'NAME_TAKEN' | 'ROOM_FULL' };
+  | { ok: false; code: 'NAME_TAKEN'; holder: string }
+  | { ok: false; code: 'ROOM_FULL' };
+
+/** The sources (rate-keys.ts sourceKey: IPv4 address or IPv6 /64) a member's bindings came from. */
+export function sourcesOf(rec: MemberRecord): string[] {
+  const out: string[] = [];
+  if (rec.udp) out.push(sourceKey(rec.udp.observed.address));
+  if (rec.ws) {
+    const ws = sourceKey(rec.ws.remote.address);
+    if (!out.includes(ws)) out.push(ws);
+  }
+  return out;
+}
 
 export interface Registry {
   /**
    * Insert or update (the caller merges the bindings it keeps); a name is held by one key per
-   * room. `changed` = the room's member list changed.
+   * room, and so are its lookalikes (common/names.ts skeletons): NAME_TAKEN says by which name
+   * (`holder`). `changed` = the room's member list changed.
    */
   upsert(rec: MemberRecord): UpsertResult;
   get(idHex: string): MemberRecord | undefined;
@@ -100,12 +115,14 @@ export interface Registry {
   readonly size: number;
   /** Members holding a binding of each transport (a peer with both counts in both). */
   countByTransport(): Record<Transport, number>;
+  /** Distinct members with a binding from `source` (a sourceKey): what --max-ids-per-ip limits. */
+  idsFrom(source: string): number;
 }
 
 interface Room {
   version: number;
   members: Map<string, MemberRecord>; // by idHex
-  names: Map<string, string>; // name -> idHex
+  names: Map<string, string>; // each skeleton of a held name (common/names.ts) -> idHex
 }
 
 export class InMemoryRegistry implements Registry {
@@ -114,6 +131,8 @@ export class InMemoryRegistry implements Registry {
   /** Versions survive a room emptying, so a late PRESENCE can never look newer than the current one. */
   private readonly versions = new Map<string, number>();
   private readonly counts: Record<Transport, number> = { udp: 0, ws: 0 };
+  /** source -> members with a binding from it. */
+  private readonly bySource = new Map<string, Set<string>>();
 
   constructor(private readonly maxRoomMembers = 1000) {}
 
@@ -135,15 +154,35 @@ export class InMemoryRegistry implements Registry {
     this.versions.set(name, r.version);
   }
 
+  /** Count `rec`'s bindings in (1) or out (-1): per transport, and per source. */
   private count(rec: MemberRecord, sign: 1 | -1): void {
     if (rec.udp) this.counts.udp += sign;
     if (rec.ws) this.counts.ws += sign;
+    for (const src of sourcesOf(rec)) {
+      let ids = this.bySource.get(src);
+      if (sign === 1) {
+        if (!ids) this.bySource.set(src, (ids = new Set()));
+        ids.add(rec.idHex);
+      } else if (ids) {
+        ids.delete(rec.idHex);
+        if (ids.size === 0) this.bySource.delete(src);
+      }
+    }
+  }
+
+  private release(room: Room, rec: MemberRecord): void {
+    for (const s of skeletons(rec.name)) if (room.names.get(s) === rec.idHex) room.names.delete(s);
   }
 
   upsert(rec: MemberRecord): UpsertResult {
     const room = this.room(rec.room);
-    const holder = room.names.get(rec.name);
-    if (holder !== undefined && holder !== rec.idHex) return { ok: false, code: 'NAME_TAKEN' };
+    for (const s of skeletons(rec.name)) {
+      const holder = room.names.get(s);
+      if (holder !== undefined && holder !== rec.idHex) {
+        const holderName = room.members.get(holder)?.name ?? rec.name;
+        return { ok: false, code: 'NAME_TAKEN', holder: holderName };
+      }
+    }
     const prev = this.byId.get(rec.idHex);
     if (!prev && room.members.size >= this.maxRoomMembers) return { ok: false, code: 'ROOM_FULL' };
 
@@ -155,12 +194,12 @@ export class InMemoryRegistry implements Registry {
       this.detach(prev);
     }
     if (prev && prev.room === rec.room && prev.name !== rec.name) {
-      room.names.delete(prev.name);
+      this.release(room, prev);
       changed = true;
     }
     if (!room.members.has(rec.idHex)) changed = true;
     room.members.set(rec.idHex, rec);
-    room.names.set(rec.name, rec.idHex);
+    for (const s of skeletons(rec.name)) room.names.set(s, rec.idHex);
     this.byId.set(rec.idHex, rec);
     this.count(rec, 1);
     if (changed) this.bump(room, rec.room);
@@ -175,7 +214,7 @@ export class InMemoryRegistry implements Registry {
     const room = this.rooms.get(rec.room);
     if (!room) return;
     room.members.delete(rec.idHex);
-    if (room.names.get(rec.name) === rec.idHex) room.names.delete(rec.name);
+    this.release(room, rec);
     this.bump(room, rec.room);
     if (room.members.size === 0) this.rooms.delete(rec.room);
   }
@@ -194,13 +233,14 @@ export class InMemoryRegistry implements Registry {
     if (!rec) return undefined;
     if (transport === 'ws') {
       if (!rec.ws || (connection !== undefined && rec.ws.connection !== connection)) return undefined;
+      this.count(rec, -1);
       rec.ws = undefined;
-      this.counts.ws--;
     } else {
       if (!rec.udp) return undefined;
+      this.count(rec, -1);
       rec.udp = undefined;
-      this.counts.udp--;
     }
+    this.count(rec, 1);
     return rec.udp || rec.ws ? undefined : this.remove(idHex);
   }
 
@@ -225,5 +265,9 @@ export class InMemoryRegistry implements Registry {
 
   countByTransport(): Record<Transport, number> {
     return { ...this.counts };
+  }
+
+  idsFrom(source: string): number {
+    return this.bySource.get(source)?.size ?? 0;
   }
 }

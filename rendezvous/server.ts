@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { peerIdOf, verifySignature } from '../common/identity.js';
+import { badArgument } from '../common/errors.js';
 import { silentLogger } from '../common/log.js';
+import { nameProblem } from '../common/names.js';
 import type { Logger } from '../common/log.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
@@ -17,9 +19,12 @@ import { AuthChannel, deriveServerAuthKeys } from '../common/wire/server-auth.js
 import { answerStunRequest, isStunMessage } from '../common/wire/stun.js';
 import { CookieJar } from './cookie.js';
 import { IntroducedPairs } from './introduced.js';
+import { LimitLog } from './limit-log.js';
 import { httpRoutes } from './metrics.js';
-import { presencePackets } from './presence.js';
-import { InMemoryRegistry, deliver, observedUdp } from './registry.js';
+import { emptyPresenceStats, MAX_LISTABLE_MEMBERS, PresenceFanout } from './presence.js';
+import type { PresenceStats } from './presence.js';
+import { RateKeys, sourceKey } from './rate-keys.js';
+import { InMemoryRegistry, deliver, observedUdp, sourcesOf } from './registry.js';
 import type { MemberRecord, Registry, Transport } from './registry.js';
 import { StreamFront } from './stream-front.js';
 import type { RelayStats } from './stream-front.js';
@@ -44,7 +49,44 @@ export interface RendezvousOptions {
   keepaliveMs?: number;
   /** A registration expires after this long without a keepalive: three missed ones plus slack. */
   expiryMs?: number;
+  /**
+   * Members per room (1000). What one join costs grows with it: the joiner's full list is
+   * ceil(n / 23) datagrams (44 at 1000). At most 5865 (255 parts of 23: `parts` is one byte).
+   */
   maxRoomMembers?: number;
+  // ---- server cost bounds (docs/security.md "Server cost bounds") ----
+  /**
+   * REGISTERs per second per source (an IPv4 address, an IPv6 /64: rate-keys.ts sourceKey), taken
+   * after the cookie check (so the source is proven: nobody can spend another address's tokens)
+   * and before the signature check and the DH, ~240 us of CPU together. 10/s with a burst of 40:
+   * a NAT'd office restarting 40 peers at once registers at once; one source cannot make the
+   * server spend more than 10 x 240 us = 2.4 ms of CPU per second on it.
+   */
+  registerRate?: number;
+  registerBurst?: number;
+  /** Peer ids registered from one source, UDP and WebSocket together (32: an office behind one NAT). */
+  maxIdsPerIp?: number;
+  /**
+   * New CONNECTs (introductions) per second per member, burst: each makes the server send two
+   * INTRODUCEs (and retransmit the target's until acknowledged). 2/s, 20: opening a chat with
+   * twenty peers at once, then one new peer every half second.
+   */
+  connectRate?: number;
+  connectBurst?: number;
+  /**
+   * Rate-limit buckets kept per kind (sources for REGISTER, members for CONNECT); past it the least
+   * recently used is forgotten. 65536 buckets ~ 10 MB: a flood from many addresses costs a bounded
+   * amount of memory.
+   */
+  maxRateKeys?: number;
+  /** A room's changes go out as one PRESENCE_DELTA at most this often once its burst is spent (ms). */
+  presenceIntervalMs?: number;
+  /** PRESENCE_DELTAs a room may send back to back (a quiet room's changes leave at once). */
+  presenceBurst?: number;
+  /** A member that asks for the full list again (a gap) gets it at most this often (ms). */
+  presenceResyncMs?: number;
+  /** Full list to every member on every change: the old fan-out, for comparisons only (no flag). */
+  presenceFullLists?: boolean;
   /** The target's INTRODUCE is retransmitted until acknowledged: first after this, then doubling. */
   introRetryMs?: number;
   introRetries?: number;
@@ -136,6 +178,16 @@ export const RENDEZVOUS_DEFAULTS = {
   maxRoomMembers: 1000,
   introRetryMs: 250,
   introRetries: 4,
+  registerRate: 10,
+  registerBurst: 40,
+  maxIdsPerIp: 32,
+  connectRate: 2,
+  connectBurst: 20,
+  maxRateKeys: 65_536,
+  presenceIntervalMs: 250,
+  presenceBurst: 4,
+  presenceResyncMs: 2000,
+  presenceFullLists: false,
   relayMaxFrame: 1400,
   relayRateBytes: 1_048_576,
   relayBurstBytes: 2_097_152,
@@ -176,6 +228,9 @@ export type DropReason =
   | 'bad_mac'
   | 'stale_register';
 
+/** Registrations refused after their signature verified, by reason. */
+export type RefusedReason = 'ids_per_ip' | 'name_taken' | 'bad_name' | 'room_full';
+
 export class RendezvousStats {
   datagramsIn = 0;
   datagramsOut = 0;
@@ -183,6 +238,12 @@ export class RendezvousStats {
   registrations = 0;
   introductions = 0;
   expired = 0;
+  /** Ed25519 signature checks made (REGISTER): what --register-rate bounds per source. */
+  signatureChecks = 0;
+  /** Requests refused by a rate limit, before any work: REGISTER per source, CONNECT per member. */
+  rateLimited = { register: 0, connect: 0 };
+  refused: Record<RefusedReason, number> = { ids_per_ip: 0, name_taken: 0, bad_name: 0, room_full: 0 };
+  presence: PresenceStats = emptyPresenceStats();
   dropped: Record<DropReason, number> = {
     malformed: 0,
     unexpected: 0,
@@ -230,6 +291,11 @@ export class RendezvousServer {
   >();
   private readonly pendingIntros = new Map<string, PendingIntro>();
   private started = false;
+  /** Per source: REGISTERs (signature checks). Per member: CONNECTs (introductions). */
+  private readonly registerLimit: RateKeys;
+  private readonly connectLimit: RateKeys;
+  private readonly limitLog: LimitLog;
+  private readonly presence: PresenceFanout;
   private front: StreamFront | undefined;
   private listener: StreamListener | undefined;
 
@@ -238,8 +304,13 @@ export class RendezvousServer {
     private readonly components: RendezvousComponents,
   ) {
     this.opts = { ...RENDEZVOUS_DEFAULTS, ...options };
+    if (this.opts.maxRoomMembers > MAX_LISTABLE_MEMBERS)
+      throw badArgument(`maxRoomMembers is at most ${MAX_LISTABLE_MEMBERS} (a full list must fit 255 parts)`);
     this.clock = components.clock;
     this.log = components.logger ?? silentLogger;
+    this.limitLog = new LimitLog(this.clock, this.log);
+    this.registerLimit = new RateKeys(this.opts.registerRate, this.opts.registerBurst, this.opts.maxRateKeys);
+    this.connectLimit = new RateKeys(this.opts.connectRate, this.opts.connectBurst, this.opts.maxRateKeys);
     this.registry = components.registry ?? new InMemoryRegistry(this.opts.maxRoomMembers);
     this.cookies = new CookieJar(() => this.clock.now());
     this.random = components.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
@@ -248,6 +319,22 @@ export class RendezvousServer {
       ttlMs: this.opts.relayPairTtlMs,
       maxPerPeer: this.opts.relayMaxPairs,
     });
+    this.presence = new PresenceFanout(
+      this.opts,
+      this.clock,
+      this.registry,
+      this.limitLog,
+      this.stats.presence,
+    );
+  }
+
+  /** Rate-limit buckets held now, by kind, and how many were forgotten to make room (--max-rate-keys). */
+  get rateKeys(): { register: number; connect: number; evicted: number } {
+    return {
+      register: this.registerLimit.size,
+      connect: this.connectLimit.size,
+      evicted: this.registerLimit.evicted + this.connectLimit.evicted,
+    };
   }
 
   get options(): Readonly<ResolvedOptions> {
@@ -337,6 +424,8 @@ export class RendezvousServer {
     if (!this.started) return;
     this.started = false;
     this.clock.clearTimeout(this.sweepTimer);
+    this.presence.stop();
+    this.limitLog.stop();
     for (const p of this.pendingIntros.values()) this.clock.clearTimeout(p.timer);
     this.pendingIntros.clear();
     this.socket?.close();
@@ -408,14 +497,11 @@ export class RendezvousServer {
   sweep(): void {
     const now = this.clock.now();
     const gone = this.registry.expire(now - this.opts.expiryMs);
-    const rooms = new Set<string>();
     for (const rec of gone) {
       this.stats.expired++;
-      rooms.add(rec.room);
-      this.introduced.forget(rec.idHex);
+      this.forgetMember(rec);
       this.log.info('expired', { id: rec.idHex, name: rec.name, room: rec.room });
     }
-    for (const room of rooms) this.broadcastPresence(room);
     for (const [k, v] of this.recentConnects) if (now - v.at > 30_000) this.recentConnects.delete(k);
     for (const [k, v] of this.pairIntros) if (now - v.at > PAIR_INTRO_WINDOW_MS) this.pairIntros.delete(k);
     this.introduced.sweep(now);
@@ -423,9 +509,16 @@ export class RendezvousServer {
 
   /** A member lost its last binding outside of expiry (its WebSocket closed): tell its room. */
   memberGone(rec: MemberRecord, reason: string): void {
-    this.introduced.forget(rec.idHex);
     this.log.info('left', { id: rec.idHex, name: rec.name, room: rec.room, reason });
-    if (this.started) this.broadcastPresence(rec.room);
+    this.forgetMember(rec);
+  }
+
+  /** A member left the registry: its room learns it; its per-member state goes. */
+  private forgetMember(rec: MemberRecord): void {
+    this.introduced.forget(rec.idHex);
+    this.connectLimit.forget(rec.idHex);
+    this.presence.changed(rec.room, rec);
+    this.presence.forget(rec.idHex);
   }
 
   /** The UDP receive path: STUN or punchline; anything else is counted and dropped. */
@@ -470,10 +563,13 @@ export class RendezvousServer {
     auth?: AuthChannel,
     limit = Infinity,
   ): void {
-    let bytes = encode({ type: MsgType.ERROR, txid, code: WireError[code], message });
+    const at = (text: string): Uint8Array =>
+      encode({ type: MsgType.ERROR, txid, code: WireError[code], message: text });
+    let text = clipUtf8(message, Limits.MAX_ERROR_TEXT_BYTES);
+    let bytes = at(text);
     if (bytes.length > limit) {
-      const keep = Math.max(0, message.length - (bytes.length - limit));
-      bytes = encode({ type: MsgType.ERROR, txid, code: WireError[code], message: message.slice(0, keep) });
+      text = clipUtf8(text, Math.max(0, Buffer.byteLength(text) - (bytes.length - limit)));
+      bytes = at(text);
     }
     ctx.reply(auth ? auth.seal(bytes) : bytes);
   }
@@ -495,7 +591,7 @@ export class RendezvousServer {
         );
         return;
       case MsgType.REGISTER:
-        return this.onRegister(msg, ctx);
+        return this.onRegister(msg, ctx, raw);
       case MsgType.KEEPALIVE:
         return this.onKeepalive(msg, ctx, raw);
       case MsgType.CONNECT:
@@ -551,11 +647,28 @@ export class RendezvousServer {
     return { rec, auth: binding.auth, moved };
   }
 
-  private onRegister(m: Register, ctx: ReplyContext): void {
+  private onRegister(m: Register, ctx: ReplyContext, raw: Uint8Array): void {
     if (!this.cookies.check(m.cookie, ctx.from, ctx.transport)) {
       this.stats.dropped.bad_cookie++;
       return this.error(ctx, m.txid, 'STALE', 'cookie stale or not for this address');
     }
+    // The cookie proved the source (a round trip): only now may it spend that source's tokens, so
+    // a forged source address can neither fill the bucket map nor drain another address's bucket.
+    const source = sourceKey(ctx.from.address);
+    if (!this.registerLimit.take(source, this.clock.now())) {
+      this.stats.rateLimited.register++;
+      this.limitLog.note('register_rate', ctx.from.address);
+      // Unsealed (no key is verified yet) and never larger than the REGISTER (§7.4).
+      return this.error(
+        ctx,
+        m.txid,
+        'RATE_LIMITED',
+        'too many registrations from this address; retry later',
+        undefined,
+        raw.length,
+      );
+    }
+    this.stats.signatureChecks++;
     if (!verifySignature(m.signKey, registerSigningBytes(m), m.signature)) {
       this.stats.dropped.bad_signature++;
       return this.error(ctx, m.txid, 'BAD_SIGNATURE', 'registration signature does not verify');
@@ -586,6 +699,26 @@ export class RendezvousServer {
       return this.error(ctx, m.txid, 'MALFORMED', 'empty room or name', auth);
     if (ctx.transport === 'ws' && ctx.connection === undefined)
       return this.error(ctx, m.txid, 'MALFORMED', 'stream registration without a connection', auth);
+    const problem = nameProblem(m.name);
+    if (problem !== undefined) {
+      this.stats.refused.bad_name++;
+      return this.error(ctx, m.txid, 'BAD_NAME', problem, auth);
+    }
+    // A new id for this source counts against its quota; a binding it already holds does not.
+    if (
+      !(prev && sourcesOf(prev).includes(source)) &&
+      this.registry.idsFrom(source) >= this.opts.maxIdsPerIp
+    ) {
+      this.stats.refused.ids_per_ip++;
+      this.limitLog.note('ids_per_ip', ctx.from.address);
+      return this.error(
+        ctx,
+        m.txid,
+        'TOO_MANY_IDS',
+        `this address holds ${this.opts.maxIdsPerIp} registrations, the most this server allows; one must leave or expire first`,
+        auth,
+      );
+    }
     // A new record (the registry counts bindings per record); the other transport's binding stays.
     const rec: MemberRecord = {
       id,
@@ -615,11 +748,16 @@ export class RendezvousServer {
     };
     const result = this.registry.upsert(rec);
     if (!result.ok) {
+      if (result.code === 'ROOM_FULL') {
+        this.stats.refused.room_full++;
+        return this.error(ctx, m.txid, 'ROOM_FULL', `room "${m.room}" is full`, auth);
+      }
+      this.stats.refused.name_taken++;
       const text =
-        result.code === 'NAME_TAKEN'
+        result.holder === m.name
           ? `name "${m.name}" is taken in room "${m.room}" by another key`
-          : `room "${m.room}" is full`;
-      return this.error(ctx, m.txid, result.code, text, auth);
+          : `name "${m.name}" looks like "${result.holder}", taken in room "${m.room}" by another key`;
+      return this.error(ctx, m.txid, 'NAME_TAKEN', text, auth);
     }
     this.stats.registrations++;
     ctx.onRegistered?.(rec);
@@ -635,8 +773,8 @@ export class RendezvousServer {
         }),
       ),
     );
-    if (result.previousRoom !== undefined) this.broadcastPresence(result.previousRoom);
-    if (result.changed) {
+    if (result.previousRoom !== undefined && prev) this.presence.changed(result.previousRoom, prev);
+    if (result.changed)
       this.log.info('registered', {
         id: idHex,
         name: m.name,
@@ -644,11 +782,9 @@ export class RendezvousServer {
         transport: ctx.transport,
         observed: endpointKey(ctx.from),
       });
-      this.broadcastPresence(m.room);
-    } else {
-      // A retransmitted or refreshed registration: the sender may have missed the last presence.
-      this.sendPresence(rec);
-    }
+    // The registrant gets the full list (a retransmitted or refreshed registration too: its client
+    // starts a new presence epoch); the others learn of a change by delta.
+    this.presence.registered(rec, result.changed);
   }
 
   /**
@@ -687,7 +823,7 @@ export class RendezvousServer {
         encode({ type: MsgType.KEEPALIVE_ACK, txid: m.txid, observed: ctx.from, presenceVersion: version }),
       ),
     );
-    if (m.presenceVersion !== version) this.sendPresence(rec);
+    this.presence.keepalive(rec, m.presenceVersion);
   }
 
   private onConnect(m: Connect, ctx: ReplyContext, raw: Uint8Array): void {
@@ -704,6 +840,12 @@ export class RendezvousServer {
     const now = this.clock.now();
     const key = `${from.idHex}|${toHex(m.txid)}`;
     const seen = this.recentConnects.get(key);
+    // A new CONNECT (not a retransmission) spends one of the member's tokens before anything is made.
+    if (!seen && !this.connectLimit.take(from.idHex, now)) {
+      this.stats.rateLimited.connect++;
+      this.limitLog.note('connect_rate', ctx.from.address);
+      return this.error(ctx, m.txid, 'RATE_LIMITED', 'too many introductions; retry later', auth, raw.length);
+    }
     const pairKey =
       from.idHex < target.idHex ? `${from.idHex}|${target.idHex}` : `${target.idHex}|${from.idHex}`;
     const pair = this.pairIntros.get(pairKey);
@@ -781,18 +923,18 @@ export class RendezvousServer {
       lan: other.lan,
     };
   }
+}
 
-  private presenceFor(room: string): Uint8Array[] {
-    const members = this.registry.members(room).map((r) => ({ id: r.id, name: r.name }));
-    return presencePackets(this.registry.roomVersion(room), members);
+/** `text` cut to at most `max` UTF-8 bytes, on a character boundary. */
+function clipUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  let out = '';
+  let n = 0;
+  for (const ch of text) {
+    const b = Buffer.byteLength(ch);
+    if (n + b > max) break;
+    out += ch;
+    n += b;
   }
-
-  private sendPresence(rec: MemberRecord): void {
-    for (const p of this.presenceFor(rec.room)) deliver(rec, p);
-  }
-
-  private broadcastPresence(room: string): void {
-    const packets = this.presenceFor(room);
-    for (const rec of this.registry.members(room)) for (const p of packets) deliver(rec, p);
-  }
+  return out;
 }

@@ -299,8 +299,9 @@ export class StreamFront {
   /**
    * Server -> peer signalling (COOKIE, REGISTERED, PRESENCE, INTRODUCE...) is small and rare, so it
    * may go past the relay's queue cap, but not without bound: a receiver that stopped reading loses
-   * it too (counted slow_consumer) until the ping finds it dead. Presence re-syncs on the next
-   * change or KEEPALIVE; INTRODUCE is retransmitted.
+   * it too (counted slow_consumer) until the ping finds it dead. A lost PRESENCE_DELTA shows as a
+   * gap at the next one and the client asks for the full list (rendezvous/presence.ts);
+   * INTRODUCE is retransmitted.
    */
   private signal(stream: MessageStream, bytes: Uint8Array): void {
     if (stream.bufferedAmount + bytes.byteLength > this.opts.relayQueueBytes * SIGNAL_QUEUE_FACTOR) {

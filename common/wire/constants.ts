@@ -22,6 +22,7 @@ export const MsgType = {
   PRESENCE: 0x07,
   INTRODUCE: 0x09,
   ERROR: 0x0c,
+  PRESENCE_DELTA: 0x0d, // the room's changes since a version (rendezvous/presence.ts)
   // peer <-> peer
   PROBE: 0x20,
   PROBE_ACK: 0x21,
@@ -52,6 +53,8 @@ export const WireError = {
   UNKNOWN_PEER: 6,
   ROOM_FULL: 7,
   RATE_LIMITED: 8,
+  TOO_MANY_IDS: 9,
+  BAD_NAME: 10,
 } as const;
 export type WireErrorName = keyof typeof WireError;
 

@@ -70,6 +70,26 @@ export interface Presence {
   total: number; // members in the whole list
   members: Member[];
 }
+/** One member's state after a change: present under `name`, or gone (`name` undefined). */
+export interface DeltaEntry {
+  id: Uint8Array;
+  /** The member's name now; undefined: it left (LEAVE, expiry, another room). */
+  name: string | undefined;
+}
+/**
+ * The room's changes from version `from` to version `to` (rendezvous/presence.ts): for every id
+ * that changed in between, its state at `to`. A peer whose list is at a version in [from, to)
+ * applies it and is at `to`; one below `from` missed a change and asks for the full list.
+ */
+export interface PresenceDelta {
+  type: typeof MsgType.PRESENCE_DELTA;
+  from: number;
+  to: number;
+  part: number; // 0-based
+  parts: number;
+  total: number; // members in the room at version `to`
+  entries: DeltaEntry[];
+}
 export interface Connect {
   type: typeof MsgType.CONNECT;
   txid: Uint8Array;
@@ -136,6 +156,7 @@ export type Message =
   | Keepalive
   | KeepaliveAck
   | Presence
+  | PresenceDelta
   | Connect
   | Introduce
   | IntroduceAck
@@ -153,6 +174,7 @@ export const AUTHENTICATED_TYPES: ReadonlySet<number> = new Set<number>([
   MsgType.KEEPALIVE,
   MsgType.KEEPALIVE_ACK,
   MsgType.PRESENCE,
+  MsgType.PRESENCE_DELTA,
   MsgType.CONNECT,
   MsgType.INTRODUCE,
   MsgType.INTRODUCE_ACK,
@@ -243,6 +265,13 @@ export function encode(m: Message): Uint8Array {
       for (const mem of m.members) {
         fixed(w, mem.id, Limits.ID_BYTES, 'member id');
         w.string8(mem.name);
+      }
+      break;
+    case MsgType.PRESENCE_DELTA:
+      w.u32(m.from).u32(m.to).u8(m.part).u8(m.parts).u16(m.total).u8(m.entries.length);
+      for (const e of m.entries) {
+        fixed(w, e.id, Limits.ID_BYTES, 'entry id');
+        w.u8(e.name === undefined ? 0 : 1).string8(e.name ?? '');
       }
       break;
     case MsgType.CONNECT:
@@ -374,6 +403,27 @@ export function decode(buf: Uint8Array): Message {
       const members: Member[] = [];
       for (let i = 0; i < count; i++) members.push({ id: id(), name: r.string8(Limits.MAX_NAME_BYTES) });
       m = { type, version, part, parts, total, members };
+      break;
+    }
+    case MsgType.PRESENCE_DELTA: {
+      const from = r.u32();
+      const to = r.u32();
+      const part = r.u8();
+      const parts = r.u8();
+      const total = r.u16();
+      const count = r.u8();
+      if (parts === 0 || part >= parts) throw malformed(`presence delta part ${part} of ${parts}`);
+      if (from > to) throw malformed('presence delta goes backwards');
+      const entries: DeltaEntry[] = [];
+      for (let i = 0; i < count; i++) {
+        const entryId = id();
+        const present = r.u8();
+        if (present > 1) throw malformed('presence delta entry flag');
+        const name = r.string8(Limits.MAX_NAME_BYTES);
+        if (present === 0 && name.length > 0) throw malformed('a departed member with a name');
+        entries.push({ id: entryId, name: present === 1 ? name : undefined });
+      }
+      m = { type, from, to, part, parts, total, entries };
       break;
     }
     case MsgType.CONNECT:

@@ -7,7 +7,14 @@
  *     register: HELLO, COOKIE, signed REGISTER), divided by 10,000.
  *  2. Relayed small frames per second between 100 peer pairs (goal >= 100,000/s): every peer keeps
  *     32 frames of 64 bytes in flight to its partner, which answers each with one more.
+ *  3. Bad-signature flood: one source (127.0.0.2) sends REGISTERs with a valid cookie and a bad
+ *     signature at BENCH_FLOOD_RATE/s while 20 honest peers (127.0.3.1-20) register once a second
+ *     each; honest registrations served (REGISTERED within 2 s) and their latency, with the
+ *     per-source REGISTER bucket (--register-rate) at its default and lifted, side by side.
+ *     BENCH_ONLY=flood runs this one alone.
  *
+ * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
+ * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
  * Servers and clients are separate processes (child_process); the relay is the real CLI,
  * `punchline rendezvous`. File descriptors: every process gets `ulimit -n` raised to 65536 when
  * allowed; the limits in force are printed.
@@ -116,12 +123,25 @@ const isEvent = (e: string) => (l: string) => l.startsWith('{') && json(l).event
 
 let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
 
-async function startServer(kind: 'relay' | 'echo'): Promise<{ c: Child; url: string; port: number }> {
+async function startServer(
+  kind: 'relay' | 'echo',
+  extra: string[] = [],
+): Promise<{ c: Child; url: string; port: number }> {
   const port = nextPort++;
   const c =
     kind === 'echo'
       ? child([path.join(here, 'echo-server.js'), String(port)])
-      : child([CLI, 'rendezvous', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn']);
+      : child([
+          CLI,
+          'rendezvous',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--log-level',
+          'warn',
+          ...extra,
+        ]);
   await c.next(
     (l) => (kind === 'echo' ? l.startsWith('listening') : l.includes('listening on tcp')),
     10_000,
@@ -217,6 +237,89 @@ async function throughput(kind: 'relay' | 'echo'): Promise<LoadResult> {
   return { perSec: Number(end.perSec), serverCpu: (s1 - s0) / secs, clientCpu: (c1 - c0) / secs, drops };
 }
 
+const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 8000);
+const FLOOD_MS = Number(process.env.BENCH_FLOOD_MS ?? 15_000);
+
+interface FloodResult {
+  attempts: number;
+  served: number;
+  p50: number;
+  p95: number;
+  max: number;
+  floodSent: number;
+  signatureChecks: number;
+  rateLimited: number;
+  serverCpu: number;
+}
+
+const metricValue = (text: string, line: string): number =>
+  Number(
+    text
+      .split('\n')
+      .find((l) => l.startsWith(`${line} `))
+      ?.split(' ')[1] ?? NaN,
+  );
+
+/** The bad-signature flood against a real server, with the per-source bucket on (defaults) or lifted. */
+async function badSignatureFlood(bucket: boolean): Promise<FloodResult> {
+  const lifted = ['--register-rate', '1000000', '--register-burst', '1000000'];
+  const { c: srv, port } = await startServer('relay', bucket ? [] : lifted);
+  const flood = child([
+    path.join(here, 'flood-clients.js'),
+    JSON.stringify({ mode: 'flood', port, source: '127.0.0.2', rate: FLOOD_RATE, durationMs: FLOOD_MS }),
+  ]);
+  await flood.next(isEvent('ready'), 10_000, 'flooder ready');
+  await sleep(1000); // the flood is under way before the first honest registration
+  const s0 = cpuOf(srv.proc.pid!);
+  const t0 = performance.now();
+  const honest = child([
+    path.join(here, 'flood-clients.js'),
+    JSON.stringify({
+      mode: 'honest',
+      port,
+      clients: 20,
+      intervalMs: 1000,
+      durationMs: FLOOD_MS - 3000,
+      timeoutMs: 2000,
+    }),
+  ]);
+  const h = json(await honest.next(isEvent('done'), FLOOD_MS + 30_000, 'honest clients'));
+  const cpu = (cpuOf(srv.proc.pid!) - s0) / ((performance.now() - t0) / 1000);
+  const f = json(await flood.next(isEvent('done'), FLOOD_MS + 30_000, 'flooder'));
+  const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  await honest.stop();
+  await flood.stop();
+  await srv.stop();
+  return {
+    attempts: Number(h.attempts),
+    served: Number(h.served),
+    p50: Number(h.p50),
+    p95: Number(h.p95),
+    max: Number(h.max),
+    floodSent: Number(f.sent),
+    signatureChecks: metricValue(m, 'punchline_signature_checks_total'),
+    rateLimited: metricValue(m, 'punchline_rate_limited_total{limit="register"}'),
+    serverCpu: cpu,
+  };
+}
+
+function floodTable(on: FloodResult, off: FloodResult): string {
+  const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
+  const served = (r: FloodResult): string =>
+    `${((100 * r.served) / Math.max(1, r.attempts)).toFixed(1)}% (${r.served} of ${r.attempts})`;
+  return table([
+    ['bad-signature flood', 'bucket on (--register-rate 10, burst 40)', 'bucket lifted (1,000,000/s)'],
+    ['flood REGISTERs sent (bad signature)', int(on.floodSent), int(off.floodSent)],
+    ['signature checks made (all sources)', int(on.signatureChecks), int(off.signatureChecks)],
+    ['REGISTERs refused RATE_LIMITED', int(on.rateLimited), int(off.rateLimited)],
+    ['honest registrations served within 2 s', served(on), served(off)],
+    ['honest registration latency p50', ms(on.p50), ms(off.p50)],
+    ['honest registration latency p95', ms(on.p95), ms(off.p95)],
+    ['honest registration latency max', ms(on.max), ms(off.max)],
+    ['server CPU during the honest window', pct(on.serverCpu), pct(off.serverCpu)],
+  ]);
+}
+
 const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
 const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -243,9 +346,21 @@ async function journal(): Promise<void> {
   );
 }
 
+async function floodOnly(): Promise<void> {
+  const cpus = os.cpus();
+  process.stdout.write(
+    `punchline bad-signature flood: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}; ` +
+      `${FLOOD_RATE}/s bad REGISTERs from 127.0.0.2 for ${FLOOD_MS / 1000} s, 20 honest peers on 127.0.3.x registering once a second\n\n`,
+  );
+  const on = await badSignatureFlood(true);
+  const off = await badSignatureFlood(false);
+  process.stdout.write(floodTable(on, off) + '\n');
+}
+
 async function main(): Promise<void> {
-  // BENCH_ONLY=journal runs only the journal section (no relay processes).
+  // BENCH_ONLY=journal or =flood runs only that section.
   if (process.env.BENCH_ONLY === 'journal') return journal();
+  if (process.env.BENCH_ONLY === 'flood') return floodOnly();
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
@@ -315,7 +430,14 @@ async function main(): Promise<void> {
       `1-min load average now ${load.toFixed(1)}) are the limit, and "one full core" is the server's capacity.\n` +
       `The relay coalesces the frames one event-loop tick sends to a socket into one write (WsMessageStream); the bare ws ` +
       `echo baseline writes each frame on its own (one syscall per frame), which is why the relay can beat it. ` +
-      `Load clients coalesce their writes the same way in both runs and use an all-zero WebSocket masking key.\n`,
+      `Load clients coalesce their writes the same way in both runs and use an all-zero WebSocket masking key.\n\n`,
+  );
+  const on = await badSignatureFlood(true);
+  const off = await badSignatureFlood(false);
+  process.stdout.write(
+    `bad-signature flood: ${FLOOD_RATE}/s bad REGISTERs from 127.0.0.2 for ${FLOOD_MS / 1000} s, 20 honest peers on 127.0.3.x registering once a second\n` +
+      floodTable(on, off) +
+      '\n',
   );
   await journal();
 }

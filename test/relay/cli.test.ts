@@ -1,5 +1,15 @@
+import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
+import { isPunchlineError } from '../../common/errors.js';
+import { generateIdentity } from '../../common/identity.js';
+import { MsgType } from '../../common/wire/constants.js';
+import { decode, encode } from '../../common/wire/messages.js';
+import { rendezvousOptionsFromFlags } from '../../rendezvous/main.js';
+import { MAX_LISTABLE_MEMBERS } from '../../rendezvous/presence.js';
+import { RENDEZVOUS_DEFAULTS as D } from '../../rendezvous/server.js';
+import type { RendezvousOptions } from '../../rendezvous/server.js';
 import { freeUdpPort, useProcesses } from '../support/proc.js';
+import { rawRegister } from '../support/raw-register.js';
 import { getFrom, RawClients, within } from './support/raw-tcp.js';
 import { wsPeer } from './support/ws-server.js';
 
@@ -159,8 +169,121 @@ describe('punchline rendezvous: the TCP side from the command line', () => {
       '--auth-timeout-ms',
       '--upgrade-timeout-ms',
       '--close-timeout-ms',
+      '--register-rate',
+      '--register-burst',
+      '--max-ids-per-ip',
+      '--connect-rate',
+      '--connect-burst',
+      '--max-rate-keys',
+      '--presence-interval-ms',
+      '--presence-burst',
+      '--presence-resync-ms',
+      '--max-room',
     ])
       // prettier-ignore
       expect(help).toContain(flag);
+  });
+});
+
+/** Each cost-bound flag: its option, its default, a good value, and its range. */
+const COST_FLAGS: [string, keyof RendezvousOptions, number, number, number][] = [
+  ['--register-rate', 'registerRate', 25, 1, 1_000_000],
+  ['--register-burst', 'registerBurst', 80, 1, 1_000_000],
+  ['--max-ids-per-ip', 'maxIdsPerIp', 64, 1, 1_000_000],
+  ['--connect-rate', 'connectRate', 5, 1, 1_000_000],
+  ['--connect-burst', 'connectBurst', 50, 1, 1_000_000],
+  ['--max-rate-keys', 'maxRateKeys', 1024, 16, 10_000_000],
+  ['--presence-interval-ms', 'presenceIntervalMs', 500, 10, 60_000],
+  ['--presence-burst', 'presenceBurst', 8, 1, 1000],
+  ['--presence-resync-ms', 'presenceResyncMs', 5000, 100, 600_000],
+  ['--max-room', 'maxRoomMembers', 200, 2, MAX_LISTABLE_MEMBERS],
+];
+
+describe('punchline rendezvous: the server cost-bound flags', () => {
+  it.each(COST_FLAGS)(
+    '%s parses, defaults, and refuses bad values with a clear error',
+    (flag, key, good, min, max) => {
+      expect(rendezvousOptionsFromFlags([]).options[key]).toBe(D[key as keyof typeof D]);
+      expect(rendezvousOptionsFromFlags([flag, String(good)]).options[key]).toBe(good);
+      for (const bad of ['', 'x', '-1', '1.5', String(min - 1), String(max + 1)]) {
+        let err: unknown;
+        try {
+          rendezvousOptionsFromFlags([`${flag}=${bad}`]);
+        } catch (e) {
+          err = e;
+        }
+        expect(isPunchlineError(err, 'BAD_ARGUMENT'), `${flag} ${bad}`).toBe(true);
+        expect((err as Error).message).toBe(
+          `${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(bad)}`,
+        );
+      }
+    },
+  );
+
+  it('the real process: --register-rate bites before the signature check, counted on /metrics, logged once', async () => {
+    const port = await freeUdpPort();
+    const rdv = start([
+      'rendezvous',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--register-rate',
+      '1',
+      '--register-burst',
+      '3',
+    ]);
+    await rdv.line(/listening on tcp/);
+    const sock = dgram.createSocket('udp4');
+    const got: Uint8Array[] = [];
+    const wake: (() => void)[] = [];
+    sock.on('message', (d) => {
+      got.push(new Uint8Array(d));
+      wake.splice(0).forEach((f) => f());
+    });
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const next = (n: number): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => (got.length >= n ? resolve() : void wake.push(check));
+        check();
+      });
+    try {
+      sock.send(encode({ type: MsgType.HELLO, txid: new Uint8Array(8) }), port, '127.0.0.1');
+      await within(next(1), 10_000, 'COOKIE');
+      const cookie = decode(got[0]!);
+      if (cookie.type !== MsgType.COOKIE) throw new Error('no cookie');
+      const bad = rawRegister(generateIdentity(), cookie, new Uint8Array(8).fill(1), {
+        room: 'r',
+        name: 'flood',
+      }).bytes;
+      bad[bad.length - 1]! ^= 0xff;
+      const t0 = Date.now();
+      for (let i = 0; i < 20; i++) sock.send(bad, port, '127.0.0.1');
+      await within(next(21), 10_000, 'twenty answers');
+      const elapsedS = (Date.now() - t0) / 1000;
+      const metrics = (await getFrom(port, '/metrics', '127.0.0.3')).body;
+      const value = (line: string): number =>
+        Number(
+          metrics
+            .split('\n')
+            .find((l) => l.startsWith(`${line} `))
+            ?.split(' ')[1],
+        );
+      const checks = value('punchline_signature_checks_total');
+      const limited = value('punchline_rate_limited_total{limit="register"}');
+      expect(checks + limited).toBe(20);
+      expect(checks).toBeGreaterThanOrEqual(3);
+      expect(checks).toBeLessThanOrEqual(3 + Math.ceil(elapsedS));
+      expect(value('punchline_rate_keys{limit="register"}')).toBe(1);
+      const answers = got.slice(1).map((d) => decode(d));
+      expect(answers.filter((m) => m.type === MsgType.ERROR && m.code === 8)).toHaveLength(limited);
+      const lines = rdv.stderr
+        .split('\n')
+        .filter((l) => l.includes('"reason":"register_rate"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines).toEqual([expect.objectContaining({ msg: 'limit', count: 1, ip: '127.0.0.1' })]);
+    } finally {
+      sock.close();
+    }
   });
 });

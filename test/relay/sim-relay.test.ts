@@ -37,10 +37,15 @@ async function udpRegister(
   return { sock, inbox };
 }
 
-const presenceNames = (p: StreamPeer): number => {
-  const last = [...p.inbox].reverse().find((m) => m.type === MsgType.PRESENCE);
-  return last?.type === MsgType.PRESENCE ? last.total : -1;
+/** The room size the last presence message (a full list or a delta) in `inbox` gave; -1: none yet. */
+const roomSize = (inbox: Message[]): number => {
+  const last = [...inbox]
+    .reverse()
+    .find((m) => m.type === MsgType.PRESENCE || m.type === MsgType.PRESENCE_DELTA);
+  return last?.type === MsgType.PRESENCE || last?.type === MsgType.PRESENCE_DELTA ? last.total : -1;
 };
+const presenceNames = (p: StreamPeer): number => roomSize(p.inbox);
+const isPresence = (m: Message): boolean => m.type === MsgType.PRESENCE || m.type === MsgType.PRESENCE_DELTA;
 
 describe('relay on the simulated network (real RendezvousServer, simulated TCP)', () => {
   it('two peers whose UDP is blocked register, see presence, get introduced and relay over the stream', async () => {
@@ -93,8 +98,8 @@ describe('relay on the simulated network (real RendezvousServer, simulated TCP)'
 
     const b = await w.registered('bob');
     // Bob's join reaches alice over UDP, not over her stream.
-    await w.run(() => udpA.inbox.some((m) => m.type === MsgType.PRESENCE && m.total === 2), 1000);
-    expect(a.inbox.filter((m) => m.type === MsgType.PRESENCE && m.total === 2)).toHaveLength(0);
+    await w.run(() => roomSize(udpA.inbox) === 2, 1000);
+    expect(a.inbox.filter((m) => isPresence(m))).toHaveLength(0);
     const intro = await b.connect(a.id);
     expect(intro.observed).toEqual(rec.udp?.observed);
     // The target's copy goes over UDP too (she has a UDP binding).

@@ -79,17 +79,26 @@ export function lieAboutKeys(
  * so a member can be hidden from its very first registration, before its id is known).
  */
 export function hideFromPresence(server: RendezvousServer, hidden: (m: MemberRecord) => boolean): void {
-  const srv = server as unknown as { presenceFor: (room: string) => Uint8Array[] };
+  const fan = (
+    server as unknown as {
+      presence: { list: (room: string) => Uint8Array[]; changed: (room: string, rec: MemberRecord) => void };
+    }
+  ).presence;
   const registry = server.registry;
   const honestMembers = registry.members.bind(registry);
-  const honestPresence = srv.presenceFor.bind(server);
-  // The member list of a PRESENCE is read inside presenceFor: filter it there, and only there.
-  srv.presenceFor = (room) => {
+  const honestList = fan.list.bind(fan);
+  const honestChanged = fan.changed.bind(fan);
+  // A full list is read inside list(): filter the members there, and only there.
+  fan.list = (room) => {
     registry.members = (r) => honestMembers(r).filter((m) => !hidden(m));
     try {
-      return honestPresence(room);
+      return honestList(room);
     } finally {
       registry.members = honestMembers;
     }
+  };
+  // No delta names a hidden member (the others then see a version gap and get the filtered list).
+  fan.changed = (room, rec) => {
+    if (!hidden(rec)) honestChanged(room, rec);
   };
 }

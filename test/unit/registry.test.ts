@@ -22,7 +22,7 @@ describe('InMemoryRegistry', () => {
   it('a name is held by one key per room; the same key may re-register or rename', () => {
     const r = new InMemoryRegistry();
     expect(r.upsert(rec('a', 'alice'))).toEqual({ ok: true, changed: true, previousRoom: undefined });
-    expect(r.upsert(rec('b', 'alice'))).toEqual({ ok: false, code: 'NAME_TAKEN' });
+    expect(r.upsert(rec('b', 'alice'))).toEqual({ ok: false, code: 'NAME_TAKEN', holder: 'alice' });
     expect(r.upsert(rec('b', 'alice', 'other')).ok).toBe(true); // another room is another namespace
     expect(r.upsert(rec('a', 'alice'))).toEqual({ ok: true, changed: false, previousRoom: undefined });
     expect(r.upsert(rec('a', 'alicia')).ok).toBe(true);
@@ -79,6 +79,34 @@ describe('InMemoryRegistry', () => {
     expect(r.get('a')).toBeUndefined();
     expect(r.countByTransport()).toEqual({ udp: 0, ws: 1 });
     expect(r.members('lobby').map((m) => m.idHex)).toEqual(['b']);
+  });
+});
+
+describe('InMemoryRegistry: lookalike names and ids per source', () => {
+  it('a lookalike of a held name is NAME_TAKEN with the name it collides with; released with it', () => {
+    const r = new InMemoryRegistry();
+    expect(r.upsert(rec('a', 'bob')).ok).toBe(true);
+    expect(r.upsert(rec('b', 'B0B'))).toEqual({ ok: false, code: 'NAME_TAKEN', holder: 'bob' });
+    expect(r.upsert(rec('b', '\u0432\u043e\u0432'))).toEqual({
+      ok: false,
+      code: 'NAME_TAKEN',
+      holder: 'bob',
+    });
+    expect(r.upsert(rec('a', 'Bob')).ok).toBe(true); // the holder itself may change case
+    expect(r.upsert(rec('a', 'robert')).ok).toBe(true);
+    expect(r.upsert(rec('b', 'b0b')).ok).toBe(true); // released by the rename
+  });
+  it('counts distinct ids per source across UDP and WS bindings', () => {
+    const r = new InMemoryRegistry();
+    const ws = { remote: { address: '203.0.113.1', port: 5 }, connection: 1, send: () => {}, ...auth };
+    r.upsert(rec('a', 'a'));
+    r.upsert({ ...rec('a', 'a'), ws }); // same id, same source: still one
+    r.upsert({ ...rec('b', 'b'), udp: undefined, ws: { ...ws, connection: 2 } });
+    expect(r.idsFrom('203.0.113.1')).toBe(2);
+    r.unbind('b', 'ws', 2);
+    expect(r.idsFrom('203.0.113.1')).toBe(1);
+    r.remove('a');
+    expect(r.idsFrom('203.0.113.1')).toBe(0);
   });
 });
 

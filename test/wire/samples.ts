@@ -44,6 +44,18 @@ export const SAMPLES: Record<string, Message> = {
       { id: id2, name: 'bob' },
     ],
   },
+  PRESENCE_DELTA: {
+    type: MsgType.PRESENCE_DELTA,
+    from: 7,
+    to: 9,
+    part: 0,
+    parts: 1,
+    total: 2,
+    entries: [
+      { id, name: undefined },
+      { id: id2, name: 'bob' },
+    ],
+  },
   CONNECT: { type: MsgType.CONNECT, txid, id, target: id2 },
   INTRODUCE: {
     type: MsgType.INTRODUCE,
