@@ -177,3 +177,62 @@ export function toTags(line: Line, monochrome: boolean, colours = 256): string {
 }
 
 export const lineText = (line: Line): string => line.map((s) => s.text).join('');
+
+const NAMED: Record<string, number> = {
+  black: 0,
+  red: 1,
+  green: 2,
+  yellow: 3,
+  blue: 4,
+  magenta: 5,
+  cyan: 6,
+  white: 7,
+  gray: 8,
+};
+
+/**
+ * A colour as an index the terminal has: a name, or a palette hex colour matched to the nearest
+ * of xterm's 256 (by `match`, blessed's table) and reduced to 16 or 8 where there are fewer.
+ */
+function colourIndex(c: string, colours: number, match: (hex: string) => number, reduce: Reduce): number {
+  const named = NAMED[c];
+  if (named !== undefined) return colours < 16 && named >= 8 ? named - 8 : named;
+  return reduce(match(c), colours);
+}
+
+type Reduce = (index: number, total: number) => number;
+
+const sgrColour = (index: number, bg: boolean): string =>
+  index < 8
+    ? String((bg ? 40 : 30) + index)
+    : index < 16
+      ? String((bg ? 100 : 90) + index - 8)
+      : `${bg ? 48 : 38};5;${index}`;
+
+/**
+ * One line as the bytes a terminal draws: each segment opens with a full SGR (reset first, so no
+ * attribute leaks from one segment to the next) and the line ends reset. Text is written as it
+ * is: it has been sanitised (panes.ts) and measured (text.ts) already.
+ */
+export function toAnsi(
+  line: Line,
+  monochrome: boolean,
+  colours: number,
+  match: (hex: string) => number,
+  reduce: Reduce,
+): string {
+  let out = '';
+  for (const seg of line) {
+    if (seg.text === '') continue;
+    const st = styleOf(seg, monochrome);
+    const p: string[] = ['0'];
+    if (st.bold) p.push('1');
+    if (st.underline) p.push('4');
+    if (st.inverse) p.push('7');
+    if (st.fg && !(st.fg === 'gray' && colours < 16))
+      p.push(sgrColour(colourIndex(st.fg, colours, match, reduce), false));
+    if (st.bg) p.push(sgrColour(colourIndex(st.bg, colours, match, reduce), true));
+    out += `\x1b[${p.join(';')}m${seg.text}`;
+  }
+  return `${out}\x1b[0m`;
+}

@@ -8,7 +8,8 @@ import {
   formatTime,
   localeIsUtf8,
 } from '../../peer/tui/format.js';
-import { sanitize, strWidth, truncate, wrap } from '../../peer/tui/text.js';
+import { cutCells } from '../../peer/tui/compose.js';
+import { sanitize, sliceWidth, strWidth, truncate, units, wrap } from '../../peer/tui/text.js';
 import { NICK_PALETTE, escapeTags, lineText, nickColour, styleOf, toTags } from '../../peer/tui/theme.js';
 import type { Role } from '../../peer/tui/theme.js';
 import { fakeId } from './fake-service.js';
@@ -21,6 +22,42 @@ describe('text measurement', () => {
     expect(strWidth('😀')).toBe(2);
     expect(strWidth('e\u0301')).toBe(1);
     expect(strWidth('✓✓')).toBe(2);
+  });
+
+  it('measures as tmux draws: flags, joined emoji and combining marks are one unit, skin tones two', () => {
+    // Each width here is the cursor advance tmux 3.3a shows after printing the string.
+    expect(strWidth('👍')).toBe(2);
+    expect(strWidth('🇫🇷')).toBe(2);
+    expect(strWidth('🇫')).toBe(1);
+    expect(strWidth('👨‍👩‍👧')).toBe(2);
+    expect(strWidth('👩‍💻x')).toBe(3);
+    expect(strWidth('👍🏽')).toBe(4);
+    expect(strWidth('❤️')).toBe(1);
+    expect(strWidth('⌚')).toBe(2);
+    expect(strWidth('🌡')).toBe(1);
+    expect(strWidth('漢字')).toBe(4);
+    expect(units('a👨‍👩‍👧e\u0301🇫🇷').map((u) => [u.text, u.width])).toEqual([
+      ['a', 1],
+      ['👨‍👩‍👧', 2],
+      ['e\u0301', 1],
+      ['🇫🇷', 2],
+    ]);
+  });
+
+  it('never cuts inside a flag, a joined emoji or a combining sequence', () => {
+    expect(sliceWidth('🇫🇷🇩🇪', 3)).toBe('🇫🇷');
+    expect(sliceWidth('👨‍👩‍👧x', 2)).toBe('👨‍👩‍👧');
+    expect(sliceWidth('cafe\u0301', 4)).toBe('cafe\u0301');
+    expect(wrap('👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧', 4)).toEqual(['👨‍👩‍👧👨‍👩‍👧', '👨‍👩‍👧']);
+    expect(truncate('ab🇫🇷cd', 4)).toBe('ab…');
+  });
+
+  it('cuts a line of cells with a wide character on the edge turned into spaces', () => {
+    const line = [{ text: 'a漢b', role: 'plain' as const }];
+    expect(lineText(cutCells(line, 0, 2))).toBe('a ');
+    expect(lineText(cutCells(line, 2, 4))).toBe(' b');
+    expect(lineText(cutCells(line, 1, 3))).toBe('漢');
+    expect(lineText(cutCells(line, 3, 6))).toBe('b  ');
   });
 
   it('truncates with an ellipsis to the exact width', () => {

@@ -54,6 +54,35 @@ class Tmux extends TmuxServer {
   }
 }
 
+/** The emoji conversation at 80x24, as tmux captures it (text typed, then bob's message, then erin). */
+const EMOJI_SCREEN = [
+  ' 1:#lobby',
+  'lobby (5)          │',
+  ' alice (you)       │',
+  ' bob    direct 23ms│',
+  ' carol  relay 142ms│',
+  ' erin    connecting│',
+  ' dave       offline│',
+  '                   │',
+  '                   │ 09:00 <bob> morning! punched through from the café wifi',
+  '                   │ 09:01 <carol> symmetric NAT here, so I am on the relay',
+  '                   │ 09:02 <alice> welcome! this one reached everyone ✓✓ 3/3',
+  '                   │ 09:03 <alice> sent to all three, two confirmed ✓ 2/3',
+  '                   │ 09:05 <alice> dave is away, this one waits for him … 1/3',
+  '                   │ 09:06 -!- dave: direct -> offline (no answer for 15 s)',
+  '                   │ 09:06 <bob> alice: are you seeing my messages?',
+  '                   │ 09:06 <alice> thumbs 👍 up … 0/3',
+  '                   │ 09:06 <alice> flag 🇫🇷 ok … 0/3',
+  '                   │ 09:06 <alice> family 👨‍👩‍👧 here … 0/3',
+  '                   │ 09:06 <alice> cafe\u0301 au lait … 0/3',
+  '                   │ 09:06 <alice> 漢字 kanji … 0/3',
+  '                   │ 09:06 <bob> nice 👍 merci 🇫🇷 漢字',
+  '                   │ 09:06 -!- erin joined',
+  ' alice 2bd8:06c9:7f0e:00af │ 203.0.113.5:40000 │ server ok            5 in room',
+  '[#lobby]',
+  '',
+].join('\n');
+
 const why = missing();
 if (why) {
   describe('terminal tier (tmux)', () => {
@@ -129,6 +158,24 @@ if (why) {
       expect(t.screen('tui')).toMatch(/<alice> hi all … 0\/3$/m);
       t.signal('SIGUSR1');
       await t.until('tui', (s) => /<alice> hi all … 2\/3$/m.test(s), 'two of three delivered');
+    });
+
+    it('wide and combining characters: the whole screen is exactly what was sent, no stray character', async () => {
+      await started({ FAKE_USR2: 'emoji', FAKE_FROZEN_CLOCK: '1' });
+      const sent = ['thumbs 👍 up', 'flag 🇫🇷 ok', 'family 👨‍👩‍👧 here', 'cafe\u0301 au lait', '漢字 kanji'];
+      for (const line of sent) {
+        t.type('tui', line);
+        t.keys('tui', 'Enter');
+        await t.until('tui', (s) => s.includes(`<alice> ${line} … 0/3`), `"${line}" on screen`);
+      }
+      // A received message and a join move every row of the conversation up one at a time.
+      t.signal('SIGUSR2');
+      await t.until('tui', (s) => s.includes('-!- erin joined'), 'erin joining');
+      const screen = await t.until('tui', (s) => s.includes('erin    connecting'), 'erin in the peer list');
+      expect(screen).toBe(EMOJI_SCREEN);
+      // Ctrl-L repaints from nothing: the same screen, so nothing was left over before it either.
+      t.keys('tui', 'C-l');
+      await t.until('tui', (s) => s === EMOJI_SCREEN, 'the same screen after Ctrl-L');
     });
 
     it('/info bob shows path, candidates, RTT, loss, retransmits and the fingerprint', async () => {
