@@ -129,12 +129,22 @@ export interface PeerEvents extends Record<string, unknown> {
   connected: { peer: string; id: string; path: PathKind; remote: string; ms: number };
   /** The session moved: upgraded to direct, fell back to the relay, or followed a rebinding. */
   path: { peer: string; id: string; path: PathKind; remote: string };
-  message: { from: string; from_id: string; id: string; text: string; ts: number; room: boolean };
+  message: {
+    from: string;
+    from_id: string;
+    id: string;
+    text: string;
+    ts: number;
+    room: boolean;
+    action?: boolean;
+  };
   sent: { peer: string; id: string };
   delivered: { peer: string; id: string };
   disconnected: { peer: string; id: string; reason: 'timeout' | 'closed' | 'error' };
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
+  /** The server closed the relay stream; `reason` as the stream reports it (the close frame's text). */
+  'server-closed': { reason: string };
   /** Every step of hole punching, for narration (`punchline demo`) and debugging. */
   trace: { peer: string } & PunchTrace;
 }
@@ -318,6 +328,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       });
       relay.on('down', (d) => {
         this.log.warn('relay connection lost', { reason: d.reason });
+        this.emit('server-closed', { reason: d.reason });
         this.serverChanged();
       });
       relay.on('relayed', (r) => this.onRelayed(r.from, r.payload));
@@ -504,6 +515,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         text: m.text,
         ts: m.ts,
         room: m.room,
+        ...(m.action ? { action: true } : {}),
       }),
     );
     l.on('delivered', (d) => this.emit('delivered', { peer: l.name, id: d.id }));
@@ -794,7 +806,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   sendMessage(
     nameOrId: string,
     text: string,
-    opts: { id?: string; ts?: number; room?: boolean } = {},
+    opts: { id?: string; ts?: number; room?: boolean; action?: boolean } = {},
   ): string {
     const size = Buffer.byteLength(text);
     if (size > MAX_TEXT_BYTES)
@@ -808,6 +820,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       ts: opts.ts ?? this.clock.wallNow(),
       room: opts.room ?? false,
       text,
+      ...(opts.action ? { action: true } : {}),
     };
     e.link.send(msg);
     this.emit('sent', { peer: e.link.name, id: msg.id });

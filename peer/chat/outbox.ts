@@ -13,6 +13,8 @@ export interface OutboxEntry {
   room: boolean;
   text: string;
   ts: number;
+  /** A "/me" action (peer/app-message.ts). */
+  action?: boolean;
 }
 
 type Record_ = ({ op: 'queue' } & OutboxEntry) | { op: 'done'; id: string; to: string };

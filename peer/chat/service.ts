@@ -18,6 +18,7 @@ import type {
   PeerInfo,
   PeerView,
   SelfView,
+  SendOptions,
 } from './types.js';
 
 export interface ChatServiceOptions {
@@ -73,7 +74,15 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     for (const conv of this.history_.conversations())
       for (const r of this.history_.list(conv)) if (r.out) this.restoreDelivery(r);
     this.offs.push(
-      node.on('registered', (e) => this.updateSelf({ publicEndpoint: e.public, server: 'registered' })),
+      // The endpoint peers punch to is the UDP mapping; the relay stream's TCP source port is not.
+      node.on('registered', (e) =>
+        this.updateSelf(
+          e.transport === 'udp'
+            ? { publicEndpoint: e.public, server: 'registered', serverClosed: undefined }
+            : { server: 'registered', serverClosed: undefined },
+        ),
+      ),
+      node.on('server-closed', (e) => this.updateSelf({ serverClosed: closeReason(e.reason) })),
       node.on('server', (e) => this.updateSelf({ server: e.state })),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('message', (m) => this.onIncoming(m)),
@@ -179,7 +188,12 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       const k = `${e.id}|${peerId}`;
       if (this.handed.has(k)) continue;
       try {
-        this.node.sendMessage(peerId, e.text, { id: e.id, ts: e.ts, room: e.room });
+        this.node.sendMessage(peerId, e.text, {
+          id: e.id,
+          ts: e.ts,
+          room: e.room,
+          ...(e.action ? { action: true } : {}),
+        });
         this.handed.add(k);
       } catch (err) {
         if (!isPunchlineError(err, 'UNKNOWN_PEER')) throw err;
@@ -199,17 +213,18 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return m;
   }
 
-  send(c: ConversationId, text: string): ChatMessage {
+  send(c: ConversationId, text: string, opts: SendOptions = {}): ChatMessage {
     if (text.length === 0) throw new PunchlineError('BAD_ARGUMENT', 'empty message');
     const recipients =
       c.kind === 'room' ? [...this.knownPresent.keys()] : [this.node.resolve(c.peerId).link.idHex];
     const id = nanoid();
     const ts = this.now();
     const room = c.kind === 'room';
+    const action = opts.action === true ? { action: true } : {};
     const states: Record<string, DeliveryState> = {};
     // The outbox first: once this returns, the message survives a crash.
     for (const to of recipients) {
-      this.outbox.add({ id, to, room, text, ts });
+      this.outbox.add({ id, to, room, text, ts, ...action });
       states[to] = 'pending';
     }
     this.delivery.set(id, states);
@@ -221,6 +236,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       text,
       ts,
       out: true,
+      ...action,
     };
     this.history_.add(rec);
     const msg = this.toMessage(rec);
@@ -231,7 +247,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         this.setState(id, to, 'held');
         continue;
       }
-      this.node.sendMessage(to, text, { id, ts, room });
+      this.node.sendMessage(to, text, { id, ts, room, ...action });
       this.handed.add(`${id}|${to}`);
       const st = this.node.peerList().find((p) => p.id === to)?.state;
       if (st === 'direct' || st === 'relay') this.setState(id, to, 'sent');
@@ -267,6 +283,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     text: string;
     ts: number;
     room: boolean;
+    action?: boolean;
   }): void {
     const rec: HistoryRecord = {
       id: m.id,
@@ -276,6 +293,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       text: m.text,
       ts: m.ts,
       out: false,
+      ...(m.action ? { action: true } : {}),
     };
     if (!this.history_.add(rec)) return; // already shown (a resend after a restart)
     this.emit('message', this.toMessage(rec));
@@ -338,6 +356,12 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.outbox.close();
     this.history_.close();
   }
+}
+
+/** The server's own words from a stream close ("closed by remote (1001 server shutting down)"). */
+function closeReason(reason: string): string {
+  const m = /^closed by remote \(\d+ (.+)\)$/.exec(reason);
+  return m ? m[1]! : reason;
 }
 
 function fingerprintOfHex(idHex: string): string {

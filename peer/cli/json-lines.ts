@@ -10,7 +10,7 @@ import type { PeerNode } from '../peer-node.js';
  */
 export type Command =
   | { cmd: 'connect'; peer: string }
-  | { cmd: 'send'; peer: string; text: string }
+  | { cmd: 'send'; peer: string; text: string; action?: boolean }
   | { cmd: 'peers' }
   | { cmd: 'stats'; peer: string }
   | { cmd: 'trust'; peer: string }
@@ -39,8 +39,16 @@ export function parseCommand(line: string): Command {
   switch (o.cmd) {
     case 'connect':
       return { cmd: 'connect', peer: str('peer') };
-    case 'send':
-      return { cmd: 'send', peer: str('peer'), text: str('text') };
+    case 'send': {
+      if (o.action !== undefined && typeof o.action !== 'boolean')
+        throw new PunchlineError('BAD_ARGUMENT', '"send": "action" must be true or false');
+      return {
+        cmd: 'send',
+        peer: str('peer'),
+        text: str('text'),
+        ...(o.action === true ? { action: true } : {}),
+      };
+    }
     case 'peers':
       return { cmd: 'peers' };
     case 'stats':
@@ -86,6 +94,7 @@ export function runJsonLines(
         text: m.text,
         ts: m.ts,
         room: m.conversation.kind === 'room',
+        ...(m.action ? { action: true } : {}),
       });
     });
   else node.on('message', (e) => out({ event: 'message', ...e }));
@@ -124,8 +133,11 @@ export function runJsonLines(
             });
             break;
           case 'send':
-            if (chat) chat.send({ kind: 'peer', peerId: node.resolve(c.peer).link.idHex }, c.text);
-            else node.sendMessage(c.peer, c.text);
+            if (chat)
+              chat.send({ kind: 'peer', peerId: node.resolve(c.peer).link.idHex }, c.text, {
+                action: c.action === true,
+              });
+            else node.sendMessage(c.peer, c.text, { action: c.action === true });
             break;
           case 'peers':
             out({ event: 'peers', peers: node.peerList() });

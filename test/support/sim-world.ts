@@ -73,6 +73,7 @@ export class SimWorld {
       disconnected: [],
       error: [],
       server: [],
+      'server-closed': [],
       trace: [],
       path: [],
     } as Recorded;

@@ -57,18 +57,18 @@ class Tmux extends TmuxServer {
 /** The emoji conversation at 80x24, as tmux captures it (text typed, then bob's message, then erin). */
 const EMOJI_SCREEN = [
   ' 1:#lobby',
-  'lobby (5)          │',
+  'lobby (4)          │',
   ' alice (you)       │',
   ' bob    direct 23ms│',
   ' carol  relay 142ms│',
   ' erin    connecting│',
   ' dave       offline│',
-  '                   │',
   '                   │ 09:00 <bob> morning! punched through from the café wifi',
   '                   │ 09:01 <carol> symmetric NAT here, so I am on the relay',
   '                   │ 09:02 <alice> welcome! this one reached everyone ✓✓ 3/3',
   '                   │ 09:03 <alice> sent to all three, two confirmed ✓ 2/3',
   '                   │ 09:05 <alice> dave is away, this one waits for him … 1/3',
+  '                   │ ───────────── end of history, Thu 2 Jan 2025 ──────────────',
   '                   │ 09:06 -!- dave: direct -> offline (no answer for 15 s)',
   '                   │ 09:06 <bob> alice: are you seeing my messages?',
   '                   │ 09:06 <alice> thumbs 👍 up … 0/3',
@@ -78,7 +78,7 @@ const EMOJI_SCREEN = [
   '                   │ 09:06 <alice> 漢字 kanji … 0/3',
   '                   │ 09:06 <bob> nice 👍 merci 🇫🇷 漢字',
   '                   │ 09:06 -!- erin joined',
-  ' alice 2bd8:06c9:7f0e:00af │ 203.0.113.5:40000 │ server ok            5 in room',
+  ' alice 2bd8:06c9:7f0e:00af │ 203.0.113.5:40000 │ server ok            4 in room',
   '[#lobby]',
   '',
 ].join('\n');
@@ -117,7 +117,7 @@ if (why) {
       for (const l of lines) expect([...l].length).toBeLessThanOrEqual(80);
       expect(lines[0]).toMatch(/^ 1:#lobby/);
       expect(lines.slice(1, 6)).toEqual([
-        'lobby (4)          │',
+        'lobby (3)          │',
         ' alice (you)       │',
         ' bob    direct 23ms│',
         ' carol  relay 142ms│',
@@ -128,7 +128,7 @@ if (why) {
       expect(screen).toContain('│ 09:03 <alice> sent to all three, two confirmed ✓ 2/3');
       expect(screen).toContain('│ 09:05 <alice> dave is away, this one waits for him … 1/3');
       expect(screen).toContain('-!- dave: direct -> offline');
-      expect(lines[22]).toMatch(/^ alice [0-9a-f:]{19} │ 203\.0\.113\.5:40000 │ server ok +4 in room$/);
+      expect(lines[22]).toMatch(/^ alice [0-9a-f:]{19} │ 203\.0\.113\.5:40000 │ server ok +3 in room$/);
       expect(lines[23]).toMatch(/^\[#lobby\] *$/);
       expect(t.format('tui', '#{alternate_on}')).toBe('1');
       // The cursor sits on the input line, after the prompt.
@@ -201,7 +201,7 @@ if (why) {
       let lines = (
         await t.until('tui', (s) => s.split('\n')[28]?.includes('server ok') === true, 'the 100x30 layout')
       ).split('\n');
-      expect(lines[1]).toBe(`lobby (4)${' '.repeat(15)}│`);
+      expect(lines[1]).toBe(`lobby (3)${' '.repeat(15)}│`);
       expect(lines[3]).toBe(` bob${' '.repeat(9)}direct 23ms│`);
       expect(lines[29]).toMatch(/^\[#lobby\]/);
       t.run('resize-window', '-t', 'tui', '-x', '50', '-y', '20');
@@ -212,7 +212,7 @@ if (why) {
           'the 50x20 layout',
         )
       ).split('\n');
-      expect(lines.join('\n')).not.toContain('lobby (4)');
+      expect(lines.join('\n')).not.toContain('lobby (3)');
       for (const l of lines) expect([...l].length).toBeLessThanOrEqual(50);
       expect(lines.join('\n')).toContain('<bob> alice: are you seeing my messages?');
     });
