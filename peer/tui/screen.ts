@@ -12,6 +12,7 @@
  * (coalesced to one paint per tick), resize re-lays out. destroy() turns autowrap back on, leaves
  * the alternate screen and shows the cursor again.
  */
+import { StringDecoder } from 'node:string_decoder';
 import blessed from 'blessed';
 import { composeRows } from './compose.js';
 import type { ChatViewModel } from './view-model.js';
@@ -35,6 +36,10 @@ interface Colours {
 }
 
 const CSI = '\x1b[';
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
+/** A bracketed paste longer than this is taken as ended (a lost end marker must not eat every key). */
+const PASTE_MAX = 4 * 1024 * 1024;
 
 export class TuiScreen {
   private readonly program: blessed.BlessedProgram;
@@ -45,6 +50,11 @@ export class TuiScreen {
   private readonly colours: number;
   private readonly offChange: () => void;
   private readonly offRedraw: () => void;
+  private readonly decoder = new StringDecoder('utf8');
+  /** Inside a bracketed paste: the text so far. */
+  private pasting: string | null = null;
+  /** The keys blessed is about to report belong to a paste already handed to the view-model. */
+  private swallow = false;
 
   constructor(
     private readonly vm: ChatViewModel,
@@ -66,10 +76,16 @@ export class TuiScreen {
     const p = this.program;
     p.alternateBuffer();
     (p as unknown as { put: { keypad_xmit(): void } }).put.keypad_xmit();
-    // Autowrap off: a row is never continued on the next one.
-    this.write(`${CSI}?7l${CSI}0m${CSI}2J`);
+    // Autowrap off: a row is never continued on the next one. Bracketed paste on: a paste
+    // arrives marked, so many lines are not taken for many Enters.
+    this.write(`${CSI}?7l${CSI}?2004h${CSI}0m${CSI}2J`);
+
+    // Every read reaches this listener before blessed turns it into keys (program.js listens
+    // to the input's data before keys.js does).
+    p.on('data', (data: Buffer | string) => this.onData(data));
 
     p.on('keypress', (ch: string | undefined, key: { full?: string } | undefined) => {
+      if (this.swallow) return;
       const full = key?.full ?? ch ?? '';
       try {
         this.vm.handleKey(full, ch).catch(opts.onFatal);
@@ -85,6 +101,30 @@ export class TuiScreen {
     this.offRedraw = vm.on('redraw', () => this.repaintAll());
     this.vm.resize(this.width(), this.height());
     this.paint();
+  }
+
+  /**
+   * A paste: between the bracketed-paste markers, or (a terminal without them) a read of more
+   * than one character with a newline in it, which typing by hand does not produce. It goes to
+   * the view-model whole, and the keys blessed parses from the same read are dropped.
+   */
+  private onData(data: Buffer | string): void {
+    const s = typeof data === 'string' ? data : this.decoder.write(data);
+    let text: string | null = null;
+    if (this.pasting !== null || s.includes(PASTE_START)) {
+      const buf =
+        (this.pasting ?? '') +
+        (this.pasting === null ? s.slice(s.indexOf(PASTE_START) + PASTE_START.length) : s);
+      const end = buf.indexOf(PASTE_END);
+      if (end >= 0 || buf.length > PASTE_MAX) {
+        text = end >= 0 ? buf.slice(0, end) : buf;
+        this.pasting = null;
+      } else this.pasting = buf;
+    } else if (s.length > 1 && /[\r\n]/.test(s) && !s.startsWith('\x1b')) text = s;
+    else return;
+    this.swallow = true;
+    queueMicrotask(() => (this.swallow = false));
+    if (text !== null) this.vm.paste(text).catch(this.opts.onFatal);
   }
 
   private write(s: string): void {
@@ -137,7 +177,7 @@ export class TuiScreen {
   /** Leave the alternate screen, show the cursor, give the terminal back (idempotent). */
   destroy(): void {
     if (this.destroyed) return;
-    this.write(`${CSI}0m${CSI}?7h${CSI}?25h`);
+    this.write(`${CSI}0m${CSI}?2004l${CSI}?7h${CSI}?25h`);
     this.destroyed = true;
     this.offChange();
     this.offRedraw();

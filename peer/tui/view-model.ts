@@ -364,6 +364,7 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   async handleKey(full: string, ch?: string): Promise<void> {
     if (full !== 'tab') this.line.endCompletion();
     if (full === 'C-c') return this.quit();
+    if (this.pendingPaste) return this.answerPaste(full);
     if (this.helpOpen) return this.helpKey(full);
     const alt = /^M-([0-9])$/.exec(full);
     if (alt) return this.switchTo(alt[1] === '0' ? 9 : Number(alt[1]) - 1);
@@ -452,6 +453,55 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
       .filter((n) => n.toLowerCase().startsWith(w))
       .sort((a, b) => a.localeCompare(b))
       .map((n) => n + suffix);
+  }
+
+  // ---- pasting ----
+
+  /**
+   * Text pasted in one piece (the terminal's bracketed paste, or several lines in one read).
+   * Each complete line is a message, as if typed and sent with Enter (the first one continues
+   * the line being typed); what follows the last newline stays in the input line. More lines than
+   * `pasteConfirmLines` ask first: "paste 12 lines as 12 messages? y/n".
+   */
+  async paste(text: string): Promise<void> {
+    const parts = text.replace(/\r\n?/g, '\n').split('\n');
+    const clean = (s: string): string => sanitize(s).replace(/\ufffd/g, '');
+    if (parts.length === 1) return this.insert(clean(parts[0]!));
+    this.line.insert(clean(parts[0]!));
+    const lines = [this.line.text, ...parts.slice(1, -1).map(clean)].filter((l) => l.trim() !== '');
+    this.line.set(clean(parts.at(-1)!));
+    if (lines.length > this.pasteConfirmLines) {
+      this.pendingPaste = lines;
+      return this.addSystem(
+        this.active,
+        `paste ${lines.length} lines as ${lines.length} messages? y/n`,
+        'warn',
+      );
+    }
+    await this.sendLines(lines);
+  }
+
+  private async answerPaste(full: string): Promise<void> {
+    const lines = this.pendingPaste!;
+    this.pendingPaste = null;
+    if (full === 'y' || full === 'S-y') return this.sendLines(lines);
+    this.addSystem(this.active, `paste not sent (${lines.length} lines)`, 'info');
+  }
+
+  /** Lines sent one after another as if each were typed and sent with Enter. */
+  private async sendLines(lines: string[]): Promise<void> {
+    const draft = this.line.text;
+    for (const l of lines) {
+      this.line.set(l);
+      await this.submit();
+    }
+    this.line.set(draft);
+    this.changed();
+  }
+
+  /** A long paste is waiting for y/n. */
+  get pasteWaiting(): number {
+    return this.pendingPaste?.length ?? 0;
   }
 
   // ---- input line ----

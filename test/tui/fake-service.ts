@@ -252,6 +252,12 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     }
   }
 
+  /** A member took another name (/nick): same id, new name. */
+  rename(name: string, to: string): void {
+    const p = this.resolvePeer(name);
+    this.update(p.id, { name: to });
+  }
+
   join(peer: FakePeer): void {
     this.list.push(this.view(peer));
     this.emit('peers', this.peers());
@@ -281,7 +287,11 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     this.emit('self', { ...this.self });
   }
 
-  fail(code: 'PUNCH_FAILED' | 'SERVER_UNREACHABLE', message: string, peer?: string): void {
+  fail(
+    code: 'PUNCH_FAILED' | 'SERVER_UNREACHABLE' | 'NAME_TAKEN' | 'ROOM_FULL',
+    message: string,
+    peer?: string,
+  ): void {
     this.emit('error', { code, message, ...(peer ? { peer } : {}) });
   }
 
