@@ -23,8 +23,8 @@ afterEach(async () => {
   dir = undefined;
 });
 
-const chatCmd = (port: number, name: string, d: string): string =>
-  `LANG=C.UTF-8 '${process.execPath}' '${CLI}' chat --server 127.0.0.1:${port} --bind 127.0.0.1 --name ${name} --data-dir '${d}'`;
+const chatCmd = (port: number, name: string, d: string, udpPort?: number): string =>
+  `LANG=C.UTF-8 '${process.execPath}' '${CLI}' chat --server 127.0.0.1:${port} --bind 127.0.0.1 --name ${name} --data-dir '${d}'${udpPort !== undefined ? ` --port ${udpPort}` : ''}`;
 
 const suite = HAVE_TMUX ? describe : describe.skip;
 if (!HAVE_TMUX) console.warn('terminal tier skipped: tmux is not installed (apt-get install tmux)');
@@ -36,7 +36,9 @@ suite('terminal tier: two real terminal clients against a real rendezvous', () =
     await rdv.line(/listening/);
     dir = mkdtempSync(path.join(os.tmpdir(), 'punchline-tui-real-'));
     const t = (tmux = new TmuxServer());
-    t.start('alice', chatCmd(port, 'alice', path.join(dir, 'a')));
+    // alice's UDP port is known: on loopback it is her public UDP mapping, which the status bar shows.
+    const aliceUdp = await freeUdpPort();
+    t.start('alice', chatCmd(port, 'alice', path.join(dir, 'a'), aliceUdp));
     t.start('bob', chatCmd(port, 'bob', path.join(dir, 'b')));
 
     // Each sees the other in the peer list, and its own registration in the status bar.
@@ -64,6 +66,22 @@ suite('terminal tier: two real terminal clients against a real rendezvous', () =
       15_000,
     );
     expect(a1).toMatch(/bob\s+direct/);
+    // The round trip the sessions measure shows in the peer list, as in /info.
+    await t.until(
+      'alice',
+      (s) => /bob +direct [\d.]+m?s│/.test(s),
+      'an RTT for bob in the peer list',
+      15_000,
+    );
+
+    // /me: bob sees an action, not a message.
+    t.type('alice', '/me waves from a real terminal');
+    t.keys('alice', 'Enter');
+    await t.until('bob', (s) => s.includes('* alice waves from a real terminal'), '/me at bob', 15_000);
+    // The endpoint in the status bar is the UDP mapping, not the relay stream's TCP port (the
+    // relay registers after UDP; by now both have, bob having answered over a session).
+    const bar = t.lines('alice').find((l) => /server ok/.test(l)) ?? '';
+    expect(bar).toContain(`│ 127.0.0.1:${aliceUdp} │`);
 
     // A private reply from bob.
     t.type('bob', '/msg alice hi alice, privately');

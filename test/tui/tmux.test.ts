@@ -178,6 +178,20 @@ if (why) {
       await t.until('tui', (s) => s === EMOJI_SCREEN, 'the same screen after Ctrl-L');
     });
 
+    it('a paste of seven lines asks before sending seven messages; y sends them in order', async () => {
+      await started();
+      const lines = Array.from({ length: 7 }, (_, i) => `pasted line ${i + 1}`);
+      t.run('set-buffer', `${lines.join('\n')}\n`);
+      t.run('paste-buffer', '-p', '-t', 'tui'); // bracketed, as the client asked the terminal
+      await t.until('tui', (s) => s.includes('-!- paste 7 lines as 7 messages? y/n'), 'the question');
+      expect(t.screen('tui')).not.toContain('<alice> pasted line');
+      t.keys('tui', 'y');
+      const s = await t.until('tui', (x) => x.includes('<alice> pasted line 7'), 'the seven messages');
+      const sent = s.split('\n').filter((l) => l.includes('<alice> pasted line'));
+      expect(sent.map((l) => /pasted line \d/.exec(l)![0])).toEqual(lines);
+      expect(t.lines('tui')[23]).toMatch(/^\[#lobby\] *$/);
+    });
+
     it('/info bob shows path, candidates, RTT, loss, retransmits and the fingerprint', async () => {
       await started();
       t.type('tui', '/info bob');
