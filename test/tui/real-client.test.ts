@@ -30,7 +30,7 @@ const suite = HAVE_TMUX ? describe : describe.skip;
 if (!HAVE_TMUX) console.warn('terminal tier skipped: tmux is not installed (apt-get install tmux)');
 
 suite('terminal tier: two real terminal clients against a real rendezvous', () => {
-  it('they see each other, chat with delivered marks, /info shows the path, resize works, Ctrl-C restores the terminal', async () => {
+  it('they see each other, chat with delivered marks and /me, the bars show the UDP endpoint and RTT, /info, a rename, resize, Ctrl-C restores the terminal', async () => {
     const port = await freeUdpPort();
     rdv = punchline(['rendezvous', '--host', '127.0.0.1', '--port', String(port)]);
     await rdv.line(/listening/);
@@ -110,6 +110,18 @@ suite('terminal tier: two real terminal clients against a real rendezvous', () =
     await t.until('alice', (s) => s.split('\n').length >= 30, 'a 30-row screen', 5000);
     expect(t.format('alice', '#{window_width}x#{window_height}')).toBe('100x30');
     expect(t.lines('alice').some((l) => /server ok/.test(l))).toBe(true);
+
+    // bob renames himself: alice is told, in the room.
+    t.type('bob', '/nick robert');
+    t.keys('bob', 'Enter');
+    await t.until('bob', (s) => s.includes('you are now robert'), 'the rename at bob', 15_000);
+    t.keys('alice', 'M-1');
+    await t.until(
+      'alice',
+      (s) => s.includes('-!- bob is now known as robert'),
+      'the rename at alice',
+      15_000,
+    );
 
     // Ctrl-C: a clean exit that leaves the alternate screen.
     expect(t.format('alice', '#{alternate_on}')).toBe('1');
