@@ -31,7 +31,6 @@ export interface TuiScreenOptions {
 }
 
 interface Colours {
-  match(hex: string): number;
   reduce(index: number, total: number): number;
 }
 
@@ -162,7 +161,7 @@ export class TuiScreen {
     const glyphs = this.vm.glyphs;
     const colours = blessed.colors as unknown as Colours;
     const rows = composeRows(f, glyphs, this.opts.unicode).map((l) =>
-      toAnsi(l, this.opts.monochrome, this.colours, (h) => colours.match(h), colours.reduce),
+      toAnsi(l, this.opts.monochrome, this.colours, colours.reduce),
     );
     let out = `${CSI}?25l`;
     rows.forEach((r, y) => {

@@ -10,10 +10,15 @@ import {
 } from '../../peer/tui/format.js';
 import { cutCells } from '../../peer/tui/compose.js';
 import { sanitize, sliceWidth, strWidth, truncate, units, wrap } from '../../peer/tui/text.js';
-import { NICK_PALETTE, escapeTags, lineText, nickColour, styleOf, toTags } from '../../peer/tui/theme.js';
+import blessed from 'blessed';
+import { NICK_PALETTE, cubeIndex, lineText, nickColour, styleOf, toAnsi } from '../../peer/tui/theme.js';
 import type { Role } from '../../peer/tui/theme.js';
 import { fakeId } from './fake-service.js';
 import { T0 } from './helpers.js';
+
+const colours = blessed.colors as unknown as { reduce(index: number, total: number): number };
+const ansi = (line: Parameters<typeof toAnsi>[0], mono: boolean, n: number): string =>
+  toAnsi(line, mono, n, colours.reduce);
 
 describe('text measurement', () => {
   it('counts wide characters twice and combining marks not at all', () => {
@@ -187,23 +192,32 @@ describe('theme', () => {
       expect(mono.bg, role).toBeUndefined();
     }
     expect(styleOf({ text: 'x', role: 'nick', colour: 3 }, false).fg).toBe(NICK_PALETTE[3]);
-    const tags = toTags(
-      [
-        { text: 'bob', role: 'nick', colour: 3 },
-        { text: ' direct', role: 'state-direct' },
-      ],
-      true,
+    expect(
+      ansi(
+        [
+          { text: 'bob', role: 'nick', colour: 3 },
+          { text: ' direct', role: 'state-direct' },
+        ],
+        true,
+        256,
+      ),
+    ).toBe('\x1b[0;1mbob\x1b[0;1m direct\x1b[0m');
+  });
+
+  it('text goes out as it is, each segment after a full reset; the line ends reset', () => {
+    expect(ansi([{ text: '{bold} \u00e9', role: 'plain' }], false, 256)).toBe('\x1b[0m{bold} \u00e9\x1b[0m');
+    // A palette colour is the nearest of xterm's 256, reduced where the terminal has fewer.
+    expect(ansi([{ text: 'bob', role: 'nick', colour: 0 }], false, 256)).toBe('\x1b[0;38;5;33mbob\x1b[0m');
+    // eslint-disable-next-line no-control-regex
+    expect(ansi([{ text: 'bob', role: 'nick', colour: 0 }], false, 8)).toMatch(
+      /^\x1b\[0;3[0-7]mbob\x1b\[0m$/,
     );
-    expect(tags).toBe('{bold}bob{/}{bold} direct{/}');
+    expect(NICK_PALETTE.map(cubeIndex)).toEqual([33, 166, 34, 127, 37, 136, 99, 161]);
+    expect(ansi([{ text: '!', role: 'alert' }], false, 256)).toBe('\x1b[0;1;37;41m!\x1b[0m');
   });
 
-  it('user text cannot open a blessed tag', () => {
-    expect(escapeTags('{red-fg}x{/}')).toBe('{open}red-fg{close}x{open}/{close}');
-    expect(toTags([{ text: '{bold}', role: 'plain' }], false)).toBe('{open}bold{close}');
-  });
-
-  it('gray is left out on 8-colour terminals, where blessed would draw it black', () => {
-    expect(toTags([{ text: '09:05', role: 'time' }], false, 256)).toBe('{gray-fg}09:05{/}');
-    expect(toTags([{ text: '09:05', role: 'time' }], false, 8)).toBe('09:05');
+  it('gray is left out on 8-colour terminals, where it would be black', () => {
+    expect(ansi([{ text: '09:05', role: 'time' }], false, 256)).toBe('\x1b[0;90m09:05\x1b[0m');
+    expect(ansi([{ text: '09:05', role: 'time' }], false, 8)).toBe('\x1b[0m09:05\x1b[0m');
   });
 });
