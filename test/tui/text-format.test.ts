@@ -208,8 +208,8 @@ describe('theme', () => {
     expect(ansi([{ text: '{bold} \u00e9', role: 'plain' }], false, 256)).toBe('\x1b[0m{bold} \u00e9\x1b[0m');
     // A palette colour is the nearest of xterm's 256, reduced where the terminal has fewer.
     expect(ansi([{ text: 'bob', role: 'nick', colour: 0 }], false, 256)).toBe('\x1b[0;38;5;33mbob\x1b[0m');
-    // eslint-disable-next-line no-control-regex
     expect(ansi([{ text: 'bob', role: 'nick', colour: 0 }], false, 8)).toMatch(
+      // eslint-disable-next-line no-control-regex
       /^\x1b\[0;3[0-7]mbob\x1b\[0m$/,
     );
     expect(NICK_PALETTE.map(cubeIndex)).toEqual([33, 166, 34, 127, 37, 136, 99, 161]);
