@@ -213,3 +213,22 @@ describe('scrolling and dates', () => {
     ]);
   });
 });
+
+describe('the input line with wide and joined characters', () => {
+  it('moves and deletes a flag, a joined emoji and e + U+0301 whole; the cursor column counts cells', async () => {
+    const { vm } = setup({}, { cols: 60 });
+    for (const ch of ['a', '🇫🇷', '👨‍👩‍👧', 'e', '\u0301', '漢']) await vm.handleKey(ch, ch);
+    expect(vm.input).toEqual({ text: 'a🇫🇷👨‍👩‍👧e\u0301漢', cursor: 5 });
+    // "[#lobby] " is 9 cells, then a(1) flag(2) family(2) é(1) 漢(2).
+    expect(vm.render().cursor).toBe(9 + 8);
+    await vm.handleKey('left');
+    await vm.handleKey('left');
+    expect(vm.render().cursor).toBe(9 + 5);
+    await vm.handleKey('backspace');
+    expect(vm.input).toEqual({ text: 'a🇫🇷e\u0301漢', cursor: 2 });
+    await vm.handleKey('backspace');
+    expect(vm.input).toEqual({ text: 'ae\u0301漢', cursor: 1 });
+    await vm.handleKey('delete');
+    expect(vm.input).toEqual({ text: 'a漢', cursor: 1 });
+  });
+});
