@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'TIMEOUT' // an operation did not complete in time
   | 'PUNCH_FAILED' // hole punching found no working path before its deadline
   | 'SERVER_UNREACHABLE' // the rendezvous server did not answer
+  | 'RELAY_UNAVAILABLE' // the relay refused this client for a reason retrying cannot fix (TLS trust, not a relay)
   | 'KEY_MISMATCH' // a peer proved a different key than the one introduced
   | 'SERVER_KEY_CHANGED' // the rendezvous server showed another key than the pinned one
   | 'ABORTED' // the operation was cancelled through its AbortSignal

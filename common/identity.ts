@@ -1,17 +1,10 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PunchlineError } from './errors.js';
-import { fromHex, toHex } from './wire/bytes.js';
+import { loadOrCreateKeyFile } from './key-file.js';
+import type { KeyFileKeys, KeyFileOptions, KeyFileSpec } from './key-file.js';
+import { toHex } from './wire/bytes.js';
 import { Limits } from './wire/constants.js';
 
 /**
@@ -56,12 +49,6 @@ export function verifySignature(signPublic: Uint8Array, data: Uint8Array, signat
   }
 }
 
-interface StoredIdentity {
-  version: 1;
-  ed25519: { publicKey: string; privateKey: string }; // raw hex / PKCS#8 DER hex
-  x25519: { publicKey: string; privateKey: string }; // raw hex / raw hex
-}
-
 function rawPublic(k: KeyObject): Uint8Array {
   const der = k.export({ format: 'der', type: 'spki' });
   return new Uint8Array(der.subarray(der.length - 32));
@@ -95,17 +82,6 @@ export function generateIdentity(): Identity {
   );
 }
 
-function serialize(edPrivate: KeyObject, idn: Identity): StoredIdentity {
-  return {
-    version: 1,
-    ed25519: {
-      publicKey: toHex(idn.signPublic),
-      privateKey: toHex(edPrivate.export({ format: 'der', type: 'pkcs8' })),
-    },
-    x25519: { publicKey: toHex(idn.dhPublic), privateKey: toHex(idn.dhPrivate) },
-  };
-}
-
 export const IDENTITY_FILE = 'identity.json';
 
 /** Default data directory: $XDG_DATA_HOME/punchline or ~/.local/share/punchline. */
@@ -117,65 +93,32 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'punchline');
 }
 
+/** The identity file's sections and what to do when it is damaged (common/key-file.ts). */
+export const IDENTITY_KEY_FILE: KeyFileSpec = {
+  what: 'identity file',
+  sections: ['ed25519', 'x25519'],
+  damagedHint:
+    'move it away to create a new identity (a new peer id: peers that pinned the old one will see KEY_CHANGED)',
+};
+
+/** The identity a loaded or created identity file holds. */
+export function identityFromKeyFile(keys: KeyFileKeys): Identity {
+  return identityFromKeys(keys.ed25519!.privateKey, keys.x25519!.publicKey, keys.x25519!.privateKey);
+}
+
 /**
- * Load the identity from `dataDir`, creating it (directory 0700, file 0600) on first run.
- * A damaged file is an error, never silently replaced: replacing it would change the peer id.
+ * Load the identity from `dataDir`, creating it (directory 0700, file 0600) on first run. A file
+ * other users can read or change, or a damaged one, is an error, never silently replaced:
+ * replacing it would change the peer id (common/key-file.ts).
  */
 export async function loadOrCreateIdentity(
   dataDir: string,
+  opts: KeyFileOptions = {},
 ): Promise<{ identity: Identity; created: boolean }> {
-  const file = path.join(dataDir, IDENTITY_FILE);
-  let text: string | undefined;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new PunchlineError('IO', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  if (text !== undefined) return { identity: parseIdentity(text, file), created: false };
-
-  const ed = generateKeyPairSync('ed25519');
-  const x = generateKeyPairSync('x25519');
-  const dhPrivate = new Uint8Array(Buffer.from(x.privateKey.export({ format: 'jwk' }).d!, 'base64url'));
-  const identity = identityFromKeys(ed.privateKey, rawPublic(x.publicKey), dhPrivate);
-  try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(serialize(ed.privateKey, identity), null, 2) + '\n', {
-      mode: 0o600,
-      flag: 'wx',
-    });
-    await chmod(tmp, 0o600);
-    await rename(tmp, file);
-  } catch (e) {
-    throw new PunchlineError('IO', `cannot write ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  return { identity, created: true };
-}
-
-function parseIdentity(text: string, file: string): Identity {
-  try {
-    const s = JSON.parse(text) as StoredIdentity;
-    if (s.version !== 1) throw new Error(`unsupported version ${String(s.version)}`);
-    const edPrivate = createPrivateKey({
-      key: Buffer.from(fromHex(s.ed25519.privateKey)),
-      format: 'der',
-      type: 'pkcs8',
-    });
-    const dhPublic = fromHex(s.x25519.publicKey);
-    const dhPrivate = fromHex(s.x25519.privateKey);
-    if (dhPublic.length !== 32 || dhPrivate.length !== 32) throw new Error('x25519 keys must be 32 bytes');
-    const idn = identityFromKeys(edPrivate, dhPublic, dhPrivate);
-    if (toHex(idn.signPublic) !== s.ed25519.publicKey)
-      throw new Error('ed25519 public key does not match private key');
-    return idn;
-  } catch (e) {
-    throw new PunchlineError(
-      'IO',
-      `identity file ${file} is damaged (${(e as Error).message}); move it away to create a new identity`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const { keys, created } = await loadOrCreateKeyFile(
+    path.join(dataDir, IDENTITY_FILE),
+    IDENTITY_KEY_FILE,
+    opts,
+  );
+  return { identity: identityFromKeyFile(keys), created };
 }

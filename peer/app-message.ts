@@ -23,6 +23,13 @@ export const MAX_APP_ID = 64;
 /** Text limit: the session carries 1 MiB messages; the JSON envelope and escaping fit in the rest. */
 export const MAX_TEXT_BYTES = 1_000_000;
 
+/** ECMAScript's time range (ECMA-262 §21.4.1.22): 10^8 days either side of 1970, in ms. */
+export const MAX_TIMESTAMP_MS = 8.64e15;
+
+/** A number that is a point in time a Date can show (not Infinity from "1e999", not 1e308). */
+export const isTimestamp = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_TIMESTAMP_MS;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -51,7 +58,7 @@ export function decodeApp(bytes: Uint8Array): AppMessage {
   if (o.v !== 1) throw malformed(`app message: unknown version ${String(o.v)}`);
   if (typeof o.id !== 'string' || o.id.length === 0 || o.id.length > MAX_APP_ID)
     throw malformed('app message: bad id');
-  if (typeof o.ts !== 'number' || !Number.isFinite(o.ts)) throw malformed('app message: bad ts');
+  if (!isTimestamp(o.ts)) throw malformed('app message: bad ts');
   if (typeof o.room !== 'boolean') throw malformed('app message: bad room flag');
   if (typeof o.text !== 'string') throw malformed('app message: bad text');
   if (o.action !== undefined && typeof o.action !== 'boolean')

@@ -104,6 +104,8 @@ function parseServerAddress(text: string): { host: string; port: number; relayUr
       throw badArgument(`--server: not a valid URL: ${text}`);
     }
     const port = u.port ? Number(u.port) : u.protocol === 'wss:' ? 443 : 80;
+    // The URL parser accepts port 0, which is no server: the same 1-65535 as HOST:PORT.
+    if (port < 1) throw badArgument(`--server port must be 1-65535, got ${u.port}`);
     return { host: u.hostname.replace(/^\[|\]$/g, ''), port, relayUrl: u.toString() };
   }
   const e = parseEndpoint(text, '--server');
@@ -225,12 +227,14 @@ export async function runChat(argv: string[]): Promise<number> {
       });
     }
   });
+  // Before the node starts: a damaged peers.json stops the client before it meets anyone.
+  const chat = new PeerChatService(node, { dataDir });
   try {
     await node.start();
   } catch (e) {
+    await chat.close();
     throw new PunchlineError('IO', `cannot bind UDP port ${port}: ${(e as Error).message}`);
   }
-  const chat = new PeerChatService(node, { dataDir });
   try {
     if (tui) {
       await runTui(chat, { monochrome: f.monochrome === true || process.env.NO_COLOR !== undefined });

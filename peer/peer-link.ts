@@ -1,4 +1,4 @@
-import type { Clock } from '../common/clock.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import type { PunchlineError } from '../common/errors.js';
 import type { Identity } from '../common/identity.js';
@@ -52,8 +52,10 @@ export interface LinkEvents extends Record<string, unknown> {
   pathChanged: { kind: PathKind; label: string; remote: Endpoint | undefined };
   message: AppMessage;
   delivered: { id: string };
+  /** The peer is gone: nothing heard on any path. Once per session until it is heard again. */
   dead: { silentMs: number };
-  alive: Record<string, never>;
+  /** Heard again after 'dead' was reported (afterDead) or after a silence the relay bridged. */
+  alive: { afterDead: boolean };
   path: { label: string };
   closed: { reason: string; error?: PunchlineError };
 }
@@ -65,6 +67,13 @@ export interface LinkComponents {
   randomBytes: (n: number) => Uint8Array;
   /** Route session packets with these connection ids (hex) to this link, or stop routing them. */
   route: (cids: string[], link: PeerLink | undefined) => void;
+  /**
+   * May messages be handed to a session made for this introduction, addressed by this name? Asked
+   * before the first message goes into each session (and again after release()); until it says
+   * yes, messages wait in the link. The chat layer checks the keys against its pins here
+   * (peer/chat/service.ts); without it every introduction is accepted.
+   */
+  mayHandOver?: (peer: { name: string; intro: Introduce }) => boolean;
 }
 
 interface Pending {
@@ -93,8 +102,14 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly bySid = new Map<number, string>();
   private readonly seen = new Set<string>();
   private readonly paths = new Map<string, SessionPath>();
+  /** The session (and the name it was asked under) mayHandOver cleared for messages. */
+  private cleared: { session: Session; name: string } | undefined;
   readonly relayPath: SessionPath;
   private directSince = -Infinity;
+  /** The relay's chance to prove a session whose direct path went silent (armRelayTrial). */
+  private relayTrial: TimerHandle | undefined;
+  /** 'dead' was emitted for the current session and nothing has been heard since. */
+  private deadReported = false;
 
   constructor(
     readonly id: Uint8Array,
@@ -179,18 +194,26 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.on('delivered', (e) => this.onDelivered(e.id));
     s.on('writable', () => this.push());
     s.on('dead', (e) => {
-      // A silent direct path with the relay at hand: move to the relay, keep the session.
+      // A silent direct path with the relay at hand: move to the relay, keep the session, and
+      // give the relay DIRECT_TRUST_MS to carry an answer before the peer is reported gone.
       if (this.path === 'direct' && this.canRelay) {
         this.c.logger.info('direct path silent, falling back to the relay', {
           peer: this.idHex,
           silentMs: e.silentMs,
         });
         s.setPath(this.relayPath);
+        this.armRelayTrial(s, e.silentMs);
         return;
       }
-      this.emit('dead', { silentMs: e.silentMs });
+      this.reportDead(s, e.silentMs);
     });
-    s.on('alive', () => this.emit('alive', {}));
+    s.on('alive', () => {
+      this.c.clock.clearTimeout(this.relayTrial);
+      this.relayTrial = undefined;
+      const afterDead = this.deadReported;
+      this.deadReported = false;
+      this.emit('alive', { afterDead });
+    });
     s.on('path', (e) => {
       if (pathKind(e.label) === 'direct') this.directSince = this.c.clock.now();
       const remote = endpointOfLabel(e.label);
@@ -217,6 +240,9 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   private dropSession(): void {
+    this.c.clock.clearTimeout(this.relayTrial);
+    this.relayTrial = undefined;
+    this.deadReported = false;
     const old = this.session;
     if (!old) return;
     this.session = undefined;
@@ -246,14 +272,39 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.session.start();
   }
 
-  /** The relay came up: a session with no path (or a dead one) rides it now. */
+  /**
+   * The relay came up: a session with no path (or a dead one) rides it now. A peer already
+   * reported gone stays gone until it is heard (no path events for it meanwhile).
+   */
   relayUp(): void {
     const s = this.session;
-    if (!s || s.state === 'closed' || !this.canRelay) return;
+    if (!s || s.state === 'closed' || !this.canRelay || this.deadReported) return;
     if (s.pathLabel === undefined || s.dead) {
+      const wasDead = s.dead;
       s.setPath(this.relayPath);
       s.start();
+      if (wasDead) this.armRelayTrial(s, 0);
     }
+  }
+
+  /** Has this session's peer been reported gone ('dead'), and not been heard since? */
+  get reportedDead(): boolean {
+    return this.deadReported;
+  }
+
+  /** A dead session moved to the relay: if the relay brings nothing within DIRECT_TRUST_MS either, the peer is gone. */
+  private armRelayTrial(s: Session, silentMs: number): void {
+    this.c.clock.clearTimeout(this.relayTrial);
+    this.relayTrial = this.c.clock.setTimeout(() => {
+      this.relayTrial = undefined;
+      if (this.session === s && s.state === 'open' && s.dead) this.reportDead(s, silentMs + DIRECT_TRUST_MS);
+    }, DIRECT_TRUST_MS);
+  }
+
+  private reportDead(s: Session, silentMs: number): void {
+    if (this.session !== s || this.deadReported) return;
+    this.deadReported = true;
+    this.emit('dead', { silentMs });
   }
 
   /**
@@ -283,9 +334,24 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.push();
   }
 
+  /** Ask mayHandOver again (the user trusted the key): messages it held go to the session now. */
+  release(): void {
+    this.push();
+  }
+
+  /** Has this session's introduction been cleared for messages to this link's name? */
+  private clearedFor(s: Session): boolean {
+    if (this.cleared?.session === s && this.cleared.name === this.name) return true;
+    if (!this.intro) return false;
+    if (this.c.mayHandOver && !this.c.mayHandOver({ name: this.name, intro: this.intro })) return false;
+    this.cleared = { session: s, name: this.name };
+    return true;
+  }
+
   private push(): void {
     const s = this.session;
-    if (!s || s.state === 'closed') return;
+    if (!s || s.state === 'closed' || this.pending.size === 0) return;
+    if (!this.clearedFor(s)) return; // held: the keys are not (yet) the pinned ones
     for (const p of this.pending.values()) {
       if (p.sid !== undefined) continue;
       const sid = s.send(encodeApp(p.msg));

@@ -23,6 +23,7 @@ import type { AppMessage } from './app-message.js';
 import { PeerLink } from './peer-link.js';
 import type { PathKind, PathMode, RelayPort } from './peer-link.js';
 import { RelayChannel } from './relay-channel.js';
+import type { RelayFailure } from './relay-channel.js';
 import { PUNCH_DEFAULTS, PunchAttempt, newPunchCounters, validProbe } from './puncher.js';
 import type { PunchCounters, PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import { RendezvousClient } from './rendezvous-client.js';
@@ -92,6 +93,20 @@ export interface PeerComponents {
 
 export type PeerState = 'online' | 'connecting' | 'direct' | 'relay' | 'offline';
 
+/** What a session's peer showed: the name it is addressed by, its id and public keys (hex). */
+export interface PeerKeysSeen {
+  name: string;
+  id: string;
+  signKey: string;
+  dhKey: string;
+}
+
+/**
+ * Asked before the first message goes into each session (PeerLink mayHandOver): true lets the
+ * messages go, false holds them in the link until release(). The chat layer's trust pins.
+ */
+export type TrustGate = (peer: PeerKeysSeen) => boolean;
+
 export interface PeerInfo {
   id: string;
   name: string;
@@ -120,13 +135,26 @@ export interface PeerStatsView {
 }
 
 export interface PeerEvents extends Record<string, unknown> {
-  /** `transport`: udp (public = your NAT's UDP mapping) or tcp (the relay stream: public = your TCP source). */
-  registered: { id: string; public: string; transport: 'udp' | 'tcp' };
+  /** `transport`: udp (public = your NAT's UDP mapping) or ws (the relay's WebSocket: public = your TCP source). */
+  registered: { id: string; public: string; transport: 'udp' | 'ws' };
   /** The server's key was seen for the first time and is now pinned (trust on first use). */
   'server-key': { fingerprint: string };
   presence: { peers: { id: string; name: string }[] };
-  /** The session is open; `path` is the path its first message takes. */
-  connected: { peer: string; id: string; path: PathKind; remote: string; ms: number };
+  /**
+   * The session is open; `path` is the path its first message takes. `fingerprint` is the id's
+   * (common/identity.ts fingerprint), `sign_key` and `dh_key` the peer's public keys (hex) the
+   * handshake proved (dh_key) and the id vouches for (both hash to it).
+   */
+  connected: {
+    peer: string;
+    id: string;
+    path: PathKind;
+    remote: string;
+    ms: number;
+    fingerprint: string;
+    sign_key: string;
+    dh_key: string;
+  };
   /** The session moved: upgraded to direct, fell back to the relay, or followed a rebinding. */
   path: { peer: string; id: string; path: PathKind; remote: string };
   message: {
@@ -183,6 +211,8 @@ interface PeerEntry {
   directTries: number;
   /** Start times of recent punch attempts with this peer (admitAttempt's window). */
   punchStarts: number[];
+  /** How long the open session took to open (its `connected` event's `ms`). */
+  openMs: number;
 }
 
 /**
@@ -205,9 +235,16 @@ export class PeerNode extends Emitter<PeerEvents> {
   /** The server's key, pinned, shared by the UDP client and the relay's. */
   readonly serverPin: ServerKeyPin;
   private keyChangeReported: string | undefined;
+  /** SERVER_UNREACHABLE was said since the last registration: not again until the server is back. */
+  private unreachableReported = false;
+  /** The relay's last failed connection attempt, cleared when it connects. */
+  private relayFailure: RelayFailure | undefined;
+  /** The set-up mistakes (TLS trust, not a relay) already told, by message: each is said once. */
+  private readonly relayFailuresReported = new Set<string>();
   private readonly peers = new Map<string, PeerEntry>();
   private readonly routes = new Map<string, PeerLink>();
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
+  private trustGate: TrustGate | undefined;
   private closed = false;
   local: Endpoint | undefined;
 
@@ -263,6 +300,24 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
   get room(): string {
     return this.opts.room;
+  }
+
+  /**
+   * Check every session's peer before any message goes into it (see TrustGate). Set it before
+   * the first message is sent; without one every introduced key is accepted.
+   */
+  setTrustGate(gate: TrustGate | undefined): void {
+    this.trustGate = gate;
+  }
+
+  /** The name a peer (by id, hex) goes by here, if the node knows it; O(1), unlike peerList(). */
+  peerName(idHex: string): string | undefined {
+    return this.peers.get(idHex)?.link.name;
+  }
+
+  /** Ask the trust gate again for this peer: messages it held go out if it now says yes. */
+  release(nameOrId: string): void {
+    this.resolve(nameOrId).link.release();
   }
 
   /** Take another name in the room (re-registers; NAME_TAKEN leaves the old one). */
@@ -321,8 +376,16 @@ export class PeerNode extends Emitter<PeerEvents> {
           serverPin: this.serverPin,
         },
       );
-      relay.on('client', (rc) => this.wireClient(rc, 'tcp'));
+      relay.on('client', (rc) => this.wireClient(rc, 'ws'));
+      relay.on('failed', (f) => {
+        this.relayFailure = f;
+        if ((f.kind === 'tls' || f.kind === 'http') && !this.relayFailuresReported.has(f.message)) {
+          this.relayFailuresReported.add(f.message);
+          this.emit('error', { code: 'RELAY_UNAVAILABLE', message: f.message });
+        }
+      });
       relay.on('up', () => {
+        this.relayFailure = undefined;
         this.serverChanged();
         for (const e of this.peers.values()) e.link.relayUp();
       });
@@ -338,10 +401,11 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   /** Both rendezvous clients (UDP and the relay stream) feed the same handlers. */
-  private wireClient(client: RendezvousClient, transport: 'udp' | 'tcp'): void {
-    client.on('registered', (e) =>
-      this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed), transport }),
-    );
+  private wireClient(client: RendezvousClient, transport: 'udp' | 'ws'): void {
+    client.on('registered', (e) => {
+      this.unreachableReported = false;
+      this.emit('registered', { id: idText(e.id), public: endpointKey(e.observed), transport });
+    });
     client.on('presence', (e) => this.onPresence(e.members));
     client.on('introduce', (intro) => this.onIntroduce(intro));
     client.on('error', (e) => {
@@ -354,6 +418,18 @@ export class PeerNode extends Emitter<PeerEvents> {
       if (e.code === 'SERVER_KEY_CHANGED') {
         if (this.keyChangeReported === e.message) return;
         this.keyChangeReported = e.message;
+      }
+      // Unreachable is said once, with what the relay said, until a registration succeeds (the
+      // `server` event tells when it is back); retrying goes on meanwhile.
+      if (e.code === 'SERVER_UNREACHABLE') {
+        if (this.unreachableReported) {
+          this.log.info('rendezvous still unreachable', { transport, error: e.message });
+          return;
+        }
+        this.unreachableReported = true;
+        const relay = this.relayFailure ? `; ${this.relayFailure.message}` : '';
+        this.emit('error', { code: e.code, message: `${e.message}${relay}; retrying` });
+        return;
       }
       this.emit('error', { code: e.code, message: e.message });
     });
@@ -455,6 +531,9 @@ export class PeerNode extends Emitter<PeerEvents> {
             else if (this.routes.get(cid) === link) this.routes.delete(cid);
           }
         },
+        mayHandOver: ({ name, intro }) =>
+          this.trustGate?.({ name, id: idHex, signKey: toHex(intro.signKey), dhKey: toHex(intro.dhKey) }) ??
+          true,
       },
       (b, to) => this.send(b, to),
       this.relay ? relayPort : undefined,
@@ -468,6 +547,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       directTimer: undefined,
       directTries: 0,
       punchStarts: [],
+      openMs: 0,
     };
     this.peers.set(idHex, e);
     this.wire(e);
@@ -481,19 +561,15 @@ export class PeerNode extends Emitter<PeerEvents> {
       e.reconnectTries = 0;
       this.clock.clearTimeout(e.reconnectTimer);
       e.reconnectTimer = undefined;
-      const kind = l.path ?? 'direct';
-      this.emit('connected', {
-        peer: l.name,
-        id: l.idHex,
-        path: kind,
-        remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : (o.path ?? ''),
-        ms: o.ms,
-      });
-      if (kind === 'relay') this.scheduleDirectRetry(e);
+      e.openMs = o.ms;
+      const view = this.connectedView(e, o.path ?? '');
+      this.emit('connected', view);
+      if (view.path === 'relay') this.scheduleDirectRetry(e);
     });
     l.on('pathChanged', (p) => {
       this.log.debug('path changed', { peer: l.name, kind: p.kind, label: p.label, state: l.session?.state });
       if (l.session?.state !== 'open') return; // before 'open', 'connected' tells the path
+      if (l.reportedDead) return; // a peer reported gone has no path until it is heard again
       this.emit('path', {
         peer: l.name,
         id: l.idHex,
@@ -522,6 +598,14 @@ export class PeerNode extends Emitter<PeerEvents> {
     l.on('dead', () => {
       this.emit('disconnected', { peer: l.name, id: l.idHex, reason: 'timeout' });
       this.scheduleReconnect(e);
+    });
+    // The same session heard again after it was reported gone: connected again, as it is now.
+    l.on('alive', (a) => {
+      if (!a.afterDead || !l.open) return;
+      e.reconnectTries = 0;
+      this.clock.clearTimeout(e.reconnectTimer);
+      e.reconnectTimer = undefined;
+      this.emit('connected', this.connectedView(e, ''));
     });
     l.on('closed', (c) => {
       this.emit('disconnected', {
@@ -576,6 +660,31 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (byId.length > 1 || byName.length > 1)
       throw new PunchlineError('BAD_ARGUMENT', `"${nameOrId}" matches several peers; give more of the id`);
     throw new PunchlineError('UNKNOWN_PEER', `no peer "${nameOrId}" in the room`);
+  }
+
+  /**
+   * The open session with a peer as a `connected` event would tell it (path as it is now), or
+   * undefined when none is open: how a `connect` to a connected peer is answered.
+   */
+  connection(nameOrId: string): PeerEvents['connected'] | undefined {
+    const e = this.resolve(nameOrId);
+    return e.link.open ? this.connectedView(e, '') : undefined;
+  }
+
+  /** The `connected` event for a peer's open session, its path as it is now. */
+  private connectedView(e: PeerEntry, pathLabel: string): PeerEvents['connected'] {
+    const l = e.link;
+    const kind = l.path ?? 'direct';
+    return {
+      peer: l.name,
+      id: l.idHex,
+      path: kind,
+      remote: kind === 'relay' ? 'relay' : l.remote ? endpointKey(l.remote) : pathLabel,
+      ms: e.openMs,
+      fingerprint: fingerprint(l.id),
+      sign_key: l.intro ? toHex(l.intro.signKey) : '',
+      dh_key: l.intro ? toHex(l.intro.dhKey) : '',
+    };
   }
 
   /** Connect to a peer: introduction, hole punching, then the encrypted session. Resolves when it is open. */

@@ -44,6 +44,60 @@ export interface RelayChannelEvents extends Record<string, unknown> {
   down: { reason: string };
   /** A session packet relayed from `from`. */
   relayed: { from: Uint8Array; payload: Uint8Array };
+  /** A connection attempt failed (another follows on the backoff). */
+  failed: RelayFailure;
+}
+
+/**
+ * Why the relay could not be reached. `tls` (its certificate is not trusted) and `http` (what
+ * answered is not a WebSocket relay) are set-up mistakes that retrying cannot fix: the user is
+ * told. `network` (refused, unreachable, timed out) and `busy` (the server is full: 429/503) may
+ * pass by themselves.
+ */
+export interface RelayFailure {
+  kind: 'tls' | 'http' | 'busy' | 'network';
+  message: string;
+}
+
+/** TLS verification failures as Node reports them (err.code of the socket error). */
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Sort a failed connection attempt into a RelayFailure, with a message that says what to do. */
+export function relayFailure(url: string, e: unknown): RelayFailure {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const code = err.cause?.code;
+  const http = /server answered HTTP (\d+)/.exec(err.message ?? '');
+  if (code !== undefined && TLS_TRUST_CODES.has(code))
+    return {
+      kind: 'tls',
+      message:
+        `the relay ${url} has a certificate this client does not trust (${err.cause?.message ?? code}); ` +
+        'if it is yours (self-signed), pass its CA with --ca-file FILE',
+    };
+  if (http) {
+    const status = Number(http[1]);
+    if (status === 429 || status === 503)
+      return { kind: 'busy', message: `the relay ${url} is full (HTTP ${status})` };
+    return {
+      kind: 'http',
+      message:
+        `${url} answered HTTP ${status}, not a WebSocket upgrade: is it a punchline rendezvous, at its ` +
+        'main port (the one its "listening on tcp" line shows)?',
+    };
+  }
+  const why = (err.message ?? String(e)).startsWith(`${url}: `)
+    ? err.message.slice(url.length + 2)
+    : (err.message ?? String(e));
+  return { kind: 'network', message: `the relay ${url}: ${why}` };
 }
 
 const ANY = { address: 'relay', port: 0 };
@@ -92,6 +146,7 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
     } catch (e) {
       this.connecting = false;
       this.c.logger.debug('relay connect failed', { url: this.opts.url, error: String(e) });
+      this.emit('failed', relayFailure(this.opts.url, e));
       this.retry();
       return;
     }

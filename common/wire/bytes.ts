@@ -86,7 +86,10 @@ function decodeUtf8(b: Uint8Array, what: string): string {
   }
 }
 
-/** Growable big-endian writer. */
+/**
+ * Growable big-endian writer. A number that does not fit its field (negative, fractional, too
+ * large) is a RangeError, never wrapped: a wrapped port or length is another, valid-looking value.
+ */
 export class Writer {
   private buf: Uint8Array;
   private off = 0;
@@ -105,17 +108,20 @@ export class Writer {
     return this.off;
   }
   u8(v: number): this {
+    if ((v & 0xff) !== v) throw new RangeError(`u8 out of range: ${v}`);
     this.room(1);
     this.buf[this.off++] = v & 0xff;
     return this;
   }
   u16(v: number): this {
+    if ((v & 0xffff) !== v) throw new RangeError(`u16 out of range: ${v}`);
     this.room(2);
     this.buf[this.off++] = (v >>> 8) & 0xff;
     this.buf[this.off++] = v & 0xff;
     return this;
   }
   u32(v: number): this {
+    if (v >>> 0 !== v) throw new RangeError(`u32 out of range: ${v}`);
     this.room(4);
     this.buf[this.off++] = (v >>> 24) & 0xff;
     this.buf[this.off++] = (v >>> 16) & 0xff;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { ChatMessage, ConversationId } from './types.js';
+import { isTimestamp } from '../app-message.js';
 import { Journal } from './journal.js';
 
 /**
@@ -28,7 +29,7 @@ const isRecord = (v: unknown): v is HistoryRecord => {
     typeof r.fromId === 'string' &&
     typeof r.fromName === 'string' &&
     typeof r.text === 'string' &&
-    typeof r.ts === 'number' &&
+    isTimestamp(r.ts) && // not Infinity (1e999 parses so) nor 1e308: a time to show
     typeof r.out === 'boolean'
   );
 };

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isTimestamp } from '../app-message.js';
 import { Journal } from './journal.js';
 
 /**
@@ -19,14 +20,16 @@ export interface OutboxEntry {
 
 type Record_ = ({ op: 'queue' } & OutboxEntry) | { op: 'done'; id: string; to: string };
 
+/**
+ * A usable record. `ts` must be a time: JSON.parse reads 1e999 as Infinity, which would go out
+ * as `"ts":null`, and 1e308 is no date; the receiver drops both as malformed (peer/app-message.ts).
+ */
 const isRecord = (v: unknown): v is Record_ => {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
   if (typeof r.id !== 'string' || typeof r.to !== 'string') return false;
   if (r.op === 'done') return true;
-  return (
-    r.op === 'queue' && typeof r.text === 'string' && typeof r.ts === 'number' && typeof r.room === 'boolean'
-  );
+  return r.op === 'queue' && typeof r.text === 'string' && isTimestamp(r.ts) && typeof r.room === 'boolean';
 };
 
 const key = (id: string, to: string): string => `${id}|${to}`;

@@ -4,11 +4,12 @@ import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
-import type { PeerNode } from '../peer-node.js';
+import type { PeerKeysSeen, PeerNode } from '../peer-node.js';
 import { History } from './history.js';
 import type { HistoryRecord } from './history.js';
 import { Outbox } from './outbox.js';
-import { TrustStore } from './trust.js';
+import { PEERS_FILE, TrustStore } from './trust.js';
+import type { PeerKeys, TrustVerdict } from './trust.js';
 import type {
   ChatEvents,
   ChatMessage,
@@ -34,8 +35,13 @@ const convKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : c.p
  * The chat layer over a PeerNode: what the TUI (and any UI) uses. Every outgoing message goes
  * to the outbox (one entry per recipient) before it is shown, and is marked done when that
  * recipient's receipt comes back; on start-up what is left is handed to the peers as they
- * appear. Incoming messages are recorded in history once (by sender and id). The first key
- * seen behind a name is pinned; a different one holds messages to that name until trust().
+ * appear. Incoming messages are recorded in history once (by sender and id).
+ *
+ * The first peer seen behind a name is pinned (peer/chat/trust.ts), with its keys once a session
+ * shows them. A peer whose name is pinned to another id or other keys is flagged KEY_CHANGED and
+ * nothing goes to it until trust(): send() and the outbox check the pin before handing a message
+ * to the node, and the node asks this service (its trust gate) again with the session's keys
+ * before the first message goes into each session, relayed or direct.
  */
 export class PeerChatService extends Emitter<ChatEvents> implements ChatService {
   private readonly outbox: Outbox;
@@ -46,7 +52,10 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   private readonly handed = new Set<string>();
   /** Delivery state per outgoing message and recipient, for messages of this run and the outbox. */
   private readonly delivery = new Map<string, Record<string, DeliveryState>>();
-  /** Names whose current key differs from the pinned one -> the new peer id. */
+  /**
+   * Peers (by id) shown behind a name pinned to another id or other keys -> that name. Messages
+   * to them are held until trust(); only trust() clears a flag.
+   */
   private readonly changed = new Map<string, string>();
   private knownPresent = new Map<string, string>(); // id -> name, for join/leave notices
   private selfView: SelfView;
@@ -59,9 +68,11 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     super();
     this.now = opts.now ?? Date.now;
     const durable = opts.durable ?? true;
+    // The pins first: a damaged peers.json throws before any journal is opened.
+    this.trustStore = new TrustStore(path.join(opts.dataDir, PEERS_FILE), this.now);
     this.outbox = new Outbox(opts.dataDir, durable);
     this.history_ = new History(opts.dataDir, durable);
-    this.trustStore = new TrustStore(path.join(opts.dataDir, 'peers.json'), this.now);
+    node.setTrustGate((p) => this.gate(p));
     const id = toHex(node.identity.id);
     this.selfView = {
       name: node.name,
@@ -94,6 +105,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
             ? `connected to ${c.peer} through the relay in ${c.ms} ms; trying a direct path`
             : `connected to ${c.peer}: direct path to ${c.remote} in ${c.ms} ms`,
         );
+        // The session proved these keys: they join the pin (or flag the peer, if not the pinned ones).
+        if (c.sign_key && c.dh_key) this.mayDeliver(c.id, { signKey: c.sign_key, dhKey: c.dh_key });
         this.markSent(c.id);
         this.emitPeers();
       }),
@@ -152,7 +165,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         name: p.name,
         state: p.state,
         ...(st?.rtt_ms !== undefined ? { rttMs: st.rtt_ms } : {}),
-        ...(this.changed.get(p.name) === p.id ? { keyChanged: true } : {}),
+        ...(this.changed.has(p.id) ? { keyChanged: true } : {}),
       };
     });
   }
@@ -165,13 +178,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     const now = new Map(list.map((p) => [p.id, p.name]));
     for (const [id, name] of now) {
       if (!this.knownPresent.has(id)) this.notice({ kind: 'room' }, `${name} joined`);
-      const verdict = this.trustStore.check(name, id);
-      if (verdict === 'changed' && this.changed.get(name) !== id) {
-        this.changed.set(name, id);
-        const msg = `the key behind "${name}" changed (pinned ${fingerprintOfHex(this.trustStore.pinned(name)!)}, now ${fingerprintOfHex(id)}): messages to ${name} are held until /trust ${name}`;
-        this.notice({ kind: 'room' }, msg, 'error');
-        this.emit('error', { code: 'KEY_CHANGED', message: msg, peer: name });
-      } else if (verdict !== 'changed') this.changed.delete(name);
+      this.checkPeer(name, id);
       this.handOver(id);
     }
     for (const [id, name] of this.knownPresent)
@@ -180,10 +187,52 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.emitPeers();
   }
 
+  /**
+   * Check `id` (and its `keys`, when a session showed them) behind `name` against the pins; a
+   * mismatch flags the peer (KEY_CHANGED, once) and holds what waits for it. True when the peer
+   * may be sent to.
+   */
+  private checkPeer(name: string, id: string, keys?: PeerKeys): boolean {
+    if (this.changed.has(id)) return false;
+    let verdict: TrustVerdict;
+    try {
+      verdict = this.trustStore.check(name, id, keys);
+    } catch (e) {
+      // The pin could not be written: say so; the verdict stands in memory for this run.
+      this.emit('error', { code: 'IO', message: (e as Error).message });
+      verdict = this.trustStore.check(name, id, keys);
+    }
+    if (verdict !== 'changed') return true;
+    this.changed.set(id, name);
+    const pin = this.trustStore.pinned(name);
+    const was = pin ? fingerprintOfHex(pin.id) : 'nothing';
+    const msg =
+      pin && pin.id === id
+        ? `the keys shown for "${name}" are not the pinned ones (id ${was}): messages to ${name} are held until /trust ${name}`
+        : `the key behind "${name}" changed (pinned ${was}, now ${fingerprintOfHex(id)}): messages to ${name} are held until /trust ${name}`;
+    this.notice({ kind: 'room' }, msg, 'error');
+    this.emit('error', { code: 'KEY_CHANGED', message: msg, peer: name });
+    // What is still pending waits (in the outbox, or in the node's link behind the trust gate).
+    for (const [mid, d] of this.delivery) if (d[id] === 'pending') this.setState(mid, id, 'held');
+    this.emitPeers();
+    return false;
+  }
+
+  /** May messages go to this peer (checked against the pins under the name the node knows it by)? */
+  private mayDeliver(peerId: string, keys?: PeerKeys): boolean {
+    if (this.changed.has(peerId)) return false;
+    const name = this.node.peerName(peerId);
+    return name !== undefined && this.checkPeer(name, peerId, keys);
+  }
+
+  /** The node's trust gate: asked with the session's keys before its first message (PeerLink). */
+  private gate(p: PeerKeysSeen): boolean {
+    return this.checkPeer(p.name, p.id, { signKey: p.signKey, dhKey: p.dhKey });
+  }
+
   /** Hand this peer's outbox entries to the node (once per run), unless its key is in question. */
   private handOver(peerId: string): void {
-    const name = this.knownPresent.get(peerId) ?? this.node.peerList().find((p) => p.id === peerId)?.name;
-    if (name !== undefined && this.changed.get(name) === peerId) return; // held until /trust
+    if (!this.mayDeliver(peerId)) return; // held until /trust
     for (const e of this.outbox.pendingFor(peerId)) {
       const k = `${e.id}|${peerId}`;
       if (this.handed.has(k)) continue;
@@ -242,21 +291,17 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     const msg = this.toMessage(rec);
     this.emit('message', msg);
     for (const to of recipients) {
-      const name = this.nameOf(to);
-      if (this.changed.get(name) === to) {
+      if (!this.mayDeliver(to)) {
         this.setState(id, to, 'held');
         continue;
       }
       this.node.sendMessage(to, text, { id, ts, room, ...action });
       this.handed.add(`${id}|${to}`);
+      // (The node's trust gate may have held it meanwhile: then it stays held.)
       const st = this.node.peerList().find((p) => p.id === to)?.state;
-      if (st === 'direct' || st === 'relay') this.setState(id, to, 'sent');
+      if ((st === 'direct' || st === 'relay') && states[to] === 'pending') this.setState(id, to, 'sent');
     }
     return this.toMessage(rec);
-  }
-
-  private nameOf(peerId: string): string {
-    return this.node.peerList().find((p) => p.id === peerId)?.name ?? peerId;
   }
 
   private setState(id: string, peerId: string, state: DeliveryState): void {
@@ -334,15 +379,20 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 
   trust(nameOrId: string): void {
     const p = this.node.resolve(nameOrId).link;
-    this.trustStore.trust(p.name, p.idHex);
-    this.changed.delete(p.name);
+    // The keys of its last introduction, when there was one (they hash to the id, or the store
+    // refuses them); else the id alone, and its keys join the pin at the first session.
+    const keys = p.intro ? { signKey: toHex(p.intro.signKey), dhKey: toHex(p.intro.dhKey) } : undefined;
+    this.trustStore.trust(p.name, p.idHex, keys);
+    this.changed.delete(p.idHex);
     this.notice(
       { kind: 'peer', peerId: p.idHex },
       `trusting the new key of ${p.name} (${fingerprint(p.id)})`,
     );
-    // Held messages go now.
+    // Held messages go now: those still in the outbox, and those the node held for the gate.
     for (const [id, d] of this.delivery) if (d[p.idHex] === 'held') this.setState(id, p.idHex, 'pending');
     this.handOver(p.idHex);
+    this.node.release(p.idHex);
+    if (p.open) this.markSent(p.idHex);
     this.emitPeers();
   }
 

@@ -8,16 +8,37 @@ import type { PeerNode } from '../peer-node.js';
  * The headless JSON-lines contract (docs/cli.md): commands on stdin, events on stdout, one JSON
  * object per line. It is public and stable: fields are only ever added.
  */
-export type Command =
+export type Command = (
   | { cmd: 'connect'; peer: string }
   | { cmd: 'send'; peer: string; text: string; action?: boolean }
+  | { cmd: 'send_room'; text: string }
   | { cmd: 'peers' }
   | { cmd: 'stats'; peer: string }
   | { cmd: 'trust'; peer: string }
-  | { cmd: 'quit' };
+  | { cmd: 'quit' }
+) & { req?: Req };
+
+/** A caller's tag for a command, echoed in its answer and in any error it causes. */
+export type Req = string | number;
 
 /** A command line may carry a 1 MB text, JSON-escaped (up to 6 bytes a character in the worst case). */
 export const MAX_COMMAND_LINE = 8 * 1024 * 1024;
+/** `req` is a tag, not a payload: a string of at most 64 characters or a finite number. */
+export const MAX_REQ_CHARS = 64;
+
+const COMMANDS = 'connect, send, send_room, peers, stats, trust or quit';
+
+/**
+ * The `req` of a command line that may not parse as a command, so that even its error carries
+ * it (a caller matching answers by `req` must never be left waiting).
+ */
+function reqOf(o: Record<string, unknown>): Req | undefined {
+  const r = o.req;
+  if (r === undefined) return undefined;
+  if (typeof r === 'string' && r.length <= MAX_REQ_CHARS) return r;
+  if (typeof r === 'number' && Number.isFinite(r)) return r;
+  return undefined;
+}
 
 export function parseCommand(line: string): Command {
   if (line.length > MAX_COMMAND_LINE)
@@ -31,15 +52,22 @@ export function parseCommand(line: string): Command {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new PunchlineError('BAD_ARGUMENT', 'not a JSON object');
   const o = v as Record<string, unknown>;
+  const req = reqOf(o);
+  if (o.req !== undefined && req === undefined)
+    throw new PunchlineError(
+      'BAD_ARGUMENT',
+      `"req" must be a string of at most ${MAX_REQ_CHARS} characters or a finite number`,
+    );
   const str = (k: string): string => {
     if (typeof o[k] !== 'string' || (o[k] as string).length === 0)
       throw new PunchlineError('BAD_ARGUMENT', `"${String(o.cmd)}" needs a non-empty string "${k}"`);
     return o[k] as string;
   };
+  const tag = req === undefined ? {} : { req };
   switch (o.cmd) {
     case 'connect':
-      return { cmd: 'connect', peer: str('peer') };
-    case 'send': {
+      return { cmd: 'connect', peer: str('peer'), ...tag };
+    case 'send':
       if (o.action !== undefined && typeof o.action !== 'boolean')
         throw new PunchlineError('BAD_ARGUMENT', '"send": "action" must be true or false');
       return {
@@ -47,21 +75,37 @@ export function parseCommand(line: string): Command {
         peer: str('peer'),
         text: str('text'),
         ...(o.action === true ? { action: true } : {}),
+        ...tag,
       };
-    }
+    case 'send_room':
+      return { cmd: 'send_room', text: str('text'), ...tag };
     case 'peers':
-      return { cmd: 'peers' };
+      return { cmd: 'peers', ...tag };
     case 'stats':
-      return { cmd: 'stats', peer: str('peer') };
+      return { cmd: 'stats', peer: str('peer'), ...tag };
     case 'trust':
-      return { cmd: 'trust', peer: str('peer') };
+      return { cmd: 'trust', peer: str('peer'), ...tag };
     case 'quit':
-      return { cmd: 'quit' };
+      return { cmd: 'quit', ...tag };
+    case undefined:
+      throw new PunchlineError('BAD_ARGUMENT', `missing "cmd"; expected ${COMMANDS}`);
     default:
-      throw new PunchlineError(
-        'BAD_ARGUMENT',
-        `unknown cmd ${JSON.stringify(o.cmd)}; expected connect, send, peers, stats, trust or quit`,
-      );
+      throw new PunchlineError('BAD_ARGUMENT', `unknown cmd ${JSON.stringify(o.cmd)}; expected ${COMMANDS}`);
+  }
+}
+
+/** What a bad command line still tells us: its `req` and `peer`, so that its error carries them. */
+function salvage(line: string): { req?: Req; peer?: string } {
+  if (line.length > MAX_COMMAND_LINE) return {};
+  try {
+    const v = JSON.parse(line) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+    const o = v as Record<string, unknown>;
+    const req = reqOf(o);
+    const peer = typeof o.peer === 'string' && o.peer.length > 0 && o.peer.length <= 256 ? o.peer : undefined;
+    return { ...(req === undefined ? {} : { req }), ...(peer === undefined ? {} : { peer }) };
+  } catch {
+    return {};
   }
 }
 
@@ -69,6 +113,10 @@ export function parseCommand(line: string): Command {
  * Wire a PeerNode to JSON lines. With a chat service, sends go through its outbox (they survive
  * a restart) and incoming messages are reported once across restarts (its history). Resolves
  * when the user quits or stdin ends.
+ *
+ * Every command is answered (docs/cli.md): by its own event (`sent`, `peers`, `stats`,
+ * `trusted`, `connected`) or by an `error`. A command's `req` comes back in its answer and in
+ * any error it causes; an error about a peer names it in `peer`.
  */
 export function runJsonLines(
   node: PeerNode,
@@ -76,17 +124,35 @@ export function runJsonLines(
   output: Writable,
   chat?: PeerChatService,
 ): Promise<void> {
-  const out = (e: Record<string, unknown>): void => {
+  const write = (e: Record<string, unknown>): void => {
     output.write(JSON.stringify(e) + '\n');
   };
-  node.on('registered', (e) => out({ event: 'registered', ...e }));
-  node.on('presence', (e) => out({ event: 'presence', ...e }));
-  node.on('connected', (e) => out({ event: 'connected', ...e }));
-  node.on('path', (e) => out({ event: 'path', ...e }));
+  /** The command being handled, while its synchronous work runs: what its events answer. */
+  let current: { req?: Req; peer?: string; room?: boolean } | undefined;
+  /** Connects still waiting for their `connected` or `error`, by peer id (and name, for errors). */
+  const pendingConnects: { id: string; name: string; req: Req }[] = [];
+  const takeConnect = (pred: (p: { id: string; name: string }) => boolean): Req | undefined => {
+    const i = pendingConnects.findIndex(pred);
+    return i < 0 ? undefined : pendingConnects.splice(i, 1)[0]!.req;
+  };
+  const withReq = (e: Record<string, unknown>, req: Req | undefined): Record<string, unknown> =>
+    req === undefined ? e : { ...e, req };
+
+  node.on('registered', (e) => write({ event: 'registered', ...e }));
+  node.on('presence', (e) => write({ event: 'presence', ...e }));
+  node.on('connected', (e) =>
+    write(
+      withReq(
+        { event: 'connected', ...e },
+        takeConnect((p) => p.id === e.id),
+      ),
+    ),
+  );
+  node.on('path', (e) => write({ event: 'path', ...e }));
   if (chat)
     chat.on('message', (m) => {
       if (m.outgoing) return;
-      out({
+      write({
         event: 'message',
         from: m.fromName,
         from_id: m.fromId,
@@ -97,14 +163,107 @@ export function runJsonLines(
         ...(m.action ? { action: true } : {}),
       });
     });
-  else node.on('message', (e) => out({ event: 'message', ...e }));
-  node.on('sent', (e) => out({ event: 'sent', ...e }));
-  node.on('delivered', (e) => out({ event: 'delivered', ...e }));
-  node.on('disconnected', (e) => out({ event: 'disconnected', ...e }));
+  else node.on('message', (e) => write({ event: 'message', ...e }));
+  node.on('sent', (e) => {
+    if (current?.room) return; // a room send is answered once, below
+    write(withReq({ event: 'sent', ...e }, current?.req));
+  });
+  node.on('delivered', (e) => write({ event: 'delivered', ...e }));
+  node.on('disconnected', (e) => write({ event: 'disconnected', ...e }));
+  const onError = (e: { code: string; message: string; peer?: string }): void => {
+    // An error raised while a command runs is that command's answer; a late one may end a connect.
+    const peer = e.peer ?? current?.peer;
+    const req =
+      current !== undefined
+        ? current.req
+        : e.peer !== undefined
+          ? takeConnect((p) => p.name === e.peer || p.id === e.peer)
+          : undefined;
+    write(withReq({ event: 'error', ...e, ...(peer === undefined ? {} : { peer }) }, req));
+  };
   // The chat service passes the node's errors on, and adds its own (KEY_CHANGED).
-  if (chat) chat.on('error', (e) => out({ event: 'error', ...e }));
-  else node.on('error', (e) => out({ event: 'error', ...e }));
-  node.on('server', (e) => out({ event: 'server', ...e }));
+  if (chat) chat.on('error', onError);
+  else node.on('error', onError);
+  // The server state as it is now (registration is in flight when this starts), then every change.
+  let lastServer = node.serverState;
+  write({ event: 'server', state: lastServer });
+  node.on('server', (e) => {
+    if (e.state === lastServer) return;
+    lastServer = e.state;
+    write({ event: 'server', ...e });
+  });
+
+  const fail = (e: unknown, ctx: { req?: Req; peer?: string }): void => {
+    const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
+    write(
+      withReq(
+        {
+          event: 'error',
+          code: err.code,
+          message: err.message,
+          ...(ctx.peer === undefined ? {} : { peer: ctx.peer }),
+        },
+        ctx.req,
+      ),
+    );
+  };
+
+  const handle = (c: Command): boolean => {
+    switch (c.cmd) {
+      case 'connect': {
+        const now = node.connection(c.peer);
+        if (now) {
+          write(withReq({ event: 'connected', ...now }, c.req));
+          return false;
+        }
+        const link = node.resolve(c.peer).link;
+        if (c.req !== undefined) pendingConnects.push({ id: link.idHex, name: link.name, req: c.req });
+        node.connect(c.peer).catch(() => {
+          /* failures arrive as error events */
+        });
+        return false;
+      }
+      case 'send':
+        if (chat)
+          chat.send({ kind: 'peer', peerId: node.resolve(c.peer).link.idHex }, c.text, {
+            action: c.action === true,
+          });
+        else node.sendMessage(c.peer, c.text, { action: c.action === true });
+        return false;
+      case 'send_room': {
+        if (!chat) throw new PunchlineError('BAD_ARGUMENT', 'send_room needs the chat service');
+        const m = chat.send({ kind: 'room' }, c.text);
+        const names = new Map(node.peerList().map((p) => [p.id, p.name]));
+        const to = Object.keys(m.delivery ?? {}).map((id) => names.get(id) ?? id);
+        write(withReq({ event: 'sent', room: true, id: m.id, peers: to }, c.req));
+        return false;
+      }
+      case 'peers':
+        write(withReq({ event: 'peers', peers: node.peerList() }, c.req));
+        return false;
+      case 'stats': {
+        const { punch, ...rest } = node.peerStats(c.peer);
+        write(
+          withReq(
+            {
+              event: 'stats',
+              ...rest,
+              ...(punch ? { connect_ms: punch.ms, candidates: punch.candidates } : {}),
+            },
+            c.req,
+          ),
+        );
+        return false;
+      }
+      case 'trust':
+        if (!chat) throw new PunchlineError('BAD_ARGUMENT', 'trust needs the chat service');
+        chat.trust(c.peer);
+        write(withReq({ event: 'trusted', peer: c.peer, id: node.resolve(c.peer).link.idHex }, c.req));
+        return false;
+      case 'quit':
+        return true;
+    }
+  };
 
   return new Promise<void>((resolve) => {
     const rl = readline.createInterface({ input, crlfDelay: Infinity });
@@ -121,48 +280,21 @@ export function runJsonLines(
       try {
         c = parseCommand(line);
       } catch (e) {
-        const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
-        out({ event: 'error', code: err.code, message: err.message });
+        fail(e, salvage(line));
         return;
       }
+      const ctx = {
+        ...(c.req === undefined ? {} : { req: c.req }),
+        ...('peer' in c ? { peer: c.peer } : {}),
+        ...(c.cmd === 'send_room' ? { room: true } : {}),
+      };
+      current = ctx;
       try {
-        switch (c.cmd) {
-          case 'connect':
-            node.connect(c.peer).catch(() => {
-              /* failures arrive as error events */
-            });
-            break;
-          case 'send':
-            if (chat)
-              chat.send({ kind: 'peer', peerId: node.resolve(c.peer).link.idHex }, c.text, {
-                action: c.action === true,
-              });
-            else node.sendMessage(c.peer, c.text, { action: c.action === true });
-            break;
-          case 'peers':
-            out({ event: 'peers', peers: node.peerList() });
-            break;
-          case 'stats': {
-            const { punch, ...rest } = node.peerStats(c.peer);
-            out({
-              event: 'stats',
-              ...rest,
-              ...(punch ? { connect_ms: punch.ms, candidates: punch.candidates } : {}),
-            });
-            break;
-          }
-          case 'trust':
-            if (!chat) throw new PunchlineError('BAD_ARGUMENT', 'trust needs the chat service');
-            chat.trust(c.peer);
-            out({ event: 'trusted', peer: c.peer, id: node.resolve(c.peer).link.idHex });
-            break;
-          case 'quit':
-            finish();
-            break;
-        }
+        if (handle(c)) finish();
       } catch (e) {
-        const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
-        out({ event: 'error', code: err.code, message: err.message });
+        fail(e, ctx);
+      } finally {
+        current = undefined;
       }
     });
     rl.on('close', finish);

@@ -89,7 +89,7 @@ export type FilteringFinding =
   'endpoint-independent-or-address-dependent' | 'address-and-port-dependent' | 'unknown';
 
 export interface Finding {
-  readonly topic: 'udp' | 'public' | 'mapping' | 'filtering' | 'nat type' | 'relay';
+  readonly topic: 'server' | 'udp' | 'public' | 'mapping' | 'filtering' | 'nat type' | 'relay';
   /** The conclusion, e.g. "endpoint-independent". */
   readonly result: string;
   /** What it rests on, e.g. "203.0.113.20:40000 seen by both 7000 and 7001". */
@@ -115,6 +115,12 @@ export interface NatCheckReport {
   readonly altPort: number | null;
   readonly local: string;
   readonly udp: 'ok' | 'blocked';
+  /**
+   * 'no': nothing answered on either transport (no UDP answer and the relay refused or timed
+   * out): the server is not there, or not at this address; the check exits 1 and predicts
+   * nothing. 'unknown': no UDP answer and the relay was not checked.
+   */
+  readonly serverReachable: 'yes' | 'no' | 'unknown';
   /** This socket as the server saw it. */
   readonly public: string | null;
   /** 'none': the public endpoint is this host's own; 'yes': something translates; 'unknown': no answer. */
@@ -476,11 +482,24 @@ export function classifyNat(o: NatCheckObservations): NatCheckReport {
         'if it runs with another --alt-port, give the same --alt-port here.',
     );
 
+  const serverReachable: NatCheckReport['serverReachable'] =
+    udp === 'ok' || o.relay?.reachable === true ? 'yes' : o.relay ? 'no' : 'unknown';
+  if (serverReachable === 'no')
+    findings.unshift({
+      topic: 'server',
+      result: 'unreachable',
+      evidence:
+        'no answer over UDP and no connection to its relay: check the address and port, that the ' +
+        'rendezvous is running, and that your network lets UDP and TCP out; nothing can be said ' +
+        'about your NAT without an answer',
+    });
+
   return {
     server: endpointKey(o.server),
     altPort: o.alt?.endpoint.port ?? null,
     local: endpointKey(o.local),
     udp,
+    serverReachable,
     public: p.ok ? endpointKey(p.mapped) : null,
     nat,
     mapping,
@@ -488,7 +507,7 @@ export function classifyNat(o: NatCheckObservations): NatCheckReport {
     natType,
     relay: o.relay ?? null,
     findings,
-    predictions: predict(udp, mapping, filtering, o.relay, dependent),
+    predictions: serverReachable === 'no' ? [] : predict(udp, mapping, filtering, o.relay, dependent),
     notes,
   };
 }

@@ -10,6 +10,7 @@ export function formatReport(r: NatCheckReport): string[] {
   out.push(`punchline nat-check: server ${r.server}${alt}, local socket ${r.local}`);
   out.push('');
   for (const f of r.findings) out.push(`${pad(`${f.topic}:`, 11)}${f.result} (${f.evidence})`);
+  if (r.predictions.length === 0) return out;
   out.push('');
   out.push('Against a peer behind each kind of NAT, a chat would go:');
   const w = Math.max(...r.predictions.map((p) => p.remote.length)) + 2;

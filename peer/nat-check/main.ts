@@ -37,7 +37,8 @@ Options:
   -h, --help           show this help
 
 Exit status: 0 when the check ran (even if UDP is blocked: that is a finding), 1 when it
-could not run (e.g. the local port is taken), 2 for bad options.
+could not run (the local port is taken, or the server answered on neither UDP nor its
+relay), 2 for bad options.
 
 Example:
   punchline nat-check --server rdv.example.org:7000
@@ -114,11 +115,11 @@ export async function runNatCheckCommand(
     server: { ...args.options.server, address: await resolveHost(args.host) },
   };
   // A socket that cannot be bound throws IO (the dispatcher exits 1); findings, even "UDP
-  // blocked", are a report (exit 0).
+  // blocked", are a report (exit 0); a server that answers on neither transport is exit 1.
   const report = await runNatCheck(
     options,
     components ?? { network: nodeNetwork, streams: wsStreamNetwork, clock: new SystemClock() },
   );
   io.out(args.json ? formatJson(report) + '\n' : formatReport(report).join('\n') + '\n');
-  return 0;
+  return report.serverReachable === 'no' ? 1 : 0;
 }

@@ -208,8 +208,14 @@ async function relayCheck(
     s.close('nat-check done');
     return { url, reachable: true, ms };
   } catch (e) {
+    // The stream's error names the URL already; the report prints it once, before the reason.
+    const message = (e as Error).message;
     const why =
-      ac.signal.aborted && !signal?.aborted ? `no connection within ${timeoutMs} ms` : (e as Error).message;
+      ac.signal.aborted && !signal?.aborted
+        ? `no connection within ${timeoutMs} ms`
+        : message.startsWith(`${url}: `)
+          ? message.slice(url.length + 2)
+          : message;
     return { url, reachable: false, error: why };
   } finally {
     clock.clearTimeout(timer);

@@ -141,6 +141,7 @@ const SERVER_CODES = new Set<string>([
   'SERVER_KEY_CHANGED',
   'NOT_REGISTERED',
   'RATE_LIMITED',
+  'RELAY_UNAVAILABLE',
 ]);
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

@@ -95,7 +95,7 @@ class Peer {
   }
 
   /** Registered over each of `transports`, and the room lists `other`. */
-  async ready(other: string, transports: ('udp' | 'tcp')[], timeoutMs = 15_000): Promise<JsonObject[]> {
+  async ready(other: string, transports: ('udp' | 'ws')[], timeoutMs = 15_000): Promise<JsonObject[]> {
     const regs: JsonObject[] = [];
     for (const transport of transports)
       regs.push(
@@ -311,8 +311,8 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
     // A short punch deadline so the failure comes inside the test; info logs show it on stderr.
     const flags = ['--punch-timeout-ms', '2000', '--log-level', 'info'];
     const { a, b } = await world.pair({ nat: 'symmetric' }, { nat: 'symmetric' }, flags);
-    await a.ready('bob', ['udp', 'tcp']);
-    await b.ready('alice', ['udp', 'tcp']);
+    await a.ready('bob', ['udp', 'ws']);
+    await b.ready('alice', ['udp', 'ws']);
 
     const first = await firstMessage(a, b, 'sym first');
     const ca = (await a.wait('connected', (e) => e.event === 'connected', 5_000)).e;
@@ -345,10 +345,10 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
     world = await World.create();
     const t0 = performance.now();
     const { a, b, natA } = await world.pair({ nat: 'cone', udpBlocked: true }, { nat: 'cone' });
-    const [regA] = await a.ready('bob', ['tcp']);
+    const [regA] = await a.ready('bob', ['ws']);
     // Over the relay stream `public` is the TCP source as the server saw it: natA's WAN address.
     expect(String(regA!.public)).toMatch(new RegExp(`^${natA.wanIp.replace(/\./g, '\\.')}:\\d+$`));
-    await b.ready('alice', ['udp', 'tcp']);
+    await b.ready('alice', ['udp', 'ws']);
 
     const first = await firstMessage(a, b, 'blocked first');
     const ca = (await a.wait('connected', (e) => e.event === 'connected', 5_000)).e;
@@ -361,7 +361,7 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
     // The UDP registration gives up after 5 tries (~8 s): still no error event, no UDP registration.
     const quietUntil = t0 + 10_000;
     if (performance.now() < quietUntil) await sleep(quietUntil - performance.now());
-    expect(a.all('registered').map((e) => e.transport)).toEqual(['tcp']);
+    expect(a.all('registered').map((e) => e.transport)).toEqual(['ws']);
     expect(a.all().filter(isError)).toEqual([]);
     expect(b.all().filter(isError)).toEqual([]);
     const sa = await a.stats('bob');
@@ -375,15 +375,15 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
       firstMessageMs: first,
       connect: `${pathOf(ca)} / ${pathOf(cb)}`,
       final: `${pathOf(sa)} / ${pathOf(sb)}`,
-      note: `A registered over tcp only (${String(regA!.public)}); no error event in 10 s`,
+      note: `A registered over the WebSocket only (${String(regA!.public)}); no error event in 10 s`,
     });
   });
 
   it('cone/cone: the session starts on the relay and is direct within 2 s, nothing lost or doubled', async () => {
     world = await World.create();
     const { a, b } = await world.pair({ nat: 'cone' }, { nat: 'cone' });
-    const [regA] = await a.ready('bob', ['udp', 'tcp']);
-    const [regB] = await b.ready('alice', ['udp', 'tcp']);
+    const [regA] = await a.ready('bob', ['udp', 'ws']);
+    const [regB] = await b.ready('alice', ['udp', 'ws']);
 
     // A's first send starts everything (introduction, the session on the relay, punching). A
     // sends one message every 50 ms for 1.5 s; B answers in kind once its session is open (were
@@ -460,8 +460,8 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
       const pa = world.chat(hostA, `alice${round}`);
       const pb = world.chat(hostB, `bob${round}`);
       last = [pa, pb];
-      await pa.ready(pb.name, ['udp', 'tcp']);
-      await pb.ready(pa.name, ['udp', 'tcp']);
+      await pa.ready(pb.name, ['udp', 'ws']);
+      await pb.ready(pa.name, ['udp', 'ws']);
       const t0 = performance.now();
       pa.send(pb.name, `x a->b ${round}`);
       await sleep(offset);
@@ -503,8 +503,8 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
   it('--relay-only between cone peers stays on the relay', async () => {
     world = await World.create();
     const { a, b } = await world.pair({ nat: 'cone' }, { nat: 'cone' }, ['--relay-only']);
-    await a.ready('bob', ['udp', 'tcp']);
-    await b.ready('alice', ['udp', 'tcp']);
+    await a.ready('bob', ['udp', 'ws']);
+    await b.ready('alice', ['udp', 'ws']);
     const first = await firstMessage(a, b, 'ro first');
     const [ab, ba] = await exchange(a, b, 'ro', 10, 100);
     await expectExactlyOnce(a, b, ['ro first', ...ab], ba);
@@ -539,7 +539,7 @@ describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
     expect(String(err.e.message)).toMatch(/1 message waiting/);
     expect([...a.all('connected'), ...b.all('connected'), ...b.all('message')]).toEqual([]);
     // No relay at all: not even a TCP registration.
-    expect([...a.all('registered'), ...b.all('registered')].map((e) => e.transport)).not.toContain('tcp');
+    expect([...a.all('registered'), ...b.all('registered')].map((e) => e.transport)).not.toContain('ws');
     const sa = await a.stats('bob');
     expect(sa).toMatchObject({ pending: 1 });
     report(a, b, {

@@ -84,7 +84,7 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
     const dir = await tmp();
     const a = start(loopbackChat(port, 'a', path.join(dir, 'a'), '--relay-only', '--room', 'r3'));
     const b = start(loopbackChat(port, 'b', path.join(dir, 'b'), '--relay-only', '--room', 'r3'));
-    await a.event((e) => e.event === 'registered' && e.transport === 'tcp');
+    await a.event((e) => e.event === 'registered' && e.transport === 'ws');
     await a.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 1);
     a.send({ cmd: 'send', peer: 'b', text: 'via the relay' });
     expect(await b.event((e) => e.event === 'message')).toMatchObject({ from: 'a', text: 'via the relay' });

@@ -3,6 +3,7 @@
  * (the outbox), nothing is shown twice (ids), and a changed key behind a pinned name holds
  * messages until the user trusts it.
  */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loopbackChat, useProcesses } from '../support/proc.js';
@@ -80,5 +81,20 @@ describe('outbox and trust with real processes', () => {
       text: 'held until trusted',
     });
     await alice.event((e) => e.event === 'delivered', 15_000);
+  });
+
+  it('a wrong-shape peers.json stops the client before it registers: exit 1, the file named and left as it was', async () => {
+    const { port } = await rendezvous();
+    const dir = path.join(await tmpDir(), 'a');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, 'peers.json');
+    await writeFile(file, '{"pins":5}'); // loaded as "no pins" before: every key re-pinned
+    const p = start(loopbackChat(port, 'alice', dir));
+    expect(await p.exited).toBe(1);
+    expect(p.stderr).toContain(
+      `${file} is damaged (unsupported version undefined; expected 1 or 2); fix or move it away`,
+    );
+    expect(p.json.some((e) => e.event === 'registered')).toBe(false);
+    expect(await readFile(file, 'utf8')).toBe('{"pins":5}');
   });
 });

@@ -229,11 +229,16 @@ describe('classifyNat: observations to findings', () => {
     const down = classifyNat(
       obs({ primary: silence, filtering: F.notRun, secondary: 'not-run', relay: RELAY_DOWN }),
     );
-    expect(down.findings[0]!.evidence).toMatch(/UDP blocked or the server unreachable over UDP$/);
+    expect(down.findings[1]!.evidence).toMatch(/UDP blocked or the server unreachable over UDP$/);
+    // Neither transport answered: the server is unreachable, and nothing is predicted.
     expect(down.findings.map((f) => [f.topic, f.result])).toEqual([
+      ['server', 'unreachable'],
       ['udp', 'blocked'],
       ['relay', 'unreachable'],
     ]);
+    expect(down).toMatchObject({ serverReachable: 'no', predictions: [] });
+    expect(up).toMatchObject({ serverReachable: 'yes' });
+    expect(up.predictions.length).toBeGreaterThan(0);
   });
 
   it('notes a guessed alternate port when nothing answered there', () => {

@@ -181,15 +181,22 @@ describe('nat-check on the simulated network, against the real rendezvous', () =
     expect(w.sim.clock.now() - start).toBeLessThanOrEqual(3_100); // one bounded test, then stop
   });
 
-  it('with UDP blocked and no relay: no path at all, said so', async () => {
+  it('with UDP blocked and no relay: unreachable on both transports, said so, nothing predicted', async () => {
     const w = world(1);
     await w.start();
     const nat = w.sim.addNat('nat', { publicAddress: '203.0.113.20', blockUdp: true });
     const client = w.sim.addHost('client', { behind: nat });
     const r = await check(w.sim, client, { relayUrl: 'ws://203.0.113.10:7999/' });
-    expect(r).toMatchObject({ udp: 'blocked', relay: { reachable: false } });
-    expect(r.findings[0]!.evidence).toMatch(/UDP blocked or the server unreachable over UDP/);
-    expect(new Set(Object.values(paths(r)))).toEqual(new Set(['none']));
+    // From inside, nothing answering on either transport looks like no server at all: said so,
+    // and no prediction is made.
+    expect(r).toMatchObject({
+      udp: 'blocked',
+      serverReachable: 'no',
+      relay: { reachable: false },
+      predictions: [],
+    });
+    expect(r.findings[0]).toMatchObject({ topic: 'server', result: 'unreachable' });
+    expect(r.findings[1]!.evidence).toMatch(/UDP blocked or the server unreachable over UDP/);
   });
 
   it('with no NAT (a public address): no NAT, endpoint-independent, nothing filtered', async () => {

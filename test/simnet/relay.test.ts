@@ -19,7 +19,7 @@ async function world(
   const nb = w.nat('nb', { ...natB });
   const a = await w.peer('a', { behind: na });
   const b = await w.peer('b', { behind: nb });
-  const relayUp = (p: SimPeer): boolean => p.events.registered.some((r) => r.transport === 'tcp');
+  const relayUp = (p: SimPeer): boolean => p.events.registered.some((r) => r.transport === 'ws');
   await w.run(
     () =>
       a.events.presence.some((e) => e.peers.length === 1) &&
@@ -58,7 +58,7 @@ describe('relay fallback and upgrade on the simulated network', () => {
       { ...NAT_PRESETS.portRestrictedCone, blockUdp: true },
       NAT_PRESETS.portRestrictedCone,
     );
-    expect(a.events.registered.map((r) => r.transport)).toEqual(['tcp']);
+    expect(a.events.registered.map((r) => r.transport)).toEqual(['ws']);
     expect(a.events.presence.at(-1)!.peers.map((p) => p.name)).toEqual(['b']);
     expect(b.events.presence.at(-1)!.peers.map((p) => p.name)).toEqual(['a']);
     b.node.sendMessage('a', 'over tcp?');
@@ -197,8 +197,8 @@ describe('relay fallback and upgrade on the simulated network', () => {
     const b = await w.peer('b', { behind: home });
     await w.run(
       () =>
-        a.events.registered.some((r) => r.transport === 'tcp') &&
-        b.events.registered.some((r) => r.transport === 'tcp'),
+        a.events.registered.some((r) => r.transport === 'ws') &&
+        b.events.registered.some((r) => r.transport === 'ws'),
       10_000,
     );
     a.node.sendMessage('b', 'next door');

@@ -52,12 +52,13 @@ export const sealed = (auth: AuthChannel, m: Message): Uint8Array => auth.seal(e
 
 /**
  * Make `server` a liar: every INTRODUCE of the member `target()` (an id in hex, read when the
- * introduction is made) carries `keys` instead of that member's own. Returns a counter of the lies.
+ * introduction is made) carries `keys` (or a `name`) instead of that member's own. Returns a
+ * counter of the lies.
  */
 export function lieAboutKeys(
   server: RendezvousServer,
   target: () => string,
-  keys: Partial<Pick<Introduce, 'signKey' | 'dhKey' | 'observed'>>,
+  keys: Partial<Pick<Introduce, 'signKey' | 'dhKey' | 'observed' | 'name'>>,
 ): { lies: number } {
   const srv = server as unknown as {
     introduction: (txid: Uint8Array, introId: Uint8Array, initiator: boolean, other: MemberRecord) => Message;
@@ -71,4 +72,24 @@ export function lieAboutKeys(
     return { ...m, ...keys };
   };
   return out;
+}
+
+/**
+ * Make `server` leave the members `hidden` picks out of every member list it sends (a predicate,
+ * so a member can be hidden from its very first registration, before its id is known).
+ */
+export function hideFromPresence(server: RendezvousServer, hidden: (m: MemberRecord) => boolean): void {
+  const srv = server as unknown as { presenceFor: (room: string) => Uint8Array[] };
+  const registry = server.registry;
+  const honestMembers = registry.members.bind(registry);
+  const honestPresence = srv.presenceFor.bind(server);
+  // The member list of a PRESENCE is read inside presenceFor: filter it there, and only there.
+  srv.presenceFor = (room) => {
+    registry.members = (r) => honestMembers(r).filter((m) => !hidden(m));
+    try {
+      return honestPresence(room);
+    } finally {
+      registry.members = honestMembers;
+    }
+  };
 }

@@ -1,4 +1,5 @@
 import { generateIdentity } from '../../common/identity.js';
+import type { Identity } from '../../common/identity.js';
 import type { NatOptions } from '../../common/net/sim/simulator.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
 import type { SimHost } from '../../common/net/sim/host.js';
@@ -51,6 +52,8 @@ export class SimWorld {
     name: string,
     where: { behind?: SimNat; internetAddress?: string },
     opts: Partial<PeerOptions> = {},
+    /** Keep an identity across a restart (a new node for the same peer). */
+    identity: Identity = generateIdentity(),
   ): Promise<SimPeer> {
     const host = this.sim.addHost(name, where);
     const node = new PeerNode(
@@ -58,7 +61,7 @@ export class SimWorld {
       {
         network: host.network,
         clock: this.sim.clock,
-        identity: generateIdentity(),
+        identity,
         ...(this.relay ? { streams: host.network } : {}),
       },
     );

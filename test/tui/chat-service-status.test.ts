@@ -20,6 +20,7 @@ class StandInNode extends Emitter<PeerEvents> {
   peerList(): [] {
     return [];
   }
+  setTrustGate(): void {}
   play<K extends keyof PeerEvents>(name: K, e: PeerEvents[K]): void {
     this.emit(name, e);
   }
@@ -42,14 +43,14 @@ describe('the chat service and the server state', () => {
   it('the public endpoint is the UDP mapping, whichever transport registers last', async () => {
     const { node, chat } = service();
     node.play('registered', { id: 'x', public: '198.51.100.7:40000', transport: 'udp' });
-    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'tcp' });
+    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'ws' });
     expect(chat.self).toMatchObject({ publicEndpoint: '198.51.100.7:40000', server: 'registered' });
     await chat.close();
   });
 
   it('with only the relay stream registered there is no endpoint to show rather than a wrong one', async () => {
     const { node, chat } = service();
-    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'tcp' });
+    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'ws' });
     expect(chat.self.publicEndpoint).toBeUndefined();
     expect(chat.self.server).toBe('registered');
     await chat.close();

@@ -11,7 +11,7 @@ describe('the server closing the relay stream', () => {
     const w = new SimWorld(71, true);
     await w.start();
     const a = await w.peer('a', { internetAddress: '198.51.100.20' });
-    expect(await w.run(() => a.events.registered.some((r) => r.transport === 'tcp'), 15_000)).toBe(true);
+    expect(await w.run(() => a.events.registered.some((r) => r.transport === 'ws'), 15_000)).toBe(true);
     expect(a.events['server-closed']).toEqual([]);
     void w.server.close();
     expect(await w.run(() => a.events['server-closed'].length > 0, 15_000)).toBe(true);

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
 import { Reader, Writer, fromHex, toHex } from '../../common/wire/bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
+import { writeEndpoint } from '../../common/wire/endpoint-codec.js';
 import { decode, encode } from '../../common/wire/messages.js';
+import type { Message } from '../../common/wire/messages.js';
 import { AUTH_TRAILER_BYTES } from '../../common/wire/server-auth.js';
 import { seeded } from '../support/random.js';
 import { SAMPLES } from './samples.js';
@@ -123,5 +125,23 @@ describe('wire messages', () => {
       .u48(123456789012);
     const r = new Reader(w.finish());
     expect([r.u48(), r.u48(), r.u48()]).toEqual([2 ** 48 - 1, 0, 123456789012]);
+  });
+
+  it('a port or number outside its field is a RangeError, never wrapped into another value (found by test/fuzz)', () => {
+    const w = new Writer();
+    expect(() => writeEndpoint(w, { address: '10.0.0.1', port: 65536 })).toThrow(RangeError);
+    expect(() => writeEndpoint(w, { address: '10.0.0.1', port: 70000 })).toThrow(RangeError);
+    expect(() => writeEndpoint(w, { address: '10.0.0.1', port: -1 })).toThrow(RangeError);
+    expect(() => encode({ ...SAMPLES.REGISTERED!, expiryMs: -1 } as Message)).toThrow(RangeError);
+    expect(() => encode({ ...SAMPLES.KEEPALIVE!, presenceVersion: 2 ** 32 } as Message)).toThrow(RangeError);
+    expect(() => encode({ ...SAMPLES.ERROR!, code: 1.5 } as Message)).toThrow(RangeError);
+    expect(() => new Writer().u8(256)).toThrow(RangeError);
+    expect(
+      new Writer()
+        .u8(255)
+        .u16(65535)
+        .u32(2 ** 32 - 1)
+        .finish(),
+    ).toEqual(new Uint8Array(7).fill(255));
   });
 });

@@ -1,0 +1,169 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { intFlag, parseFlags } from '../../common/cli/args.js';
+import { parseServer } from '../../peer/chat-main.js';
+import { parseCommand } from '../../peer/cli/json-lines.js';
+import { parseInput } from '../../peer/tui/commands.js';
+import { MAX_APP_ID, MAX_TIMESTAMP_MS, decodeApp, encodeApp, isTimestamp } from '../../peer/app-message.js';
+import type { AppMessage } from '../../peer/app-message.js';
+import {
+  anyBytes,
+  anyFileContent,
+  check,
+  decodesOrRefuses,
+  text,
+  textMutationOf,
+  withinBound,
+} from './support.js';
+
+const FILE = 'test/fuzz/app.test.ts';
+
+const MESSAGE: fc.Arbitrary<AppMessage> = fc.record({
+  id: fc.string({ minLength: 1, maxLength: MAX_APP_ID }),
+  ts: fc
+    .oneof(
+      fc.double({ min: -MAX_TIMESTAMP_MS, max: MAX_TIMESTAMP_MS, noNaN: true }),
+      fc.integer(),
+      fc.constantFrom(-MAX_TIMESTAMP_MS, MAX_TIMESTAMP_MS),
+    )
+    .map((n) => (Object.is(n, -0) ? 0 : n)),
+  room: fc.boolean(),
+  text: text(2000),
+});
+const SEEDS = [
+  new TextDecoder().decode(encodeApp({ id: 'm1', ts: 1_764_700_000_123, room: false, text: 'hello' })),
+  new TextDecoder().decode(encodeApp({ id: 'x'.repeat(64), ts: 0, room: true, text: 'ünï\u{1f600}"\\' })),
+];
+
+function hostile(b: Uint8Array): void {
+  const m = decodesOrRefuses(() => decodeApp(b));
+  if (!m) return;
+  expect(withinBound(m, b.length)).toBe(true);
+  expect(isTimestamp(m.ts)).toBe(true);
+  expect(m.id.length >= 1 && m.id.length <= MAX_APP_ID).toBe(true);
+}
+
+describe('fuzz: app messages inside the session (peer/app-message.ts)', () => {
+  it('arbitrary bytes, text and JSON decode to a valid message or MALFORMED', () => {
+    check(FILE, fc.property(fc.oneof(anyBytes(), anyFileContent()), hostile));
+  });
+
+  it('mutations of valid messages (bytes, and numbers such as 1e999) behave the same', () => {
+    check(FILE, fc.property(textMutationOf(SEEDS), hostile), 2);
+  });
+
+  it('decodeApp(encodeApp(m)) == m for arbitrary messages', () => {
+    check(
+      FILE,
+      fc.property(MESSAGE, (m) => {
+        expect(decodeApp(encodeApp(m))).toEqual(m);
+      }),
+    );
+  });
+});
+
+describe('fuzz: local input (peer/cli/json-lines.ts commands on stdin, peer/tui/commands.ts lines typed)', () => {
+  const commands = fc.oneof(
+    fc.string(),
+    fc.json(),
+    fc
+      .record(
+        {
+          cmd: fc.oneof(
+            fc.constantFrom('connect', 'send', 'peers', 'stats', 'trust', 'quit'),
+            fc.jsonValue(),
+          ),
+          peer: fc.jsonValue(),
+          text: fc.jsonValue(),
+        },
+        { requiredKeys: ['cmd'] },
+      )
+      .map((o) => JSON.stringify(o)),
+  );
+  it('a JSON-lines command is a Command or BAD_ARGUMENT', () => {
+    check(
+      FILE,
+      fc.property(commands, (line) => {
+        const c = decodesOrRefuses(() => parseCommand(line), ['BAD_ARGUMENT']);
+        if (c && 'peer' in c) expect(typeof c.peer === 'string' && c.peer.length > 0).toBe(true);
+      }),
+    );
+  });
+
+  it('any typed line parses to text, a command or a usage message, never an exception', () => {
+    check(
+      FILE,
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string().map((t) => `/${t}`),
+          fc.string({ unit: 'binary' }),
+        ),
+        (line) => {
+          expect(parseInput(line).kind).toMatch(/^\w+$/);
+        },
+      ),
+    );
+  });
+});
+
+describe('fuzz: command-line values (common/cli/args.ts, --server in peer/chat-main.ts)', () => {
+  it('--server text is a host, a port in 1-65535 and a relay URL, or BAD_ARGUMENT', () => {
+    const server = fc.oneof(
+      fc.string(),
+      fc
+        .tuple(
+          fc.constantFrom('', 'ws://', 'wss://', 'http://'),
+          fc.oneof(
+            fc.domain(),
+            fc.ipV4(),
+            fc.ipV6().map((a) => `[${a}]`),
+            fc.string({ maxLength: 10 }),
+          ),
+          fc.oneof(
+            fc.nat(70000).map(String),
+            fc.constantFrom('0', '00', '65535', '65536', '080'),
+            fc.string({ maxLength: 6 }),
+          ),
+          fc.constantFrom('', '/', '/relay'),
+          fc.oneof(
+            fc.constant(''),
+            fc.stringMatching(/^[0-9a-f]{32}$/).map((h) => `#${h}`),
+            fc.string().map((t) => `#${t}`),
+          ),
+        )
+        .map(([scheme, host, port, p, fp]) => `${scheme}${host}:${port}${scheme ? p : ''}${fp}`),
+    );
+    check(
+      FILE,
+      fc.property(server, (t) => {
+        const s = decodesOrRefuses(() => parseServer(t), ['BAD_ARGUMENT']);
+        if (!s) return;
+        expect(Number.isInteger(s.port) && s.port >= 1 && s.port <= 65535).toBe(true);
+        expect(s.relayUrl).toMatch(/^wss?:\/\//);
+        if (s.fingerprint !== undefined) expect(s.fingerprint).toMatch(/^[0-9a-f]{32}$/);
+      }),
+    );
+  });
+
+  it('flags and whole-number flag values parse or are BAD_ARGUMENT', () => {
+    check(
+      FILE,
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('--port', '--json', '-p', '--', '--port=')), {
+          maxLength: 5,
+        }),
+        fc.string(),
+        (argv, v) => {
+          const f = decodesOrRefuses(
+            () => parseFlags(argv, { port: { type: 'string' }, json: { type: 'boolean' } }),
+            ['BAD_ARGUMENT'],
+          );
+          if (f) expect(Object.keys(f).every((k) => k === 'port' || k === 'json')).toBe(true);
+          const n = decodesOrRefuses(() => intFlag(v, 'port', 1, 65535, 7000), ['BAD_ARGUMENT']);
+          if (n !== undefined) expect(Number.isInteger(n) && n >= 1 && n <= 65535).toBe(true);
+        },
+      ),
+    );
+  });
+});
