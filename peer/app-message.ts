@@ -12,6 +12,11 @@ export interface AppMessage {
   /** Sent to the room's shared conversation (one copy per member) rather than privately. */
   room: boolean;
   text: string;
+  /**
+   * A "/me" action ("* alice waves"). On the wire only when true (`"action": true`); a peer that
+   * predates it ignores the field and shows the text as a plain message.
+   */
+  action?: boolean;
 }
 
 export const MAX_APP_ID = 64;
@@ -29,7 +34,16 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeApp(m: AppMessage): Uint8Array {
-  return encoder.encode(JSON.stringify({ v: 1, id: m.id, ts: m.ts, room: m.room, text: m.text }));
+  return encoder.encode(
+    JSON.stringify({
+      v: 1,
+      id: m.id,
+      ts: m.ts,
+      room: m.room,
+      text: m.text,
+      ...(m.action ? { action: true } : {}),
+    }),
+  );
 }
 
 export function decodeApp(bytes: Uint8Array): AppMessage {
@@ -47,5 +61,7 @@ export function decodeApp(bytes: Uint8Array): AppMessage {
   if (!isTimestamp(o.ts)) throw malformed('app message: bad ts');
   if (typeof o.room !== 'boolean') throw malformed('app message: bad room flag');
   if (typeof o.text !== 'string') throw malformed('app message: bad text');
-  return { id: o.id, ts: o.ts, room: o.room, text: o.text };
+  if (o.action !== undefined && typeof o.action !== 'boolean')
+    throw malformed('app message: bad action flag');
+  return { id: o.id, ts: o.ts, room: o.room, text: o.text, ...(o.action === true ? { action: true } : {}) };
 }

@@ -157,12 +157,22 @@ export interface PeerEvents extends Record<string, unknown> {
   };
   /** The session moved: upgraded to direct, fell back to the relay, or followed a rebinding. */
   path: { peer: string; id: string; path: PathKind; remote: string };
-  message: { from: string; from_id: string; id: string; text: string; ts: number; room: boolean };
+  message: {
+    from: string;
+    from_id: string;
+    id: string;
+    text: string;
+    ts: number;
+    room: boolean;
+    action?: boolean;
+  };
   sent: { peer: string; id: string };
   delivered: { peer: string; id: string };
   disconnected: { peer: string; id: string; reason: 'timeout' | 'closed' | 'error' };
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
+  /** The server closed the relay stream; `reason` as the stream reports it (the close frame's text). */
+  'server-closed': { reason: string };
   /** Every step of hole punching, for narration (`punchline demo`) and debugging. */
   trace: { peer: string } & PunchTrace;
 }
@@ -392,6 +402,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       });
       relay.on('down', (d) => {
         this.log.warn('relay connection lost', { reason: d.reason });
+        this.emit('server-closed', { reason: d.reason });
         this.serverChanged();
       });
       relay.on('relayed', (r) => this.onRelayed(r.from, r.payload));
@@ -904,7 +915,15 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   private incoming(l: PeerLink, m: AppMessage): PeerEvents['message'] {
-    return { from: l.name, from_id: l.idHex, id: m.id, text: m.text, ts: m.ts, room: m.room };
+    return {
+      from: l.name,
+      from_id: l.idHex,
+      id: m.id,
+      text: m.text,
+      ts: m.ts,
+      room: m.room,
+      ...(m.action ? { action: true } : {}),
+    };
   }
 
   /**
@@ -926,7 +945,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   sendMessage(
     nameOrId: string,
     text: string,
-    opts: { id?: string; ts?: number; room?: boolean } = {},
+    opts: { id?: string; ts?: number; room?: boolean; action?: boolean } = {},
   ): string {
     const size = Buffer.byteLength(text);
     if (size > MAX_TEXT_BYTES)
@@ -940,6 +959,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       ts: opts.ts ?? this.clock.wallNow(),
       room: opts.room ?? false,
       text,
+      ...(opts.action ? { action: true } : {}),
     };
     e.link.send(msg);
     this.emit('sent', { peer: e.link.name, id: msg.id });

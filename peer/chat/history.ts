@@ -21,6 +21,8 @@ export interface HistoryRecord {
   text: string;
   ts: number;
   out: boolean;
+  /** A "/me" action (peer/app-message.ts). */
+  action?: boolean;
 }
 
 const isRecord = (v: unknown): v is HistoryRecord => {
@@ -190,6 +192,7 @@ export class History {
       text: r.text,
       ts: r.ts,
       outgoing: r.out,
+      ...(r.action === true ? { action: true } : {}),
     };
   }
 

@@ -22,6 +22,8 @@ export interface OutboxEntry {
   room: boolean;
   text: string;
   ts: number;
+  /** A "/me" action (peer/app-message.ts). */
+  action?: boolean;
 }
 
 export interface OutboxMessage {
@@ -30,10 +32,20 @@ export interface OutboxMessage {
   room: boolean;
   text: string;
   ts: number;
+  /** A "/me" action (peer/app-message.ts). */
+  action?: boolean;
 }
 
 type Record_ =
-  | { op: 'queue'; id: string; to: string | string[]; room: boolean; text: string; ts: number }
+  | {
+      op: 'queue';
+      id: string;
+      to: string | string[];
+      room: boolean;
+      text: string;
+      ts: number;
+      action?: boolean;
+    }
   | { op: 'done'; id: string; to: string }
   | { op: 'marks'; id: string; to: string[]; done: string[] };
 
@@ -73,6 +85,7 @@ interface Held {
   /** undefined once delivered to everyone (only the marks are kept) */
   text: string | undefined;
   ts: number;
+  action?: boolean;
 }
 
 export class Outbox {
@@ -107,6 +120,7 @@ export class Outbox {
             room: r.room,
             text: r.text,
             ts: r.ts,
+            ...(r.action === true ? { action: true } : {}),
           });
       } else if (r.op === 'done') {
         const m = this.messages.get(r.id);
@@ -176,7 +190,15 @@ export class Outbox {
             m.text === undefined
               ? [{ op: 'marks', id: m.id, to: m.to, done: [...m.done] }]
               : [
-                  { op: 'queue', id: m.id, to: m.to, room: m.room, text: m.text, ts: m.ts },
+                  {
+                    op: 'queue',
+                    id: m.id,
+                    to: m.to,
+                    room: m.room,
+                    text: m.text,
+                    ts: m.ts,
+                    ...(m.action ? { action: true } : {}),
+                  },
                   ...[...m.done].map((to): Record_ => ({ op: 'done', id: m.id, to })),
                 ];
           for (const r of rec) writeSync(fd, JSON.stringify(r) + '\n');
@@ -217,7 +239,14 @@ export class Outbox {
     const out: OutboxEntry[] = [];
     for (const m of this.messages.values())
       if (m.text !== undefined && m.to.includes(to) && !m.done.has(to))
-        out.push({ id: m.id, to, room: m.room, text: m.text, ts: m.ts });
+        out.push({
+          id: m.id,
+          to,
+          room: m.room,
+          text: m.text,
+          ts: m.ts,
+          ...(m.action ? { action: true } : {}),
+        });
     return out.sort((a, b) => a.ts - b.ts);
   }
 

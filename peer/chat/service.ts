@@ -23,6 +23,7 @@ import type {
   PeerInfo,
   PeerView,
   SelfView,
+  SendOptions,
 } from './types.js';
 
 export interface ChatServiceOptions {
@@ -135,7 +136,15 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         }),
       );
     this.offs.push(
-      node.on('registered', (e) => this.updateSelf({ publicEndpoint: e.public, server: 'registered' })),
+      // The endpoint peers punch to is the UDP mapping; the relay stream's TCP source port is not.
+      node.on('registered', (e) =>
+        this.updateSelf(
+          e.transport === 'udp'
+            ? { publicEndpoint: e.public, server: 'registered', serverClosed: undefined }
+            : { server: 'registered', serverClosed: undefined },
+        ),
+      ),
+      node.on('server-closed', (e) => this.updateSelf({ serverClosed: closeReason(e.reason) })),
       node.on('server', (e) => this.updateSelf({ server: e.state })),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
@@ -322,7 +331,12 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       const k = `${e.id}|${peerId}`;
       if (this.handed.has(k)) continue;
       try {
-        this.node.sendMessage(peerId, e.text, { id: e.id, ts: e.ts, room: e.room });
+        this.node.sendMessage(peerId, e.text, {
+          id: e.id,
+          ts: e.ts,
+          room: e.room,
+          ...(e.action ? { action: true } : {}),
+        });
         this.handed.add(k);
       } catch (err) {
         if (!isPunchlineError(err, 'UNKNOWN_PEER')) throw err;
@@ -342,8 +356,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return m;
   }
 
-  send(c: ConversationId, text: string): ChatMessage {
-    return this.submit(c, text).message;
+  send(c: ConversationId, text: string, opts: SendOptions = {}): ChatMessage {
+    return this.submit(c, text, opts).message;
   }
 
   /**
@@ -351,13 +365,18 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
    * (it then survives a crash and goes out), or rejects with the error that kept it from being
    * written (which is then not also emitted as an event). How the JSON-lines mode answers `send`.
    */
-  sendStored(c: ConversationId, text: string): { message: ChatMessage; stored: Promise<void> } {
-    return this.submit(c, text, true);
+  sendStored(
+    c: ConversationId,
+    text: string,
+    opts: SendOptions = {},
+  ): { message: ChatMessage; stored: Promise<void> } {
+    return this.submit(c, text, opts, true);
   }
 
   private submit(
     c: ConversationId,
     text: string,
+    opts: SendOptions,
     callerReports = false,
   ): { message: ChatMessage; stored: Promise<void> } {
     if (text.length === 0) throw new PunchlineError('BAD_ARGUMENT', 'empty message');
@@ -372,6 +391,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.resolve(c.peerId).link.idHex];
     const id = nanoid();
     const ts = this.now();
+    const action = opts.action === true ? { action: true } : {};
     const states: Record<string, DeliveryState> = {};
     // Held at once for a key in question (the pins are checked now, and again before sending).
     for (const to of recipients) states[to] = this.heldNow(to) ? 'held' : 'pending';
@@ -384,6 +404,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       text,
       ts,
       out: true,
+      ...action,
     };
     const msg = this.toMessage(rec);
     this.emit('message', msg);
@@ -411,8 +432,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   private async commit(rec: HistoryRecord, recipients: string[]): Promise<PunchlineError | undefined> {
     const { id, text, ts } = rec;
     const room = rec.conv === 'room';
+    const action = rec.action === true;
     try {
-      await this.outbox.add({ id, to: recipients, room, text, ts });
+      await this.outbox.add({ id, to: recipients, room, text, ts, ...(action ? { action } : {}) });
     } catch (e) {
       this.delivery.delete(id);
       const err = isPunchlineError(e) ? e : ioError(e, 'cannot write outbox.jsonl');
@@ -426,7 +448,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         continue;
       }
       try {
-        this.node.sendMessage(to, text, { id, ts, room });
+        this.node.sendMessage(to, text, { id, ts, room, ...(action ? { action: true } : {}) });
       } catch (e) {
         if (!isPunchlineError(e, 'UNKNOWN_PEER')) throw e;
         continue; // not known in this run yet: presence hands it over
@@ -507,6 +529,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       text: m.text,
       ts: m.ts,
       out: false,
+      ...(m.action ? { action: true } : {}),
     };
     let added: boolean;
     try {
@@ -602,6 +625,12 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     await this.outbox.close();
     await this.history_.close();
   }
+}
+
+/** The server's own words from a stream close ("closed by remote (1001 server shutting down)"). */
+function closeReason(reason: string): string {
+  const m = /^closed by remote \(\d+ (.+)\)$/.exec(reason);
+  return m ? m[1]! : reason;
 }
 
 function fingerprintOfHex(idHex: string): string {

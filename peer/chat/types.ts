@@ -36,6 +36,8 @@ export interface ChatMessage {
   /** Sender's wall clock, ms since 1970. */
   ts: number;
   outgoing: boolean;
+  /** A "/me" action: shown as "* alice waves" (the app message's `action: true`). */
+  action?: boolean;
   /** Outgoing only: per recipient (a room message goes to every member on its own session). */
   delivery?: Record<string, DeliveryState>;
 }
@@ -61,6 +63,8 @@ export interface SelfView {
   room: string;
   publicEndpoint?: string;
   server: 'connecting' | 'registered' | 'lost';
+  /** Why the server last closed the connection, in its words ("server shutting down"); cleared on registering. */
+  serverClosed?: string;
 }
 
 export interface ChatEvents extends Record<string, unknown> {
@@ -75,6 +79,11 @@ export interface ChatEvents extends Record<string, unknown> {
   error: { code: ErrorCode | 'KEY_CHANGED'; message: string; peer?: string };
 }
 
+export interface SendOptions {
+  /** A "/me" action rather than a plain message. */
+  action?: boolean;
+}
+
 /** Commands a UI issues. Errors are thrown as PunchlineError (BAD_ARGUMENT, UNKNOWN_PEER, ...). */
 export interface ChatService {
   on<K extends keyof ChatEvents>(name: K, fn: (e: ChatEvents[K]) => void): () => void;
@@ -83,7 +92,7 @@ export interface ChatService {
   /** Messages of a conversation from history, oldest first (at most `limit`, the newest ones). */
   history(c: ConversationId, limit?: number): ChatMessage[];
   /** Write to the outbox, then deliver when the peer(s) can be reached. Returns the message. */
-  send(c: ConversationId, text: string): ChatMessage;
+  send(c: ConversationId, text: string, opts?: SendOptions): ChatMessage;
   connect(nameOrId: string): Promise<void>;
   info(nameOrId: string): PeerInfo;
   /** Accept the new key behind a name whose key changed; releases held messages. */

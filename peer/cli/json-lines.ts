@@ -10,7 +10,7 @@ import type { PeerNode } from '../peer-node.js';
  */
 export type Command = (
   | { cmd: 'connect'; peer: string }
-  | { cmd: 'send'; peer: string; text: string }
+  | { cmd: 'send'; peer: string; text: string; action?: boolean }
   | { cmd: 'send_room'; text: string }
   | { cmd: 'peers' }
   | { cmd: 'stats'; peer: string }
@@ -68,7 +68,15 @@ export function parseCommand(line: string): Command {
     case 'connect':
       return { cmd: 'connect', peer: str('peer'), ...tag };
     case 'send':
-      return { cmd: 'send', peer: str('peer'), text: str('text'), ...tag };
+      if (o.action !== undefined && typeof o.action !== 'boolean')
+        throw new PunchlineError('BAD_ARGUMENT', '"send": "action" must be true or false');
+      return {
+        cmd: 'send',
+        peer: str('peer'),
+        text: str('text'),
+        ...(o.action === true ? { action: true } : {}),
+        ...tag,
+      };
     case 'send_room':
       return { cmd: 'send_room', text: str('text'), ...tag };
     case 'peers':
@@ -152,6 +160,7 @@ export function runJsonLines(
         text: m.text,
         ts: m.ts,
         room: m.conversation.kind === 'room',
+        ...(m.action ? { action: true } : {}),
       });
     });
   else node.on('message', (e) => write({ event: 'message', ...e }));
@@ -215,11 +224,13 @@ export function runJsonLines(
       }
       case 'send': {
         if (!chat) {
-          node.sendMessage(c.peer, c.text);
+          node.sendMessage(c.peer, c.text, { action: c.action === true });
           return false;
         }
         const link = node.resolve(c.peer).link;
-        const { message, stored } = chat.sendStored({ kind: 'peer', peerId: link.idHex }, c.text);
+        const { message, stored } = chat.sendStored({ kind: 'peer', peerId: link.idHex }, c.text, {
+          action: c.action === true,
+        });
         const ctx = { ...(c.req === undefined ? {} : { req: c.req }), peer: c.peer };
         stored.then(
           () => {

@@ -10,6 +10,8 @@ export type Command =
   | { name: 'query'; peer: string }
   | { name: 'close' }
   | { name: 'who' }
+  | { name: 'names' }
+  | { name: 'me'; text: string }
   | { name: 'info'; peer?: string }
   | { name: 'nick'; nick: string }
   | { name: 'trust'; peer?: string }
@@ -30,6 +32,8 @@ export const COMMANDS: readonly { name: CommandName; usage: string; about: strin
   { name: 'msg', usage: '/msg NAME TEXT', about: 'send TEXT to NAME in your private conversation' },
   { name: 'query', usage: '/query NAME', about: 'open the private conversation with NAME' },
   { name: 'connect', usage: '/connect NAME', about: 'punch a path to NAME now' },
+  { name: 'me', usage: '/me ACTION', about: 'say what you do: "* alice waves"' },
+  { name: 'names', usage: '/names', about: 'who is in the room, online and offline' },
   { name: 'who', usage: '/who', about: 'list the room: state, path, round trip' },
   { name: 'info', usage: '/info [NAME]', about: 'path, candidates, RTT, loss, key fingerprint' },
   { name: 'trust', usage: '/trust [NAME]', about: "accept NAME's new key, release held messages" },
@@ -72,6 +76,12 @@ export function parseInput(line: string): Parsed {
   const name = ALIASES[word] ?? COMMANDS.find((c) => c.name === word)?.name;
   if (!name) return { kind: 'error', message: `unknown command /${word}; /help lists the commands` };
 
+  // The action is the rest of the line as typed, quotes and all (not parsed as a name).
+  if (name === 'me')
+    return args.trim() === ''
+      ? { kind: 'error', message: usage(name) }
+      : { kind: 'command', command: { name, text: args.trim() } };
+
   const first = firstArg(args);
   if (first && 'error' in first) return { kind: 'error', message: `${usage(name)} (${first.error})` };
   const cmd = (c: Command): Parsed => ({ kind: 'command', command: c });
@@ -80,6 +90,7 @@ export function parseInput(line: string): Parsed {
 
   switch (name) {
     case 'who':
+    case 'names':
     case 'clear':
     case 'help':
     case 'quit':

@@ -24,6 +24,8 @@ export interface TuiOptions {
   terminal?: string;
   /** Wall clock for the client's own system lines (default Date.now). */
   now?: () => number;
+  /** How often the peer list asks the service for fresh round trips (default 1000 ms). */
+  peerRefreshMs?: number;
 }
 
 /** NO_COLOR (https://no-color.org): present and not empty. */
@@ -43,6 +45,7 @@ export function runTui(service: ChatService, opts: TuiOptions = {}): Promise<voi
     const finish = (err?: unknown): void => {
       if (done) return;
       done = true;
+      clearInterval(refresh);
       for (const sig of SIGNALS) process.off(sig, onSignal);
       process.off('uncaughtException', onCrash);
       process.off('unhandledRejection', onCrash);
@@ -54,6 +57,8 @@ export function runTui(service: ChatService, opts: TuiOptions = {}): Promise<voi
         else reject(err instanceof Error ? err : new Error(String(err)));
       }
     };
+    const refresh = setInterval(() => vm.refreshPeers(), opts.peerRefreshMs ?? 1000);
+    refresh.unref();
     const onSignal = (): void => finish();
     const onCrash = (e: unknown): void => finish(e ?? new Error('uncaught error'));
     for (const sig of SIGNALS) process.on(sig, onSignal);

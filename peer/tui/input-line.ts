@@ -3,7 +3,10 @@
  * Up/Down walk (with the unsent draft kept aside), and Tab completion that cycles through the
  * candidates on repeated Tab. Pure state; the view-model decides what the candidates are.
  */
-import { sanitize, strWidth, truncate } from './text.js';
+import { sanitize, strWidth, truncate, units } from './text.js';
+
+/** The line as the units a terminal draws: a flag, a joined emoji or e + U+0301 is one. */
+const split = (text: string): string[] => units(text).map((u) => u.text);
 import type { Line } from './theme.js';
 
 const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, v));
@@ -32,7 +35,7 @@ export class InputLine {
 
   set(text: string): void {
     this.completion = null;
-    this.chars = Array.from(text);
+    this.chars = split(text);
     this.cur = this.chars.length;
   }
 
@@ -85,9 +88,11 @@ export class InputLine {
   private edit(from: number, to: number, text: string): void {
     const a = clamp(from, 0, this.chars.length);
     const b = clamp(to, a, this.chars.length);
-    const ins = Array.from(text);
-    this.chars.splice(a, b - a, ...ins);
-    this.cur = a + ins.length;
+    // Segmented again as a whole: a combining mark typed after "e" joins it, Backspace then
+    // removes "é" whole, and the cursor never stands inside a flag or a joined emoji.
+    const before = this.chars.slice(0, a).join('') + text;
+    this.chars = split(before + this.chars.slice(b).join(''));
+    this.cur = split(before).length;
   }
 
   /** Enter: hand the line over, remember it (without repeating the last one), start afresh. */
@@ -133,7 +138,7 @@ export class InputLine {
     if (c) {
       c.index = (c.index + 1) % c.candidates.length;
       this.edit(c.start, c.start + c.inserted, c.candidates[c.index]!);
-      c.inserted = Array.from(c.candidates[c.index]!).length;
+      c.inserted = split(c.candidates[c.index]!).length;
       return;
     }
     let start = this.cur;
@@ -143,7 +148,7 @@ export class InputLine {
     const list = candidates(word, start === 0);
     if (list.length === 0) return;
     this.edit(start, this.cur, list[0]!);
-    this.completion = { start, candidates: list, index: 0, inserted: Array.from(list[0]!).length };
+    this.completion = { start, candidates: list, index: 0, inserted: split(list[0]!).length };
   }
 
   /**

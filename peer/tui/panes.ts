@@ -70,9 +70,12 @@ export function describeState(p: PeerView): string {
   return `${p.state}${rtt}${p.keyChanged ? ' KEY CHANGED' : ''}`;
 }
 
-/** The rule above the first message that arrived while you were elsewhere. */
-export function markerRow(g: Glyphs, width: number): Line {
-  const label = ' new ';
+/**
+ * A rule across the conversation with a label in the middle: "new" above the first message that
+ * arrived while you were elsewhere, or a date (where history ends, where the day changes).
+ */
+export function markerRow(g: Glyphs, width: number, text = 'new'): Line {
+  const label = ` ${truncate(text, Math.max(1, width - 2), g.ellipsis)} `;
   const side = Math.max(0, Math.floor((width - strWidth(label)) / 2));
   const rest = Math.max(0, width - side - strWidth(label));
   return [{ text: g.rule.repeat(side) + label + g.rule.repeat(rest), role: 'marker' }];
@@ -113,7 +116,13 @@ export function entryRows(st: PaneStyle, e: Entry, width: number, selfName: stri
     );
   }
   const m = e.msg;
-  const nick = nickSegment(st, m.fromId, m.outgoing ? 'self' : 'nick', `<${sanitize(m.fromName)}>`);
+  // "/me waves" reads "* alice waves".
+  const nick = nickSegment(
+    st,
+    m.fromId,
+    m.outgoing ? 'self' : 'nick',
+    m.action === true ? `* ${sanitize(m.fromName)}` : `<${sanitize(m.fromName)}>`,
+  );
   const prefixW = tw + strWidth(nick.text) + 1;
   const indent = Math.min(prefixW, Math.floor(width / 3));
   const textRole: Role = !m.outgoing && mentions(selfName, m.text) ? 'mention' : 'plain';
@@ -181,6 +190,8 @@ export function peerList(
   peers: PeerView[],
   width: number,
   height: number,
+  /** You and the members not offline. */
+  online = peers.filter((p) => p.state !== 'offline').length + 1,
 ): Line[] {
   const cw = width - 1;
   const g = st.glyphs;
@@ -188,7 +199,7 @@ export function peerList(
   const row = (segs: Line): void => {
     out.push([...fitLine(segs, cw, 'plain', g.ellipsis), { text: g.separator, role: 'separator' }]);
   };
-  row([{ text: sanitize(`${self.room} (${peers.length + 1})`), role: 'heading' }]);
+  row([{ text: sanitize(`${self.room} (${online})`), role: 'heading' }]);
   row([
     { text: ' ', role: 'plain' },
     nickSegment(st, self.id, 'self', truncate(sanitize(self.name), cw - 7, g.ellipsis)),
@@ -223,15 +234,18 @@ export function statusBar(
   g: Glyphs,
   self: SelfView,
   peers: PeerView[],
-  scrolled: boolean,
+  /** The scroll hint ("-- more below: 3 new --"), or null when following the conversation. */
+  scrolled: string | null,
   where: string,
   width: number,
+  /** While the server is lost: what would fix it ("name taken: /nick NEWNAME"). */
+  serverNote?: string,
 ): Line {
   const sep: Segment = { text: ` ${g.separator} `, role: 'bar' };
   const alerts: Line = [];
   for (const p of peers)
     if (p.keyChanged) alerts.push({ text: ` KEY CHANGED: ${sanitize(p.name)} (/trust) `, role: 'bar-alert' });
-  if (scrolled) alerts.push({ text: ' -- more below -- ', role: 'bar-warn' });
+  if (scrolled !== null) alerts.push({ text: ` ${scrolled} `, role: 'bar-warn' });
   const name: Line = [
     { text: ' ', role: 'bar' },
     { text: sanitize(self.name), role: 'bar-unread' },
@@ -243,7 +257,7 @@ export function statusBar(
       ? { text: 'server ok', role: 'bar-ok' }
       : self.server === 'connecting'
         ? { text: `server connecting${g.ellipsis}`, role: 'bar-warn' }
-        : { text: 'SERVER LOST', role: 'bar-alert' };
+        : { text: `SERVER LOST${serverNote ? `: ${serverNote}` : ''}`, role: 'bar-alert' };
   const right: Segment = { text: ` ${sanitize(where)} `, role: 'bar' };
   const left: Line = [...alerts, ...name, fingerprint, sep, endpoint, sep, server];
   const lw = lineWidth(left);

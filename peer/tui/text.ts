@@ -1,6 +1,6 @@
 /**
  * Terminal text measurement: display width (East Asian wide and emoji take two cells, combining
- * marks none), truncation and word wrapping. Pure, so the view-model lays out every pane without a
+ * marks and joined emoji none), truncation and word wrapping. Pure, so the view-model lays out every pane without a
  * terminal. Text from peers is hostile: sanitize() removes control characters (an ESC in a
  * message must not reach the terminal) and bidi overrides (they can make text read backwards).
  */
@@ -23,32 +23,10 @@ const ZERO_WIDTH: [number, number][] = [
   [0xe0100, 0xe01ef],
 ];
 
+// East Asian Wide and Fullwidth (UAX #11) outside emoji; emoji go by Emoji_Presentation below.
 const WIDE: [number, number][] = [
   [0x1100, 0x115f], // Hangul Jamo
-  [0x231a, 0x231b],
-  [0x2329, 0x232a],
-  [0x23e9, 0x23ec],
-  [0x23f0, 0x23f0],
-  [0x23f3, 0x23f3],
-  [0x25fd, 0x25fe],
-  [0x2614, 0x2615],
-  [0x2648, 0x2653],
-  [0x26aa, 0x26ab],
-  [0x26bd, 0x26be],
-  [0x26c4, 0x26c5],
-  [0x26f5, 0x26f5],
-  [0x26fa, 0x26fa],
-  [0x26fd, 0x26fd],
-  [0x2705, 0x2705],
-  [0x270a, 0x270b],
-  [0x2728, 0x2728],
-  [0x274c, 0x274c],
-  [0x2753, 0x2755],
-  [0x2757, 0x2757],
-  [0x2795, 0x2797],
-  [0x2b1b, 0x2b1c],
-  [0x2b50, 0x2b50],
-  [0x2b55, 0x2b55],
+  [0x2329, 0x232a], // angle brackets
   [0x2e80, 0x303e], // CJK radicals, punctuation
   [0x3041, 0x33ff], // kana, CJK compatibility
   [0x3400, 0x4dbf], // CJK extension A
@@ -64,16 +42,10 @@ const WIDE: [number, number][] = [
   [0x16fe0, 0x16fe4],
   [0x17000, 0x18cff],
   [0x1b000, 0x1b2ff],
-  [0x1f004, 0x1f004],
-  [0x1f0cf, 0x1f0cf],
-  [0x1f18e, 0x1f18e],
-  [0x1f191, 0x1f19a],
-  [0x1f200, 0x1f251],
-  [0x1f300, 0x1f64f], // symbols, pictographs, emoticons
-  [0x1f680, 0x1f6ff], // transport and map
-  [0x1f7e0, 0x1f7eb],
-  [0x1f90c, 0x1f9ff], // supplemental symbols and pictographs
-  [0x1fa70, 0x1faff],
+  [0x1f200, 0x1f202], // enclosed ideographic supplement
+  [0x1f210, 0x1f23b],
+  [0x1f240, 0x1f248],
+  [0x1f250, 0x1f251],
   [0x20000, 0x3fffd], // CJK extensions B and beyond
 ];
 
@@ -90,17 +62,75 @@ function inRanges(cp: number, ranges: [number, number][]): boolean {
   return false;
 }
 
-/** Cells one code point takes in a terminal: 0, 1 or 2. Control characters count 0 (sanitize first). */
+const EMOJI_PRESENTATION = /\p{Emoji_Presentation}/u;
+const ZWJ = 0x200d;
+const isRegionalIndicator = (cp: number): boolean => cp >= 0x1f1e6 && cp <= 0x1f1ff;
+
+/**
+ * Cells one code point takes on its own in a terminal: 0, 1 or 2. East Asian wide and fullwidth
+ * characters and emoji with emoji presentation (Unicode's Emoji_Presentation, which UAX #11 makes
+ * wide) take two; combining marks, variation selectors and joiners none. Control characters
+ * count 0 (sanitize first).
+ */
 export function charWidth(cp: number): number {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if (cp < 0x300) return 1;
   if (inRanges(cp, ZERO_WIDTH)) return 0;
-  return inRanges(cp, WIDE) ? 2 : 1;
+  if (inRanges(cp, WIDE)) return 2;
+  if (cp >= 0x2300 && !isRegionalIndicator(cp) && EMOJI_PRESENTATION.test(String.fromCodePoint(cp))) return 2;
+  return 1;
+}
+
+/** One terminal cell's worth of text (or two for a wide one): a base and what joins it. */
+export interface Unit {
+  text: string;
+  width: number;
+}
+
+/**
+ * `s` cut into the units a terminal draws, as tmux (test/tui/tmux.test.ts captures it) and
+ * current terminals do: a base character with the combining marks and variation selectors after
+ * it; a zero width joiner glues the next character into the same unit (a family emoji is one
+ * two-cell picture); two regional indicators make one two-cell flag, a lone one takes one cell.
+ * A skin-tone modifier stays its own two-cell unit, as tmux draws it. Wrapping and truncation
+ * never split a unit, so a line never ends in half a picture.
+ */
+export function units(s: string): Unit[] {
+  const cps = Array.from(s);
+  const out: Unit[] = [];
+  let i = 0;
+  while (i < cps.length) {
+    const first = cps[i]!;
+    const cp = first.codePointAt(0)!;
+    let text = first;
+    let width = charWidth(cp);
+    i++;
+    if (isRegionalIndicator(cp)) {
+      if (i < cps.length && isRegionalIndicator(cps[i]!.codePointAt(0)!)) {
+        text += cps[i++];
+        width = 2;
+      } else width = 1;
+    }
+    // What attaches to this base: zero-width marks, and after a joiner the joined character.
+    while (i < cps.length) {
+      const next = cps[i]!.codePointAt(0)!;
+      if (next === ZWJ && width > 0 && i + 1 < cps.length) {
+        text += cps[i]! + cps[i + 1]!;
+        i += 2;
+      } else if (charWidth(next) === 0 && next >= 0x20 && !(next >= 0x7f && next < 0xa0)) {
+        text += cps[i++];
+      } else break;
+    }
+    out.push({ text, width });
+  }
+  return out;
 }
 
 export function strWidth(s: string): number {
+  // Fast path: printable ASCII is one cell a character.
+  if (/^[\x20-\x7e]*$/.test(s)) return s.length;
   let w = 0;
-  for (const ch of s) w += charWidth(ch.codePointAt(0)!);
+  for (const u of units(s)) w += u.width;
   return w;
 }
 
@@ -123,11 +153,10 @@ export function sanitize(s: string, keepNewlines = false): string {
 export function sliceWidth(s: string, width: number): string {
   let w = 0;
   let out = '';
-  for (const ch of s) {
-    const cw = charWidth(ch.codePointAt(0)!);
-    if (w + cw > width) break;
-    w += cw;
-    out += ch;
+  for (const u of units(s)) {
+    if (w + u.width > width) break;
+    w += u.width;
+    out += u.text;
   }
   return out;
 }
@@ -186,7 +215,7 @@ export function wrap(s: string, width: number, firstWidth = width): string[] {
         const head = sliceWidth(rest, lim() - lineW);
         if (head === '' && lineW === 0) {
           // A wide character in a one-cell line: emit it anyway rather than loop.
-          const first = Array.from(rest)[0]!;
+          const first = units(rest)[0]!.text;
           out.push(first);
           rest = rest.slice(first.length);
           continue;

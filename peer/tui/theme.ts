@@ -1,7 +1,7 @@
 /**
  * What the panes are made of (lines of styled segments) and how a style role looks, in colour and
- * in monochrome. The view-model produces segments; the widget layer turns them into blessed tags
- * with toTags() and paints. Nothing here touches a terminal.
+ * in monochrome. The view-model produces segments; the terminal layer turns them into SGR
+ * escape sequences with toAnsi() and paints. Nothing here touches a terminal.
  */
 
 export type Role =
@@ -54,8 +54,8 @@ export interface Style {
 
 /**
  * Nick colours: mid-luminance hues that keep their contrast on dark and on light backgrounds
- * (the bright ANSI colours vanish on white, dark blue vanishes on black). blessed maps each to the
- * nearest colour the terminal has (256 or 8).
+ * (the bright ANSI colours vanish on white, dark blue vanishes on black). Each is an xterm-256
+ * cube colour, reduced to 16 or 8 on terminals with fewer (toAnsi).
  */
 export const NICK_PALETTE: readonly string[] = [
   '#0087ff', // blue
@@ -151,29 +151,70 @@ export function styleOf(seg: Segment, monochrome: boolean): Style {
   return base;
 }
 
-/** blessed treats `{...}` as tags; user text must not be able to open one. */
-export function escapeTags(s: string): string {
-  return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+export const lineText = (line: Line): string => line.map((s) => s.text).join('');
+
+const NAMED: Record<string, number> = {
+  black: 0,
+  red: 1,
+  green: 2,
+  yellow: 3,
+  blue: 4,
+  magenta: 5,
+  cyan: 6,
+  white: 7,
+  gray: 8,
+};
+
+const CUBE = [0, 95, 135, 175, 215, 255];
+const nearestLevel = (v: number): number =>
+  CUBE.reduce((best, l, i) => (Math.abs(l - v) < Math.abs(CUBE[best]! - v) ? i : best), 0);
+
+/** "#0087ff" as the nearest colour of xterm's 6x6x6 cube (16 + 36r + 6g + b): 33. */
+export function cubeIndex(hex: string): number {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return (
+    16 + 36 * nearestLevel((n >> 16) & 0xff) + 6 * nearestLevel((n >> 8) & 0xff) + nearestLevel(n & 0xff)
+  );
 }
 
 /**
- * One line as blessed tag markup. `colours` is what the terminal has: with fewer than 16, blessed
- * would turn gray into black (invisible on a dark background), so gray is left out there.
+ * A colour as an index the terminal has: a name, or a palette hex colour (all of them are in
+ * xterm's colour cube) reduced by `reduce` (blessed's table) to 16 or 8 where there are fewer.
  */
-export function toTags(line: Line, monochrome: boolean, colours = 256): string {
+function colourIndex(c: string, colours: number, reduce: Reduce): number {
+  const named = NAMED[c];
+  if (named !== undefined) return colours < 16 && named >= 8 ? named - 8 : named;
+  const i = cubeIndex(c);
+  return colours >= 256 ? i : reduce(i, colours);
+}
+
+type Reduce = (index: number, total: number) => number;
+
+const sgrColour = (index: number, bg: boolean): string =>
+  index < 8
+    ? String((bg ? 40 : 30) + index)
+    : index < 16
+      ? String((bg ? 100 : 90) + index - 8)
+      : `${bg ? 48 : 38};5;${index}`;
+
+/**
+ * One line as the bytes a terminal draws: each segment opens with a full SGR (reset first, so no
+ * attribute leaks from one segment to the next) and the line ends reset. Text is written as it
+ * is: it has been sanitised (panes.ts) and measured (text.ts) already.
+ */
+export function toAnsi(line: Line, monochrome: boolean, colours: number, reduce: Reduce): string {
   let out = '';
   for (const seg of line) {
     if (seg.text === '') continue;
     const st = styleOf(seg, monochrome);
-    let open = '';
-    if (st.fg && !(st.fg === 'gray' && colours < 16)) open += `{${st.fg}-fg}`;
-    if (st.bg) open += `{${st.bg}-bg}`;
-    if (st.bold) open += '{bold}';
-    if (st.underline) open += '{underline}';
-    if (st.inverse) open += '{inverse}';
-    out += open === '' ? escapeTags(seg.text) : `${open}${escapeTags(seg.text)}{/}`;
+    const p: string[] = ['0'];
+    if (st.bold) p.push('1');
+    if (st.underline) p.push('4');
+    if (st.inverse) p.push('7');
+    if (st.fg && !(st.fg === 'gray' && colours < 16))
+      p.push(sgrColour(colourIndex(st.fg, colours, reduce), false));
+    if (st.bg) p.push(sgrColour(colourIndex(st.bg, colours, reduce), true));
+    out += `\x1b[${p.join(';')}m${seg.text}`;
   }
-  return out;
+  return `${out}\x1b[0m`;
 }
-
-export const lineText = (line: Line): string => line.map((s) => s.text).join('');

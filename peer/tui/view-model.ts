@@ -54,6 +54,10 @@ export interface ViewModelOptions {
   maxEntries?: number;
   /** Input lines remembered for Up/Down (default 500). */
   inputHistory?: number;
+  /** Date format for the day rules; default "Thu 2 Jan 2025" in local time. */
+  formatDate?: (ts: number) => string;
+  /** A paste of more lines than this asks before sending them as that many messages (default 5). */
+  pasteConfirmLines?: number;
 }
 
 export interface Rect {
@@ -112,6 +116,12 @@ interface Conversation {
   markerAt: number | null;
   /** Rows scrolled up from the bottom (0: following the conversation). */
   scroll: number;
+  /** Lines that arrived below while scrolled up (the status bar counts them). */
+  newBelow: number;
+  /** Entries loaded from history when the conversation opened: a dated rule follows them. */
+  historyEnd: number;
+  /** When the conversation was opened (the history rule's date). */
+  openedAt: number;
 }
 
 export type ViewModelEvents = {
@@ -123,6 +133,30 @@ export type ViewModelEvents = {
 };
 
 const PEER_LIST_MIN_COLS = 60;
+/** Errors about the rendezvous server: said once per outage, in the room, never per conversation. */
+const SERVER_CODES = new Set<string>([
+  'SERVER_UNREACHABLE',
+  'NAME_TAKEN',
+  'ROOM_FULL',
+  'SERVER_KEY_CHANGED',
+  'NOT_REGISTERED',
+  'RATE_LIMITED',
+  'RELAY_UNAVAILABLE',
+]);
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** "Thu 2 Jan 2025" in local time. */
+export function formatDate(ts: number): string {
+  const d = new Date(ts);
+  return `${DAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+}
+
+const dayOf = (ts: number): string => {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+};
+const entryTs = (e: Entry): number => (e.kind === 'message' ? e.msg.ts : e.ts);
 const HELP_WIDTH = 66;
 
 const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, v));
@@ -146,6 +180,18 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   private readonly warned = new Set<string>();
   private readonly line: InputLine;
   private helpOpen = false;
+  private readonly formatDate: (ts: number) => string;
+  private readonly pasteConfirmLines: number;
+  /** A long paste waiting for y/n: the lines it would send. */
+  private pendingPaste: string[] | null = null;
+  /** Server problems said in the room since the last registration (by code), so each is said once. */
+  private readonly serverSaid = new Set<string>();
+  /** A server problem was said: "server back" follows when registered again. */
+  private serverDown = false;
+  /** The short reason shown in the status bar while the server is lost. */
+  private serverNote: string | undefined;
+  /** A /nick in flight reports its own NAME_TAKEN. */
+  private renaming = false;
   private helpScroll = 0;
   private readonly unsubscribe: (() => void)[] = [];
   private disposed = false;
@@ -168,6 +214,8 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
     this.historyLimit = opts.historyLimit ?? 200;
     this.maxEntries = opts.maxEntries ?? 2000;
     this.line = new InputLine(opts.inputHistory ?? 500);
+    this.formatDate = opts.formatDate ?? formatDate;
+    this.pasteConfirmLines = opts.pasteConfirmLines ?? 5;
 
     this.selfView = service.self;
     this.convs.push(this.newConversation(ROOM, service.self.room));
@@ -182,14 +230,19 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
         }),
       );
     };
-    on('self', (s) => (this.selfView = s));
+    on('self', (s) => this.setSelf(s));
     on('peers', (p) => this.setPeers(p));
     on('message', (m) => this.addMessage(m));
     on('delivery', (d) => {
       const m = this.messages.get(d.id);
       if (m) m.delivery = { ...m.delivery, [d.peerId]: d.state };
     });
-    on('notice', (n) => this.addSystem(this.conversationFor(n.conversation), n.text, n.level, n.ts));
+    // A peer's notice (connected, path changed) goes to your private conversation with them if
+    // you have one, else to the room: a peer who only speaks in the room gets no tab.
+    on('notice', (n) => {
+      const c = this.existing(n.conversation) ?? this.convs[0]!;
+      this.addSystem(c, n.text, n.level, n.ts);
+    });
     on('error', (e) => {
       if (e.code === 'KEY_CHANGED') {
         const p = e.peer !== undefined ? this.findPeer(e.peer) : undefined;
@@ -197,14 +250,67 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
         else this.addSystem(this.active, e.message, 'alert');
         return;
       }
+      if (SERVER_CODES.has(e.code)) return this.serverProblem(e.code, e.message);
       this.addSystem(this.active, e.message, 'error');
     });
+  }
+
+  // ---- the server's state ----
+
+  private setSelf(s: SelfView): void {
+    const prev = this.selfView;
+    this.selfView = s;
+    if (s.serverClosed !== undefined && s.serverClosed !== prev.serverClosed)
+      this.serverProblem('CLOSED', `the server closed the connection: ${s.serverClosed}`);
+    if (s.server === 'lost' && prev.server !== 'lost' && !this.serverDown)
+      this.serverProblem('LOST', 'server lost; reconnecting');
+    if (s.server === 'registered' && prev.server !== 'registered') {
+      this.serverSaid.clear();
+      this.serverNote = undefined;
+      if (this.serverDown) {
+        this.serverDown = false;
+        this.addSystem(this.convs[0]!, `server back: registered as ${s.name}`, 'info');
+      }
+    }
+  }
+
+  /**
+   * A problem with the rendezvous server: one line in the room per kind of problem until the
+   * server is back (the UDP and relay clients retry on their own and report each failure), and
+   * a short note in the status bar, which every conversation shows.
+   */
+  private serverProblem(code: string, message: string): void {
+    const taken = code === 'NAME_TAKEN' || code === 'ROOM_FULL';
+    if (code === 'NAME_TAKEN' && this.renaming) return; // the /nick command reports it
+    this.serverNote =
+      code === 'NAME_TAKEN' ? 'name taken: /nick NEWNAME' : code === 'ROOM_FULL' ? 'room full' : undefined;
+    if (this.serverSaid.has(code)) return this.changed();
+    this.serverSaid.add(code);
+    this.serverDown = true;
+    const text = taken ? `${message}; /nick NEWNAME to join under another name` : message;
+    this.addSystem(this.convs[0]!, text, taken ? 'error' : 'warn');
   }
 
   /** Stop listening to the service. */
   dispose(): void {
     this.disposed = true;
     for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  /**
+   * Ask the service for the peer list again. Round trips change with every sample and the
+   * service announces no event for that; runTui calls this every second so the peer list shows
+   * the same RTT as /info.
+   */
+  refreshPeers(): void {
+    if (this.disposed) return;
+    const list = this.service.peers().filter((p) => p.id !== this.selfView.id);
+    const same =
+      list.length === this.peerMap.size &&
+      list.every((p) => JSON.stringify(p) === JSON.stringify(this.peerMap.get(p.id)));
+    if (same) return;
+    this.setPeers(list);
+    this.changed();
   }
 
   // ---- state, read-only ----
@@ -259,6 +365,7 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   async handleKey(full: string, ch?: string): Promise<void> {
     if (full !== 'tab') this.line.endCompletion();
     if (full === 'C-c') return this.quit();
+    if (this.pendingPaste) return this.answerPaste(full);
     if (this.helpOpen) return this.helpKey(full);
     const alt = /^M-([0-9])$/.exec(full);
     if (alt) return this.switchTo(alt[1] === '0' ? 9 : Number(alt[1]) - 1);
@@ -347,6 +454,55 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
       .filter((n) => n.toLowerCase().startsWith(w))
       .sort((a, b) => a.localeCompare(b))
       .map((n) => n + suffix);
+  }
+
+  // ---- pasting ----
+
+  /**
+   * Text pasted in one piece (the terminal's bracketed paste, or several lines in one read).
+   * Each complete line is a message, as if typed and sent with Enter (the first one continues
+   * the line being typed); what follows the last newline stays in the input line. More lines than
+   * `pasteConfirmLines` ask first: "paste 12 lines as 12 messages? y/n".
+   */
+  async paste(text: string): Promise<void> {
+    const parts = text.replace(/\r\n?/g, '\n').split('\n');
+    const clean = (s: string): string => sanitize(s).replace(/\ufffd/g, '');
+    if (parts.length === 1) return this.insert(clean(parts[0]!));
+    this.line.insert(clean(parts[0]!));
+    const lines = [this.line.text, ...parts.slice(1, -1).map(clean)].filter((l) => l.trim() !== '');
+    this.line.set(clean(parts.at(-1)!));
+    if (lines.length > this.pasteConfirmLines) {
+      this.pendingPaste = lines;
+      return this.addSystem(
+        this.active,
+        `paste ${lines.length} lines as ${lines.length} messages? y/n`,
+        'warn',
+      );
+    }
+    await this.sendLines(lines);
+  }
+
+  private async answerPaste(full: string): Promise<void> {
+    const lines = this.pendingPaste!;
+    this.pendingPaste = null;
+    if (full === 'y' || full === 'S-y') return this.sendLines(lines);
+    this.addSystem(this.active, `paste not sent (${lines.length} lines)`, 'info');
+  }
+
+  /** Lines sent one after another as if each were typed and sent with Enter. */
+  private async sendLines(lines: string[]): Promise<void> {
+    const draft = this.line.text;
+    for (const l of lines) {
+      this.line.set(l);
+      await this.submit();
+    }
+    this.line.set(draft);
+    this.changed();
+  }
+
+  /** A long paste is waiting for y/n. */
+  get pasteWaiting(): number {
+    return this.pendingPaste?.length ?? 0;
   }
 
   // ---- input line ----
@@ -460,6 +616,8 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
         if (target === undefined)
           throw badArgument('usage: /trust NAME (or use it in a private conversation)');
         const p = this.service.resolvePeer(target);
+        if (!p.keyChanged && this.peerMap.get(p.id)?.keyChanged !== true)
+          return this.addSystem(here, `the key of ${p.name} has not changed; nothing is held`, 'info');
         this.service.trust(target);
         this.warned.delete(p.id);
         const known = this.peerMap.get(p.id);
@@ -467,8 +625,29 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
         return this.addSystem(here, `trusted the new key of ${p.name}; held messages are released`, 'info');
       }
       case 'nick':
-        await this.service.nick(cmd.nick);
+        this.renaming = true;
+        try {
+          await this.service.nick(cmd.nick);
+        } catch (e) {
+          if (isPunchlineError(e, 'NAME_TAKEN'))
+            throw badArgument(`${e.message}; /nick NEWNAME to pick another`);
+          throw e;
+        } finally {
+          this.renaming = false;
+        }
         return this.addSystem(here, `you are now ${cmd.nick}`, 'info');
+      case 'me':
+        return this.sendTo(here, cmd.text, true);
+      case 'names': {
+        const peers = this.sortedPeers();
+        const on = peers.filter((p) => p.state !== 'offline').map((p) => p.name);
+        const off = peers.filter((p) => p.state === 'offline').map((p) => p.name);
+        const lines = [
+          `${on.length + 1} online in #${this.selfView.room}: ${[`${this.selfView.name} (you)`, ...on].join(', ')}`,
+        ];
+        if (off.length > 0) lines.push(`offline: ${off.join(', ')}`);
+        return this.addSystem(here, lines.join('\n'), 'info');
+      }
       case 'connect': {
         const p = this.service.resolvePeer(cmd.peer);
         this.addSystem(here, `connecting to ${p.name}${this.glyphs.ellipsis}`, 'info');
@@ -479,9 +658,9 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
     }
   }
 
-  private sendTo(c: Conversation, text: string): void {
+  private sendTo(c: Conversation, text: string, action = false): void {
     try {
-      const m = this.service.send(c.id, text);
+      const m = action ? this.service.send(c.id, text, { action: true }) : this.service.send(c.id, text);
       this.addMessage(m);
     } catch (e) {
       this.addSystem(c, errorText(e), 'error');
@@ -498,7 +677,17 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   // ---- service events ----
 
   private setPeers(list: PeerView[]): void {
+    const before = this.peerMap;
     this.peerMap = new Map(list.filter((p) => p.id !== this.selfView.id).map((p) => [p.id, p]));
+    // The same id under another name: a member renamed themselves (/nick).
+    for (const p of this.peerMap.values()) {
+      const old = before.get(p.id);
+      if (!old || old.name === p.name) continue;
+      const text = `${old.name} is now known as ${p.name}`;
+      this.addSystem(this.convs[0]!, text, 'info');
+      const priv = this.existing({ kind: 'peer', peerId: p.id });
+      if (priv) this.addSystem(priv, text, 'info');
+    }
     for (const p of this.peerMap.values()) {
       if (p.keyChanged) this.announceKeyChange(p);
       else this.warned.delete(p.id);
@@ -543,14 +732,18 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   private push(c: Conversation, e: Entry): void {
     if (c === this.active && c.scroll > 0) {
       // Scrolled up: keep the view where it is while the conversation grows below it.
-      c.scroll += entryRows(this.style, e, this.layout().log.width, this.selfView.name).length;
-    }
-    c.entries.push(e);
+      const w = this.layout().log.width;
+      const before = this.rowsOf(c, w).length;
+      c.entries.push(e);
+      c.scroll += this.rowsOf(c, w).length - before;
+      c.newBelow++;
+    } else c.entries.push(e);
     if (c.entries.length > this.maxEntries) {
       const drop = c.entries.length - this.maxEntries;
       for (const old of c.entries.splice(0, drop))
         if (old.kind === 'message') this.messages.delete(old.msg.id);
       if (c.markerAt !== null) c.markerAt = Math.max(0, c.markerAt - drop);
+      c.historyEnd = Math.max(0, c.historyEnd - drop);
     }
   }
 
@@ -579,6 +772,9 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
       mention: false,
       markerAt: null,
       scroll: 0,
+      newBelow: 0,
+      historyEnd: 0,
+      openedAt: this.now(),
     };
     for (const m of this.service.history(id, this.historyLimit)) {
       // The message that opens a conversation is often in history already: show it once.
@@ -587,7 +783,13 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
       this.messages.set(m.id, copy);
       c.entries.push({ kind: 'message', msg: copy });
     }
+    c.historyEnd = c.entries.length;
     return c;
+  }
+
+  private existing(id: ConversationId): Conversation | undefined {
+    const key = conversationKey(id);
+    return this.convs.find((x) => x.key === key);
   }
 
   private conversationFor(id: ConversationId, name?: string): Conversation {
@@ -674,7 +876,7 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
     const p = pid !== undefined ? this.peerMap.get(pid) : undefined;
     const where =
       pid === undefined
-        ? `${this.peerMap.size + 1} in room`
+        ? `${this.onlineCount()} in room`
         : p
           ? `${p.name} ${describeState(p)}`
           : 'not in the room';
@@ -682,10 +884,25 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
       layout,
       tabs: tabBar(g, tabs, this.activeIdx, layout.tabs.width),
       peers: layout.peers
-        ? peerList(this.style, this.selfView, this.sortedPeers(), layout.peers.width, layout.peers.height)
+        ? peerList(
+            this.style,
+            this.selfView,
+            this.sortedPeers(),
+            layout.peers.width,
+            layout.peers.height,
+            this.onlineCount(),
+          )
         : [],
       log: this.renderLog(layout.log.width, layout.log.height),
-      status: statusBar(g, this.selfView, this.peers, this.active.scroll > 0, where, layout.status.width),
+      status: statusBar(
+        g,
+        this.selfView,
+        this.peers,
+        this.scrollHint(),
+        where,
+        layout.status.width,
+        this.serverNote,
+      ),
       input,
       cursor,
       help,
@@ -693,10 +910,25 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
     };
   }
 
+  /** You and every member not offline: what "in room" counts. */
+  private onlineCount(): number {
+    let n = 1;
+    for (const p of this.peerMap.values()) if (p.state !== 'offline') n++;
+    return n;
+  }
+
+  /** The status bar's hint while scrolled up, with how many lines arrived below. */
+  private scrollHint(): string | null {
+    const c = this.active;
+    if (c.scroll <= 0) return null;
+    return c.newBelow > 0 ? `-- more below: ${c.newBelow} new --` : '-- more below --';
+  }
+
   private renderLog(width: number, height: number): Line[] {
     const c = this.active;
     const rows = this.rowsOf(c, width);
     c.scroll = clamp(c.scroll, 0, Math.max(0, rows.length - height));
+    if (c.scroll === 0) c.newBelow = 0;
     const end = rows.length - c.scroll;
     const visible = rows.slice(Math.max(0, end - height), end);
     const pad: Line[] = Array.from({ length: height - visible.length }, () => []);
@@ -706,7 +938,23 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   /** Every display row of a conversation at a width, with the "new" rule where it belongs. */
   private rowsOf(c: Conversation, width: number): Line[] {
     const out: Line[] = [];
+    let lastDay: string | null = null;
+    let lastTs = -Infinity;
     c.entries.forEach((e, i) => {
+      // A dated rule where the history loaded at start ends, and wherever the day moves on (a
+      // sender's clock running behind does not count).
+      if (i === c.historyEnd && i > 0) {
+        out.push(markerRow(this.glyphs, width, `end of history, ${this.formatDate(c.openedAt)}`));
+        lastDay = dayOf(c.openedAt);
+        lastTs = Math.max(lastTs, c.openedAt);
+      }
+      const ts = entryTs(e);
+      if (ts >= lastTs) {
+        if (lastDay !== null && dayOf(ts) !== lastDay)
+          out.push(markerRow(this.glyphs, width, `day changed to ${this.formatDate(ts)}`));
+        lastDay = dayOf(ts);
+        lastTs = ts;
+      }
       if (i === c.markerAt && c === this.active) out.push(markerRow(this.glyphs, width));
       out.push(...entryRows(this.style, e, width, this.selfView.name));
     });

@@ -76,6 +76,7 @@ export class SimWorld {
       disconnected: [],
       error: [],
       server: [],
+      'server-closed': [],
       trace: [],
       path: [],
     } as Recorded;

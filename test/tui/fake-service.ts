@@ -17,6 +17,7 @@ import type {
   PeerPresence,
   PeerView,
   SelfView,
+  SendOptions,
 } from '../../peer/chat/types.js';
 import { ROOM, conversationKey } from '../../peer/chat/types.js';
 
@@ -93,8 +94,8 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     return this.store.filter((m) => conversationKey(m.conversation) === key).slice(-limit);
   }
 
-  send(c: ConversationId, text: string): ChatMessage {
-    this.calls.push(`send ${conversationKey(c)} ${text}`);
+  send(c: ConversationId, text: string, opts: SendOptions = {}): ChatMessage {
+    this.calls.push(`send ${conversationKey(c)} ${opts.action ? '/me ' : ''}${text}`);
     if (text.trim() === '') throw badArgument('empty message');
     if (Buffer.byteLength(text) > 1000) throw badArgument('message too long: at most 1000 bytes');
     const recipients = c.kind === 'room' ? this.list : [this.resolvePeer(c.peerId)];
@@ -107,6 +108,7 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
       text,
       outgoing: true,
       delivery,
+      ...(opts.action ? { action: true } : {}),
     });
     this.emit('message', { ...m, delivery: { ...delivery } });
     const auto = this.opts.autoDeliver;
@@ -184,10 +186,24 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
   // ---- script ----
 
   /** A message from `from` in the room (or, with `direct`, in your conversation with them). */
-  receive(from: string, text: string, opts: { direct?: boolean; ts?: number } = {}): ChatMessage {
+  receive(
+    from: string,
+    text: string,
+    opts: { direct?: boolean; ts?: number; action?: boolean } = {},
+  ): ChatMessage {
     const p = this.resolvePeer(from);
     const conversation: ConversationId = opts.direct ? { kind: 'peer', peerId: p.id } : ROOM;
-    const m = this.add({ conversation, fromId: p.id, fromName: p.name, text, outgoing: false }, opts.ts);
+    const m = this.add(
+      {
+        conversation,
+        fromId: p.id,
+        fromName: p.name,
+        text,
+        outgoing: false,
+        ...(opts.action ? { action: true } : {}),
+      },
+      opts.ts,
+    );
     this.emit('message', { ...m });
     return m;
   }
@@ -236,6 +252,12 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     }
   }
 
+  /** A member took another name (/nick): same id, new name. */
+  rename(name: string, to: string): void {
+    const p = this.resolvePeer(name);
+    this.update(p.id, { name: to });
+  }
+
   join(peer: FakePeer): void {
     this.list.push(this.view(peer));
     this.emit('peers', this.peers());
@@ -265,7 +287,11 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     this.emit('self', { ...this.self });
   }
 
-  fail(code: 'PUNCH_FAILED' | 'SERVER_UNREACHABLE', message: string, peer?: string): void {
+  fail(
+    code: 'PUNCH_FAILED' | 'SERVER_UNREACHABLE' | 'NAME_TAKEN' | 'ROOM_FULL',
+    message: string,
+    peer?: string,
+  ): void {
     this.emit('error', { code, message, ...(peer ? { peer } : {}) });
   }
 

@@ -8,11 +8,17 @@ import {
   formatTime,
   localeIsUtf8,
 } from '../../peer/tui/format.js';
-import { sanitize, strWidth, truncate, wrap } from '../../peer/tui/text.js';
-import { NICK_PALETTE, escapeTags, lineText, nickColour, styleOf, toTags } from '../../peer/tui/theme.js';
+import { cutCells } from '../../peer/tui/compose.js';
+import { sanitize, sliceWidth, strWidth, truncate, units, wrap } from '../../peer/tui/text.js';
+import blessed from 'blessed';
+import { NICK_PALETTE, cubeIndex, lineText, nickColour, styleOf, toAnsi } from '../../peer/tui/theme.js';
 import type { Role } from '../../peer/tui/theme.js';
 import { fakeId } from './fake-service.js';
 import { T0 } from './helpers.js';
+
+const colours = blessed.colors as unknown as { reduce(index: number, total: number): number };
+const ansi = (line: Parameters<typeof toAnsi>[0], mono: boolean, n: number): string =>
+  toAnsi(line, mono, n, colours.reduce);
 
 describe('text measurement', () => {
   it('counts wide characters twice and combining marks not at all', () => {
@@ -21,6 +27,42 @@ describe('text measurement', () => {
     expect(strWidth('😀')).toBe(2);
     expect(strWidth('e\u0301')).toBe(1);
     expect(strWidth('✓✓')).toBe(2);
+  });
+
+  it('measures as tmux draws: flags, joined emoji and combining marks are one unit, skin tones two', () => {
+    // Each width here is the cursor advance tmux 3.3a shows after printing the string.
+    expect(strWidth('👍')).toBe(2);
+    expect(strWidth('🇫🇷')).toBe(2);
+    expect(strWidth('🇫')).toBe(1);
+    expect(strWidth('👨‍👩‍👧')).toBe(2);
+    expect(strWidth('👩‍💻x')).toBe(3);
+    expect(strWidth('👍🏽')).toBe(4);
+    expect(strWidth('❤️')).toBe(1);
+    expect(strWidth('⌚')).toBe(2);
+    expect(strWidth('🌡')).toBe(1);
+    expect(strWidth('漢字')).toBe(4);
+    expect(units('a👨‍👩‍👧e\u0301🇫🇷').map((u) => [u.text, u.width])).toEqual([
+      ['a', 1],
+      ['👨‍👩‍👧', 2],
+      ['e\u0301', 1],
+      ['🇫🇷', 2],
+    ]);
+  });
+
+  it('never cuts inside a flag, a joined emoji or a combining sequence', () => {
+    expect(sliceWidth('🇫🇷🇩🇪', 3)).toBe('🇫🇷');
+    expect(sliceWidth('👨‍👩‍👧x', 2)).toBe('👨‍👩‍👧');
+    expect(sliceWidth('cafe\u0301', 4)).toBe('cafe\u0301');
+    expect(wrap('👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧', 4)).toEqual(['👨‍👩‍👧👨‍👩‍👧', '👨‍👩‍👧']);
+    expect(truncate('ab🇫🇷cd', 4)).toBe('ab…');
+  });
+
+  it('cuts a line of cells with a wide character on the edge turned into spaces', () => {
+    const line = [{ text: 'a漢b', role: 'plain' as const }];
+    expect(lineText(cutCells(line, 0, 2))).toBe('a ');
+    expect(lineText(cutCells(line, 2, 4))).toBe(' b');
+    expect(lineText(cutCells(line, 1, 3))).toBe('漢');
+    expect(lineText(cutCells(line, 3, 6))).toBe('b  ');
   });
 
   it('truncates with an ellipsis to the exact width', () => {
@@ -150,23 +192,32 @@ describe('theme', () => {
       expect(mono.bg, role).toBeUndefined();
     }
     expect(styleOf({ text: 'x', role: 'nick', colour: 3 }, false).fg).toBe(NICK_PALETTE[3]);
-    const tags = toTags(
-      [
-        { text: 'bob', role: 'nick', colour: 3 },
-        { text: ' direct', role: 'state-direct' },
-      ],
-      true,
+    expect(
+      ansi(
+        [
+          { text: 'bob', role: 'nick', colour: 3 },
+          { text: ' direct', role: 'state-direct' },
+        ],
+        true,
+        256,
+      ),
+    ).toBe('\x1b[0;1mbob\x1b[0;1m direct\x1b[0m');
+  });
+
+  it('text goes out as it is, each segment after a full reset; the line ends reset', () => {
+    expect(ansi([{ text: '{bold} \u00e9', role: 'plain' }], false, 256)).toBe('\x1b[0m{bold} \u00e9\x1b[0m');
+    // A palette colour is the nearest of xterm's 256, reduced where the terminal has fewer.
+    expect(ansi([{ text: 'bob', role: 'nick', colour: 0 }], false, 256)).toBe('\x1b[0;38;5;33mbob\x1b[0m');
+    expect(ansi([{ text: 'bob', role: 'nick', colour: 0 }], false, 8)).toMatch(
+      // eslint-disable-next-line no-control-regex
+      /^\x1b\[0;3[0-7]mbob\x1b\[0m$/,
     );
-    expect(tags).toBe('{bold}bob{/}{bold} direct{/}');
+    expect(NICK_PALETTE.map(cubeIndex)).toEqual([33, 166, 34, 127, 37, 136, 99, 161]);
+    expect(ansi([{ text: '!', role: 'alert' }], false, 256)).toBe('\x1b[0;1;37;41m!\x1b[0m');
   });
 
-  it('user text cannot open a blessed tag', () => {
-    expect(escapeTags('{red-fg}x{/}')).toBe('{open}red-fg{close}x{open}/{close}');
-    expect(toTags([{ text: '{bold}', role: 'plain' }], false)).toBe('{open}bold{close}');
-  });
-
-  it('gray is left out on 8-colour terminals, where blessed would draw it black', () => {
-    expect(toTags([{ text: '09:05', role: 'time' }], false, 256)).toBe('{gray-fg}09:05{/}');
-    expect(toTags([{ text: '09:05', role: 'time' }], false, 8)).toBe('09:05');
+  it('gray is left out on 8-colour terminals, where it would be black', () => {
+    expect(ansi([{ text: '09:05', role: 'time' }], false, 256)).toBe('\x1b[0;90m09:05\x1b[0m');
+    expect(ansi([{ text: '09:05', role: 'time' }], false, 8)).toBe('\x1b[0m09:05\x1b[0m');
   });
 });

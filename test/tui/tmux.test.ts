@@ -54,6 +54,35 @@ class Tmux extends TmuxServer {
   }
 }
 
+/** The emoji conversation at 80x24, as tmux captures it (text typed, then bob's message, then erin). */
+const EMOJI_SCREEN = [
+  ' 1:#lobby',
+  'lobby (4)          │',
+  ' alice (you)       │',
+  ' bob    direct 23ms│',
+  ' carol  relay 142ms│',
+  ' erin    connecting│',
+  ' dave       offline│',
+  '                   │ 09:00 <bob> morning! punched through from the café wifi',
+  '                   │ 09:01 <carol> symmetric NAT here, so I am on the relay',
+  '                   │ 09:02 <alice> welcome! this one reached everyone ✓✓ 3/3',
+  '                   │ 09:03 <alice> sent to all three, two confirmed ✓ 2/3',
+  '                   │ 09:05 <alice> dave is away, this one waits for him … 1/3',
+  '                   │ ───────────── end of history, Thu 2 Jan 2025 ──────────────',
+  '                   │ 09:06 -!- dave: direct -> offline (no answer for 15 s)',
+  '                   │ 09:06 <bob> alice: are you seeing my messages?',
+  '                   │ 09:06 <alice> thumbs 👍 up … 0/3',
+  '                   │ 09:06 <alice> flag 🇫🇷 ok … 0/3',
+  '                   │ 09:06 <alice> family 👨‍👩‍👧 here … 0/3',
+  '                   │ 09:06 <alice> cafe\u0301 au lait … 0/3',
+  '                   │ 09:06 <alice> 漢字 kanji … 0/3',
+  '                   │ 09:06 <bob> nice 👍 merci 🇫🇷 漢字',
+  '                   │ 09:06 -!- erin joined',
+  ' alice 2bd8:06c9:7f0e:00af │ 203.0.113.5:40000 │ server ok            4 in room',
+  '[#lobby]',
+  '',
+].join('\n');
+
 const why = missing();
 if (why) {
   describe('terminal tier (tmux)', () => {
@@ -88,7 +117,7 @@ if (why) {
       for (const l of lines) expect([...l].length).toBeLessThanOrEqual(80);
       expect(lines[0]).toMatch(/^ 1:#lobby/);
       expect(lines.slice(1, 6)).toEqual([
-        'lobby (4)          │',
+        'lobby (3)          │',
         ' alice (you)       │',
         ' bob    direct 23ms│',
         ' carol  relay 142ms│',
@@ -99,7 +128,7 @@ if (why) {
       expect(screen).toContain('│ 09:03 <alice> sent to all three, two confirmed ✓ 2/3');
       expect(screen).toContain('│ 09:05 <alice> dave is away, this one waits for him … 1/3');
       expect(screen).toContain('-!- dave: direct -> offline');
-      expect(lines[22]).toMatch(/^ alice [0-9a-f:]{19} │ 203\.0\.113\.5:40000 │ server ok +4 in room$/);
+      expect(lines[22]).toMatch(/^ alice [0-9a-f:]{19} │ 203\.0\.113\.5:40000 │ server ok +3 in room$/);
       expect(lines[23]).toMatch(/^\[#lobby\] *$/);
       expect(t.format('tui', '#{alternate_on}')).toBe('1');
       // The cursor sits on the input line, after the prompt.
@@ -131,6 +160,38 @@ if (why) {
       await t.until('tui', (s) => /<alice> hi all … 2\/3$/m.test(s), 'two of three delivered');
     });
 
+    it('wide and combining characters: the whole screen is exactly what was sent, no stray character', async () => {
+      await started({ FAKE_USR2: 'emoji', FAKE_FROZEN_CLOCK: '1' });
+      const sent = ['thumbs 👍 up', 'flag 🇫🇷 ok', 'family 👨‍👩‍👧 here', 'cafe\u0301 au lait', '漢字 kanji'];
+      for (const line of sent) {
+        t.type('tui', line);
+        t.keys('tui', 'Enter');
+        await t.until('tui', (s) => s.includes(`<alice> ${line} … 0/3`), `"${line}" on screen`);
+      }
+      // A received message and a join move every row of the conversation up one at a time.
+      t.signal('SIGUSR2');
+      await t.until('tui', (s) => s.includes('-!- erin joined'), 'erin joining');
+      const screen = await t.until('tui', (s) => s.includes('erin    connecting'), 'erin in the peer list');
+      expect(screen).toBe(EMOJI_SCREEN);
+      // Ctrl-L repaints from nothing: the same screen, so nothing was left over before it either.
+      t.keys('tui', 'C-l');
+      await t.until('tui', (s) => s === EMOJI_SCREEN, 'the same screen after Ctrl-L');
+    });
+
+    it('a paste of seven lines asks before sending seven messages; y sends them in order', async () => {
+      await started();
+      const lines = Array.from({ length: 7 }, (_, i) => `pasted line ${i + 1}`);
+      t.run('set-buffer', `${lines.join('\n')}\n`);
+      t.run('paste-buffer', '-p', '-t', 'tui'); // bracketed, as the client asked the terminal
+      await t.until('tui', (s) => s.includes('-!- paste 7 lines as 7 messages? y/n'), 'the question');
+      expect(t.screen('tui')).not.toContain('<alice> pasted line');
+      t.keys('tui', 'y');
+      const s = await t.until('tui', (x) => x.includes('<alice> pasted line 7'), 'the seven messages');
+      const sent = s.split('\n').filter((l) => l.includes('<alice> pasted line'));
+      expect(sent.map((l) => /pasted line \d/.exec(l)![0])).toEqual(lines);
+      expect(t.lines('tui')[23]).toMatch(/^\[#lobby\] *$/);
+    });
+
     it('/info bob shows path, candidates, RTT, loss, retransmits and the fingerprint', async () => {
       await started();
       t.type('tui', '/info bob');
@@ -154,7 +215,7 @@ if (why) {
       let lines = (
         await t.until('tui', (s) => s.split('\n')[28]?.includes('server ok') === true, 'the 100x30 layout')
       ).split('\n');
-      expect(lines[1]).toBe(`lobby (4)${' '.repeat(15)}│`);
+      expect(lines[1]).toBe(`lobby (3)${' '.repeat(15)}│`);
       expect(lines[3]).toBe(` bob${' '.repeat(9)}direct 23ms│`);
       expect(lines[29]).toMatch(/^\[#lobby\]/);
       t.run('resize-window', '-t', 'tui', '-x', '50', '-y', '20');
@@ -165,7 +226,7 @@ if (why) {
           'the 50x20 layout',
         )
       ).split('\n');
-      expect(lines.join('\n')).not.toContain('lobby (4)');
+      expect(lines.join('\n')).not.toContain('lobby (3)');
       for (const l of lines) expect([...l].length).toBeLessThanOrEqual(50);
       expect(lines.join('\n')).toContain('<bob> alice: are you seeing my messages?');
     });

@@ -379,7 +379,7 @@ describe('commands', () => {
     expect(fake.calls).toEqual(['nick alicia']);
     expect(status(vm)).toContain(' alicia ');
     await type(vm, '/nick bob');
-    expect(last(vm)).toBe('09:05 -!- the name bob is taken');
+    expect(last(vm)).toBe('09:05 -!- the name bob is taken; /nick NEWNAME to pick another');
   });
 
   it('/connect reports success and failure', async () => {
@@ -560,7 +560,7 @@ describe('rendering', () => {
   it('the peer list shows each state and round trip, offline last', () => {
     const { vm } = setup({}, { cols: 80 });
     expect(text(vm.render().peers).slice(0, 5)).toEqual([
-      'lobby (4)          │',
+      'lobby (3)          │',
       ' alice (you)       │',
       ' bob    direct 23ms│',
       ' carol  relay 142ms│',
@@ -571,7 +571,7 @@ describe('rendering', () => {
   it('the status bar shows nick, fingerprint, public endpoint and server state', () => {
     const { fake, vm } = setup();
     expect(status(vm)).toMatch(
-      /^ alice [0-9a-f]{4}(:[0-9a-f]{4}){3} │ 203\.0\.113\.5:40000 │ server ok +4 in room $/,
+      /^ alice [0-9a-f]{4}(:[0-9a-f]{4}){3} │ 203\.0\.113\.5:40000 │ server ok +3 in room $/,
     );
     fake.setSelf({ server: 'lost' });
     expect(status(vm)).toContain('SERVER LOST');

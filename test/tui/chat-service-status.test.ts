@@ -1,0 +1,71 @@
+/**
+ * What the chat service tells the status bar about the server (peer/chat/service.ts): the public
+ * endpoint is the UDP mapping peers punch to, never the relay stream's TCP source port, and the
+ * reason the server gave for closing the connection reaches the UI until the next registration.
+ * A stand-in PeerNode plays the node's events in the order the real one emits them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Emitter } from '../../common/emitter.js';
+import { generateIdentity } from '../../common/identity.js';
+import { PeerChatService } from '../../peer/chat/service.js';
+import type { PeerEvents, PeerNode } from '../../peer/peer-node.js';
+
+class StandInNode extends Emitter<PeerEvents> {
+  readonly identity = generateIdentity();
+  readonly name = 'alice';
+  readonly room = 'lobby';
+  peerList(): [] {
+    return [];
+  }
+  setTrustGate(): void {}
+  setReceiver(): void {}
+  play<K extends keyof PeerEvents>(name: K, e: PeerEvents[K]): void {
+    this.emit(name, e);
+  }
+}
+
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+function service(): { node: StandInNode; chat: PeerChatService } {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'punchline-chat-status-'));
+  const node = new StandInNode();
+  const chat = new PeerChatService(node as unknown as PeerNode, { dataDir: dir, durable: false });
+  return { node, chat };
+}
+
+describe('the chat service and the server state', () => {
+  it('the public endpoint is the UDP mapping, whichever transport registers last', async () => {
+    const { node, chat } = service();
+    node.play('registered', { id: 'x', public: '198.51.100.7:40000', transport: 'udp' });
+    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'ws' });
+    expect(chat.self).toMatchObject({ publicEndpoint: '198.51.100.7:40000', server: 'registered' });
+    await chat.close();
+  });
+
+  it('with only the relay stream registered there is no endpoint to show rather than a wrong one', async () => {
+    const { node, chat } = service();
+    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'ws' });
+    expect(chat.self.publicEndpoint).toBeUndefined();
+    expect(chat.self.server).toBe('registered');
+    await chat.close();
+  });
+
+  it("the server's close reason is passed on in its own words and cleared by the next registration", async () => {
+    const { node, chat } = service();
+    const seen: (string | undefined)[] = [];
+    chat.on('self', (s) => seen.push(s.serverClosed));
+    node.play('server-closed', { reason: 'closed by remote (1001 server shutting down)' });
+    expect(chat.self.serverClosed).toBe('server shutting down');
+    node.play('registered', { id: 'x', public: '198.51.100.7:40000', transport: 'udp' });
+    expect(chat.self.serverClosed).toBeUndefined();
+    expect(seen).toEqual(['server shutting down', undefined]);
+    await chat.close();
+  });
+});
