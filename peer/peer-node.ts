@@ -26,7 +26,7 @@ import { RelayChannel } from './relay-channel.js';
 import type { RelayFailure } from './relay-channel.js';
 import { PUNCH_DEFAULTS, PunchAttempt, newPunchCounters, validProbe } from './puncher.js';
 import type { PunchCounters, PunchOptions, PunchResult, PunchTrace } from './puncher.js';
-import { RendezvousClient } from './rendezvous-client.js';
+import { RendezvousClient, emptyClientStats } from './rendezvous-client.js';
 import { ServerKeyPin } from './server-pin.js';
 import type { RendezvousClientStats, ServerState } from './rendezvous-client.js';
 
@@ -289,14 +289,7 @@ export class PeerNode extends Emitter<PeerEvents> {
    * presence gaps they repaired, summed.
    */
   get serverDrops(): RendezvousClientStats {
-    const out: RendezvousClientStats = {
-      bad_mac: 0,
-      bad_intro_keys: 0,
-      unauthenticated: 0,
-      replayed: 0,
-      presence_gaps: 0,
-      presence_resyncs: 0,
-    };
+    const out = emptyClientStats();
     for (const c of [this.client, this.relay?.rendezvous])
       if (c) for (const k of Object.keys(out) as (keyof RendezvousClientStats)[]) out[k] += c.stats[k];
     return out;

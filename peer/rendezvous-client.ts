@@ -78,6 +78,16 @@ export interface RendezvousClientStats {
   presence_resyncs: number;
 }
 
+/** All counters at zero: a new client's, and the start of PeerNode.serverDrops's sum. */
+export const emptyClientStats = (): RendezvousClientStats => ({
+  bad_mac: 0,
+  bad_intro_keys: 0,
+  unauthenticated: 0,
+  replayed: 0,
+  presence_gaps: 0,
+  presence_resyncs: 0,
+});
+
 /** A full list asked for and not come is asked for again after this (the server may hold it back). */
 export const PRESENCE_RESYNC_RETRY_MS = 5_000;
 
@@ -113,14 +123,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private readonly preKey = new Set<string>();
   private readonly unsealedErrors = new WeakSet<Message>();
   private lastRegisterTime = 0;
-  readonly stats: RendezvousClientStats = {
-    bad_mac: 0,
-    bad_intro_keys: 0,
-    unauthenticated: 0,
-    replayed: 0,
-    presence_gaps: 0,
-    presence_resyncs: 0,
-  };
+  readonly stats: RendezvousClientStats = emptyClientStats();
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
   members: Member[] = [];
