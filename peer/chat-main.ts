@@ -1,5 +1,4 @@
 import { lookup } from 'node:dns/promises';
-import { appendFileSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SystemClock } from '../common/clock.js';
@@ -7,6 +6,7 @@ import { intFlag, logLevelFlag, parseFlags, textFlag } from '../common/cli/args.
 import { PunchlineError, badArgument } from '../common/errors.js';
 import { defaultDataDir, fingerprint, idText, loadOrCreateIdentity } from '../common/identity.js';
 import { createLogger } from '../common/log.js';
+import { logFile } from '../common/log-file.js';
 import { parseEndpoint } from '../common/net/parse-endpoint.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
 import { endpointKey } from '../common/net/types.js';
@@ -67,18 +67,6 @@ Example:
   punchline chat --server rdv.example.org:7000 --name alice --json
   {"cmd":"send","peer":"bob","text":"hi"}
 `;
-
-/** Append log lines to a file (created 0600 in a 0700 directory); a failing write is dropped, never fatal. */
-function fileWriter(file: string): (line: string) => void {
-  return (line) => {
-    try {
-      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      appendFileSync(file, line, { mode: 0o600 });
-    } catch {
-      /* logging must not take the client down */
-    }
-  };
-}
 
 /**
  * --server is HOST:PORT (UDP on that port, the relay at ws://HOST:PORT/) or ws[s]://HOST:PORT[/path]
@@ -211,13 +199,11 @@ export async function runChat(argv: string[]): Promise<number> {
     }
   }
   const dataDir = typeof f['data-dir'] === 'string' ? f['data-dir'] : defaultDataDir();
-  // In the terminal client, logs would tear the screen: they go to a file in the data directory.
-  const logger = tui
-    ? createLogger(
-        logLevelFlag(f['log-level'], 'info'),
-        { svc: 'peer', name },
-        fileWriter(path.join(dataDir, 'punchline.log')),
-      )
+  // In the terminal client, logs would tear the screen: they go to a file in the data directory,
+  // one asynchronous append per turn of the event loop (common/log-file.ts).
+  const log = tui ? logFile(path.join(dataDir, 'punchline.log')) : undefined;
+  const logger = log
+    ? createLogger(logLevelFlag(f['log-level'], 'info'), { svc: 'peer', name }, (line) => log.write(line))
     : createLogger(logLevelFlag(f['log-level'], 'warn'), { svc: 'peer', name });
   const { identity, created } = await loadOrCreateIdentity(dataDir);
   // The server's key: pinned by --server ...#FP, else by servers.json, else on first use.
@@ -285,6 +271,7 @@ export async function runChat(argv: string[]): Promise<number> {
   } finally {
     await chat.close();
     await node.close();
+    await log?.flush();
   }
   return 0;
 }
