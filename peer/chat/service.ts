@@ -297,7 +297,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       pin && pin.id === id
         ? `the keys shown for "${name}" are not the pinned ones (id ${was}): messages to ${name} are held until /trust ${name}`
         : `the key behind "${name}" changed (pinned ${was}, now ${fingerprintOfHex(id)}): messages to ${name} are held until /trust ${name}`;
-    this.notice({ kind: 'room' }, msg, 'error');
+    // One event; the user interface words the warning (the TUI in the room and the peer's tab).
     this.emit('error', { code: 'KEY_CHANGED', message: msg, peer: name });
     // What is still pending waits (in the outbox, or in the node's link behind the trust gate).
     for (const [mid, d] of this.delivery) if (d[id] === 'pending') this.setState(mid, id, 'held');

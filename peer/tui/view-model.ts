@@ -176,7 +176,7 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
   private readonly convs: Conversation[] = [];
   private activeIdx = 0;
   private readonly messages = new Map<string, ChatMessage>();
-  /** Peers whose key change has been announced (and not yet trusted). */
+  /** Names whose key change has been announced (and not yet trusted). */
   private readonly warned = new Set<string>();
   private readonly line: InputLine;
   private helpOpen = false;
@@ -245,7 +245,12 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
     });
     on('error', (e) => {
       if (e.code === 'KEY_CHANGED') {
-        const p = e.peer !== undefined ? this.findPeer(e.peer) : undefined;
+        // The flagged one of that name (another key may share it with the pinned one).
+        const p =
+          e.peer === undefined
+            ? undefined
+            : ([...this.peerMap.values()].find((v) => v.name === e.peer && v.keyChanged) ??
+              this.findPeer(e.peer));
         if (p) this.announceKeyChange(p);
         else this.addSystem(this.active, e.message, 'alert');
         return;
@@ -619,7 +624,7 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
         if (!p.keyChanged && this.peerMap.get(p.id)?.keyChanged !== true)
           return this.addSystem(here, `the key of ${p.name} has not changed; nothing is held`, 'info');
         this.service.trust(target);
-        this.warned.delete(p.id);
+        this.warned.delete(p.name);
         const known = this.peerMap.get(p.id);
         if (known) this.peerMap.set(p.id, { ...known, keyChanged: false });
         return this.addSystem(here, `trusted the new key of ${p.name}; held messages are released`, 'info');
@@ -688,21 +693,25 @@ export class ChatViewModel extends Emitter<ViewModelEvents> {
       const priv = this.existing({ kind: 'peer', peerId: p.id });
       if (priv) this.addSystem(priv, text, 'info');
     }
-    for (const p of this.peerMap.values()) {
-      if (p.keyChanged) this.announceKeyChange(p);
-      else this.warned.delete(p.id);
-    }
+    // Warnings are per name: another key under a name is one warning, whichever ids share it.
+    const changedNames = new Set([...this.peerMap.values()].filter((p) => p.keyChanged).map((p) => p.name));
+    for (const p of this.peerMap.values()) if (p.keyChanged) this.announceKeyChange(p);
+    for (const name of [...this.warned]) if (!changedNames.has(name)) this.warned.delete(name);
   }
 
   private announceKeyChange(p: PeerView): void {
     const known = this.peerMap.get(p.id);
     if (known && !known.keyChanged) this.peerMap.set(p.id, { ...known, keyChanged: true });
-    if (this.warned.has(p.id)) return;
-    this.warned.add(p.id);
+    if (this.warned.has(p.name)) return;
+    this.warned.add(p.name);
     const text =
       `WARNING: the key of ${p.name} has CHANGED. Someone may be impersonating them. ` +
       `Messages to ${p.name} are held. Compare fingerprints (/info ${p.name}) out of band, then /trust ${p.name}`;
-    const peerConv = this.conversationFor({ kind: 'peer', peerId: p.id }, p.name);
+    // The tab of that name, if one is open (its old key's): never a second tab with the same name.
+    const peerConv =
+      this.existing({ kind: 'peer', peerId: p.id }) ??
+      this.convs.find((c) => c.id.kind === 'peer' && c.name === p.name) ??
+      this.conversationFor({ kind: 'peer', peerId: p.id }, p.name);
     this.addSystem(peerConv, text, 'alert');
     if (peerConv !== this.convs[0]) this.addSystem(this.convs[0]!, text, 'alert');
   }

@@ -36,6 +36,7 @@ afterEach(() => {
 interface Chat {
   service: PeerChatService;
   errors: ChatEvents['error'][];
+  notices: ChatEvents['notice'][];
 }
 
 function chatOn(w: SimWorld, p: SimPeer, dataDir: string): Chat {
@@ -47,7 +48,9 @@ function chatOn(w: SimWorld, p: SimPeer, dataDir: string): Chat {
   });
   const errors: ChatEvents['error'][] = [];
   service.on('error', (e) => errors.push(e));
-  return { service, errors };
+  const notices: ChatEvents['notice'][] = [];
+  service.on('notice', (n) => notices.push(n));
+  return { service, errors, notices };
 }
 
 const hex = (i: Identity): string => toHex(i.id);
@@ -106,6 +109,9 @@ describe('trust pins in the chat service', () => {
       await w.run(() => alice.errors.some((e) => e.code === 'KEY_CHANGED' && e.peer === 'bob'), 5000),
     ).toBe(true);
     expect(alice.service.peers().find((p) => p.id === hex(mal))?.keyChanged).toBe(true);
+    // Said once: one KEY_CHANGED event (the UI words it), no second notice of the same change.
+    expect(alice.errors.filter((e) => e.code === 'KEY_CHANGED')).toHaveLength(1);
+    expect(alice.notices.filter((n) => /key behind "bob"/.test(n.text))).toEqual([]);
 
     const held = alice.service.send(to(mal), 'for bob only');
     expect(held.delivery).toEqual({ [hex(mal)]: 'held' });

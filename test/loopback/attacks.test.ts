@@ -101,16 +101,20 @@ describe('loopback: the real client against a lying server and a replaced server
       alice.send({ cmd: 'send', peer: 'bob', text: 'for bob only' });
       const warn = await alice.event((e) => e.event === 'error' && e.code === 'KEY_CHANGED');
       expect(warn).toMatchObject({ peer: 'bob', message: expect.stringMatching(/key behind "bob" changed/) });
-      // Everything the send did is out before the answer to the next command: nothing was queued.
+      // Answered as queued and held once its outbox record is on disk; then nothing waits in a
+      // session to mallory (everything the send did is done before the next command's answer).
+      await alice.event((e) => e.event === 'sent' && e.held === true);
+      const sentNow = alice.events((e) => e.event === 'sent');
+      expect(sentNow.length).toBe(sentBefore + 1);
+      expect(sentNow.at(-1)).toMatchObject({ peer: 'bob', held: true });
       alice.send({ cmd: 'stats', peer: malHex });
       const stats = await alice.event((e) => e.event === 'stats');
       expect(stats).toMatchObject({ id: malHex, pending: 0 });
-      expect(alice.events((e) => e.event === 'sent').length).toBe(sentBefore);
 
       alice.send({ cmd: 'trust', peer: 'bob' });
       expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: malHex });
       expect(await mallory.event((e) => e.event === 'message')).toMatchObject({ text: 'for bob only' });
-      const released = alice.events((e) => e.event === 'sent')[sentBefore]!;
+      const released = sentNow.at(-1)!;
       await alice.event((e) => e.event === 'delivered' && e.id === released.id);
       const pins = JSON.parse(await readFile(path.join(dir, 'a', 'peers.json'), 'utf8')) as Json;
       const m = await keysIn('m');

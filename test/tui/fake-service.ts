@@ -278,6 +278,15 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     this.emit('error', { code: 'KEY_CHANGED', message: `the key of ${p.name} changed`, peer: p.name });
   }
 
+  /** Another key under a known name (a new id, as a new identity would have): flagged and reported. */
+  impostor(name: string): string {
+    const id = fakeId(`${name}#impostor`);
+    this.list = [...this.list, { id, name, state: 'online', keyChanged: true }];
+    this.emit('peers', this.peers());
+    this.emit('error', { code: 'KEY_CHANGED', message: `the key behind "${name}" changed`, peer: name });
+    return id;
+  }
+
   notice(conversation: ConversationId, text: string, level: 'info' | 'warn' | 'error' = 'info'): void {
     this.emit('notice', { conversation, text, level, ts: this.now() });
   }

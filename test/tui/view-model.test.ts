@@ -452,6 +452,19 @@ describe('keys and trust', () => {
     expect(vm.render().tabs.find((s) => s.text.includes('carol'))!.role).toBe('bar-alert');
   });
 
+  it('another key under a name with an open tab: the warning goes to that tab and the room, no second tab', async () => {
+    const { fake, vm } = setup();
+    await type(vm, '/msg carol hello');
+    expect(tabs(vm).match(/carol/g)).toHaveLength(1);
+    fake.impostor('carol');
+    expect(tabs(vm).match(/carol/g)).toHaveLength(1);
+    const carolKey = conversationKey({ kind: 'peer', peerId: fakeId('carol') });
+    const warnings = (key: string): number =>
+      vm.entries(key).filter((e) => e.kind === 'system' && e.level === 'alert').length;
+    expect(warnings(carolKey)).toBe(1);
+    expect(warnings(conversationKey({ kind: 'room' }))).toBe(1);
+  });
+
   it('messages to a changed key are held; /trust calls the service and releases them', async () => {
     const { fake, vm } = setup();
     fake.keyChange('carol');
