@@ -129,6 +129,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private cleared: { session: Session; name: string } | undefined;
   readonly relayPath: SessionPath;
   private directSince = -Infinity;
+  /** A session for a newer introduction the peer asked for, waiting to prove itself (candidate()). */
+  private pendingIntro: { intro: Introduce; at: number; session: Session } | undefined;
   /** The relay's chance to prove a session whose direct path went silent (armRelayTrial). */
   private relayTrial: TimerHandle | undefined;
   /** 'dead' was emitted for the current session and nothing has been heard since. */
@@ -195,11 +197,75 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** Start a fresh session for this introduction (closing the old one). */
   adopt(intro: Introduce): void {
+    this.dropCandidate();
     this.dropSession();
     this.intro = intro;
     this.introAt = this.c.clock.now();
     this.punch = undefined;
     this.remote = undefined;
+    const s = this.spawn(intro);
+    this.session = s;
+    // The relay carries the session from the first packet: nothing waits for punching.
+    if (this.canRelay) {
+      s.setPath(this.relayPath);
+      s.start();
+    }
+    // Everything not yet confirmed goes to the new session, in the order it was sent (it
+    // waits inside the session until the session has a path).
+    this.bySid.clear();
+    for (const p of this.pending.values()) p.sid = undefined;
+    this.push();
+  }
+
+  /**
+   * The peer asked for this introduction while our session with it is open: it has lost that
+   * session (it restarted, or its side died) and is starting another, which our open one would
+   * otherwise leave waiting until it timed out. A candidate session for the new introduction
+   * runs beside the open one; only when its handshake proves the introduced key does it replace
+   * the open session (promote): an unauthenticated packet never ends the open session, and one
+   * candidate at a time is kept. A peer with an open session asks for an introduction only to
+   * retry the direct path, and only the side with the lower static key (the Noise initiator)
+   * asks for that, so the other side, whose session is open, never gets a candidate from it.
+   */
+  candidate(intro: Introduce): void {
+    this.dropCandidate();
+    const s = this.spawn(intro, true);
+    this.pendingIntro = { intro, at: this.c.clock.now(), session: s };
+    if (this.canRelay) s.setPath(this.relayPath);
+    s.start();
+  }
+
+  /** Is a candidate session (a newer introduction the peer asked for) proving itself? */
+  get hasCandidate(): boolean {
+    return this.pendingIntro !== undefined;
+  }
+
+  /** The candidate's handshake proved the peer: it becomes the session; the old one is closed. */
+  private promote(s: Session): void {
+    const cand = this.pendingIntro;
+    if (!cand || cand.session !== s) return;
+    this.pendingIntro = undefined;
+    this.dropSession(); // closes the old session; its close event is no longer this link's
+    this.session = s;
+    this.intro = cand.intro;
+    this.introAt = cand.at;
+    this.punch = undefined;
+    this.remote = endpointOfLabel(s.pathLabel ?? '');
+    this.bySid.clear();
+    for (const p of this.pending.values()) p.sid = undefined;
+    this.push();
+  }
+
+  private dropCandidate(): void {
+    const cand = this.pendingIntro;
+    if (!cand) return;
+    this.pendingIntro = undefined;
+    this.c.route(cand.session.routingIds(), undefined);
+    cand.session.close();
+  }
+
+  /** A session for `intro`, wired to this link; a candidate's events count only once promoted. */
+  private spawn(intro: Introduce, asCandidate = false): Session {
     const store = this.c.accept?.();
     const s = new Session(
       {
@@ -211,14 +277,23 @@ export class PeerLink extends Emitter<LinkEvents> {
       },
       { clock: this.c.clock, randomBytes: this.c.randomBytes, logger: this.c.logger },
     );
-    this.session = s;
-    s.on('open', (e) =>
-      this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path: e.path }),
-    );
-    s.on('message', (e) => this.onMessage(s, e.id, e.data, store));
-    s.on('delivered', (e) => this.onDelivered(e.id));
-    s.on('writable', () => this.push());
+    const mine = (): boolean => this.session === s;
+    s.on('open', (e) => {
+      if (asCandidate) this.promote(s);
+      if (!mine()) return;
+      this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path: e.path });
+    });
+    s.on('message', (e) => {
+      if (mine()) this.onMessage(s, e.id, e.data, store);
+    });
+    s.on('delivered', (e) => {
+      if (mine()) this.onDelivered(e.id);
+    });
+    s.on('writable', () => {
+      if (mine()) this.push();
+    });
     s.on('dead', (e) => {
+      if (!mine()) return;
       // A silent direct path with the relay at hand: move to the relay, keep the session, and
       // give the relay DIRECT_TRUST_MS to carry an answer before the peer is reported gone.
       if (this.path === 'direct' && this.canRelay) {
@@ -233,6 +308,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.reportDead(s, e.silentMs);
     });
     s.on('alive', () => {
+      if (!mine()) return;
       this.c.clock.clearTimeout(this.relayTrial);
       this.relayTrial = undefined;
       const afterDead = this.deadReported;
@@ -240,28 +316,30 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.emit('alive', { afterDead });
     });
     s.on('path', (e) => {
+      if (!mine()) return;
       if (pathKind(e.label) === 'direct') this.directSince = this.c.clock.now();
       const remote = endpointOfLabel(e.label);
       if (remote) this.remote = remote;
       this.emit('pathChanged', { kind: pathKind(e.label)!, label: e.label, remote });
     });
     s.on('closed', (e) => {
-      if (this.session === s) {
+      if (this.pendingIntro?.session === s) {
+        // A candidate that failed (timed out, or another key): the open session goes on.
+        this.pendingIntro = undefined;
+        this.c.route(s.routingIds(), undefined);
+        this.c.logger.info('candidate session for a newer introduction failed', {
+          peer: this.idHex,
+          reason: e.reason,
+        });
+        return;
+      }
+      if (mine()) {
         this.c.route(s.routingIds(), undefined);
         this.emit('closed', { reason: e.reason, ...(e.error ? { error: e.error } : {}) });
       }
     });
     this.c.route(s.routingIds(), this);
-    // The relay carries the session from the first packet: nothing waits for punching.
-    if (this.canRelay) {
-      s.setPath(this.relayPath);
-      s.start();
-    }
-    // Everything not yet confirmed goes to the new session, in the order it was sent (it
-    // waits inside the session until the session has a path).
-    this.bySid.clear();
-    for (const p of this.pending.values()) p.sid = undefined;
-    this.push();
+    return s;
   }
 
   private dropSession(): void {
@@ -293,6 +371,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   useDirect(result: PunchResult): void {
     this.punch = result;
     this.remote = result.remote;
+    const cand = this.pendingIntro?.session;
+    if (cand && cand.state !== 'closed') cand.setPath(this.pathTo(result.remote));
     if (!this.session || this.session.state === 'closed') return;
     this.directSince = this.c.clock.now();
     this.session.setPath(this.pathTo(result.remote));
@@ -342,7 +422,12 @@ export class PeerLink extends Emitter<LinkEvents> {
    * because it no longer hears us directly, and the session's path challenge follows it. A packet
    * arriving direct while on the relay likewise upgrades the session.
    */
-  receive(datagram: Uint8Array, from: SessionPath): void {
+  receive(datagram: Uint8Array, from: SessionPath, cid?: string): void {
+    const cand = this.pendingIntro?.session;
+    if (cand && cid !== undefined && cand.routingIds().includes(cid)) {
+      cand.receive(datagram, from);
+      return;
+    }
     const s = this.session;
     if (!s) return;
     const upgrading = this.c.clock.now() - this.directSince < UPGRADE_GRACE_MS;
@@ -474,6 +559,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   close(): void {
+    this.dropCandidate();
     this.dropSession();
     if (this.retryTimer !== undefined) this.c.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;

@@ -449,7 +449,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.stats.dropped.no_session++;
       return;
     }
-    link.receive(payload, link.relayPath);
+    link.receive(payload, link.relayPath, cid);
   }
 
   private send(bytes: Uint8Array, to: Endpoint): void {
@@ -467,7 +467,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         this.stats.dropped.no_session++;
         return;
       }
-      link.receive(data, link.pathTo(from));
+      link.receive(data, link.pathTo(from), cid);
       return;
     }
     if (!isPunchline(data)) {
@@ -731,6 +731,9 @@ export class PeerNode extends Emitter<PeerEvents> {
     const verdict = link.consider(intro);
     if (verdict === 'ignore') return; // a crossing introduction that lost to the lower id
     if (verdict === 'new-session') link.adopt(intro); // on the relay at once, if there is one
+    // The peer asked while our session with it is open: it lost its side (a restart). A candidate
+    // session proves itself beside the open one and replaces it (PeerLink.candidate).
+    if (verdict === 'punch-only' && !intro.initiator) link.candidate(intro);
     const opened = verdict === 'new-session' ? this.whenOpen(link) : Promise.resolve();
     opened.catch(() => {});
     const udpUsable = this.client?.state === 'registered';
