@@ -13,8 +13,9 @@ import { PROBE_BUDGET, admitAttempt } from '../common/path/probe-budget.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
+import { STUN_TXID_SIZE, decodeStun, encodeBindingRequest, isStunMessage } from '../common/wire/stun.js';
 import { connectionIdOf, isSessionPacket } from '../common/session/packet.js';
-import { toHex } from '../common/wire/bytes.js';
+import { equalBytes, toHex } from '../common/wire/bytes.js';
 import { MsgType } from '../common/wire/constants.js';
 import { decode, isPunchline } from '../common/wire/messages.js';
 import type { Introduce, Member, Message } from '../common/wire/messages.js';
@@ -236,6 +237,8 @@ export class PeerNode extends Emitter<PeerEvents> {
   /** The server's key, pinned, shared by the UDP client and the relay's. */
   readonly serverPin: ServerKeyPin;
   private keyChangeReported: string | undefined;
+  /** The STUN Binding request sent to the server at start, and whether it was answered. */
+  private stunProbe: { txId: Uint8Array; answered: boolean } | undefined;
   /** SERVER_UNREACHABLE was said since the last registration: not again until the server is back. */
   private unreachableReported = false;
   /** The relay's last failed connection attempt, cleared when it connects. */
@@ -368,6 +371,11 @@ export class PeerNode extends Emitter<PeerEvents> {
     });
     this.client = client;
     client.start();
+    // One STUN Binding request beside the first HELLO: if the port answers STUN but never
+    // punchline, it is a STUN server or the rendezvous's STUN-only alternate port, and the
+    // unreachable error can say so (20 bytes, once per start).
+    this.stunProbe = { txId: this.random(STUN_TXID_SIZE), answered: false };
+    this.send(encodeBindingRequest(this.stunProbe.txId), this.opts.server);
     if (this.opts.mode !== 'direct-only' && this.opts.relayUrl && this.c.streams) {
       const relay = new RelayChannel(
         { url: this.opts.relayUrl, room: this.opts.room, name: () => this.name },
@@ -431,8 +439,13 @@ export class PeerNode extends Emitter<PeerEvents> {
           return;
         }
         this.unreachableReported = true;
+        const stun =
+          transport === 'udp' && this.stunProbe?.answered
+            ? `; ${endpointKey(this.opts.server)} answers STUN but not punchline: it is a STUN server or a ` +
+              'rendezvous\'s alternate port (--alt-port), not the main port its "listening on udp" line shows'
+            : '';
         const relay = this.relayFailure ? `; ${this.relayFailure.message}` : '';
-        this.emit('error', { code: e.code, message: `${e.message}${relay}; retrying` });
+        this.emit('error', { code: e.code, message: `${e.message}${stun}${relay}; retrying` });
         return;
       }
       this.emit('error', { code: e.code, message: e.message });
@@ -471,7 +484,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       return;
     }
     if (!isPunchline(data)) {
-      this.stats.dropped.malformed++;
+      if (!this.noteStunAnswer(data, from)) this.stats.dropped.malformed++;
       return;
     }
     let m: Message;
@@ -486,6 +499,21 @@ export class PeerNode extends Emitter<PeerEvents> {
     } catch (e) {
       this.log.error('receive handler failed', { type: m.type, error: String(e) });
     }
+  }
+
+  /** The server's answer to our STUN probe (start()): noted, and true; anything else: false. */
+  private noteStunAnswer(data: Uint8Array, from: Endpoint): boolean {
+    const probe = this.stunProbe;
+    if (!probe || probe.answered || !sameEndpoint(from, this.opts.server) || !isStunMessage(data))
+      return false;
+    try {
+      const m = decodeStun(data);
+      if (m.class !== 'success' || !equalBytes(m.txId, probe.txId)) return false;
+    } catch {
+      return false;
+    }
+    probe.answered = true;
+    return true;
   }
 
   private dispatch(m: Message, from: Endpoint, raw: Uint8Array): void {

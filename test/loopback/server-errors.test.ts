@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loopbackChat, useProcesses } from '../support/proc.js';
+import { freeUdpPort, loopbackChat, useProcesses } from '../support/proc.js';
 
 /**
  * A client pointed at the wrong thing says so once, clearly, with what to do (docs/cli.md,
@@ -112,6 +112,35 @@ describe('the real client pointed at the wrong server', () => {
         'SERVER_UNREACHABLE',
       ]);
       expect(alice.events((e) => e.event === 'server').map((e) => e.state)).toEqual(['connecting', 'lost']);
+    },
+  );
+
+  it(
+    "the rendezvous's STUN-only alternate port given as --server: SERVER_UNREACHABLE says it answers STUN, not punchline",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const port = await freeUdpPort();
+      const alt = await freeUdpPort();
+      const rdv = start([
+        'rendezvous',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--alt-port',
+        String(alt),
+      ]);
+      await rdv.line(/listening on udp/);
+      const dir = await tmpDir();
+      const alice = start(loopbackChat(alt, 'alice', path.join(dir, 'a')));
+      const lost = await alice.event((e) => e.event === 'error' && e.code === 'SERVER_UNREACHABLE', 30_000);
+      expect(String(lost.message)).toMatch(
+        new RegExp(
+          `127\\.0\\.0\\.1:${alt} answers STUN but not punchline: .*alternate port \\(--alt-port\\)`,
+        ),
+      );
     },
   );
 
