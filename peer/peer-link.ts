@@ -223,9 +223,11 @@ export class PeerLink extends Emitter<LinkEvents> {
    * otherwise leave waiting until it timed out. A candidate session for the new introduction
    * runs beside the open one; only when its handshake proves the introduced key does it replace
    * the open session (promote): an unauthenticated packet never ends the open session, and one
-   * candidate at a time is kept. A peer with an open session asks for an introduction only to
+   * candidate at a time is kept. A peer whose session is open asks for an introduction only to
    * retry the direct path, and only the side with the lower static key (the Noise initiator)
-   * asks for that, so the other side, whose session is open, never gets a candidate from it.
+   * does: the candidate this gives the other side is a responder, which sends nothing and waits
+   * for a first handshake message that never comes (the asker keeps its session), until the
+   * handshake deadline or the next introduction drops it. Nothing on the wire, nothing replaced.
    */
   candidate(intro: Introduce): void {
     this.dropCandidate();

@@ -52,6 +52,27 @@ describe('relay fallback and upgrade on the simulated network', () => {
     await w.close();
   }, 30_000);
 
+  it('direct-path retries on the relay keep the one session: no candidate replaces it, nothing lost or doubled', async () => {
+    // Both behind symmetric NATs: the lower key asks for a new introduction at 5, 10, 20, 40 and
+    // 60 s; the other side gets each with its session open (a silent candidate, never promoted).
+    const { w, a, b } = await world(44, NAT_PRESETS.symmetric, NAT_PRESETS.symmetric);
+    a.node.sendMessage('b', 'first');
+    expect(await w.run(() => a.events.delivered.length === 1, 20_000)).toBe(true);
+    const introsBefore = w.server.stats.introductions;
+    await w.run(() => false, 140_000);
+    expect(w.server.stats.introductions).toBeGreaterThanOrEqual(introsBefore + 4); // the retries happened
+    for (const p of [a, b]) {
+      expect(p.events.connected).toHaveLength(1);
+      expect(p.events.disconnected).toEqual([]);
+    }
+    a.node.sendMessage('b', 'second');
+    b.node.sendMessage('a', 'back');
+    expect(await w.run(() => texts(b, 'a').length === 2 && texts(a, 'b').length === 1, 20_000)).toBe(true);
+    expect(texts(b, 'a')).toEqual(['first', 'second']);
+    expect(texts(a, 'b')).toEqual(['back']);
+    await w.close();
+  }, 30_000);
+
   it('UDP blocked on one side: it registers, sees presence and chats over TCP only', async () => {
     const { w, a, b } = await world(
       42,
