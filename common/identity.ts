@@ -1,4 +1,11 @@
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +13,7 @@ import { loadOrCreateKeyFile } from './key-file.js';
 import type { KeyFileKeys, KeyFileOptions, KeyFileSpec } from './key-file.js';
 import { toHex } from './wire/bytes.js';
 import { Limits } from './wire/constants.js';
+import { PunchlineError } from './errors.js';
 
 /**
  * A peer's long-term identity: an Ed25519 key that signs registrations and punch probes, and
@@ -78,6 +86,36 @@ export function generateIdentity(): Identity {
   return identityFromKeys(
     ed.privateKey,
     rawPublic(x.publicKey),
+    new Uint8Array(Buffer.from(jwk.d!, 'base64url')),
+  );
+}
+
+/** PKCS #8 (RFC 8410) DER prefixes of a raw 32-byte Ed25519 / X25519 private key. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/**
+ * An identity made from 64 bytes (the Ed25519 seed, then the X25519 private key): the same bytes
+ * give the same identity, so a simulated run seeded once gives the same peer ids, the same roles
+ * and the same trace every time. For tests and the demo; real identities come from
+ * generateIdentity().
+ */
+export function identityFromSeed(seed: Uint8Array): Identity {
+  if (seed.length !== 64) throw new PunchlineError('BAD_ARGUMENT', 'identityFromSeed needs 64 bytes');
+  const ed = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, seed.subarray(0, 32)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const x = createPrivateKey({
+    key: Buffer.concat([X25519_PKCS8_PREFIX, seed.subarray(32, 64)]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const jwk = x.export({ format: 'jwk' });
+  return identityFromKeys(
+    ed,
+    rawPublic(createPublicKey(x)),
     new Uint8Array(Buffer.from(jwk.d!, 'base64url')),
   );
 }

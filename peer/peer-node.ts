@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { nanoid } from 'nanoid';
+import { customRandom, urlAlphabet } from 'nanoid';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../common/errors.js';
@@ -8,7 +8,7 @@ import type { Identity } from '../common/identity.js';
 import { fingerprint, idText } from '../common/identity.js';
 import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
-import { backoffDelay } from '../common/path/backoff.js';
+import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import { PROBE_BUDGET, admitAttempt } from '../common/path/probe-budget.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
@@ -262,7 +262,8 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.clock = c.clock;
     this.log = c.logger ?? silentLogger;
     this.random = c.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
-    this.newId = c.newId ?? (() => nanoid());
+    // nanoid's alphabet and length, drawn from the injected random source (a seeded run replays).
+    this.newId = c.newId ?? customRandom(urlAlphabet, 21, (size) => this.random(size));
     this.serverPin = new ServerKeyPin(options.serverFingerprint, (fingerprint) =>
       this.emit('server-key', { fingerprint }),
     );
@@ -714,6 +715,11 @@ export class PeerNode extends Emitter<PeerEvents> {
     };
   }
 
+  /** A new message id (21 characters of nanoid's alphabet), from the node's random source. */
+  newMessageId(): string {
+    return this.newId();
+  }
+
   /** Connect to a peer: introduction, hole punching, then the encrypted session. Resolves when it is open. */
   connect(nameOrId: string): Promise<void> {
     return this.connectEntry(this.resolve(nameOrId));
@@ -878,7 +884,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   private scheduleDirectRetry(e: PeerEntry): void {
     const l = e.link;
     if (this.closed || e.directTimer || this.opts.mode !== 'auto' || !l.session?.isInitiator) return;
-    const delay = backoffDelay(e.directTries++, DIRECT_RETRY, Math.random());
+    const delay = backoffDelay(e.directTries++, DIRECT_RETRY, unitDraw(this.random));
     e.directTimer = this.clock.setTimeout(() => {
       e.directTimer = undefined;
       this.retryDirect(e);
@@ -923,7 +929,7 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   private scheduleReconnect(e: PeerEntry): void {
     if (this.closed || e.reconnectTimer) return;
-    const delay = backoffDelay(e.reconnectTries++, RECONNECT_BACKOFF, Math.random());
+    const delay = backoffDelay(e.reconnectTries++, RECONNECT_BACKOFF, unitDraw(this.random));
     e.reconnectTimer = this.clock.setTimeout(() => {
       e.reconnectTimer = undefined;
       if (this.closed || e.link.open || !e.link.present) return; // presence brings it back later

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import type { Identity } from '../common/identity.js';
 import type { Logger } from '../common/log.js';
-import { backoffDelay } from '../common/path/backoff.js';
+import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { MessageStream, StreamConnectOptions, StreamNetwork } from '../common/net/stream.js';
 import { Limits, MsgType } from '../common/wire/constants.js';
 import { decode, encodeRelayFrame, isPunchline } from '../common/wire/messages.js';
@@ -191,7 +191,7 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
 
   private retry(): void {
     if (this.closed || this.retryTimer) return;
-    const delay = backoffDelay(this.tries++, RELAY_RECONNECT, Math.random());
+    const delay = backoffDelay(this.tries++, RELAY_RECONNECT, unitDraw(this.c.randomBytes));
     this.retryTimer = this.c.clock.setTimeout(() => {
       this.retryTimer = undefined;
       void this.connect();

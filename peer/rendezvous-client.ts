@@ -6,7 +6,7 @@ import type { KeyPair } from '../common/crypto/x25519.js';
 import { idText, peerIdOf } from '../common/identity.js';
 import type { Identity } from '../common/identity.js';
 import type { Logger } from '../common/log.js';
-import { backoffDelay, REQUEST_BACKOFF } from '../common/path/backoff.js';
+import { backoffDelay, REQUEST_BACKOFF, unitDraw } from '../common/path/backoff.js';
 import type { Endpoint } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import { equalBytes, toHex } from '../common/wire/bytes.js';
@@ -134,7 +134,11 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   ) {
     super();
     this.keepaliveMs = opts.keepaliveMs;
-    this.requests = new Requests(c.clock, (b) => c.send(b, opts.server));
+    this.requests = new Requests(
+      c.clock,
+      (b) => c.send(b, opts.server),
+      () => unitDraw(c.randomBytes),
+    );
     this.dhPair = keyPairFromPrivate(c.identity.dhPrivate);
   }
 
@@ -249,7 +253,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       const delay = backoffDelay(
         this.failures++,
         { ...REQUEST_BACKOFF, initialMs: 1_000, maxMs: 30_000 },
-        Math.random(),
+        unitDraw(this.c.randomBytes),
       );
       this.retryTimer = this.c.clock.setTimeout(() => void this.register(), delay);
     } finally {

@@ -25,7 +25,8 @@ export class Requests {
   constructor(
     private readonly clock: Clock,
     private readonly transmit: (bytes: Uint8Array) => void,
-    private readonly random: () => number = Math.random,
+    /** A draw in [0, 1) for the jitter, from the owner's random source (common/path/backoff.ts unitDraw). */
+    private readonly random: () => number,
     private readonly backoff: BackoffOptions = REQUEST_BACKOFF,
     private readonly tries: number = REQUEST_TRIES,
   ) {}

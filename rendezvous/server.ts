@@ -312,8 +312,8 @@ export class RendezvousServer {
     this.registerLimit = new RateKeys(this.opts.registerRate, this.opts.registerBurst, this.opts.maxRateKeys);
     this.connectLimit = new RateKeys(this.opts.connectRate, this.opts.connectBurst, this.opts.maxRateKeys);
     this.registry = components.registry ?? new InMemoryRegistry(this.opts.maxRoomMembers);
-    this.cookies = new CookieJar(() => this.clock.now());
     this.random = components.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.cookies = new CookieJar(() => this.clock.now(), this.random(32));
     this.serverKey = components.serverKey ?? generateKeyPair(this.random);
     this.introduced = new IntroducedPairs({
       ttlMs: this.opts.relayPairTtlMs,

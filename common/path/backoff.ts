@@ -10,6 +10,16 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
+/**
+ * A draw in [0, 1) from a source of random bytes: how jitter comes from the injected random
+ * source, so a seeded run (the simulator, the demo) replays exactly. 32 bits are plenty for a
+ * delay.
+ */
+export function unitDraw(randomBytes: (n: number) => Uint8Array): number {
+  const b = randomBytes(4);
+  return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 2 ** 32;
+}
+
 /** Delay before retry number `attempt` (0 = first retry). `rand` in [0,1). */
 export function backoffDelay(attempt: number, o: BackoffOptions, rand = 0.5): number {
   const base = Math.min(o.maxMs, o.initialMs * (o.factor ?? 2) ** Math.max(0, attempt));

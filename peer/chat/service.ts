@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { nanoid } from 'nanoid';
 import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
 import type { ErrorCode } from '../../common/errors.js';
@@ -389,7 +388,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       );
     // A room message waits for every member seen in the room, online or not (those who left get it when they are back).
     const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.resolve(c.peerId).link.idHex];
-    const id = nanoid();
+    const id = this.node.newMessageId();
     const ts = this.now();
     const action = opts.action === true ? { action: true } : {};
     const states: Record<string, DeliveryState> = {};

@@ -7,7 +7,6 @@ import { Narrator } from './narrator.js';
 import { DEFAULT_DELAYS, runScenario } from './scenario.js';
 import type { DemoOptions } from './scenario.js';
 import { checkRealArgs, runRealDemo, type RealDemoDeps } from './real.js';
-import { withSeededMathRandom } from './seeded.js';
 
 export const DEMO_HELP = `Usage: punchline demo [options]
 
@@ -139,7 +138,7 @@ export async function runDemo(
     if (args.json) io.out(jsonLine(e));
     else for (const line of narrator.lines(e)) io.out(line + '\n');
   };
-  const outcome = await withSeededMathRandom(args.options.seed, () => runScenario(args.options, emit));
+  const outcome = await runScenario(args.options, emit);
   emit({ t: outcome.endMs, type: 'summary', outcome });
   return 0;
 }

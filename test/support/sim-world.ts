@@ -1,4 +1,4 @@
-import { generateIdentity } from '../../common/identity.js';
+import { identityFromSeed } from '../../common/identity.js';
 import type { Identity } from '../../common/identity.js';
 import type { NatOptions } from '../../common/net/sim/simulator.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
@@ -36,8 +36,29 @@ export class SimWorld {
     const host = this.sim.addHost('rendezvous', { internetAddress: SERVER.address });
     this.server = new RendezvousServer(
       { host: SERVER.address, port: SERVER.port },
-      { network: host.network, clock: this.sim.clock, ...(relay ? { streamNetwork: host.network } : {}) },
+      {
+        network: host.network,
+        clock: this.sim.clock,
+        randomBytes: this.randomSource('rendezvous'),
+        ...(relay ? { streamNetwork: host.network } : {}),
+      },
     );
+  }
+
+  private made = 0;
+
+  /**
+   * Random bytes drawn from the world's seed, one stream per label: with identities made from
+   * it too (seededIdentity), one seed gives one trace, run after run.
+   */
+  randomSource(label: string): (n: number) => Uint8Array {
+    const rng = this.sim.rng(`bytes:${label}`);
+    return (n) => rng.fill(new Uint8Array(n));
+  }
+
+  /** An identity from the world's seed; each call gives the next one. */
+  seededIdentity(): Identity {
+    return identityFromSeed(this.randomSource(`identity:${this.made++}`)(64));
   }
 
   async start(): Promise<void> {
@@ -53,7 +74,7 @@ export class SimWorld {
     where: { behind?: SimNat; internetAddress?: string },
     opts: Partial<PeerOptions> = {},
     /** Keep an identity across a restart (a new node for the same peer). */
-    identity: Identity = generateIdentity(),
+    identity: Identity = this.seededIdentity(),
   ): Promise<SimPeer> {
     const host = this.sim.addHost(name, where);
     const node = new PeerNode(
@@ -62,6 +83,7 @@ export class SimWorld {
         network: host.network,
         clock: this.sim.clock,
         identity,
+        randomBytes: this.randomSource(`peer:${name}:${this.made++}`),
         ...(this.relay ? { streams: host.network } : {}),
       },
     );
