@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SystemClock } from '../common/clock.js';
@@ -7,16 +6,14 @@ import { PunchlineError, badArgument } from '../common/errors.js';
 import { defaultDataDir, fingerprint, idText, loadOrCreateIdentity } from '../common/identity.js';
 import { createLogger } from '../common/log.js';
 import { logFile } from '../common/log-file.js';
-import { parseEndpoint } from '../common/net/parse-endpoint.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
-import { endpointKey } from '../common/net/types.js';
 import { wsStreamNetwork } from '../common/net/ws-node.js';
 import type { PathMode } from './peer-link.js';
 import { Limits } from '../common/wire/constants.js';
-import { parseFingerprint } from '../common/wire/server-auth.js';
 import { PeerChatService, STORAGE_DEFAULTS } from './chat/service.js';
 import { STORE_RETRY_MS } from './peer-link.js';
 import { runJsonLines } from './cli/json-lines.js';
+import { parseServer, resolveHost } from './cli/server-flag.js';
 import { runTui } from './tui/index.js';
 import { PEER_DEFAULTS, PeerNode } from './peer-node.js';
 import { KNOWN_SERVERS_FILE, KnownServers } from './known-servers.js';
@@ -67,55 +64,6 @@ Example:
   punchline chat --server rdv.example.org:7000 --name alice --json
   {"cmd":"send","peer":"bob","text":"hi"}
 `;
-
-/**
- * --server is HOST:PORT (UDP on that port, the relay at ws://HOST:PORT/) or ws[s]://HOST:PORT[/path]
- * (the relay at that URL, UDP on the same host and port), either followed by #FINGERPRINT: the
- * server key's fingerprint, pinned from the start instead of on first use.
- */
-export function parseServer(full: string): {
-  host: string;
-  port: number;
-  relayUrl: string;
-  fingerprint?: string;
-} {
-  const hash = full.lastIndexOf('#');
-  const text = hash < 0 ? full : full.slice(0, hash);
-  let fingerprint: string | undefined;
-  if (hash >= 0) {
-    fingerprint = parseFingerprint(full.slice(hash + 1));
-    if (fingerprint === undefined)
-      throw badArgument(
-        `--server: "${full.slice(hash + 1)}" is not a server key fingerprint (32 hex digits, colons allowed)`,
-      );
-  }
-  return { ...parseServerAddress(text), ...(fingerprint ? { fingerprint } : {}) };
-}
-
-function parseServerAddress(text: string): { host: string; port: number; relayUrl: string } {
-  if (/^wss?:\/\//.test(text)) {
-    let u: URL;
-    try {
-      u = new URL(text);
-    } catch {
-      throw badArgument(`--server: not a valid URL: ${text}`);
-    }
-    const port = u.port ? Number(u.port) : u.protocol === 'wss:' ? 443 : 80;
-    // The URL parser accepts port 0, which is no server: the same 1-65535 as HOST:PORT.
-    if (port < 1) throw badArgument(`--server port must be 1-65535, got ${u.port}`);
-    return { host: u.hostname.replace(/^\[|\]$/g, ''), port, relayUrl: u.toString() };
-  }
-  const e = parseEndpoint(text, '--server');
-  return { host: e.address, port: e.port, relayUrl: `ws://${endpointKey(e)}/` };
-}
-
-async function resolveHost(host: string): Promise<string> {
-  try {
-    return (await lookup(host, { family: 4 })).address;
-  } catch {
-    throw badArgument(`--server: cannot resolve host "${host}"`);
-  }
-}
 
 export async function runChat(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {

@@ -1,6 +1,6 @@
 /**
  * Which peers the server has introduced to each other: the relay forwards a frame only between
- * such a pair (design §1: the relay is for sessions the rendezvous set up, not an open proxy).
+ * such a pair (docs/architecture.md: the relay is for sessions the rendezvous set up, not an open proxy).
  *
  * Bounded and expiring: each peer remembers at most `maxPerPeer` partners (the least recently
  * used one is forgotten first), and a pair is forgotten `ttlMs` after its last introduction or

@@ -4,7 +4,7 @@ import type { AuthChannel } from '../common/wire/server-auth.js';
 import { sourceKey } from './rate-keys.js';
 
 /**
- * Rooms, presence and observed endpoints behind one interface (design §1). The in-memory
+ * Rooms, presence and observed endpoints behind one interface (docs/architecture.md, Seams). The in-memory
  * implementation below serves a single node; a shared store (several rendezvous nodes) can
  * implement the same interface without touching the protocol code in server.ts.
  */

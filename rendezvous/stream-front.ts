@@ -36,7 +36,7 @@ export const CLOSED_REASONS: readonly ClosedReason[] = [
   'shutdown',
 ];
 
-/** The stream side's counters (house style §8); /metrics renders them (metrics.ts). */
+/** The stream side's counters (docs/architecture.md house style §8); /metrics renders them (metrics.ts). */
 export interface RelayStats {
   /** Connections accepted, ever. */
   accepted: number;

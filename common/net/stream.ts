@@ -1,7 +1,7 @@
 import type { Endpoint } from './types.js';
 
 /**
- * The stream seam for the TCP fallback (design §1): a reliable, ordered, message-framed
+ * The stream seam for the TCP fallback (docs/architecture.md, Seams): a reliable, ordered, message-framed
  * connection. Production: a WebSocket (`ws`) over TCP or TLS (common/net/ws-node.ts). Tests: a
  * simulated connection through the simulated network's topology (common/net/sim/stream.ts; a NAT
  * that blocks UDP still lets it through). The relay core and the peer's relay client only ever

@@ -1,12 +1,11 @@
 /**
- * The datagram-socket seam (design §1, common/net). Production uses node:dgram
+ * The datagram-socket seam (docs/architecture.md, Seams). Production uses node:dgram
  * (common/net/udp-node.ts); tests use the simulated network (common/net/sim/). The peer and
  * server code only ever see these interfaces, so the same code runs on both.
  */
-export interface Endpoint {
-  readonly address: string; // dotted IPv4 or IPv6 text
-  readonly port: number;
-}
+import type { Endpoint } from '../endpoint.js';
+
+export type { Endpoint };
 
 export type DatagramHandler = (data: Uint8Array, from: Endpoint) => void;
 

@@ -1,6 +1,6 @@
 /**
  * NAT behaviour vocabulary and the hole-punching outcome it implies, as pure functions
- * (house style §4). The simulated network, the NAT matrix test, docs/nat-traversal.md and
+ * (docs/architecture.md house style §4). The simulated network, the NAT matrix test, docs/nat-traversal.md and
  * `punchline nat-check` all use this one table.
  *
  * RFC 4787 §4.1 (mapping) and §5 (filtering) use the same three words:

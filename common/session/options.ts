@@ -7,7 +7,7 @@ import { MESSAGE_HEADER_BYTES } from './send-buffer.js';
 
 /**
  * Every timer, threshold and bound of a session, with its default and where the default comes
- * from (house style §5, §9). docs/session.md repeats the table.
+ * from (docs/architecture.md house style §5, §9). docs/session.md repeats the table.
  */
 export interface SessionTuning {
   /** First handshake retransmission: RFC 9002 §6.2.2's PTO before any RTT sample (333 ms initial RTT: 333 + 4 * 166.5 ≈ 1 s). */
@@ -35,7 +35,7 @@ export interface SessionTuning {
   maxPtoMs: number;
   /**
    * An idle session sends a PING this often: iroh's 5 s heartbeat. It measures RTT and loss
-   * continuously, refreshes NAT mappings (often ~30 s, design §5) and lets the dead timeout see
+   * continuously, refreshes NAT mappings (often ~30 s on home routers) and lets the dead timeout see
    * three missed heartbeats. Tailscale uses 3 s on a direct path.
    */
   pingIntervalMs: number;

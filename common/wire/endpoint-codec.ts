@@ -1,5 +1,5 @@
 import { malformed } from '../errors.js';
-import type { Endpoint } from '../net/types.js';
+import type { Endpoint } from '../endpoint.js';
 import type { Reader, Writer } from './bytes.js';
 
 /** Address family tag on the wire. Only IPv4 is carried today; the tag leaves room for IPv6. */

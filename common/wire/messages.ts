@@ -1,5 +1,5 @@
 import { malformed } from '../errors.js';
-import type { Endpoint } from '../net/types.js';
+import type { Endpoint } from '../endpoint.js';
 import { Reader, Writer } from './bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from './constants.js';
 import { readEndpoint, readEndpointList, writeEndpoint, writeEndpointList } from './endpoint-codec.js';

@@ -6,14 +6,14 @@
  * with two zero bits (first byte 0x00..0x3F) and carries the magic cookie at bytes 4..7
  * (RFC 8489 §5), so `isStunMessage` tells them apart from the first eight bytes.
  *
- * Every packet is hostile (house style §2): `decodeStun` checks every length against the bytes
+ * Every packet is hostile (docs/architecture.md house style §2): `decodeStun` checks every length against the bytes
  * that are there and throws MALFORMED; values are views into the input, never allocated from a
  * length field.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { badArgument, malformed } from '../errors.js';
-import type { Endpoint } from '../net/types.js';
+import type { Endpoint } from '../endpoint.js';
 import { Reader, Writer, concatBytes, utf8Encode } from './bytes.js';
 import { crc32 } from './crc32.js';
 

@@ -1,11 +1,10 @@
 /** `punchline nat-check`: what kind of NAT am I behind, and what does that mean for a chat? (docs/nat-check.md) */
-import { lookup } from 'node:dns/promises';
 import { SystemClock } from '../../common/clock.js';
 import { intFlag, parseFlags } from '../../common/cli/args.js';
 import { badArgument } from '../../common/errors.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { wsStreamNetwork } from '../../common/net/ws-node.js';
-import { parseServer } from '../chat-main.js';
+import { parseServer, resolveHost } from '../cli/server-flag.js';
 import { NAT_CHECK_TIMEOUT_MS } from './classify.js';
 import { formatJson, formatReport } from './format.js';
 import { runNatCheck } from './probe.js';
@@ -85,14 +84,6 @@ export function parseNatCheckArgs(argv: string[]): { help: true } | ({ help: fal
     ...(typeof f.bind === 'string' ? { bind: f.bind } : {}),
   };
   return { help: false, options, host: target.host, json: f.json === true };
-}
-
-async function resolveHost(host: string): Promise<string> {
-  try {
-    return (await lookup(host, { family: 4 })).address;
-  } catch {
-    throw badArgument(`--server: cannot resolve host "${host}"`);
-  }
 }
 
 export interface NatCheckIo {

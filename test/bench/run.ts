@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: relay capacity on this machine, each figure next to a baseline measured in the
- * same run (a bare `ws` echo server). Figures, not pass/fail (design §3).
+ * same run (a bare `ws` echo server). Figures, not pass/fail (docs/architecture.md, testing tiers).
  *
  *  1. Resident memory per idle connected peer at 10,000 peers (goal < 20 KiB each): the server's
  *     RSS (/proc/PID/status VmRSS) before and after 10,000 clients connect (and, for the relay,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { intFlag, parseFlags } from '../../common/cli/args.js';
-import { parseServer } from '../../peer/chat-main.js';
+import { parseServer } from '../../peer/cli/server-flag.js';
 import { parseCommand } from '../../peer/cli/json-lines.js';
 import { parseInput } from '../../peer/tui/commands.js';
 import { MAX_APP_ID, MAX_TIMESTAMP_MS, decodeApp, encodeApp, isTimestamp } from '../../peer/app-message.js';

@@ -1,6 +1,6 @@
 /**
  * UDP hole punching with raw sim sockets (no project peer code): the smoke test that the
- * simulated NATs behave the way punching relies on (design §1, "Candidates, ICE-style").
+ * simulated NATs behave the way punching relies on (docs/nat-traversal.md).
  */
 import { describe, expect, it } from 'vitest';
 import { NAT_PRESETS, type NatPolicy } from '../../common/net/sim/nat-rules.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServer } from '../../peer/chat-main.js';
+import { parseServer } from '../../peer/cli/server-flag.js';
 
 describe('--server (peer/chat-main.ts parseServer)', () => {
   it('a ws:// or wss:// URL with port 0 is BAD_ARGUMENT, like HOST:0 (found by test/fuzz)', () => {

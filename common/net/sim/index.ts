@@ -1,4 +1,4 @@
-/** The simulated network (design §3, "simulated network" tier). See simulator.ts for a tour. */
+/** The simulated network (docs/architecture.md, testing tiers). See simulator.ts for a tour. */
 export {
   Simulator,
   type HostOptions,

@@ -1,5 +1,5 @@
 /**
- * The NAT's decisions as pure functions (house style §4), after RFC 4787 ("NAT Behavioral
+ * The NAT's decisions as pure functions (docs/architecture.md house style §4), after RFC 4787 ("NAT Behavioral
  * Requirements for Unicast UDP"). nat.ts holds the state; these say what the state means.
  */
 import { badArgument } from '../../errors.js';
@@ -33,7 +33,7 @@ export interface NatPolicy {
 
 /**
  * A Linux home router: MASQUERADE is endpoint-independent mapping with conntrack's
- * address-and-port-dependent filtering (a "port-restricted cone", design §4), source port kept,
+ * address-and-port-dependent filtering (a "port-restricted cone", docs/nat-traversal.md), source port kept,
  * no hairpinning, 30 s UDP timeout (nf_conntrack_udp_timeout).
  */
 export const DEFAULT_NAT_POLICY: NatPolicy = {

@@ -38,7 +38,7 @@ interface Mapping {
  * A NAT box: a LAN segment on the inside, one address on its upstream segment (the internet or
  * an outer NAT's LAN) on the outside. Behaviour after RFC 4787; the decisions are nat-rules.ts.
  *
- * Home-router rule (design §4): nothing is created by inbound traffic. An unsolicited packet is
+ * Home-router rule (docs/nat-traversal.md): nothing is created by inbound traffic. An unsolicited packet is
  * dropped ('no-mapping') without leaving state behind, so it cannot steer later port choices.
  * Mappings expire lazily against the virtual clock, so they hold no timers.
  */

@@ -1,0 +1,9 @@
+/**
+ * An address and port: the one value the wire codecs, the network seams and the path logic all
+ * share. It lives at the root of common/ so the codecs (common/wire) need nothing from the
+ * network layer (common/net), which builds on them.
+ */
+export interface Endpoint {
+  readonly address: string; // dotted IPv4 or IPv6 text
+  readonly port: number;
+}
