@@ -48,7 +48,7 @@ export interface PeerOptions {
   punch?: Partial<PunchOptions>;
   /**
    * auto: relay at once, direct as soon as punching finds a path (the default); relay-only:
-   * never punch; direct-only: never relay (issue 2's behaviour).
+   * never punch; direct-only: never relay (UDP only: no TCP connection to the server).
    */
   mode?: PathMode;
   /** The relay's WebSocket URL (ws:// or wss://); without it (or without `streams`) there is no relay. */

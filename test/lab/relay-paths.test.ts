@@ -284,7 +284,7 @@ const pathOf = (e: JsonObject | undefined): string =>
 
 const isError = (e: JsonObject): boolean => e.event === 'error';
 
-describeLab('real-NAT lab: the relay and the move to direct (issue 4)', () => {
+describeLab('real-NAT lab: the relay and the move to direct', () => {
   let world: World | undefined;
   afterEach(async () => {
     await world?.teardown();
