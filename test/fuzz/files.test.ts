@@ -34,51 +34,57 @@ const freshDir = (): string => {
 };
 const write = (file: string, bytes: Uint8Array): void => writeFileSync(file, bytes, { mode: 0o600 });
 
+/**
+ * A key file after damage: it loads as the very same keys (`fingerprint` of what loaded equals the
+ * original's), or is refused (IO); and it is never rewritten.
+ */
+async function keyFileProperty<K>(
+  file: string,
+  load: () => Promise<{ created: boolean; keys: K }>,
+  fingerprintOf: (k: K) => string,
+): Promise<void> {
+  const original = fingerprintOf((await load()).keys);
+  const seed = readFileSync(file, 'utf8');
+  await checkAsync(
+    FILE,
+    fc.asyncProperty(
+      fc.oneof(textMutationOf([seed]), jsonDamageOf([seed]), anyFileContent()),
+      async (bytes) => {
+        write(file, bytes);
+        const r = await loadsOrRefuses(load);
+        if (r) {
+          expect(r.created).toBe(false);
+          expect(fingerprintOf(r.keys)).toBe(original);
+        }
+        expect(Buffer.compare(readFileSync(file), bytes)).toBe(0);
+      },
+    ),
+    0.5,
+  );
+}
+
 describe('fuzz: key files (common/key-file.ts)', () => {
   it('a damaged identity file loads as the same identity or is refused (IO); it is never replaced', async () => {
     const dir = freshDir();
-    const { identity } = await loadOrCreateIdentity(dir);
-    const file = path.join(dir, IDENTITY_FILE);
-    const seed = readFileSync(file, 'utf8');
-    await checkAsync(
-      FILE,
-      fc.asyncProperty(
-        fc.oneof(textMutationOf([seed]), jsonDamageOf([seed]), anyFileContent()),
-        async (bytes) => {
-          write(file, bytes);
-          const r = await loadsOrRefuses(() => loadOrCreateIdentity(dir));
-          if (r) {
-            expect(r.created).toBe(false);
-            expect(toHex(r.identity.id)).toBe(toHex(identity.id));
-            expect(toHex(r.identity.dhPrivate)).toBe(toHex(identity.dhPrivate));
-          }
-          expect(Buffer.compare(readFileSync(file), bytes)).toBe(0);
-        },
-      ),
-      0.5,
+    await keyFileProperty(
+      path.join(dir, IDENTITY_FILE),
+      async () => {
+        const r = await loadOrCreateIdentity(dir);
+        return { created: r.created, keys: r.identity };
+      },
+      (i) => `${toHex(i.id)}/${toHex(i.dhPrivate)}`,
     );
   });
 
   it('a damaged server key file loads as the same key or is refused (IO); it is never replaced', async () => {
     const file = path.join(freshDir(), 'rendezvous-key.json');
-    const { key } = await loadOrCreateServerKey(file);
-    const seed = readFileSync(file, 'utf8');
-    await checkAsync(
-      FILE,
-      fc.asyncProperty(
-        fc.oneof(textMutationOf([seed]), jsonDamageOf([seed]), anyFileContent()),
-        async (bytes) => {
-          write(file, bytes);
-          const r = await loadsOrRefuses(() => loadOrCreateServerKey(file));
-          if (r) {
-            expect(r.created).toBe(false);
-            expect(toHex(r.key.privateKey)).toBe(toHex(key.privateKey));
-            expect(toHex(r.key.publicKey)).toBe(toHex(key.publicKey));
-          }
-          expect(Buffer.compare(readFileSync(file), bytes)).toBe(0);
-        },
-      ),
-      0.5,
+    await keyFileProperty(
+      file,
+      async () => {
+        const r = await loadOrCreateServerKey(file);
+        return { created: r.created, keys: r.key };
+      },
+      (k) => `${toHex(k.privateKey)}/${toHex(k.publicKey)}`,
     );
   });
 });

@@ -11,6 +11,7 @@ import type { WsMessageStream } from '../../common/net/ws-node.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { encode } from '../../common/wire/messages.js';
 import type { RendezvousServer } from '../../rendezvous/server.js';
+import { HAVE_OPENSSL } from '../support/proc.js';
 import { StreamPeer } from './support/stream-peer.js';
 import { startServer, until, wsPeer } from './support/ws-server.js';
 
@@ -32,15 +33,6 @@ async function peer(url: string, opts: Parameters<typeof wsPeer>[1] = {}): Promi
   peers.push(p);
   return p;
 }
-
-const hasOpenssl = ((): boolean => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 
@@ -239,7 +231,7 @@ describe('the WebSocket relay on loopback (real ws)', () => {
     expect((await fetch(`${http}/healthz`, { method: 'POST' })).status).toBe(405);
   });
 
-  it.skipIf(!hasOpenssl)(
+  it.skipIf(!HAVE_OPENSSL)(
     'TLS: wss with a self-signed certificate (trusted through ca), https /healthz; untrusted fails',
     async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'punchline-tls-'));

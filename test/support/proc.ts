@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +11,16 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CLI = path.join(REPO, 'dist/peer/bin/punchline.js');
 
 export type Json = Record<string, unknown>;
+
+/** Whether `openssl` is installed (tests that make a self-signed certificate skip without it). */
+export const HAVE_OPENSSL = ((): boolean => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * A child process whose stdout is read as lines (JSON where it parses). Every wait is bounded;
