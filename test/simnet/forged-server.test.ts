@@ -6,6 +6,7 @@ import { MsgType } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';
 import type { Message } from '../../common/wire/messages.js';
 import { serverFingerprint } from '../../common/wire/server-auth.js';
+import { encodeBindingSuccess } from '../../common/wire/stun.js';
 import { lieAboutKeys, rawRegister, sealed } from '../support/raw-register.js';
 import { SERVER, SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
@@ -249,6 +250,25 @@ describe('forged server messages and a lying server', () => {
     expect(reg.auth.open(awayGot[0]!)).toBe(true); // sealed: the peer can trust it
     home.close();
     away.close();
+    await w.close();
+  });
+
+  it('a forged STUN answer from the server address (wrong transaction id) is dropped and changes no error text', async () => {
+    // No rendezvous listening: the peer's HELLO and its STUN probe go unanswered.
+    const w = new SimWorld(31);
+    const a = await w.peer('a', { internetAddress: A });
+    const attacker = w.sim.addHost('mallory', { internetAddress: M });
+    const dropped = a.node.stats.dropped.malformed;
+    attacker.sendSpoofed(
+      encodeBindingSuccess(new Uint8Array(12).fill(7), endpointOf(a, A)),
+      SERVER,
+      endpointOf(a, A),
+    );
+    expect(await w.run(() => a.events.error.some((e) => e.code === 'SERVER_UNREACHABLE'), 30_000)).toBe(true);
+    expect(a.node.stats.dropped.malformed).toBe(dropped + 1);
+    const lost = a.events.error.find((e) => e.code === 'SERVER_UNREACHABLE')!;
+    expect(lost.message).toMatch(/no answer from the rendezvous/);
+    expect(lost.message).not.toMatch(/answers STUN/);
     await w.close();
   });
 });
