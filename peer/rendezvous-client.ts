@@ -10,7 +10,7 @@ import { backoffDelay, REQUEST_BACKOFF, unitDraw } from '../common/path/backoff.
 import type { Endpoint } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import { equalBytes, toHex } from '../common/wire/bytes.js';
-import { Limits, MsgType, WireError } from '../common/wire/constants.js';
+import { MsgType, WireError } from '../common/wire/constants.js';
 import { errorCodeOfWire } from '../common/wire/errors-map.js';
 import { AUTHENTICATED_TYPES, encode, registerSigningBytes } from '../common/wire/messages.js';
 import type {
@@ -134,11 +134,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   ) {
     super();
     this.keepaliveMs = opts.keepaliveMs;
-    this.requests = new Requests(
-      c.clock,
-      (b) => c.send(b, opts.server),
-      () => unitDraw(c.randomBytes),
-    );
+    this.requests = new Requests(c.clock, (b) => c.send(b, opts.server), c.randomBytes);
     this.dhPair = keyPairFromPrivate(c.identity.dhPrivate);
   }
 
@@ -163,7 +159,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   }
 
   private txid(): Uint8Array {
-    return this.c.randomBytes(Limits.TXID_BYTES);
+    return this.requests.txid();
   }
 
   private setState(s: ServerState): void {

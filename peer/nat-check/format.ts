@@ -1,5 +1,5 @@
 /** `punchline nat-check`'s output: one line per finding with its evidence, then the predictions. */
-import type { NatCheckReport } from './classify.js';
+import type { NatCheckReport } from './types.js';
 
 const pad = (s: string, n: number): string => (s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length));
 

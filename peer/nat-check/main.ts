@@ -5,7 +5,7 @@ import { badArgument } from '../../common/errors.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { wsStreamNetwork } from '../../common/net/ws-node.js';
 import { parseServer, resolveHost } from '../cli/server-flag.js';
-import { NAT_CHECK_TIMEOUT_MS } from './classify.js';
+import { NAT_CHECK_TIMEOUT_MS } from './stun-client.js';
 import { formatJson, formatReport } from './format.js';
 import { runNatCheck } from './probe.js';
 import type { NatCheckComponents, NatCheckOptions } from './probe.js';

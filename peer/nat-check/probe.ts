@@ -9,22 +9,21 @@
  * there would open the very door the test is about.
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import type { Clock, TimerHandle } from '../../common/clock.js';
-import { PunchlineError, aborted } from '../../common/errors.js';
+import type { Clock } from '../../common/clock.js';
+import { PunchlineError } from '../../common/errors.js';
 import type { StreamNetwork } from '../../common/net/stream.js';
 import { endpointKey } from '../../common/net/types.js';
-import type { DatagramSocket, Endpoint, Network } from '../../common/net/types.js';
-import { toHex } from '../../common/wire/bytes.js';
-import { STUN_TXID_SIZE, decodeStun, encodeBindingRequest, isStunMessage } from '../../common/wire/stun.js';
+import type { Endpoint, Network } from '../../common/net/types.js';
 import type { StunMessage } from '../../common/wire/stun.js';
-import { NAT_CHECK_TIMEOUT_MS, classifyNat, sendTimes } from './classify.js';
+import { classifyNat } from './classify.js';
+import { NAT_CHECK_TIMEOUT_MS, StunClient } from './stun-client.js';
 import type {
   BindingOutcome,
   FilteringObservation,
   NatCheckObservations,
   NatCheckReport,
   RelayObservation,
-} from './classify.js';
+} from './types.js';
 
 export interface NatCheckOptions {
   /** The rendezvous (an IP address: resolve names first). */
@@ -52,107 +51,12 @@ export interface NatCheckComponents {
   randomBytes?: (n: number) => Uint8Array;
 }
 
-/** SOFTWARE in our requests, so a server operator can tell what is probing them. */
-const SOFTWARE = 'punchline nat-check';
-
-interface Pending {
-  resolve: (r: { msg: StunMessage; from: Endpoint }) => void;
-}
-
-/** STUN client transactions over one socket: answers are matched by transaction id (RFC 8489 §6.3.3). */
-class StunClient {
-  private readonly pending = new Map<string, Pending>();
-
-  constructor(
-    private readonly sock: DatagramSocket,
-    private readonly clock: Clock,
-    private readonly random: (n: number) => Uint8Array,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    sock.onMessage((data, from) => this.onDatagram(data, from));
-  }
-
-  private onDatagram(data: Uint8Array, from: Endpoint): void {
-    if (!isStunMessage(data)) return;
-    let msg: StunMessage;
-    try {
-      msg = decodeStun(data);
-    } catch {
-      return; // hostile or broken: dropped (docs/architecture.md house style §2)
-    }
-    if (msg.class !== 'success' && msg.class !== 'error') return;
-    const key = toHex(msg.txId);
-    const p = this.pending.get(key);
-    if (!p) return;
-    this.pending.delete(key);
-    p.resolve({ msg, from });
-  }
-
-  /**
-   * Send a Binding request to `to`, retransmitting on `sendTimes(timeoutMs)`, and resolve with
-   * the first answer (from any source) or undefined after `timeoutMs`.
-   */
-  request(
-    to: Endpoint,
-    timeoutMs: number,
-    change?: { changePort: boolean },
-  ): Promise<
-    { msg: StunMessage; from: Endpoint; rttMs: number; tries: number } | { tries: number; waitedMs: number }
-  > {
-    const txId = this.random(STUN_TXID_SIZE);
-    const bytes = encodeBindingRequest(txId, {
-      software: SOFTWARE,
-      fingerprint: true,
-      ...(change ? { changeRequest: change } : {}),
-    });
-    const key = toHex(txId);
-    const start = this.clock.now();
-    const timers: TimerHandle[] = [];
-    let tries = 0;
-    let lastSent = start;
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        for (const t of timers) this.clock.clearTimeout(t);
-        this.pending.delete(key);
-        this.signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = (): void => {
-        done();
-        reject(aborted('nat-check aborted'));
-      };
-      if (this.signal?.aborted) return onAbort();
-      this.signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(key, {
-        resolve: ({ msg, from }) => {
-          done();
-          // RTT from the last try: an answer to an earlier one would only make it look slower.
-          resolve({ msg, from, rttMs: Math.round(this.clock.now() - lastSent), tries });
-        },
-      });
-      for (const at of sendTimes(timeoutMs))
-        timers.push(
-          this.clock.setTimeout(() => {
-            tries++;
-            lastSent = this.clock.now();
-            this.sock.send(bytes, to);
-          }, at),
-        );
-      timers.push(
-        this.clock.setTimeout(() => {
-          done();
-          resolve({ tries, waitedMs: Math.round(this.clock.now() - start) });
-        }, timeoutMs),
-      );
-    });
-  }
-}
-
 const errorText = (m: StunMessage): string =>
   m.errorCode ? `${m.errorCode.code} ${m.errorCode.reason}` : 'an error response';
 
 /** A plain Binding request's outcome. */
-async function binding(client: StunClient, to: Endpoint, timeoutMs: number): Promise<BindingOutcome> {
-  const r = await client.request(to, timeoutMs);
+async function binding(client: StunClient, to: Endpoint): Promise<BindingOutcome> {
+  const r = await client.request(to);
   if (!('msg' in r)) return { ok: false, tries: r.tries, waitedMs: r.waitedMs };
   const mapped = r.msg.xorMappedAddress ?? r.msg.mappedAddress;
   if (r.msg.class !== 'success' || !mapped)
@@ -176,12 +80,8 @@ const stripMapped = (e: Endpoint): Endpoint =>
   e.address.startsWith('::ffff:') ? { address: e.address.slice(7), port: e.port } : e;
 
 /** The filtering test (RFC 5780 §4.4 test III: "change port" only; one server IP allows no more). */
-async function filteringTest(
-  client: StunClient,
-  server: Endpoint,
-  timeoutMs: number,
-): Promise<FilteringObservation> {
-  const r = await client.request(server, timeoutMs, { changePort: true });
+async function filteringTest(client: StunClient, server: Endpoint): Promise<FilteringObservation> {
+  const r = await client.request(server, { changePort: true });
   if (!('msg' in r)) return { kind: 'no-answer', tries: r.tries, waitedMs: r.waitedMs };
   if (r.msg.class === 'error') return { kind: 'refused', error: errorText(r.msg) };
   if (r.from.port === server.port && r.from.address === server.address)
@@ -246,10 +146,10 @@ export async function observeNat(
       const where = `${opts.bind ?? '0.0.0.0'}:${opts.port ?? 0}`;
       throw new PunchlineError('IO', `cannot use a UDP socket on ${where}: ${(e as Error).message}`);
     }
-    const client = new StunClient(sock, c.clock, random, opts.signal);
+    const client = new StunClient(sock, c.clock, random, timeoutMs, opts.signal);
     const base = { server: opts.server, local, localAddresses: c.network.localAddresses() };
 
-    const primary = await binding(client, opts.server, timeoutMs);
+    const primary = await binding(client, opts.server);
     if (!primary.ok)
       return {
         ...base,
@@ -259,13 +159,11 @@ export async function observeNat(
         ...(await relayOf(relay)),
       };
 
-    const filtering = await filteringTest(client, opts.server, timeoutMs);
+    const filtering = await filteringTest(client, opts.server);
     const altEndpoint = alternate(opts, primary, filtering);
     // A server without an alternate port refuses the filtering test (420): nothing to compare with.
     const secondary =
-      altEndpoint && filtering.kind !== 'refused'
-        ? await binding(client, altEndpoint.endpoint, timeoutMs)
-        : 'not-run';
+      altEndpoint && filtering.kind !== 'refused' ? await binding(client, altEndpoint.endpoint) : 'not-run';
     return {
       ...base,
       primary,

@@ -5,7 +5,7 @@
  * prints the report as the command would (docs/nat-check.md shows these runs).
  */
 import { afterEach, expect, it } from 'vitest';
-import type { NatCheckReport } from '../../peer/nat-check/classify.js';
+import type { NatCheckReport } from '../../peer/nat-check/types.js';
 import { formatReport } from '../../peer/nat-check/format.js';
 import { CLI } from '../support/proc.js';
 import { Lab, type Host, type RouterOptions } from '../../common/lab/index.js';

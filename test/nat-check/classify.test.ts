@@ -1,21 +1,17 @@
-/** nat-check's pure reasoning (peer/nat-check/classify.ts) and its output (format.ts), with tables. */
+/** nat-check's pure reasoning (peer/nat-check/classify.ts and the parts it joins) and its output (format.ts), with tables. */
 import { describe, expect, it } from 'vitest';
 import type { NatType } from '../../common/path/nat-behaviour.js';
-import {
-  classifyNat,
-  describeTypes,
-  isUntranslated,
-  natTypeName,
-  possibleTypes,
-  predict,
-  sendTimes,
-} from '../../peer/nat-check/classify.js';
+import { classifyNat } from '../../peer/nat-check/classify.js';
+import { isUntranslated } from '../../peer/nat-check/mapping.js';
+import { natTypeName, possibleTypes } from '../../peer/nat-check/nat-type.js';
+import { describeTypes, predict } from '../../peer/nat-check/paths.js';
+import { sendTimes } from '../../peer/nat-check/stun-client.js';
 import type {
   BindingOutcome,
   FilteringObservation,
   NatCheckObservations,
   RelayObservation,
-} from '../../peer/nat-check/classify.js';
+} from '../../peer/nat-check/types.js';
 import { formatJson, formatReport } from '../../peer/nat-check/format.js';
 
 const SERVER = { address: '203.0.113.10', port: 7000 };

@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
-import type { NatCheckReport } from '../../peer/nat-check/classify.js';
+import type { NatCheckReport } from '../../peer/nat-check/types.js';
 import { parseNatCheckArgs } from '../../peer/nat-check/main.js';
 import { rendezvousOptionsFromFlags } from '../../rendezvous/main.js';
 import { freeUdpPort, useProcesses } from '../support/proc.js';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NAT_PRESETS, Simulator } from '../../common/net/sim/index.js';
 import type { NatOptions } from '../../common/net/sim/index.js';
 import type { SimHost } from '../../common/net/sim/host.js';
-import type { NatCheckReport } from '../../peer/nat-check/classify.js';
+import type { NatCheckReport } from '../../peer/nat-check/types.js';
 import { runNatCheck } from '../../peer/nat-check/probe.js';
 import type { NatCheckOptions } from '../../peer/nat-check/probe.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
