@@ -25,7 +25,7 @@ export interface RetransmitSchedule {
   readonly deadlineMs?: number;
 }
 
-export interface TransactionOptions {
+interface TransactionOptions {
   /** Size of a transaction id, bytes. */
   readonly txidBytes: number;
   readonly schedule: RetransmitSchedule;
@@ -33,7 +33,7 @@ export interface TransactionOptions {
   readonly noAnswer?: (what: string, tries: number) => PunchlineError;
 }
 
-export interface TransactionComponents {
+interface TransactionComponents {
   readonly clock: Clock;
   readonly randomBytes: (n: number) => Uint8Array;
 }

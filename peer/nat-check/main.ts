@@ -43,7 +43,7 @@ Example:
   punchline nat-check --server rdv.example.org:7000
 `;
 
-export interface NatCheckArgs {
+interface NatCheckArgs {
   options: NatCheckOptions;
   /** The server's host as given (resolved by runNatCheckCommand). */
   host: string;
@@ -86,7 +86,7 @@ export function parseNatCheckArgs(argv: string[]): { help: true } | ({ help: fal
   return { help: false, options, host: target.host, json: f.json === true };
 }
 
-export interface NatCheckIo {
+interface NatCheckIo {
   out: (text: string) => void;
 }
 

@@ -124,10 +124,7 @@ async function relayCheck(
 }
 
 /** Run every test; resolves with the raw observations. Throws IO if the socket cannot be bound, ABORTED. */
-export async function observeNat(
-  opts: NatCheckOptions,
-  c: NatCheckComponents,
-): Promise<NatCheckObservations> {
+async function observeNat(opts: NatCheckOptions, c: NatCheckComponents): Promise<NatCheckObservations> {
   const timeoutMs = opts.timeoutMs ?? NAT_CHECK_TIMEOUT_MS;
   const random = c.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
   const relayUrl = opts.relayUrl === undefined ? `ws://${endpointKey(opts.server)}/` : opts.relayUrl;

@@ -18,7 +18,7 @@ import { Transactions } from '../transactions.js';
  * server is one known hop away), no jitter. Each test is bounded by `timeoutMs` (default 3 s):
  * sends at 0, 250, 750 and 1750 ms, then the answer is awaited until 3000 ms.
  */
-export const NAT_CHECK_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2_000, factor: 2, jitter: 0 };
+const NAT_CHECK_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 2_000, factor: 2, jitter: 0 };
 export const NAT_CHECK_TIMEOUT_MS = 3_000;
 
 /** When each try of one request is sent, ms after the first; all before `timeoutMs`. */
@@ -34,7 +34,7 @@ export function sendTimes(timeoutMs: number, backoff: BackoffOptions = NAT_CHECK
 /** SOFTWARE in our requests, so a server operator can tell what is probing them. */
 const SOFTWARE = 'punchline nat-check';
 
-export type StunReply =
+type StunReply =
   { msg: StunMessage; from: Endpoint; rttMs: number; tries: number } | { tries: number; waitedMs: number };
 
 export class StunClient {

@@ -80,7 +80,7 @@ export interface Finding {
   readonly evidence: string;
 }
 
-export type PathVerdict = 'direct' | 'relay' | 'none';
+type PathVerdict = 'direct' | 'relay' | 'none';
 
 export interface Prediction {
   /** e.g. "port-restricted cone". */
