@@ -6,6 +6,9 @@
  * with the same id arrives (RFC 8489 §6.2.1 and §6.3.3, the STUN client model); when the tries or
  * the deadline run out it fails with the owner's error. An answer with an id nothing waits for
  * (late, duplicate or forged) is refused, and changes nothing.
+ *
+ * It knows nothing of peers, but lives here rather than in common/net: its schedule comes from
+ * common/path/backoff.ts, and common/path already imports common/net.
  */
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { PunchlineError, aborted } from '../common/errors.js';
