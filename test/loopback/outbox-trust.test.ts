@@ -71,12 +71,12 @@ describe('outbox and trust with real processes', () => {
     expect(String(warn.message)).toMatch(/key behind "bob" changed/);
 
     alice.send({ cmd: 'send', peer: 'bob', text: 'held until trusted' });
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(impostor.events((e) => e.event === 'message')).toEqual([]);
-    // Answered (queued in the outbox), and marked held: nothing goes out until trust.
+    // Answered once the outbox holds it, and marked held: nothing goes out until trust.
+    await alice.event((e) => e.event === 'sent');
     expect(alice.events((e) => e.event === 'sent')).toEqual([
       { event: 'sent', peer: 'bob', id: expect.any(String), held: true },
     ]);
+    expect(impostor.events((e) => e.event === 'message')).toEqual([]);
 
     alice.send({ cmd: 'trust', peer: 'bob' });
     expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: reg.id });
@@ -84,6 +84,7 @@ describe('outbox and trust with real processes', () => {
       text: 'held until trusted',
     });
     await alice.event((e) => e.event === 'delivered', 15_000);
+    expect(impostor.events((e) => e.event === 'message').map((e) => e.text)).toEqual(['held until trusted']);
   });
 
   it('a wrong-shape peers.json stops the client before it registers: exit 1, the file named and left as it was', async () => {
