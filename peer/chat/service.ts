@@ -19,6 +19,7 @@ import type {
   ChatService,
   ConversationId,
   DeliveryState,
+  PeerConnection,
   PeerInfo,
   PeerView,
   SelfView,
@@ -136,15 +137,19 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       );
     this.offs.push(
       // The endpoint peers punch to is the UDP mapping; the relay stream's TCP source port is not.
-      node.on('registered', (e) =>
+      node.on('registered', (e) => {
         this.updateSelf(
           e.transport === 'udp'
             ? { publicEndpoint: e.public, server: 'registered', serverClosed: undefined }
             : { server: 'registered', serverClosed: undefined },
-        ),
-      ),
+        );
+        this.emit('registered', { peerId: e.id, publicEndpoint: e.public, transport: e.transport });
+      }),
       node.on('server-closed', (e) => this.updateSelf({ serverClosed: closeReason(e.reason) })),
-      node.on('server', (e) => this.updateSelf({ server: e.state })),
+      node.on('server', (e) => {
+        this.updateSelf({ server: e.state });
+        this.emit('server', { state: e.state });
+      }),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
       node.on('connected', (c) => {
@@ -158,6 +163,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         if (c.sign_key && c.dh_key) this.mayDeliver(c.id, { signKey: c.sign_key, dhKey: c.dh_key });
         this.markSent(c.id);
         this.emitPeers();
+        this.emit('connected', connectionOf(c));
       }),
       node.on('path', (p) => {
         this.notice(
@@ -168,6 +174,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
           p.path === 'relay' ? 'warn' : 'info',
         );
         this.emitPeers();
+        this.emit('path', { peerId: p.id, name: p.peer, path: p.path, remote: p.remote });
       }),
       node.on('disconnected', (d) => {
         const text =
@@ -178,6 +185,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
               : `the session with ${d.peer} failed`;
         this.notice({ kind: 'peer', peerId: d.id }, text, d.reason === 'closed' ? 'info' : 'warn');
         this.emitPeers();
+        this.emit('disconnected', { peerId: d.id, name: d.peer, reason: d.reason });
       }),
       node.on('error', (e) => this.emit('error', e)),
     );
@@ -251,6 +259,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         state: p.state,
         ...(st?.rtt_ms !== undefined ? { rttMs: st.rtt_ms } : {}),
         ...(this.changed.has(p.id) ? { keyChanged: true } : {}),
+        ...(p.remote !== undefined ? { remote: p.remote } : {}),
+        ...(p.pending !== undefined ? { pending: p.pending } : {}),
       };
     });
   }
@@ -270,6 +280,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       if (!now.has(id)) this.notice({ kind: 'room' }, `${name} left`);
     this.knownPresent = now;
     this.emitPeers();
+    this.emit('presence', { members: list.map((p) => ({ peerId: p.id, name: p.name })) });
   }
 
   /**
@@ -483,7 +494,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.outbox
       .done(id, peerId)
       .catch((e: unknown) => this.storageError(undefined, ioError(e, 'cannot write outbox.jsonl')));
-    this.setState(id, peerId, 'delivered');
+    // A receipt for a message this run does not track (sent before the history tail it read) is still told.
+    if (!this.delivery.has(id)) this.emit('delivery', { id, peerId, state: 'delivered' });
+    else this.setState(id, peerId, 'delivered');
   }
 
   /**
@@ -571,6 +584,11 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.node.connect(nameOrId);
   }
 
+  connection(nameOrId: string): PeerConnection | undefined {
+    const c = this.node.connection(nameOrId);
+    return c ? connectionOf(c) : undefined;
+  }
+
   resolvePeer(nameOrId: string): PeerView {
     const id = this.node.resolve(nameOrId).link.idHex;
     return this.peers().find((p) => p.id === id)!;
@@ -587,8 +605,14 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       ...(s.remote && s.path !== 'relay' ? { remote: s.remote } : {}), // a relayed path has no peer address
       ...(s.punch ? { candidates: s.punch.candidates, connectMs: s.punch.ms } : {}),
       ...(s.rtt_ms !== undefined ? { rttMs: s.rtt_ms } : {}),
-      ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10 } : {}),
+      ...(s.min_rtt_ms !== undefined ? { minRttMs: s.min_rtt_ms } : {}),
+      ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10, loss: s.loss } : {}),
       ...(s.retransmits !== undefined ? { retransmits: s.retransmits } : {}),
+      ...(s.cwnd !== undefined ? { cwnd: s.cwnd } : {}),
+      ...(s.bytes_in_flight !== undefined ? { bytesInFlight: s.bytes_in_flight } : {}),
+      ...(s.packets_sent !== undefined ? { packetsSent: s.packets_sent } : {}),
+      ...(s.packets_received !== undefined ? { packetsReceived: s.packets_received } : {}),
+      pending: s.pending,
     };
   }
 
@@ -630,6 +654,20 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 function closeReason(reason: string): string {
   const m = /^closed by remote \(\d+ (.+)\)$/.exec(reason);
   return m ? m[1]! : reason;
+}
+
+/** A node's `connected` view in the chat layer's words. */
+function connectionOf(c: PeerEvents['connected']): PeerConnection {
+  return {
+    peerId: c.id,
+    name: c.peer,
+    path: c.path,
+    remote: c.remote,
+    ms: c.ms,
+    fingerprint: c.fingerprint,
+    signKey: c.sign_key,
+    dhKey: c.dh_key,
+  };
 }
 
 function fingerprintOfHex(idHex: string): string {
