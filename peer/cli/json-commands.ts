@@ -2,7 +2,8 @@ import { PunchlineError } from '../../common/errors.js';
 
 /**
  * The headless JSON-lines contract (docs/cli.md): commands on stdin, events on stdout, one JSON
- * object per line. It is public and stable: fields are only ever added.
+ * object per line. It is public and stable: fields are added, not renamed (docs/cli.md tells
+ * the one renaming, of the ids).
  */
 export type Command = (
   | { cmd: 'connect'; peer: string }

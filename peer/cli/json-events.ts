@@ -2,26 +2,27 @@ import type { ChatEvents, ChatMessage, PeerConnection, PeerInfo, PeerView } from
 
 /**
  * The JSON-lines events (docs/cli.md, Events) made from what the chat service tells: one
- * function per event, the only place the contract's field names are written.
+ * function per event, the only place the contract's field names are written. One rule for ids:
+ * `id` is always a message id, `peer_id` always a peer's id (`peer` or `from` its name).
  */
 export type Json = Record<string, unknown>;
 
 export const registeredJson = (e: ChatEvents['registered']): Json => ({
   event: 'registered',
-  id: e.peerId,
+  peer_id: e.peerId,
   public: e.publicEndpoint,
   transport: e.transport,
 });
 
 export const presenceJson = (e: ChatEvents['presence']): Json => ({
   event: 'presence',
-  peers: e.members.map((m) => ({ id: m.peerId, name: m.name })),
+  peers: e.members.map((m) => ({ peer_id: m.peerId, name: m.name })),
 });
 
 export const connectedJson = (c: PeerConnection): Json => ({
   event: 'connected',
   peer: c.name,
-  id: c.peerId,
+  peer_id: c.peerId,
   path: c.path,
   remote: c.remote,
   ms: c.ms,
@@ -33,7 +34,7 @@ export const connectedJson = (c: PeerConnection): Json => ({
 export const pathJson = (p: ChatEvents['path']): Json => ({
   event: 'path',
   peer: p.name,
-  id: p.peerId,
+  peer_id: p.peerId,
   path: p.path,
   remote: p.remote,
 });
@@ -41,7 +42,7 @@ export const pathJson = (p: ChatEvents['path']): Json => ({
 export const disconnectedJson = (d: ChatEvents['disconnected']): Json => ({
   event: 'disconnected',
   peer: d.name,
-  id: d.peerId,
+  peer_id: d.peerId,
   reason: d.reason,
 });
 
@@ -49,7 +50,7 @@ export const disconnectedJson = (d: ChatEvents['disconnected']): Json => ({
 export const messageJson = (m: ChatMessage): Json => ({
   event: 'message',
   from: m.fromName,
-  from_id: m.fromId,
+  peer_id: m.fromId,
   id: m.id,
   text: m.text,
   ts: m.ts,
@@ -61,6 +62,7 @@ export const messageJson = (m: ChatMessage): Json => ({
 export const sentJson = (peer: PeerView, messageId: string, held: boolean): Json => ({
   event: 'sent',
   peer: peer.name,
+  peer_id: peer.id,
   id: messageId,
   ...(held ? { held: true } : {}),
 });
@@ -76,13 +78,14 @@ export const sentRoomJson = (messageId: string, names: string[]): Json => ({
 export const deliveredJson = (messageId: string, peer: { id: string; name: string }): Json => ({
   event: 'delivered',
   peer: peer.name,
+  peer_id: peer.id,
   id: messageId,
 });
 
 export const peersJson = (peers: PeerView[]): Json => ({
   event: 'peers',
   peers: peers.map((p) => ({
-    id: p.id,
+    peer_id: p.id,
     name: p.name,
     state: p.state,
     ...(p.remote !== undefined ? { remote: p.remote } : {}),
@@ -94,7 +97,7 @@ export const peersJson = (peers: PeerView[]): Json => ({
 export const statsJson = (s: PeerInfo): Json => ({
   event: 'stats',
   peer: s.name,
-  id: s.id,
+  peer_id: s.id,
   fingerprint: s.fingerprint,
   state: s.state,
   ...(s.path !== undefined ? { path: s.path } : {}),
@@ -116,7 +119,7 @@ export const statsJson = (s: PeerInfo): Json => ({
 export const trustedJson = (named: string, peerId: string): Json => ({
   event: 'trusted',
   peer: named,
-  id: peerId,
+  peer_id: peerId,
 });
 
 export const serverJson = (state: string): Json => ({ event: 'server', state });

@@ -75,11 +75,14 @@ describe('outbox and trust with real processes', () => {
     expect(impostor.events((e) => e.event === 'message')).toEqual([]);
     // Answered (queued in the outbox), and marked held: nothing goes out until trust.
     expect(alice.events((e) => e.event === 'sent')).toEqual([
-      { event: 'sent', peer: 'bob', id: expect.any(String), held: true },
+      { event: 'sent', peer: 'bob', peer_id: reg.peer_id, id: expect.any(String), held: true },
     ]);
 
     alice.send({ cmd: 'trust', peer: 'bob' });
-    expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: reg.id });
+    expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({
+      peer: 'bob',
+      peer_id: reg.peer_id,
+    });
     expect(await impostor.event((e) => e.event === 'message', 15_000)).toMatchObject({
       text: 'held until trusted',
     });
