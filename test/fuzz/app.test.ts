@@ -107,7 +107,7 @@ describe('fuzz: local input (peer/cli/json-lines.ts commands on stdin, peer/tui/
   });
 });
 
-describe('fuzz: command-line values (common/cli/args.ts, --server in peer/chat-main.ts)', () => {
+describe('fuzz: command-line values (common/cli/args.ts, --server in peer/cli/server-flag.ts)', () => {
   it('--server text is a host, a port in 1-65535 and a relay URL, or BAD_ARGUMENT', () => {
     const server = fc.oneof(
       fc.string(),
