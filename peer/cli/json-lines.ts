@@ -21,9 +21,6 @@ import {
 } from './json-events.js';
 import type { Json } from './json-events.js';
 
-export { MAX_COMMAND_LINE, MAX_REQ_CHARS, parseCommand } from './json-commands.js';
-export type { Command, Req } from './json-commands.js';
-
 /** What a command's answer and errors carry: its `req`, and the peer it named. */
 type Ctx = { req?: Req; peer?: string };
 

@@ -1,14 +1,22 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runJsonLines } from '../../peer/cli/json-lines.js';
+import type { ChatEvents } from '../../peer/chat/types.js';
 import { FakeChatService, fakeId } from '../tui/fake-service.js';
+
+/** The fake, able to tell the session events the JSON-lines mode passes on. */
+class Fake extends FakeChatService {
+  say<K extends keyof ChatEvents>(name: K, e: ChatEvents[K]): void {
+    this.emit(name, e);
+  }
+}
 
 /**
  * The JSON-lines mode (peer/cli/json-lines.ts) driven by the TUI's fake chat service: it needs
  * nothing but ChatService, and every event names ids by one rule (docs/cli.md): `id` a message
  * id, `peer_id` a peer's id.
  */
-function run(fake: FakeChatService): {
+function run(fake: Fake): {
   out: Record<string, unknown>[];
   send: (o: unknown) => Promise<void>;
   done: Promise<void>;
@@ -38,12 +46,12 @@ const bobId = fakeId('bob');
 
 describe('JSON lines over any ChatService (the fake one here)', () => {
   it('starts with the server state, then tells each change once', async () => {
-    const fake = new FakeChatService({ server: 'connecting', peers: [{ name: 'bob' }] });
+    const fake = new Fake({ server: 'connecting', peers: [{ name: 'bob' }] });
     const { out, send } = run(fake);
-    fake.emit('server', { state: 'connecting' });
-    fake.emit('server', { state: 'registered' });
-    fake.emit('registered', { peerId: fake.self.id, publicEndpoint: '203.0.113.5:1', transport: 'udp' });
-    fake.emit('presence', { members: [{ peerId: bobId, name: 'bob' }] });
+    fake.say('server', { state: 'connecting' });
+    fake.say('server', { state: 'registered' });
+    fake.say('registered', { peerId: fake.self.id, publicEndpoint: '203.0.113.5:1', transport: 'udp' });
+    fake.say('presence', { members: [{ peerId: bobId, name: 'bob' }] });
     await send({ cmd: 'quit' });
     expect(out).toEqual([
       { event: 'server', state: 'connecting' },
@@ -54,7 +62,7 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
   });
 
   it('send is answered by sent (with req), and the receipt by delivered: id the message, peer_id the peer', async () => {
-    const fake = new FakeChatService({ peers: [{ name: 'bob', state: 'direct' }] });
+    const fake = new Fake({ peers: [{ name: 'bob', state: 'direct' }] });
     const { out, send } = run(fake);
     await send({ cmd: 'send', peer: 'bob', text: 'hi', req: 7 });
     const sent = out.find((e) => e.event === 'sent')!;
@@ -68,7 +76,7 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
   });
 
   it('an incoming message names its sender by peer_id; outgoing ones are not echoed', async () => {
-    const fake = new FakeChatService({ peers: [{ name: 'bob' }] });
+    const fake = new Fake({ peers: [{ name: 'bob' }] });
     const { out } = run(fake);
     const m = fake.receive('bob', 'hello', { direct: true, ts: 5 });
     fake.send({ kind: 'room' }, 'mine');
@@ -78,7 +86,7 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
   });
 
   it('errors carry the command req and the peer named, also a connect error that comes later', async () => {
-    const fake = new FakeChatService({ peers: [{ name: 'bob' }] });
+    const fake = new Fake({ peers: [{ name: 'bob' }] });
     const { out, send } = run(fake);
     await send({ cmd: 'send', peer: 'carol', text: 'x', req: 'r1' });
     expect(out.at(-1)).toEqual({
@@ -103,7 +111,7 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
   });
 
   it('connect: a later connected answers it with its req; stats and trust name the peer by peer_id', async () => {
-    const fake = new FakeChatService({
+    const fake = new Fake({
       peers: [{ name: 'bob', state: 'relay', info: { pending: 0, connectMs: 12 } }],
     });
     const { out, send } = run(fake);
@@ -118,8 +126,8 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
       signKey: 's',
       dhKey: 'd',
     };
-    fake.emit('connected', c);
-    fake.emit('connected', c);
+    fake.say('connected', c);
+    fake.say('connected', c);
     expect(out.filter((e) => e.event === 'connected')).toEqual([
       {
         event: 'connected',
@@ -164,7 +172,7 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
   });
 
   it('ends on quit and on the end of input', async () => {
-    const fake = new FakeChatService();
+    const fake = new Fake();
     const a = run(fake);
     await a.send({ cmd: 'quit' });
     await a.done;
