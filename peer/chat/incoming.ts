@@ -1,12 +1,23 @@
 import { PunchlineError } from '../../common/errors.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
-import type { PeerEvents } from '../peer-node.js';
 import type { History, HistoryRecord } from './history.js';
 import { ioError } from './journal.js';
 import type { StorageErrors } from './storage-errors.js';
 import type { ChatEvents } from './types.js';
 
 const DAY_MS = 86_400_000;
+
+/** A message a peer sent us, as the node hands it over (presentation.ts incomingOf). */
+export interface IncomingMessage {
+  id: string;
+  fromId: string;
+  fromName: string;
+  text: string;
+  /** Sender's wall clock, ms since 1970. */
+  ts: number;
+  room: boolean;
+  action?: boolean;
+}
 
 export interface IncomingHooks {
   history: History;
@@ -39,24 +50,24 @@ export class IncomingStore {
    * keeps it unacknowledged and offers it again later (peer/peer-link.ts), and the sender keeps
    * it in its outbox.
    */
-  async store(m: PeerEvents['message']): Promise<void> {
+  async store(m: IncomingMessage): Promise<void> {
     const bytes = Buffer.byteLength(m.text);
     if (bytes > MAX_TEXT_BYTES) {
       // A conforming sender never sends it; storing would fail forever, so it is acknowledged and dropped.
       this.h.tell({
         code: 'MALFORMED',
-        message: `dropped message ${m.id} from ${m.from}: ${bytes} bytes of text, at most ${MAX_TEXT_BYTES}`,
-        peer: m.from,
+        message: `dropped message ${m.id} from ${m.fromName}: ${bytes} bytes of text, at most ${MAX_TEXT_BYTES}`,
+        peer: m.fromName,
       });
       return;
     }
-    if (this.h.history.has(m.from_id, m.id)) return; // stored before: a resend after a lost receipt
+    if (this.h.history.has(m.fromId, m.id)) return; // stored before: a resend after a lost receipt
     this.takeQuota(m, bytes);
     const rec: HistoryRecord = {
       id: m.id,
-      conv: m.room ? 'room' : m.from_id,
-      fromId: m.from_id,
-      fromName: m.from,
+      conv: m.room ? 'room' : m.fromId,
+      fromId: m.fromId,
+      fromName: m.fromName,
       text: m.text,
       ts: m.ts,
       out: false,
@@ -66,32 +77,32 @@ export class IncomingStore {
     try {
       added = await this.h.history.add(rec);
     } catch (e) {
-      this.giveBack(m.from_id, bytes);
-      this.refuse(m.from, ioError(e, 'cannot store an incoming message in history.jsonl'));
+      this.giveBack(m.fromId, bytes);
+      this.refuse(m.fromName, ioError(e, 'cannot store an incoming message in history.jsonl'));
     }
-    if (!added) this.giveBack(m.from_id, bytes);
-    this.h.errors.clear(m.from);
+    if (!added) this.giveBack(m.fromId, bytes);
+    this.h.errors.clear(m.fromName);
     if (added) this.h.stored(rec);
   }
 
   /** Count the bytes against the sender's quota for today, or refuse the message (QUOTA). */
-  private takeQuota(m: PeerEvents['message'], bytes: number): void {
+  private takeQuota(m: IncomingMessage, bytes: number): void {
     const day = Math.floor(this.h.now() / DAY_MS);
     if (day !== this.quotaDay) {
       this.quotaDay = day;
       this.received.clear();
     }
-    const used = this.received.get(m.from_id) ?? 0;
+    const used = this.received.get(m.fromId) ?? 0;
     const limit = this.h.peerBytesPerDay;
     if (used + bytes > limit)
       this.refuse(
-        m.from,
+        m.fromName,
         new PunchlineError(
           'QUOTA',
-          `${m.from} reached today's storage quota (${used} of ${limit} bytes); its messages wait unacknowledged until tomorrow`,
+          `${m.fromName} reached today's storage quota (${used} of ${limit} bytes); its messages wait unacknowledged until tomorrow`,
         ),
       );
-    this.received.set(m.from_id, used + bytes);
+    this.received.set(m.fromId, used + bytes);
   }
 
   private giveBack(peerId: string, bytes: number): void {

@@ -1,4 +1,5 @@
 import type { PeerEvents, PeerStatsView } from '../peer-node.js';
+import type { IncomingMessage } from './incoming.js';
 import type { PeerConnection, PeerInfo } from './types.js';
 
 /**
@@ -16,6 +17,18 @@ export function connectionOf(c: PeerEvents['connected']): PeerConnection {
     fingerprint: c.fingerprint,
     signKey: c.sign_key,
     dhKey: c.dh_key,
+  };
+}
+
+export function incomingOf(m: PeerEvents['message']): IncomingMessage {
+  return {
+    id: m.id,
+    fromId: m.from_id,
+    fromName: m.from,
+    text: m.text,
+    ts: m.ts,
+    room: m.room,
+    ...(m.action ? { action: true } : {}),
   };
 }
 

@@ -17,6 +17,7 @@ import {
   connectedNotice,
   connectionOf,
   disconnectedNotice,
+  incomingOf,
   pathNotice,
   peerInfoOf,
 } from './presentation.js';
@@ -114,7 +115,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     };
     this.recovered = this.recover();
     // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
-    node.setReceiver((m) => this.incoming.store(m), opts.storeRetryMs);
+    node.setReceiver((m) => this.incoming.store(incomingOf(m)), opts.storeRetryMs);
     this.reportSkipped();
     this.offs.push(...this.follow(node));
   }

@@ -78,8 +78,8 @@ describe('StorageErrors', () => {
 describe('IncomingStore', () => {
   const DAY = 86_400_000;
   const msg = (id: string, text: string): Parameters<IncomingStore['store']>[0] => ({
-    from: 'bob',
-    from_id: 'b'.repeat(32),
+    fromName: 'bob',
+    fromId: 'b'.repeat(32),
     id,
     text,
     ts: 1,
