@@ -4,6 +4,7 @@ import { PunchlineError, isPunchlineError } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
+import type { PeerLink } from '../peer-link.js';
 import type { PeerEvents, PeerKeysSeen, PeerNode } from '../peer-node.js';
 import { DeliveryBook } from './delivery.js';
 import { History } from './history.js';
@@ -211,9 +212,14 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.selfView;
   }
 
+  /** A peer's link by name, id or id prefix (UNKNOWN_PEER, BAD_ARGUMENT): the one lookup into the node. */
+  private linkOf(nameOrId: string): PeerLink {
+    return this.node.resolve(nameOrId).link;
+  }
+
   private idOfName(nameOrId: string): string {
     try {
-      return this.node.resolve(nameOrId).link.idHex;
+      return this.linkOf(nameOrId).idHex;
     } catch {
       return nameOrId;
     }
@@ -323,7 +329,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         `text is ${bytes} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
     // A room message waits for every member seen in the room, online or not (those who left get it when they are back).
-    const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.resolve(c.peerId).link.idHex];
+    const recipients = c.kind === 'room' ? this.roomMembers() : [this.linkOf(c.peerId).idHex];
     const id = this.node.newMessageId();
     const ts = this.now();
     const states: Record<string, DeliveryState> = {};
@@ -440,7 +446,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   resolvePeer(nameOrId: string): PeerView {
-    const id = this.node.resolve(nameOrId).link.idHex;
+    const id = this.linkOf(nameOrId).idHex;
     return this.peers().find((p) => p.id === id)!;
   }
 
@@ -449,7 +455,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   trust(nameOrId: string): void {
-    const p = this.node.resolve(nameOrId).link;
+    const p = this.linkOf(nameOrId);
     // The keys of its last introduction, when there was one (they hash to the id, or the store
     // refuses them); else the id alone, and its keys join the pin at the first session.
     const keys = p.intro ? { signKey: toHex(p.intro.signKey), dhKey: toHex(p.intro.dhKey) } : undefined;
