@@ -19,7 +19,7 @@ export type Command = (
 export type Req = string | number;
 
 /** A command line may carry a 1 MB text, JSON-escaped (up to 6 bytes a character in the worst case). */
-export const MAX_COMMAND_LINE = 8 * 1024 * 1024;
+const MAX_COMMAND_LINE = 8 * 1024 * 1024;
 /** `req` is a tag, not a payload: a string of at most 64 characters or a finite number. */
 export const MAX_REQ_CHARS = 64;
 
