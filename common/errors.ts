@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'SERVER_UNREACHABLE' // the rendezvous server did not answer
   | 'RELAY_UNAVAILABLE' // the relay refused this client for a reason retrying cannot fix (TLS trust, not a relay)
   | 'KEY_MISMATCH' // a peer proved a different key than the one introduced
+  | 'KEY_CHANGED' // a peer's name is held by another id or other keys than the pinned ones (peer/chat/trust.ts)
   | 'SERVER_KEY_CHANGED' // the rendezvous server showed another key than the pinned one
   | 'ABORTED' // the operation was cancelled through its AbortSignal
   | 'CLOSED' // the component was closed

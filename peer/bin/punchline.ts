@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isPunchlineError } from '../../common/errors.js';
 import { RENDEZVOUS_HELP, runRendezvous } from '../../rendezvous/main.js';
-import { CHAT_HELP, runChat } from '../chat-main.js';
+import { CHAT_HELP, runChat } from '../cli/chat-main.js';
 import { DEMO_HELP, runDemo } from '../demo/main.js';
 import { NAT_CHECK_HELP, runNatCheckCommand } from '../nat-check/main.js';
 

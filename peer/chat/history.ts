@@ -40,9 +40,9 @@ const isRecord = (v: unknown): v is HistoryRecord => {
 };
 
 /** How many messages per conversation stay in memory for scrollback (the file keeps more). */
-export const SCROLLBACK = 2000;
+const SCROLLBACK = 2000;
 
-export const HISTORY_DEFAULTS = {
+const HISTORY_DEFAULTS = {
   /** Rotate history.jsonl at this size (one rotated file is kept). */
   maxBytes: 64 * 1024 * 1024,
   /** Read at most this much of the end of history.jsonl at start. */
@@ -57,7 +57,7 @@ export const HISTORY_DEFAULTS = {
  * One history line holds a message of up to MAX_TEXT_BYTES; JSON escaping can at most sextuple
  * it (\u0000 for each byte), plus the other fields.
  */
-export const MAX_HISTORY_RECORD_BYTES = 6 * MAX_TEXT_BYTES + 4096;
+const MAX_HISTORY_RECORD_BYTES = 6 * MAX_TEXT_BYTES + 4096;
 
 export interface HistoryOptions {
   durable?: boolean;
@@ -68,7 +68,7 @@ export interface HistoryOptions {
   fs?: JournalFs;
 }
 
-export const toConversation = (conv: string): ConversationId =>
+const toConversation = (conv: string): ConversationId =>
   conv === 'room' ? { kind: 'room' } : { kind: 'peer', peerId: conv };
 
 interface Scrollback {

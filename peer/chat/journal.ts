@@ -314,7 +314,7 @@ export class Journal<T> {
 }
 
 /** history.jsonl -> history.1.jsonl */
-export const rotatedName = (file: string): string => {
+const rotatedName = (file: string): string => {
   const ext = path.extname(file);
   return file.slice(0, file.length - ext.length) + '.1' + ext;
 };

@@ -73,9 +73,9 @@ const isRecord = (v: unknown): v is Record_ => {
 };
 
 /** Delivered messages whose marks are kept across restarts. */
-export const MARKS_KEPT = 10_000;
+const MARKS_KEPT = 10_000;
 /** One outbox line: a MAX_TEXT_BYTES text JSON-escaped (at most 6 bytes a byte) and up to a room of recipients. */
-export const MAX_OUTBOX_RECORD_BYTES = 6 * MAX_TEXT_BYTES + 64 * 1024;
+const MAX_OUTBOX_RECORD_BYTES = 6 * MAX_TEXT_BYTES + 64 * 1024;
 
 interface Held {
   id: string;

@@ -1,59 +1,47 @@
 import path from 'node:path';
 import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
-import type { ErrorCode } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
+import type { PeerLink } from '../peer-link.js';
 import type { PeerEvents, PeerKeysSeen, PeerNode } from '../peer-node.js';
+import { DeliveryBook } from './delivery.js';
 import { History } from './history.js';
 import type { HistoryRecord } from './history.js';
+import { IncomingStore } from './incoming.js';
 import { ioError } from './journal.js';
-import type { JournalFs } from './journal.js';
+import { KeyWatch } from './key-watch.js';
 import { Outbox } from './outbox.js';
+import {
+  closeReason,
+  connectedNotice,
+  connectionOf,
+  disconnectedNotice,
+  incomingOf,
+  pathNotice,
+  peerInfoOf,
+} from './presentation.js';
+import { missingHistory } from './recover.js';
+import { STORAGE_DEFAULTS } from './storage-limits.js';
+import type { ChatServiceOptions } from './storage-limits.js';
+import { StorageErrors } from './storage-errors.js';
 import { PEERS_FILE, TrustStore } from './trust.js';
-import type { PeerKeys, TrustVerdict } from './trust.js';
 import type {
   ChatEvents,
   ChatMessage,
   ChatService,
   ConversationId,
   DeliveryState,
+  PeerConnection,
   PeerInfo,
   PeerView,
   SelfView,
   SendOptions,
 } from './types.js';
 
-export interface ChatServiceOptions {
-  dataDir: string;
-  /** fsync every journal batch (default true; tests may turn it off for speed). */
-  durable?: boolean;
-  now?: () => number;
-  /** Storage limits (STORAGE_DEFAULTS, flags in peer/chat-main.ts). */
-  quota?: Partial<StorageLimits>;
-  /** Pause before a message whose store failed is offered to the store again (peer/peer-link.ts STORE_RETRY_MS). */
-  storeRetryMs?: number;
-  /** The file seam under outbox.jsonl and history.jsonl (tests: a full disk, a crash between writes). */
-  fs?: JournalFs;
-}
-
-export interface StorageLimits {
-  /** Text bytes stored per sending peer per UTC day; more is refused with QUOTA until the next day. */
-  peerBytesPerDay: number;
-  /** history.jsonl rotates at this size (history.1.jsonl is kept): disk use is at most about twice it. */
-  historyMaxBytes: number;
-  /** The end of history.jsonl read at start. */
-  historyTailBytes: number;
-}
-
-export const STORAGE_DEFAULTS: StorageLimits = {
-  peerBytesPerDay: 32 * 1024 * 1024,
-  historyMaxBytes: 64 * 1024 * 1024,
-  historyTailBytes: 8 * 1024 * 1024,
-};
-
-const DAY_MS = 86_400_000;
+export { STORAGE_DEFAULTS } from './storage-limits.js';
+export type { ChatServiceOptions, StorageLimits } from './storage-limits.js';
 
 const convKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : c.peerId);
 
@@ -61,37 +49,30 @@ const convKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : c.p
  * The chat layer over a PeerNode: what the TUI (and any UI) uses. Every outgoing message goes
  * to the outbox (one entry per recipient) before it is shown, and is marked done when that
  * recipient's receipt comes back; on start-up what is left is handed to the peers as they
- * appear. Incoming messages are recorded in history once (by sender and id).
+ * appear. Incoming messages are recorded in history once (by sender and id; incoming.ts).
  *
  * The first peer seen behind a name is pinned (peer/chat/trust.ts), with its keys once a session
- * shows them. A peer whose name is pinned to another id or other keys is flagged KEY_CHANGED and
- * nothing goes to it until trust(): send() and the outbox check the pin before handing a message
- * to the node, and the node asks this service (its trust gate) again with the session's keys
- * before the first message goes into each session, relayed or direct.
+ * shows them. A peer whose name is pinned to another id or other keys is flagged KEY_CHANGED
+ * (key-watch.ts) and nothing goes to it until trust(): send() and the outbox check the pin
+ * before handing a message to the node, and the node asks this service (its trust gate) again
+ * with the session's keys before the first message goes into each session, relayed or direct.
  */
 export class PeerChatService extends Emitter<ChatEvents> implements ChatService {
   private readonly outbox: Outbox;
   private readonly history_: History;
-  private readonly trustStore: TrustStore;
+  private readonly keys: KeyWatch;
+  private readonly incoming: IncomingStore;
+  private readonly errors = new StorageErrors((e) => this.emit('error', e));
+  private readonly delivery = new DeliveryBook((e) => this.emit('delivery', e));
   private readonly now: () => number;
   /** (id|peer) already handed to the node in this process. */
   private readonly handed = new Set<string>();
-  /** Delivery state per outgoing message and recipient, for messages of this run and the outbox. */
-  private readonly delivery = new Map<string, Record<string, DeliveryState>>();
-  /**
-   * Peers (by id) shown behind a name pinned to another id or other keys -> that name. Messages
-   * to them are held until trust(); only trust() clears a flag.
-   */
-  private readonly changed = new Map<string, string>();
   private knownPresent = new Map<string, string>(); // id -> name, for join/leave notices
   private selfView: SelfView;
   private readonly offs: (() => void)[] = [];
-  private readonly limits: StorageLimits;
-  /** Text bytes stored (or being stored) per sending peer on `day`. */
-  private quotaDay = -1;
-  private readonly received = new Map<string, number>();
-  /** The last storage error reported per peer (reported once until a store succeeds). */
-  private readonly failing = new Map<string, ErrorCode>();
+  private closed = false;
+  /** History records written again at start (tests). */
+  readonly recovered: HistoryRecord[];
 
   constructor(
     private readonly node: PeerNode,
@@ -101,31 +82,66 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.now = opts.now ?? Date.now;
     const durable = opts.durable ?? true;
     // The pins first: a damaged peers.json throws before any journal is opened.
-    this.trustStore = new TrustStore(path.join(opts.dataDir, PEERS_FILE), this.now);
-    this.limits = { ...STORAGE_DEFAULTS, ...opts.quota };
+    this.keys = new KeyWatch(new TrustStore(path.join(opts.dataDir, PEERS_FILE), this.now), {
+      peerName: (id) => node.peerName(id),
+      flagged: (id, name, message) => this.flagged(id, name, message),
+      storageError: (name, err) => this.errors.report(name, err, 'peers.json'),
+    });
+    const limits = { ...STORAGE_DEFAULTS, ...opts.quota };
     const fs = opts.fs ? { fs: opts.fs } : {};
     this.outbox = new Outbox(opts.dataDir, { durable, ...fs });
     this.history_ = new History(opts.dataDir, {
       durable,
-      maxBytes: this.limits.historyMaxBytes,
-      tailBytes: this.limits.historyTailBytes,
+      maxBytes: limits.historyMaxBytes,
+      tailBytes: limits.historyTailBytes,
       ...fs,
     });
+    this.incoming = new IncomingStore({
+      history: this.history_,
+      errors: this.errors,
+      peerBytesPerDay: limits.peerBytesPerDay,
+      now: this.now,
+      tell: (e) => this.emit('error', e),
+      stored: (r) => {
+        if (!this.closed) this.emit('message', this.toMessage(r));
+      },
+    });
     node.setTrustGate((p) => this.gate(p));
-    const id = toHex(node.identity.id);
     this.selfView = {
       name: node.name,
-      id,
+      id: toHex(node.identity.id),
       fingerprint: fingerprint(node.identity.id),
       room: node.room,
       server: 'connecting',
     };
-    this.recover();
-    // Delivery marks come back from the outbox: delivered where the receipt was recorded, else pending.
+    this.recovered = this.recover();
+    // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
+    node.setReceiver((m) => this.incoming.store(incomingOf(m)), opts.storeRetryMs);
+    this.reportSkipped();
+    this.offs.push(...this.follow(node));
+  }
+
+  /**
+   * Repair history from the outbox (recover.ts), compact the outbox, and bring the delivery
+   * marks back from it: delivered where the receipt was recorded, else pending.
+   */
+  private recover(): HistoryRecord[] {
+    const missing = missingHistory(this.history_, this.outbox, this.selfView);
+    this.outbox.compact();
+    for (const r of missing) this.restoreDelivery(r);
+    for (const r of missing)
+      this.history_.add(r).catch((e: unknown) => this.errors.report(undefined, ioError(e, 'history.jsonl')));
     for (const conv of this.history_.conversations())
       for (const r of this.history_.list(conv)) if (r.out) this.restoreDelivery(r);
-    // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
-    node.setReceiver((m) => this.store(m), opts.storeRetryMs);
+    return missing;
+  }
+
+  private restoreDelivery(r: HistoryRecord): void {
+    const marks = this.outbox.marks(r.id);
+    if (marks) this.delivery.restore(r.id, marks);
+  }
+
+  private reportSkipped(): void {
     const skipped = this.outbox.skipped + this.history_.skipped;
     if (skipped > 0)
       setImmediate(() =>
@@ -134,95 +150,57 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
           message: `skipped ${skipped} damaged or over-limit record${skipped > 1 ? 's' : ''} in outbox.jsonl/history.jsonl`,
         }),
       );
-    this.offs.push(
-      // The endpoint peers punch to is the UDP mapping; the relay stream's TCP source port is not.
-      node.on('registered', (e) =>
-        this.updateSelf(
-          e.transport === 'udp'
-            ? { publicEndpoint: e.public, server: 'registered', serverClosed: undefined }
-            : { server: 'registered', serverClosed: undefined },
-        ),
-      ),
+  }
+
+  /** The node's events, in the chat layer's words (each handler tells its own event last). */
+  private follow(node: PeerNode): (() => void)[] {
+    return [
+      node.on('registered', (e) => this.onRegistered(e)),
       node.on('server-closed', (e) => this.updateSelf({ serverClosed: closeReason(e.reason) })),
-      node.on('server', (e) => this.updateSelf({ server: e.state })),
+      node.on('server', (e) => {
+        this.updateSelf({ server: e.state });
+        this.emit('server', { state: e.state });
+      }),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
-      node.on('connected', (c) => {
-        this.notice(
-          { kind: 'peer', peerId: c.id },
-          c.path === 'relay'
-            ? `connected to ${c.peer} through the relay in ${c.ms} ms; trying a direct path`
-            : `connected to ${c.peer}: direct path to ${c.remote} in ${c.ms} ms`,
-        );
-        // The session proved these keys: they join the pin (or flag the peer, if not the pinned ones).
-        if (c.sign_key && c.dh_key) this.mayDeliver(c.id, { signKey: c.sign_key, dhKey: c.dh_key });
-        this.markSent(c.id);
-        this.emitPeers();
-      }),
+      node.on('connected', (c) => this.onConnected(c)),
       node.on('path', (p) => {
         this.notice(
           { kind: 'peer', peerId: p.id },
-          p.path === 'relay'
-            ? `${p.peer}: direct path lost, now through the relay`
-            : `${p.peer}: now direct to ${p.remote}`,
+          pathNotice(p.peer, p.path, p.remote),
           p.path === 'relay' ? 'warn' : 'info',
         );
         this.emitPeers();
+        this.emit('path', { peerId: p.id, name: p.peer, path: p.path, remote: p.remote });
       }),
       node.on('disconnected', (d) => {
-        const text =
-          d.reason === 'timeout'
-            ? `lost ${d.peer}: no answer for 15 s; reconnecting`
-            : d.reason === 'closed'
-              ? `${d.peer} closed the session`
-              : `the session with ${d.peer} failed`;
-        this.notice({ kind: 'peer', peerId: d.id }, text, d.reason === 'closed' ? 'info' : 'warn');
+        const level = d.reason === 'closed' ? 'info' : 'warn';
+        this.notice({ kind: 'peer', peerId: d.id }, disconnectedNotice(d.peer, d.reason), level);
         this.emitPeers();
+        this.emit('disconnected', { peerId: d.id, name: d.peer, reason: d.reason });
       }),
       node.on('error', (e) => this.emit('error', e)),
+    ];
+  }
+
+  private onRegistered(e: PeerEvents['registered']): void {
+    // The endpoint peers punch to is the UDP mapping; the relay stream's TCP source port is not.
+    this.updateSelf(
+      e.transport === 'udp'
+        ? { publicEndpoint: e.public, server: 'registered', serverClosed: undefined }
+        : { server: 'registered', serverClosed: undefined },
     );
+    this.emit('registered', { peerId: e.id, publicEndpoint: e.public, transport: e.transport });
   }
 
-  /**
-   * The outbox record of a message is written before its history record; a crash between the
-   * two (or a failed history write) leaves messages in the outbox that history lacks. They are
-   * the newest outbox messages (both files are written in the same order), so walking the
-   * outbox from its newest message back to the first one history has finds them all; each gets
-   * its history record again. Then the outbox is compacted.
-   */
-  private recover(): void {
-    const loaded = this.history_.takeLoaded();
-    const oldestLoadedTs = this.history_.truncated ? (loaded[0]?.ts ?? Infinity) : -Infinity;
-    const missing: HistoryRecord[] = [];
-    const pending = this.outbox.loaded();
-    for (let i = pending.length - 1; i >= 0; i--) {
-      const m = pending[i]!;
-      if (this.history_.has(this.selfView.id, m.id) || m.ts < oldestLoadedTs) break;
-      missing.unshift({
-        id: m.id,
-        conv: m.room ? 'room' : m.to[0]!,
-        fromId: this.selfView.id,
-        fromName: this.node.name,
-        text: m.text,
-        ts: m.ts,
-        out: true,
-      });
-    }
-    this.recovered = missing;
-    this.outbox.compact();
-    for (const r of missing) this.restoreDelivery(r);
-    for (const r of missing)
-      this.history_.add(r).catch((e: unknown) => this.storageError(undefined, ioError(e, 'history.jsonl')));
-  }
-  /** History records written again at start (tests). */
-  recovered: HistoryRecord[] = [];
-
-  private restoreDelivery(r: HistoryRecord): void {
-    const marks = this.outbox.marks(r.id);
-    if (!marks) return;
-    const states: Record<string, DeliveryState> = {};
-    for (const to of marks.to) states[to] = marks.done.includes(to) ? 'delivered' : 'pending';
-    this.delivery.set(r.id, states);
+  private onConnected(e: PeerEvents['connected']): void {
+    const c = connectionOf(e);
+    this.notice({ kind: 'peer', peerId: c.peerId }, connectedNotice(c));
+    // The session proved these keys: they join the pin (or flag the peer, if not the pinned ones).
+    if (c.signKey && c.dhKey) this.keys.mayDeliver(c.peerId, { signKey: c.signKey, dhKey: c.dhKey });
+    this.delivery.move(c.peerId, 'pending', 'sent');
+    this.emitPeers();
+    this.emit('connected', c);
   }
 
   private updateSelf(p: Partial<SelfView>): void {
@@ -234,9 +212,14 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.selfView;
   }
 
+  /** A peer's link by name, id or id prefix (UNKNOWN_PEER, BAD_ARGUMENT): the one lookup into the node. */
+  private linkOf(nameOrId: string): PeerLink {
+    return this.node.resolve(nameOrId).link;
+  }
+
   private idOfName(nameOrId: string): string {
     try {
-      return this.node.resolve(nameOrId).link.idHex;
+      return this.linkOf(nameOrId).idHex;
     } catch {
       return nameOrId;
     }
@@ -250,7 +233,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         name: p.name,
         state: p.state,
         ...(st?.rtt_ms !== undefined ? { rttMs: st.rtt_ms } : {}),
-        ...(this.changed.has(p.id) ? { keyChanged: true } : {}),
+        ...(this.keys.isFlagged(p.id) ? { keyChanged: true } : {}),
+        ...(p.remote !== undefined ? { remote: p.remote } : {}),
+        ...(p.pending !== undefined ? { pending: p.pending } : {}),
       };
     });
   }
@@ -263,69 +248,32 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     const now = new Map(list.map((p) => [p.id, p.name]));
     for (const [id, name] of now) {
       if (!this.knownPresent.has(id)) this.notice({ kind: 'room' }, `${name} joined`);
-      this.checkPeer(name, id);
+      this.keys.check(name, id);
       this.handOver(id);
     }
     for (const [id, name] of this.knownPresent)
       if (!now.has(id)) this.notice({ kind: 'room' }, `${name} left`);
     this.knownPresent = now;
     this.emitPeers();
+    this.emit('presence', { members: list.map((p) => ({ peerId: p.id, name: p.name })) });
   }
 
-  /**
-   * Check `id` (and its `keys`, when a session showed them) behind `name` against the pins; a
-   * mismatch flags the peer (KEY_CHANGED, once) and holds what waits for it. True when the peer
-   * may be sent to.
-   */
-  private checkPeer(name: string, id: string, keys?: PeerKeys): boolean {
-    if (this.changed.has(id)) return false;
-    let verdict: TrustVerdict;
-    try {
-      verdict = this.trustStore.check(name, id, keys);
-    } catch (e) {
-      // peers.json cannot be written: say so (once), and let presence and everything after it go
-      // on; the verdict stands in memory for this run.
-      this.storageError(name, ioError(e, 'cannot write peers.json'), 'peers.json');
-      verdict = this.trustStore.check(name, id, keys);
-    }
-    if (verdict !== 'changed') return true;
-    this.changed.set(id, name);
-    const pin = this.trustStore.pinned(name);
-    const was = pin ? fingerprintOfHex(pin.id) : 'nothing';
-    const msg =
-      pin && pin.id === id
-        ? `the keys shown for "${name}" are not the pinned ones (id ${was}): messages to ${name} are held until /trust ${name}`
-        : `the key behind "${name}" changed (pinned ${was}, now ${fingerprintOfHex(id)}): messages to ${name} are held until /trust ${name}`;
-    // One event; the user interface words the warning (the TUI in the room and the peer's tab).
-    this.emit('error', { code: 'KEY_CHANGED', message: msg, peer: name });
+  /** A peer was flagged KEY_CHANGED: one event (the UI words the warning); what waits for it is held. */
+  private flagged(peerId: string, name: string, message: string): void {
+    this.emit('error', { code: 'KEY_CHANGED', message, peer: name });
     // What is still pending waits (in the outbox, or in the node's link behind the trust gate).
-    for (const [mid, d] of this.delivery) if (d[id] === 'pending') this.setState(mid, id, 'held');
+    this.delivery.move(peerId, 'pending', 'held');
     this.emitPeers();
-    return false;
-  }
-
-  /** Is this peer's key in question (flagged, or not matching the pin of the name the node knows)? */
-  private heldNow(peerId: string): boolean {
-    if (this.changed.has(peerId)) return true;
-    const name = this.node.peerName(peerId);
-    return name !== undefined && !this.checkPeer(name, peerId);
-  }
-
-  /** May messages go to this peer (checked against the pins under the name the node knows it by)? */
-  private mayDeliver(peerId: string, keys?: PeerKeys): boolean {
-    if (this.changed.has(peerId)) return false;
-    const name = this.node.peerName(peerId);
-    return name !== undefined && this.checkPeer(name, peerId, keys);
   }
 
   /** The node's trust gate: asked with the session's keys before its first message (PeerLink). */
   private gate(p: PeerKeysSeen): boolean {
-    return this.checkPeer(p.name, p.id, { signKey: p.signKey, dhKey: p.dhKey });
+    return this.keys.check(p.name, p.id, { signKey: p.signKey, dhKey: p.dhKey });
   }
 
   /** Hand this peer's outbox entries to the node (once per run), unless its key is in question. */
   private handOver(peerId: string): void {
-    if (!this.mayDeliver(peerId)) return; // held until /trust
+    if (!this.keys.mayDeliver(peerId)) return; // held until /trust
     for (const e of this.outbox.pendingFor(peerId)) {
       const k = `${e.id}|${peerId}`;
       if (this.handed.has(k)) continue;
@@ -350,8 +298,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 
   private toMessage(r: HistoryRecord): ChatMessage {
     const m = History.toMessage(r);
-    const d = this.delivery.get(r.id);
-    if (r.out) m.delivery = d ? { ...d } : {};
+    if (r.out) m.delivery = this.delivery.of(r.id) ?? {};
     return m;
   }
 
@@ -359,11 +306,6 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.submit(c, text, opts).message;
   }
 
-  /**
-   * Send, and learn when the message is safe: `stored` resolves once its outbox record is on disk
-   * (it then survives a crash and goes out), or rejects with the error that kept it from being
-   * written (which is then not also emitted as an event). How the JSON-lines mode answers `send`.
-   */
   sendStored(
     c: ConversationId,
     text: string,
@@ -387,14 +329,13 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         `text is ${bytes} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
     // A room message waits for every member seen in the room, online or not (those who left get it when they are back).
-    const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.resolve(c.peerId).link.idHex];
+    const recipients = c.kind === 'room' ? this.roomMembers() : [this.linkOf(c.peerId).idHex];
     const id = this.node.newMessageId();
     const ts = this.now();
-    const action = opts.action === true ? { action: true } : {};
     const states: Record<string, DeliveryState> = {};
     // Held at once for a key in question (the pins are checked now, and again before sending).
-    for (const to of recipients) states[to] = this.heldNow(to) ? 'held' : 'pending';
-    this.delivery.set(id, states);
+    for (const to of recipients) states[to] = this.keys.heldNow(to) ? 'held' : 'pending';
+    this.delivery.start(id, states);
     const rec: HistoryRecord = {
       id,
       conv: convKey(c),
@@ -403,10 +344,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       text,
       ts,
       out: true,
-      ...action,
+      ...(opts.action === true ? { action: true } : {}),
     };
-    const msg = this.toMessage(rec);
-    this.emit('message', msg);
+    this.emit('message', this.toMessage(rec));
     const stored = this.commit(rec, recipients).then((err) => {
       if (!err) return;
       if (callerReports) throw err;
@@ -426,7 +366,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 
   /**
    * The outbox record first (once on disk the message survives a crash), then history, then the
-   * sessions. A crash between the two writes is repaired at start (recover()).
+   * sessions. A crash between the two writes is repaired at start (recover.ts).
    */
   private async commit(rec: HistoryRecord, recipients: string[]): Promise<PunchlineError | undefined> {
     const { id, text, ts } = rec;
@@ -435,128 +375,57 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     try {
       await this.outbox.add({ id, to: recipients, room, text, ts, ...(action ? { action } : {}) });
     } catch (e) {
-      this.delivery.delete(id);
+      this.delivery.drop(id);
       const err = isPunchlineError(e) ? e : ioError(e, 'cannot write outbox.jsonl');
       return new PunchlineError(err.code, `message ${id} not sent: ${err.message}`, { cause: err });
     }
     this.writeHistory(rec);
     if (this.closed) return;
-    for (const to of recipients) {
-      if (!this.mayDeliver(to)) {
-        this.setState(id, to, 'held');
-        continue;
-      }
-      try {
-        this.node.sendMessage(to, text, { id, ts, room, ...(action ? { action: true } : {}) });
-      } catch (e) {
-        if (!isPunchlineError(e, 'UNKNOWN_PEER')) throw e;
-        continue; // not known in this run yet: presence hands it over
-      }
-      this.handed.add(`${id}|${to}`);
-      // (The node's trust gate may have held it meanwhile: then it stays held.)
-      const st = this.node.peerList().find((p) => p.id === to)?.state;
-      if ((st === 'direct' || st === 'relay') && this.delivery.get(id)?.[to] === 'pending')
-        this.setState(id, to, 'sent');
+    for (const to of recipients) this.handTo(to, rec);
+  }
+
+  /** One recipient of a message just written to the outbox. */
+  private handTo(to: string, rec: HistoryRecord): void {
+    const { id, text, ts } = rec;
+    if (!this.keys.mayDeliver(to)) {
+      this.delivery.set(id, to, 'held');
+      return;
     }
+    try {
+      this.node.sendMessage(to, text, {
+        id,
+        ts,
+        room: rec.conv === 'room',
+        ...(rec.action ? { action: true } : {}),
+      });
+    } catch (e) {
+      if (!isPunchlineError(e, 'UNKNOWN_PEER')) throw e;
+      return; // not known in this run yet: presence hands it over
+    }
+    this.handed.add(`${id}|${to}`);
+    // (The node's trust gate may have held it meanwhile: then it stays held.)
+    const st = this.node.peerList().find((p) => p.id === to)?.state;
+    if ((st === 'direct' || st === 'relay') && this.delivery.stateOf(id, to) === 'pending')
+      this.delivery.set(id, to, 'sent');
   }
 
   private writeHistory(rec: HistoryRecord): void {
     this.history_.add(rec).then(
-      () => this.failing.delete(''),
-      (e: unknown) => this.storageError(undefined, ioError(e, 'cannot write history.jsonl')),
+      () => this.errors.clear(''),
+      (e: unknown) => this.errors.report(undefined, ioError(e, 'cannot write history.jsonl')),
     );
-  }
-
-  private setState(id: string, peerId: string, state: DeliveryState): void {
-    const d = this.delivery.get(id);
-    if (!d || d[peerId] === state || d[peerId] === 'delivered') return;
-    d[peerId] = state;
-    this.emit('delivery', { id, peerId, state });
-  }
-
-  /** The session to this peer is open: what was handed over is now on its way. */
-  private markSent(peerId: string): void {
-    for (const [id, d] of this.delivery) if (d[peerId] === 'pending') this.setState(id, peerId, 'sent');
   }
 
   private onDelivered(id: string, peerId: string): void {
     this.outbox
       .done(id, peerId)
-      .catch((e: unknown) => this.storageError(undefined, ioError(e, 'cannot write outbox.jsonl')));
-    this.setState(id, peerId, 'delivered');
+      .catch((e: unknown) => this.errors.report(undefined, ioError(e, 'cannot write outbox.jsonl')));
+    this.delivery.delivered(id, peerId);
   }
 
-  /**
-   * An incoming message, before its sender may call it delivered: it is stored (history.jsonl,
-   * fsync'd) and only then shown and acknowledged. A refusal (QUOTA) or a failure (IO) rejects:
-   * the session keeps it unacknowledged and offers it again later (peer/peer-link.ts), and the
-   * sender keeps it in its outbox.
-   */
-  private async store(m: PeerEvents['message']): Promise<void> {
-    const bytes = Buffer.byteLength(m.text);
-    if (bytes > MAX_TEXT_BYTES) {
-      // A conforming sender never sends it; storing would fail forever, so it is acknowledged and dropped.
-      this.emit('error', {
-        code: 'MALFORMED',
-        message: `dropped message ${m.id} from ${m.from}: ${bytes} bytes of text, at most ${MAX_TEXT_BYTES}`,
-        peer: m.from,
-      });
-      return;
-    }
-    if (this.history_.has(m.from_id, m.id)) return; // stored before: a resend after a lost receipt
-    const day = Math.floor(this.now() / DAY_MS);
-    if (day !== this.quotaDay) {
-      this.quotaDay = day;
-      this.received.clear();
-    }
-    const used = this.received.get(m.from_id) ?? 0;
-    if (used + bytes > this.limits.peerBytesPerDay) {
-      const err = new PunchlineError(
-        'QUOTA',
-        `${m.from} reached today's storage quota (${used} of ${this.limits.peerBytesPerDay} bytes); its messages wait unacknowledged until tomorrow`,
-      );
-      this.storeFailures++;
-      this.storageError(m.from, err);
-      throw err;
-    }
-    this.received.set(m.from_id, used + bytes);
-    const rec: HistoryRecord = {
-      id: m.id,
-      conv: m.room ? 'room' : m.from_id,
-      fromId: m.from_id,
-      fromName: m.from,
-      text: m.text,
-      ts: m.ts,
-      out: false,
-      ...(m.action ? { action: true } : {}),
-    };
-    let added: boolean;
-    try {
-      added = await this.history_.add(rec);
-    } catch (e) {
-      this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
-      const err = ioError(e, 'cannot store an incoming message in history.jsonl');
-      this.storeFailures++;
-      this.storageError(m.from, err);
-      throw err;
-    }
-    if (!added) this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
-    this.failing.delete(m.from);
-    if (added && !this.closed) this.emit('message', this.toMessage(rec));
-  }
-
-  /** Incoming messages refused by store() (IO or QUOTA), retries included. */
-  storeFailures = 0;
-
-  /**
-   * Report a storage failure once until the same store succeeds again: per peer for its incoming
-   * messages, per file otherwise (`slot`), so one failing file never hides another.
-   */
-  private storageError(peer: string | undefined, err: PunchlineError, slot?: string): void {
-    const k = slot ?? peer ?? '';
-    if (this.failing.get(k) === err.code) return;
-    this.failing.set(k, err.code);
-    this.emit('error', { code: err.code, message: err.message, ...(peer !== undefined ? { peer } : {}) });
+  /** Incoming messages refused by the store (IO or QUOTA), retries included. */
+  get storeFailures(): number {
+    return this.incoming.failures;
   }
 
   private notice(
@@ -571,43 +440,35 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.node.connect(nameOrId);
   }
 
+  connection(nameOrId: string): PeerConnection | undefined {
+    const c = this.node.connection(nameOrId);
+    return c ? connectionOf(c) : undefined;
+  }
+
   resolvePeer(nameOrId: string): PeerView {
-    const id = this.node.resolve(nameOrId).link.idHex;
+    const id = this.linkOf(nameOrId).idHex;
     return this.peers().find((p) => p.id === id)!;
   }
 
   info(nameOrId: string): PeerInfo {
-    const s = this.node.peerStats(nameOrId);
-    return {
-      id: s.id,
-      name: s.peer,
-      fingerprint: s.fingerprint,
-      state: s.state,
-      ...(s.path ? { path: s.path } : {}),
-      ...(s.remote && s.path !== 'relay' ? { remote: s.remote } : {}), // a relayed path has no peer address
-      ...(s.punch ? { candidates: s.punch.candidates, connectMs: s.punch.ms } : {}),
-      ...(s.rtt_ms !== undefined ? { rttMs: s.rtt_ms } : {}),
-      ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10 } : {}),
-      ...(s.retransmits !== undefined ? { retransmits: s.retransmits } : {}),
-    };
+    return peerInfoOf(this.node.peerStats(nameOrId));
   }
 
   trust(nameOrId: string): void {
-    const p = this.node.resolve(nameOrId).link;
+    const p = this.linkOf(nameOrId);
     // The keys of its last introduction, when there was one (they hash to the id, or the store
     // refuses them); else the id alone, and its keys join the pin at the first session.
     const keys = p.intro ? { signKey: toHex(p.intro.signKey), dhKey: toHex(p.intro.dhKey) } : undefined;
-    this.trustStore.trust(p.name, p.idHex, keys);
-    this.changed.delete(p.idHex);
+    this.keys.trust(p.name, p.idHex, keys);
     this.notice(
       { kind: 'peer', peerId: p.idHex },
       `trusting the new key of ${p.name} (${fingerprint(p.id)})`,
     );
     // Held messages go now: those still in the outbox, and those the node held for the gate.
-    for (const [id, d] of this.delivery) if (d[p.idHex] === 'held') this.setState(id, p.idHex, 'pending');
+    this.delivery.move(p.idHex, 'held', 'pending');
     this.handOver(p.idHex);
     this.node.release(p.idHex);
-    if (p.open) this.markSent(p.idHex);
+    if (p.open) this.delivery.move(p.idHex, 'pending', 'sent');
     this.emitPeers();
   }
 
@@ -616,22 +477,10 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     this.updateSelf({});
   }
 
-  private closed = false;
-
   async close(): Promise<void> {
     this.closed = true;
     for (const off of this.offs) off();
     await this.outbox.close();
     await this.history_.close();
   }
-}
-
-/** The server's own words from a stream close ("closed by remote (1001 server shutting down)"). */
-function closeReason(reason: string): string {
-  const m = /^closed by remote \(\d+ (.+)\)$/.exec(reason);
-  return m ? m[1]! : reason;
-}
-
-function fingerprintOfHex(idHex: string): string {
-  return (idHex.slice(0, 16).match(/.{4}/g) ?? []).join(':');
 }

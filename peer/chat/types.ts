@@ -24,6 +24,10 @@ export interface PeerView {
   rttMs?: number;
   /** The key behind this name does not match the pinned one: messages are held until /trust. */
   keyChanged?: boolean;
+  /** The open session's peer address (`ip:port`), or `relay`. */
+  remote?: string;
+  /** Messages to this peer not yet delivered, when there are any. */
+  pending?: number;
 }
 
 export interface ChatMessage {
@@ -51,9 +55,36 @@ export interface PeerInfo {
   remote?: string;
   candidates?: { endpoint: string; kind: string; answered: boolean }[];
   rttMs?: number;
+  /** The lowest round trip seen, ms (with rttMs, once measured). */
+  minRttMs?: number;
   lossPct?: number;
+  /** Fraction of recent packets lost, to three decimals (lossPct is it in percent, to one). */
+  loss?: number;
   retransmits?: number;
   connectMs?: number;
+  /** Congestion window and bytes in flight, bytes; packets both ways: while a session exists. */
+  cwnd?: number;
+  bytesInFlight?: number;
+  packetsSent?: number;
+  packetsReceived?: number;
+  /** Messages to this peer not yet delivered. */
+  pending?: number;
+}
+
+/** An open session, as `connected` and connection() tell it. */
+export interface PeerConnection {
+  peerId: string;
+  name: string;
+  /** The path its first message takes (`connected`), or takes now (connection()). */
+  path: 'direct' | 'relay';
+  /** `ip:port` of a direct path, or `relay`. */
+  remote: string;
+  /** From the introduction to the encrypted session being open. */
+  ms: number;
+  fingerprint: string;
+  /** The peer's Ed25519 and X25519 public keys (hex) the handshake proved; both hash to peerId. */
+  signKey: string;
+  dhKey: string;
 }
 
 export interface SelfView {
@@ -76,7 +107,18 @@ export interface ChatEvents extends Record<string, unknown> {
   delivery: { id: string; peerId: string; state: DeliveryState };
   /** A system line for a conversation: joins, leaves, path changes, warnings. */
   notice: { conversation: ConversationId; text: string; level: 'info' | 'warn' | 'error'; ts: number };
-  error: { code: ErrorCode | 'KEY_CHANGED'; message: string; peer?: string };
+  error: { code: ErrorCode; message: string; peer?: string };
+  /** The server registered us over `transport`; `publicEndpoint` is the address it saw. */
+  registered: { peerId: string; publicEndpoint: string; transport: 'udp' | 'ws' };
+  /** The room's members other than us, as the server last told them. */
+  presence: { members: { peerId: string; name: string }[] };
+  /** A session opened (also again after a reconnect). */
+  connected: PeerConnection;
+  /** A session moved to another path. */
+  path: { peerId: string; name: string; path: 'direct' | 'relay'; remote: string };
+  disconnected: { peerId: string; name: string; reason: 'timeout' | 'closed' | 'error' };
+  /** The server state changed (SelfView.server holds it). */
+  server: { state: SelfView['server'] };
 }
 
 export interface SendOptions {
@@ -93,7 +135,19 @@ export interface ChatService {
   history(c: ConversationId, limit?: number): ChatMessage[];
   /** Write to the outbox, then deliver when the peer(s) can be reached. Returns the message. */
   send(c: ConversationId, text: string, opts?: SendOptions): ChatMessage;
+  /**
+   * send(), and learn when the message is safe: `stored` resolves once its outbox record is on
+   * disk (it then survives a crash and goes out), or rejects with the error that kept it from
+   * being written (which is then not also an `error` event).
+   */
+  sendStored(
+    c: ConversationId,
+    text: string,
+    opts?: SendOptions,
+  ): { message: ChatMessage; stored: Promise<void> };
   connect(nameOrId: string): Promise<void>;
+  /** The open session with a peer, its path as it is now; undefined when none is open. */
+  connection(nameOrId: string): PeerConnection | undefined;
   info(nameOrId: string): PeerInfo;
   /** Accept the new key behind a name whose key changed; releases held messages. */
   trust(nameOrId: string): void;

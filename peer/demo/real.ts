@@ -247,7 +247,7 @@ export async function runRealDemo(
       const o = other(w);
       switch (e.event) {
         case 'registered':
-          s.id = String(e.id);
+          s.id = String(e.peer_id);
           if (e.transport === 'udp') {
             s.udp = String(e.public);
             say(

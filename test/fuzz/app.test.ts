@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { intFlag, parseFlags } from '../../common/cli/args.js';
 import { parseServer } from '../../peer/cli/server-flag.js';
-import { parseCommand } from '../../peer/cli/json-lines.js';
+import { parseCommand } from '../../peer/cli/json-commands.js';
 import { parseInput } from '../../peer/tui/commands.js';
 import { MAX_APP_ID, MAX_TIMESTAMP_MS, decodeApp, encodeApp, isTimestamp } from '../../peer/app-message.js';
 import type { AppMessage } from '../../peer/app-message.js';
@@ -62,7 +62,7 @@ describe('fuzz: app messages inside the session (peer/app-message.ts)', () => {
   });
 });
 
-describe('fuzz: local input (peer/cli/json-lines.ts commands on stdin, peer/tui/commands.ts lines typed)', () => {
+describe('fuzz: local input (peer/cli/json-commands.ts commands on stdin, peer/tui/commands.ts lines typed)', () => {
   const commands = fc.oneof(
     fc.string(),
     fc.json(),
@@ -107,7 +107,7 @@ describe('fuzz: local input (peer/cli/json-lines.ts commands on stdin, peer/tui/
   });
 });
 
-describe('fuzz: command-line values (common/cli/args.ts, --server in peer/chat-main.ts)', () => {
+describe('fuzz: command-line values (common/cli/args.ts, --server in peer/cli/server-flag.ts)', () => {
   it('--server text is a host, a port in 1-65535 and a relay URL, or BAD_ARGUMENT', () => {
     const server = fc.oneof(
       fc.string(),

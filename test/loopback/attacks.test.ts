@@ -31,7 +31,7 @@ describe('loopback: the real client against a lying server and a replaced server
       const dir = await tmp();
       const alice = start(loopbackChat(port, 'alice', path.join(dir, 'a'), '--direct-only'));
       const bob = start(loopbackChat(port, 'bob', path.join(dir, 'b'), '--direct-only'));
-      bobHex = (await bob.event((e) => e.event === 'registered')).id as string;
+      bobHex = (await bob.event((e) => e.event === 'registered')).peer_id as string;
       await alice.event(
         (e) => e.event === 'presence' && (e.peers as { name: string }[]).some((p) => p.name === 'bob'),
       );
@@ -69,15 +69,15 @@ describe('loopback: the real client against a lying server and a replaced server
         start(loopbackChat(port, name, path.join(dir, d), '--direct-only'));
       const alice = chat('alice', 'a');
       const bob = chat('bob', 'b');
-      const bobHex = (await bob.event((e) => e.event === 'registered')).id as string;
+      const bobHex = (await bob.event((e) => e.event === 'registered')).peer_id as string;
       await alice.event(
-        (e) => e.event === 'presence' && (e.peers as { id: string }[]).some((p) => p.id === bobHex),
+        (e) => e.event === 'presence' && (e.peers as { peer_id: string }[]).some((p) => p.peer_id === bobHex),
       );
       alice.send({ cmd: 'send', peer: 'bob', text: 'hi bob' });
       // The connected event shows the keys the session proved: bob's own.
       expect(await alice.event((e) => e.event === 'connected')).toMatchObject({
         peer: 'bob',
-        id: bobHex,
+        peer_id: bobHex,
         ...(await keysIn('b')),
       });
       await alice.event((e) => e.event === 'delivered');
@@ -86,12 +86,12 @@ describe('loopback: the real client against a lying server and a replaced server
       await alice.event((e) => e.event === 'presence' && (e.peers as unknown[]).length === 0);
 
       const mallory = chat('mallory', 'm');
-      malHex = (await mallory.event((e) => e.event === 'registered')).id as string;
+      malHex = (await mallory.event((e) => e.event === 'registered')).peer_id as string;
       await mallory.event(
         (e) => e.event === 'presence' && (e.peers as { name: string }[]).some((p) => p.name === 'alice'),
       );
       mallory.send({ cmd: 'connect', peer: 'alice' });
-      await alice.event((e) => e.event === 'connected' && e.id === malHex);
+      await alice.event((e) => e.event === 'connected' && e.peer_id === malHex);
       expect(liar.lies).toBeGreaterThan(0);
       expect(alice.json.some((e) => e.event === 'presence' && JSON.stringify(e).includes(malHex))).toBe(
         false,
@@ -109,10 +109,10 @@ describe('loopback: the real client against a lying server and a replaced server
       expect(sentNow.at(-1)).toMatchObject({ peer: 'bob', held: true });
       alice.send({ cmd: 'stats', peer: malHex });
       const stats = await alice.event((e) => e.event === 'stats');
-      expect(stats).toMatchObject({ id: malHex, pending: 0 });
+      expect(stats).toMatchObject({ peer_id: malHex, pending: 0 });
 
       alice.send({ cmd: 'trust', peer: 'bob' });
-      expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: malHex });
+      expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', peer_id: malHex });
       expect(await mallory.event((e) => e.event === 'message')).toMatchObject({ text: 'for bob only' });
       const released = sentNow.at(-1)!;
       await alice.event((e) => e.event === 'delivered' && e.id === released.id);

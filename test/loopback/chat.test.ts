@@ -14,7 +14,7 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
     const bob = start(loopbackChat(port, 'bob', path.join(dir, 'b')));
 
     const reg = await alice.event((e) => e.event === 'registered');
-    expect(reg.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(reg.peer_id).toMatch(/^[0-9a-f]{32}$/);
     expect(reg.public).toMatch(/^127\.0\.0\.1:\d+$/);
     await alice.event(
       (e) => e.event === 'presence' && (e.peers as { name: string }[]).some((p) => p.name === 'bob'),
@@ -30,7 +30,7 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
     expect(ca).toMatchObject({ peer: 'bob' });
     expect(ca.ms).toBeLessThan(1000);
     const cb = await bob.event((e) => e.event === 'connected');
-    expect(cb).toMatchObject({ peer: 'alice', id: reg.id });
+    expect(cb).toMatchObject({ peer: 'alice', peer_id: reg.peer_id });
     const direct = (p: Proc, c: Json): Promise<Json> =>
       c.path === 'direct' ? Promise.resolve(c) : p.event((e) => e.event === 'path' && e.path === 'direct');
     expect((await direct(alice, ca)).remote).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -39,7 +39,7 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
     alice.send({ cmd: 'send', peer: 'bob', text: 'hello bob' });
     bob.send({ cmd: 'send', peer: 'alice', text: 'hi alice ✓' });
     const got = await bob.event((e) => e.event === 'message');
-    expect(got).toMatchObject({ from: 'alice', from_id: reg.id, text: 'hello bob' });
+    expect(got).toMatchObject({ from: 'alice', peer_id: reg.peer_id, text: 'hello bob' });
     expect(got.id).toMatch(/^[A-Za-z0-9_-]{21}$/); // a nanoid chosen by the sender
     expect(await alice.event((e) => e.event === 'message')).toMatchObject({
       from: 'bob',

@@ -173,7 +173,7 @@ describe('delivered means stored, real processes', () => {
     const dir = await tmpDir();
     const aliceDir = path.join(dir, 'a');
     const bob = start(loopbackChat(port, 'bob', path.join(dir, 'b')));
-    const bobId = (await bob.event((e) => e.event === 'registered')).id as string;
+    const bobId = (await bob.event((e) => e.event === 'registered')).peer_id as string;
     mkdirSync(aliceDir, { recursive: true, mode: 0o700 });
     const big = { op: 'queue', id: 'old1', to: bobId, room: false, text: 'a'.repeat(1_000_001), ts: 1 };
     const eur = { op: 'queue', id: 'old2', to: bobId, room: false, text: '€'.repeat(333_334), ts: 2 };

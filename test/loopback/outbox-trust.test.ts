@@ -74,12 +74,15 @@ describe('outbox and trust with real processes', () => {
     // Answered once the outbox holds it, and marked held: nothing goes out until trust.
     await alice.event((e) => e.event === 'sent');
     expect(alice.events((e) => e.event === 'sent')).toEqual([
-      { event: 'sent', peer: 'bob', id: expect.any(String), held: true },
+      { event: 'sent', peer: 'bob', peer_id: reg.peer_id, id: expect.any(String), held: true },
     ]);
     expect(impostor.events((e) => e.event === 'message')).toEqual([]);
 
     alice.send({ cmd: 'trust', peer: 'bob' });
-    expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({ peer: 'bob', id: reg.id });
+    expect(await alice.event((e) => e.event === 'trusted')).toMatchObject({
+      peer: 'bob',
+      peer_id: reg.peer_id,
+    });
     expect(await impostor.event((e) => e.event === 'message', 15_000)).toMatchObject({
       text: 'held until trusted',
     });

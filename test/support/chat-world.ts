@@ -73,6 +73,12 @@ export function useChatWorld(): {
         delivery: [],
         notice: [],
         error: [],
+        registered: [],
+        presence: [],
+        connected: [],
+        path: [],
+        disconnected: [],
+        server: [],
       } as ChatPeer['chatEvents'];
       const nodeEvents: ChatPeer['nodeEvents'] = { delivered: [], sent: [] };
       node.on('delivered', (e) => (nodeEvents.delivered.push(e), wake()));

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
 import { decodeApp, encodeApp } from '../../peer/app-message.js';
-import { parseCommand } from '../../peer/cli/json-lines.js';
+import { parseCommand } from '../../peer/cli/json-commands.js';
 
 const json = (b: Uint8Array): Record<string, unknown> =>
   JSON.parse(new TextDecoder().decode(b)) as Record<string, unknown>;

@@ -13,6 +13,7 @@ import type {
   ChatService,
   ConversationId,
   DeliveryState,
+  PeerConnection,
   PeerInfo,
   PeerPresence,
   PeerView,
@@ -117,6 +118,21 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
       this.later(auto.deliveredMs, () => this.advanceMessage(m, 'delivered'));
     }
     return { ...m, delivery: { ...delivery } };
+  }
+
+  /** send(), stored at once (the fake has no disk). */
+  sendStored(
+    c: ConversationId,
+    text: string,
+    opts: SendOptions = {},
+  ): { message: ChatMessage; stored: Promise<void> } {
+    return { message: this.send(c, text, opts), stored: Promise.resolve() };
+  }
+
+  /** No open sessions in the fake: `connected` comes only from connect(). */
+  connection(nameOrId: string): PeerConnection | undefined {
+    this.resolvePeer(nameOrId);
+    return undefined;
   }
 
   async connect(nameOrId: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REQ_CHARS, parseCommand } from '../../peer/cli/json-lines.js';
+import { MAX_REQ_CHARS, parseCommand } from '../../peer/cli/json-commands.js';
 
 const code = (line: string): string | undefined => {
   try {

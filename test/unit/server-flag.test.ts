@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseServer } from '../../peer/cli/server-flag.js';
 
-describe('--server (peer/chat-main.ts parseServer)', () => {
+describe('--server (peer/cli/server-flag.ts parseServer)', () => {
   it('a ws:// or wss:// URL with port 0 is BAD_ARGUMENT, like HOST:0 (found by test/fuzz)', () => {
     for (const t of ['ws://relay.example:0', 'wss://[::1]:0/x', 'ws://a:00', '127.0.0.1:0'])
       expect(() => parseServer(t)).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
