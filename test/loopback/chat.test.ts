@@ -148,17 +148,12 @@ describe('CLI flags', () => {
   });
 
   it('wrong flags exit 2 with a clear message', async () => {
+    // The flag rules themselves are pure and tested in test/unit/cli-flags.test.ts and
+    // test/relay/cli.test.ts; here, that a usage error becomes exit 2 and a message in each command.
     for (const [args, msg] of [
-      [['chat', '--name', 'a', '--json'], /--server HOST:PORT is required/],
-      [['chat', '--server', 'nope', '--name', 'a', '--json'], /HOST:PORT/],
-      [['chat', '--server', '127.0.0.1:1', '--json'], /--name is required/],
-      [['rendezvous', '--port', '99999'], /--port must be/],
+      [['chat', '--name', 'a', '--json'], /--server HOST:PORT is required[\s\S]*punchline chat --help/],
       [['rendezvous', '--bogus'], /Unknown option '--bogus'/],
       [['frobnicate'], /unknown command/],
-      [
-        ['chat', '--server', '127.0.0.1:1', '--name', 'a', '--json', '--relay-only', '--direct-only'],
-        /exclude each other/,
-      ],
     ] as const) {
       const p = start([...args]);
       expect(await p.exited).toBe(2);
