@@ -12,6 +12,9 @@ export type Who = 'alice' | 'bob';
 export const PEERS: readonly Who[] = ['alice', 'bob'];
 export const other = (p: Who): Who => (p === 'alice' ? 'bob' : 'alice');
 
+/** alice's one message to bob, in the simulated run and with --real. */
+export const MESSAGE_TEXT = 'hello bob, this is alice';
+
 /** One side of the topology: a peer, its LAN address, and the router in front of it (if any). */
 export interface Side {
   peer: Who;
@@ -74,7 +77,8 @@ export interface Outcome {
 export type DemoEvent = { t: number } & (
   | {
       type: 'setup';
-      seed: number;
+      /** Seed of everything random in the simulation (absent with --real). */
+      seed?: number;
       nat: [NatKind, NatKind];
       labels: [string, string];
       predictedDirect: boolean;

@@ -35,7 +35,7 @@ function simulatedHeader(e: DemoEventOf<'setup'>): Lines {
     '',
     ...para(
       'Everything below runs inside this process on a simulated network, so it is instant. The times ' +
-        `are simulated time since the start: how long each step takes on real links like these (seed ${e.seed}).`,
+        `are simulated time since the start: how long each step takes on real links like these (seed ${String(e.seed)}).`,
     ),
     ...para(
       'What to know: a home router shares one public internet address among the computers behind it. ' +
