@@ -49,9 +49,9 @@ export function runTui(service: ChatService, opts: TuiOptions = {}): Promise<voi
       for (const sig of SIGNALS) process.off(sig, onSignal);
       process.off('uncaughtException', onCrash);
       process.off('unhandledRejection', onCrash);
-      vm.dispose();
+      vm.close();
       try {
-        ui?.destroy();
+        ui?.close();
       } finally {
         if (err === undefined) resolve();
         else reject(err instanceof Error ? err : new Error(String(err)));
