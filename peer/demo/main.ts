@@ -54,7 +54,7 @@ function lossFlag(v: string | boolean | undefined): number {
 }
 
 /** Parse the demo's flags; throws BAD_ARGUMENT (exit 2) on anything wrong. */
-export function parseDemoArgs(
+function parseDemoArgs(
   argv: string[],
 ): { help: true } | { help: false; real: boolean; quiet: boolean; json: boolean; options: DemoOptions } {
   const f = parseFlags(argv, {

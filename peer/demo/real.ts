@@ -19,12 +19,12 @@ import type { NatKind, NatKindInfo } from './nat-kinds.js';
 import { SERVER, buildLab, labTopology, startChat, startRendezvous, type RealWorld } from './real-lab.js';
 import { RealWatch } from './real-watch.js';
 
-export const REAL_UNAVAILABLE =
+const REAL_UNAVAILABLE =
   '--real needs root and network namespaces (ip netns); run `sudo npx punchline demo --real`, or drop --real ' +
   'for the simulated story';
 
 /** The NAT kinds the lab has kernel routers for. */
-export const REAL_NAT_KINDS: readonly NatKind[] = ['cone', 'symmetric'];
+const REAL_NAT_KINDS: readonly NatKind[] = ['cone', 'symmetric'];
 
 export interface RealDemoOptions {
   nat: [NatKindInfo, NatKindInfo];

@@ -8,8 +8,6 @@ import { localeIsUtf8 } from './format.js';
 import { TuiScreen } from './screen.js';
 import { ChatViewModel } from './view-model.js';
 
-export { ChatViewModel } from './view-model.js';
-export type { Frame, Layout, ViewModelOptions } from './view-model.js';
 
 export interface TuiOptions {
   /** Default process.stdin (put in raw mode while the client runs). */

@@ -20,9 +20,7 @@ import type { Line } from './theme.js';
 import { ChatViewState } from './view-state.js';
 import type { ViewModelOptions } from './view-state.js';
 
-export type { Entry, NoticeLevel } from './panes.js';
-export type { Layout, Rect } from './layout.js';
-export type { ViewModelEvents, ViewModelOptions } from './view-state.js';
+export type { ViewModelOptions } from './view-state.js';
 
 export interface Frame {
   layout: Layout;
