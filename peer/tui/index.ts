@@ -8,7 +8,6 @@ import { localeIsUtf8 } from './format.js';
 import { TuiScreen } from './screen.js';
 import { ChatViewModel } from './view-model.js';
 
-
 export interface TuiOptions {
   /** Default process.stdin (put in raw mode while the client runs). */
   input?: NodeJS.ReadableStream;
