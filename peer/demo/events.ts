@@ -1,7 +1,8 @@
 /**
- * What happens in a demo run, as plain data: the scenario emits these in order, the narrator
- * turns them into sentences and `--json` prints them one per line. Times `t` are simulated
- * milliseconds since the demo started.
+ * What happens in a demo run, as plain data: the simulated scenario (scenario.ts) and the
+ * real-NAT run (real.ts) emit these in order, the one narrator (narrator.ts) turns them into
+ * sentences and `--json` prints them one per line. Times `t` are milliseconds since the demo
+ * started: simulated time, or real time with --real.
  */
 import type { CandidateKind } from '../../common/path/candidates.js';
 import type { DropReason } from '../../common/net/sim/stats.js';
@@ -10,6 +11,9 @@ import type { NatKind } from './nat-kinds.js';
 export type Who = 'alice' | 'bob';
 export const PEERS: readonly Who[] = ['alice', 'bob'];
 export const other = (p: Who): Who => (p === 'alice' ? 'bob' : 'alice');
+
+/** alice's one message to bob, in the simulated run and with --real. */
+export const MESSAGE_TEXT = 'hello bob, this is alice';
 
 /** One side of the topology: a peer, its LAN address, and the router in front of it (if any). */
 export interface Side {
@@ -51,38 +55,57 @@ export interface Outcome {
   /** From the introduction to the open encrypted session (alice's side), ms. */
   sessionMs?: number;
   probes: Record<Who, number>;
+  /** --real: probes from the other side that got through each peer's router. */
+  probesIn?: Record<Who, number>;
   /** Probes and answers the routers refused (no mapping, or filtered). */
   refused: number;
   /** Packets the links lost (--loss). */
   lost: number;
   /** Message out to receipt back, ms (undefined when it was not delivered). */
   rttMs?: number;
+  /** --real: the session's smoothed round trip, as it measured it. */
+  sessionRttMs?: number;
   delivered: boolean;
   /** What predictDirect said before the run. */
   predictedDirect: boolean;
   /** The error that ended the attempt, if any (e.g. PUNCH_FAILED). */
   error?: { code: string; message: string };
-  /** Simulated time when the story ended, ms. */
+  /** When the story ended, ms (simulated, or real with --real). */
   endMs: number;
 }
 
 export type DemoEvent = { t: number } & (
   | {
       type: 'setup';
-      seed: number;
+      /** Seed of everything random in the simulation (absent with --real). */
+      seed?: number;
       nat: [NatKind, NatKind];
       labels: [string, string];
       predictedDirect: boolean;
       loss: number;
       delayMs?: number;
+      /** The --real demo: Linux NAT in network namespaces, real times (the seed is not used). */
+      real?: boolean;
     }
   | { type: 'topology'; topology: Topology }
   | { type: 'keys'; peer: Who; id: string; fingerprint: string }
   /** A router made a new mapping: packets from `internal` to `to` now leave as `external`. */
   | { type: 'mapping'; router: Who; internal: string; external: string; to: string }
-  | { type: 'registered'; peer: Who; public: string; local: string }
+  /** --real: the lab is built (how many network namespaces, and their name prefix). */
+  | { type: 'lab'; namespaces: number; prefix: string }
+  /** --real: the `punchline rendezvous` process is listening. */
+  | { type: 'rendezvous-up'; endpoint: string }
+  /** --real: both `punchline chat` processes are started, each with a fresh key pair. */
+  | { type: 'chat-started' }
+  /**
+   * The rendezvous saw the peer at `public`. The --real demo names the transport (its chat
+   * registers over UDP and over the relay's WebSocket) and the peer's id.
+   */
+  | { type: 'registered'; peer: Who; public: string; local: string; transport?: 'udp' | 'tcp'; id?: string }
   | { type: 'presence'; peer: Who; sees: string[] }
   | { type: 'connect'; peer: Who; target: Who }
+  /** --real: the peer got an introduction (the other's public and private endpoints) and punches. */
+  | { type: 'introduced'; peer: Who; public: string; lan: string[] }
   | { type: 'probe'; peer: Who; to: string; kind: CandidateKind; seq: number }
   | { type: 'probe-in'; peer: Who; from: string; known: boolean }
   | { type: 'answer'; peer: Who; from: string; kind: CandidateKind; rttMs: number }
@@ -93,9 +116,12 @@ export type DemoEvent = { t: number } & (
   | { type: 'connected'; peer: Who; path: string; remote: string; ms: number }
   /** The path under the session changed (relay <-> direct), once the peer reports it. */
   | { type: 'path'; peer: Who; path: string; remote: string }
-  | { type: 'sent'; peer: Who; to: Who; id: string; text: string }
+  /** A message left; `id` when the sender knows it at once (the simulated peers do). */
+  | { type: 'sent'; peer: Who; to: Who; id?: string; text: string }
   | { type: 'message'; peer: Who; from: Who; id: string; text: string }
   | { type: 'delivered'; peer: Who; to: Who; id: string; rttMs: number }
+  /** --real: the session's own round-trip figures (smoothed and minimum), ms. */
+  | { type: 'stats'; peer: Who; path: string; rttMs?: number; minRttMs?: number }
   | { type: 'error'; peer: Who; code: string; message: string }
   | { type: 'summary'; outcome: Outcome }
 );

@@ -1,15 +1,15 @@
 /** Layout of the demo's text: timestamps, wrapping, and the indent of detail lines. */
 
 /** Text lines are wrapped to fit a default 80-column terminal. */
-export const WIDTH = 80;
+const WIDTH = 80;
 
 /** "[+   12.3 ms] " */
-export function stamp(t: number): string {
+function stamp(t: number): string {
   return `[+${t.toFixed(1).padStart(8)} ms] `;
 }
 
 /** Detail lines sit under the sentence, after the timestamp's width. */
-export const DETAIL_INDENT = ' '.repeat(stamp(0).length + 2);
+const DETAIL_INDENT = ' '.repeat(stamp(0).length + 2);
 
 /** Greedy word wrap: the first line starts with `first`, the rest with `rest`. */
 export function wrap(text: string, first: string, rest = ' '.repeat(first.length), width = WIDTH): string[] {

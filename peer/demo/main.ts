@@ -54,7 +54,7 @@ function lossFlag(v: string | boolean | undefined): number {
 }
 
 /** Parse the demo's flags; throws BAD_ARGUMENT (exit 2) on anything wrong. */
-export function parseDemoArgs(
+function parseDemoArgs(
   argv: string[],
 ): { help: true } | { help: false; real: boolean; quiet: boolean; json: boolean; options: DemoOptions } {
   const f = parseFlags(argv, {
@@ -131,13 +131,13 @@ export async function runDemo(
     io.out(DEMO_HELP);
     return 0;
   }
-  if (args.real)
-    return runRealDemo({ nat: args.options.nat, loss: args.options.loss, quiet: args.quiet }, io, real);
+  // One narrator tells both stories: the simulated one and the one over real Linux NAT.
   const narrator = new Narrator(args.quiet);
-  const emit = (e: DemoEvent): void => {
-    if (args.json) io.out(jsonLine(e));
-    else for (const line of narrator.lines(e)) io.out(line + '\n');
+  const tell = (e: DemoEvent): void => {
+    for (const line of narrator.lines(e)) io.out(line + '\n');
   };
+  if (args.real) return runRealDemo({ nat: args.options.nat, loss: args.options.loss }, tell, io, real);
+  const emit = args.json ? (e: DemoEvent): void => io.out(jsonLine(e)) : tell;
   const outcome = await runScenario(args.options, emit);
   emit({ t: outcome.endMs, type: 'summary', outcome });
   return 0;

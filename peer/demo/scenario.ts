@@ -14,7 +14,7 @@ import { PeerNode } from '../peer-node.js';
 import { PUNCH_DEFAULTS } from '../puncher.js';
 import type { CandidateKind } from '../../common/path/candidates.js';
 import type { DemoEvent, Outcome, Side, Topology, Who } from './events.js';
-import { PEERS, other } from './events.js';
+import { MESSAGE_TEXT, PEERS, other } from './events.js';
 import type { NatKindInfo } from './nat-kinds.js';
 import { demoIdentity, seededBytes } from './seeded.js';
 
@@ -38,13 +38,11 @@ export interface DemoOptions {
  */
 export const DEFAULT_DELAYS = { rendezvous: 5, alice: 10, bob: 20, lan: 1 } as const;
 
-export const ADDRESSES = {
+const ADDRESSES = {
   rendezvous: { address: '203.0.113.10', port: 7000 },
   alice: { public: '203.0.113.20', lan: '10.1.0.0/24' },
   bob: { public: '203.0.113.30', lan: '10.2.0.0/24' },
 } as const;
-
-export const MESSAGE_TEXT = 'hello bob, this is alice';
 
 /** Virtual-time bounds of each act, ms: the demo always ends. */
 const REGISTER_MS = 60_000;
@@ -82,14 +80,55 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
   const emit: Emit = (e) => {
     if (!closing) report(e);
   };
+  const w = buildWorld(opts);
+  const outcome: Outcome = {
+    path: 'none',
+    probes: { alice: 0, bob: 0 },
+    refused: 0,
+    lost: 0,
+    delivered: false,
+    predictedDirect: predictDirect(opts.nat[0].type, opts.nat[1].type),
+    endMs: 0,
+  };
+  const unobserve = watchNetwork(w, outcome, emit);
+  // ---- what the peers report ----
+  const msg: Message = {};
+  for (const q of PEERS.map((who) => w.peers[who])) subscribe(q, emit, w.now, msg);
+
+  await w.server.start();
+  for (const who of PEERS) await w.peers[who].node.start();
+  announce(opts, w, outcome, emit);
+  try {
+    await playActs(w, outcome, msg, emit);
+  } finally {
+    closing = true;
+    unobserve();
+    for (const who of PEERS) await w.peers[who].node.close();
+    w.server.close();
+  }
+  return finish(w, outcome, msg);
+}
+
+/** The world as the peers saw it: a Simulator with the rendezvous and both PeerNodes. */
+interface World {
+  sim: Simulator;
+  clock: Simulator['clock'];
+  server: RendezvousServer;
+  peers: Record<Who, Peer>;
+  /** Simulated ms since the start, to a tenth. */
+  now: () => number;
+  /** One-way delay of a side's internet link, ms. */
+  delay: (who: Who | 'rendezvous') => number;
+  deadlineMs: number;
+}
+
+/** The rendezvous (UDP, and TCP for the relay) and a PeerNode per side, each behind its NAT. */
+function buildWorld(opts: DemoOptions): World {
   const sim = new Simulator({ seed: opts.seed });
   const clock = sim.clock;
-  const now = (): number => Math.round(clock.now() * 10) / 10;
   const delay = (who: Who | 'rendezvous'): number => opts.delayMs ?? DEFAULT_DELAYS[who];
   const deadlineMs = opts.punchDeadlineMs ?? PUNCH_DEFAULTS.deadlineMs;
   const random = seededBytes(`punchline-demo/${opts.seed}/random`);
-
-  // ---- the world ----
   const rdvHost = sim.addHost('rendezvous', {
     internetAddress: ADDRESSES.rendezvous.address,
     link: { delayMs: delay('rendezvous') },
@@ -120,7 +159,6 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
 
   const messageIds = { n: 0 };
   const peers = {} as Record<Who, Peer>;
-  const p = (who: Who): Peer => peers[who];
   PEERS.forEach((who, i) => {
     const host = hostFor(who, opts.nat[i]!);
     const node = new PeerNode(
@@ -141,25 +179,20 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
     );
     peers[who] = { who, node, host, registered: false, sees: new Set(), punchDone: false, probes: 0 };
   });
+  const now = (): number => Math.round(clock.now() * 10) / 10;
+  return { sim, clock, server, peers, now, delay, deadlineMs };
+}
 
-  const outcome: Outcome = {
-    path: 'none',
-    probes: { alice: 0, bob: 0 },
-    refused: 0,
-    lost: 0,
-    delivered: false,
-    predictedDirect: predictDirect(opts.nat[0].type, opts.nat[1].type),
-    endMs: 0,
-  };
-
-  // ---- what the network does: new NAT mappings and dropped packets ----
+/** What the network does: new NAT mappings and dropped packets (counted in the outcome). */
+function watchNetwork(w: World, outcome: Outcome, emit: Emit): () => void {
+  const { now } = w;
   const destOf = new Map<number, string>();
-  const unobserve = sim.observe((e: SimEvent) => {
+  return w.sim.observe((e: SimEvent) => {
     if (e.kind === 'send') {
       destOf.set(e.id, e.dst);
       if (destOf.size > 512) destOf.delete(destOf.keys().next().value!);
     } else if (e.kind === 'map') {
-      const router = PEERS.find((w) => e.node === `${w}-router`);
+      const router = PEERS.find((who) => e.node === `${who}-router`);
       if (router)
         emit({
           t: now(),
@@ -175,14 +208,11 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
       emit({ t: now(), type: 'drop', where: e.node, reason: e.reason!, src: e.src, dst: e.dst });
     }
   });
+}
 
-  // ---- what the peers report ----
-  const msg: Message = {};
-  for (const q of Object.values(peers)) subscribe(q, emit, now, msg);
-
-  await server.start();
-  for (const p of Object.values(peers)) await p.node.start();
-
+/** The story's opening: the setup, the topology with the addresses the peers got, their keys. */
+function announce(opts: DemoOptions, w: World, outcome: Outcome, emit: Emit): void {
+  const p = (who: Who): Peer => w.peers[who];
   const side = (who: Who, kind: NatKindInfo): Side => {
     const local = p(who).node.local!;
     const base = {
@@ -190,14 +220,14 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
       nat: kind.kind,
       natLabel: kind.policy ? natLabel(kind.type) : 'no NAT',
       local: `${p(who).host.address}:${local.port}`,
-      delayMs: delay(who),
+      delayMs: w.delay(who),
       loss: opts.loss,
     };
     return kind.policy ? { ...base, lan: ADDRESSES[who].lan, routerPublic: ADDRESSES[who].public } : base;
   };
   const topology: Topology = {
     rendezvous: `${ADDRESSES.rendezvous.address}:${ADDRESSES.rendezvous.port}`,
-    rendezvousDelayMs: delay('rendezvous'),
+    rendezvousDelayMs: w.delay('rendezvous'),
     alice: side('alice', opts.nat[0]),
     bob: side('bob', opts.nat[1]),
   };
@@ -216,58 +246,56 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
     const id = p(who).node.identity.id;
     emit({ t: 0, type: 'keys', peer: who, id: idText(id), fingerprint: fingerprint(id) });
   }
+}
 
-  // The story in three acts; each waits a bounded stretch of virtual time, so the demo always ends.
-  const tell = async (): Promise<void> => {
-    // Act 1: both register; alice sees bob in the room.
-    const ready = (): boolean => p('alice').registered && p('bob').registered && p('alice').sees.has('bob');
-    if (!(await clock.runUntil(ready, REGISTER_MS))) {
-      outcome.error = {
-        code: 'SERVER_UNREACHABLE',
-        message: `the peers could not register with the rendezvous within ${REGISTER_MS / 1000} s`,
-      };
-      return;
-    }
-
-    // Act 2: alice asks for an introduction; both punch.
-    emit({ t: now(), type: 'connect', peer: 'alice', target: 'bob' });
-    p('alice')
-      .node.connect('bob')
-      .catch(() => {
-        /* reported through the error event */
-      });
-    const settled = (q: Peer): boolean => q.connected !== undefined || q.failed !== undefined;
-    const punchOver = (q: Peer): boolean => q.punchDone || q.failed !== undefined;
-    // Over a relay the message goes at once; otherwise first both sides finish punching...
-    await clock.runUntil(
-      () => p('alice').connected?.path === 'relay' || (punchOver(p('alice')) && punchOver(p('bob'))),
-      deadlineMs + CONNECT_SLACK_MS,
-    );
-    // ...then the encrypted handshake completes on the path they picked (or gives up).
-    await clock.runUntil(() => settled(p('alice')) && settled(p('bob')), SESSION_MS);
-
-    const a = p('alice');
-    if (a.connected) {
-      // Act 3: an encrypted round trip.
-      msg.sentAt = now();
-      msg.id = a.node.sendMessage('bob', MESSAGE_TEXT);
-      emit({ t: now(), type: 'sent', peer: 'alice', to: 'bob', id: msg.id, text: MESSAGE_TEXT });
-      await clock.runUntil(() => msg.rttMs !== undefined, DELIVERY_MS);
-      outcome.delivered = msg.rttMs !== undefined;
-      if (a.connected.path === 'relay')
-        // Punching goes on behind the relay: tell whether it ends in an upgrade or stays relayed.
-        await clock.runUntil(() => a.punchDone && p('bob').punchDone, deadlineMs + CONNECT_SLACK_MS);
-    }
-  };
-  try {
-    await tell();
-  } finally {
-    closing = true;
-    unobserve();
-    for (const q of Object.values(peers)) await q.node.close();
-    server.close();
+/** The story in three acts; each waits a bounded stretch of virtual time, so the demo always ends. */
+async function playActs(w: World, outcome: Outcome, msg: Message, emit: Emit): Promise<void> {
+  const { clock, now, deadlineMs } = w;
+  const p = (who: Who): Peer => w.peers[who];
+  // Act 1: both register; alice sees bob in the room.
+  const ready = (): boolean => p('alice').registered && p('bob').registered && p('alice').sees.has('bob');
+  if (!(await clock.runUntil(ready, REGISTER_MS))) {
+    outcome.error = {
+      code: 'SERVER_UNREACHABLE',
+      message: `the peers could not register with the rendezvous within ${REGISTER_MS / 1000} s`,
+    };
+    return;
   }
 
+  // Act 2: alice asks for an introduction; both punch.
+  emit({ t: now(), type: 'connect', peer: 'alice', target: 'bob' });
+  p('alice')
+    .node.connect('bob')
+    .catch(() => {
+      /* reported through the error event */
+    });
+  const settled = (q: Peer): boolean => q.connected !== undefined || q.failed !== undefined;
+  const punchOver = (q: Peer): boolean => q.punchDone || q.failed !== undefined;
+  // Over a relay the message goes at once; otherwise first both sides finish punching...
+  await clock.runUntil(
+    () => p('alice').connected?.path === 'relay' || (punchOver(p('alice')) && punchOver(p('bob'))),
+    deadlineMs + CONNECT_SLACK_MS,
+  );
+  // ...then the encrypted handshake completes on the path they picked (or gives up).
+  await clock.runUntil(() => settled(p('alice')) && settled(p('bob')), SESSION_MS);
+
+  const a = p('alice');
+  if (a.connected) {
+    // Act 3: an encrypted round trip.
+    msg.sentAt = now();
+    msg.id = a.node.sendMessage('bob', MESSAGE_TEXT);
+    emit({ t: now(), type: 'sent', peer: 'alice', to: 'bob', id: msg.id, text: MESSAGE_TEXT });
+    await clock.runUntil(() => msg.rttMs !== undefined, DELIVERY_MS);
+    outcome.delivered = msg.rttMs !== undefined;
+    if (a.connected.path === 'relay')
+      // Punching goes on behind the relay: tell whether it ends in an upgrade or stays relayed.
+      await clock.runUntil(() => a.punchDone && p('bob').punchDone, deadlineMs + CONNECT_SLACK_MS);
+  }
+}
+
+/** The outcome, completed from what the peers reported by the end. */
+function finish(w: World, outcome: Outcome, msg: Message): Outcome {
+  const p = (who: Who): Peer => w.peers[who];
   const a = p('alice');
   if (a.failed) outcome.error = a.failed;
   if (a.connected) {
@@ -276,12 +304,12 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
     outcome.remote = a.connected.remote;
     outcome.sessionMs = a.connected.ms;
   }
-  const chosen = PEERS.filter((w) => p(w).chosen);
-  if (chosen.length > 0) outcome.punchMs = Object.fromEntries(chosen.map((w) => [w, p(w).chosen!.ms]));
+  const chosen = PEERS.filter((who) => p(who).chosen);
+  if (chosen.length > 0) outcome.punchMs = Object.fromEntries(chosen.map((who) => [who, p(who).chosen!.ms]));
   if (outcome.path === 'direct') outcome.kind = (a.chosen ?? p('bob').chosen)?.kind;
   if (msg.rttMs !== undefined) outcome.rttMs = msg.rttMs;
   outcome.probes = { alice: p('alice').probes, bob: p('bob').probes };
-  outcome.endMs = now();
+  outcome.endMs = w.now();
   return outcome;
 }
 

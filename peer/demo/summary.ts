@@ -63,8 +63,28 @@ function meaning(o: Outcome, c: SummaryContext): string {
   return `${why} ${RELAY_EXPLAINED} This run had no relay (--no-relay), so these two peers could not chat; without the flag the relay carries the chat.`;
 }
 
+/**
+ * The round trip: of the message and its receipt; --real also has the session's own measure
+ * (its smoothed RTT, free of the chat processes' own delays).
+ */
+function roundTrip(o: Outcome, c: SummaryContext): string {
+  const relayed = o.path === 'relay' ? ' (over the relay)' : '';
+  const value = (v: number | undefined): string => (v === undefined ? '?' : ms(v));
+  if (c.setup?.real === true)
+    return `${value(o.sessionRttMs)} (session rtt, smoothed); message to receipt ${value(o.rttMs)}${relayed}`;
+  if (o.rttMs !== undefined) return `${ms(o.rttMs)}: encrypted message out, receipt back${relayed}`;
+  return o.path === 'none'
+    ? 'none: with no path, the message was not sent'
+    : 'the receipt did not come back in time';
+}
+
+/** The summary's rows and what the outcome means, for the simulated run and --real alike. */
 export function summaryLines(o: Outcome, c: SummaryContext): string[] {
-  const lines = ['Summary (simulated time)', ...row('path', pathText(o))];
+  const title =
+    c.setup?.real === true
+      ? 'Summary (real time, Linux NAT in network namespaces)'
+      : 'Summary (simulated time)';
+  const lines = [title, ...row('path', pathText(o))];
   if (o.path === 'direct' && o.punchMs !== undefined) {
     const sides = (['alice', 'bob'] as const).filter((w) => o.punchMs?.[w] !== undefined);
     lines.push(
@@ -77,22 +97,11 @@ export function summaryLines(o: Outcome, c: SummaryContext): string[] {
     );
   } else if (o.sessionMs !== undefined)
     lines.push(...row('session open', `${o.sessionMs} ms after the introduction`));
-  lines.push(
-    ...row(
-      'probes sent',
-      `alice ${o.probes.alice}, bob ${o.probes.bob} (refused by routers: ${o.refused}, lost on links: ${o.lost})`,
-    ),
-  );
-  lines.push(
-    ...row(
-      'round trip',
-      o.rttMs !== undefined
-        ? `${ms(o.rttMs)}: encrypted message out, receipt back${o.path === 'relay' ? ' (over the relay)' : ''}`
-        : o.path === 'none'
-          ? 'none: with no path, the message was not sent'
-          : 'the receipt did not come back in time',
-    ),
-  );
+  const fate = o.probesIn
+    ? `got through the routers: alice ${o.probesIn.alice}, bob ${o.probesIn.bob}`
+    : `refused by routers: ${o.refused}, lost on links: ${o.lost}`;
+  lines.push(...row('probes sent', `alice ${o.probes.alice}, bob ${o.probes.bob} (${fate})`));
+  lines.push(...row('round trip', roundTrip(o, c)));
   lines.push(...row('theory', theory(o, c)));
   lines.push(...row('ended at', `+${o.endMs.toFixed(1)} ms`));
   lines.push('', ...wrap(`What it means: ${meaning(o, c)}`, ''));

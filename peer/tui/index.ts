@@ -8,9 +8,6 @@ import { localeIsUtf8 } from './format.js';
 import { TuiScreen } from './screen.js';
 import { ChatViewModel } from './view-model.js';
 
-export { ChatViewModel } from './view-model.js';
-export type { Frame, Layout, ViewModelOptions } from './view-model.js';
-
 export interface TuiOptions {
   /** Default process.stdin (put in raw mode while the client runs). */
   input?: NodeJS.ReadableStream;
@@ -49,9 +46,9 @@ export function runTui(service: ChatService, opts: TuiOptions = {}): Promise<voi
       for (const sig of SIGNALS) process.off(sig, onSignal);
       process.off('uncaughtException', onCrash);
       process.off('unhandledRejection', onCrash);
-      vm.dispose();
+      vm.close();
       try {
-        ui?.destroy();
+        ui?.close();
       } finally {
         if (err === undefined) resolve();
         else reject(err instanceof Error ? err : new Error(String(err)));

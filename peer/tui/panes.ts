@@ -46,7 +46,7 @@ export function fitLine(line: Line, width: number, fill: Role = 'plain', ellipsi
 }
 
 /** A nick: its stable colour in colour mode, none in monochrome (the theme makes it bold). */
-export function nickSegment(st: PaneStyle, id: string, role: 'nick' | 'self', text: string): Segment {
+function nickSegment(st: PaneStyle, id: string, role: 'nick' | 'self', text: string): Segment {
   return st.monochrome ? { text, role } : { text, role, colour: nickColour(id) };
 }
 

@@ -9,7 +9,7 @@
  * terminal measures wider than we do cannot spill into the next one.
  *
  * It owns no chat logic: key presses go to ChatViewModel.handleKey(), every 'change' repaints
- * (coalesced to one paint per tick), resize re-lays out. destroy() turns autowrap back on, leaves
+ * (coalesced to one paint per tick), resize re-lays out. close() turns autowrap back on, leaves
  * the alternate screen and shows the cursor again.
  */
 import { StringDecoder } from 'node:string_decoder';
@@ -45,7 +45,7 @@ export class TuiScreen {
   /** What each row of the terminal holds now (as written), to write only the rows that changed. */
   private shown: string[] = [];
   private scheduled = false;
-  private destroyed = false;
+  private closed = false;
   private readonly colours: number;
   private readonly offChange: () => void;
   private readonly offRedraw: () => void;
@@ -127,7 +127,7 @@ export class TuiScreen {
   }
 
   private write(s: string): void {
-    if (!this.destroyed) this.opts.output.write(s);
+    if (!this.closed) this.opts.output.write(s);
   }
 
   private width(): number {
@@ -139,7 +139,7 @@ export class TuiScreen {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.destroyed) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -156,7 +156,7 @@ export class TuiScreen {
 
   /** One view-model frame: every row that differs from what is shown, then the cursor. */
   paint(): void {
-    if (this.destroyed) return;
+    if (this.closed) return;
     const f = this.vm.render();
     const glyphs = this.vm.glyphs;
     const colours = blessed.colors as unknown as Colours;
@@ -174,10 +174,10 @@ export class TuiScreen {
   }
 
   /** Leave the alternate screen, show the cursor, give the terminal back (idempotent). */
-  destroy(): void {
-    if (this.destroyed) return;
+  close(): void {
+    if (this.closed) return;
     this.write(`${CSI}0m${CSI}?2004l${CSI}?7h${CSI}?25h`);
-    this.destroyed = true;
+    this.closed = true;
     this.offChange();
     this.offRedraw();
     const p = this.program;

@@ -72,7 +72,7 @@ const isRegionalIndicator = (cp: number): boolean => cp >= 0x1f1e6 && cp <= 0x1f
  * wide) take two; combining marks, variation selectors and joiners none. Control characters
  * count 0 (sanitize first).
  */
-export function charWidth(cp: number): number {
+function charWidth(cp: number): number {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if (cp < 0x300) return 1;
   if (inRanges(cp, ZERO_WIDTH)) return 0;

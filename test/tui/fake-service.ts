@@ -45,7 +45,7 @@ export interface FakeOptions {
 
 /** A peer id as the real peer shows it: 32 hex digits (here derived from the name). */
 export const fakeId = (name: string): string => createHash('sha256').update(name).digest('hex').slice(0, 32);
-export const fakeFingerprint = (id: string): string => (id.slice(0, 16).match(/.{4}/g) ?? []).join(':');
+const fakeFingerprint = (id: string): string => (id.slice(0, 16).match(/.{4}/g) ?? []).join(':');
 
 const REACHABLE: PeerPresence[] = ['direct', 'relay', 'online', 'connecting'];
 

@@ -2,7 +2,8 @@ import { ChatViewModel } from '../../peer/tui/view-model.js';
 import type { ViewModelOptions } from '../../peer/tui/view-model.js';
 import { lineText } from '../../peer/tui/theme.js';
 import type { Line } from '../../peer/tui/theme.js';
-import { FakeChatService } from './fake-service.js';
+import { conversationKey } from '../../peer/chat/types.js';
+import { FakeChatService, fakeId } from './fake-service.js';
 import type { FakeOptions } from './fake-service.js';
 
 /** 2025-01-02 09:05 local time: every timestamp in these tests reads 09:05. */
@@ -38,3 +39,15 @@ export async function type(vm: ChatViewModel, line: string): Promise<void> {
   for (const ch of line) await vm.handleKey(ch === ' ' ? 'space' : ch, ch);
   await vm.handleKey('enter', '\r');
 }
+
+/** The key of the private conversation with bob. */
+export const bobKey = conversationKey({ kind: 'peer', peerId: fakeId('bob') });
+
+/** The conversation pane's last line. */
+export const last = (vm: ChatViewModel): string => log(vm).at(-1) ?? '';
+
+/** The tab bar as plain text. */
+export const tabs = (vm: ChatViewModel): string => lineText(vm.render().tabs).trimEnd();
+
+/** The status bar as plain text. */
+export const status = (vm: ChatViewModel): string => lineText(vm.render().status);
