@@ -61,8 +61,9 @@ export class LimitLog {
     this.open(reason);
   }
 
-  /** Forget pending counts and timers (server shutdown). */
-  stop(): void {
+  /** Forget pending counts and timers (server shutdown); idempotent. */
+  close(): void {
+    if (this.stopped) return;
     this.stopped = true;
     for (const w of this.windows.values()) this.clock.clearTimeout(w.timer);
     this.windows.clear();

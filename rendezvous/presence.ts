@@ -212,7 +212,9 @@ export class PresenceFanout {
     );
   }
 
-  stop(): void {
+  /** Cancel every pending delta and resync (server shutdown); idempotent. */
+  close(): void {
+    if (this.stopped) return;
     this.stopped = true;
     for (const r of this.rooms.values()) this.clock.clearTimeout(r.timer);
     for (const m of this.members.values()) this.clock.clearTimeout(m.timer);

@@ -424,15 +424,15 @@ export class RendezvousServer {
     if (!this.started) return;
     this.started = false;
     this.clock.clearTimeout(this.sweepTimer);
-    this.presence.stop();
-    this.limitLog.stop();
+    this.presence.close();
+    this.limitLog.close();
     for (const p of this.pendingIntros.values()) this.clock.clearTimeout(p.timer);
     this.pendingIntros.clear();
     this.socket?.close();
     this.socket = undefined;
     this.altSocket?.close();
     this.altSocket = undefined;
-    this.front?.shutdown();
+    this.front?.close();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.close();

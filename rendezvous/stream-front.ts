@@ -424,10 +424,11 @@ export class StreamFront {
     if (gone) this.server.memberGone(gone, 'connection closed');
   }
 
-  /** Close every connection (server shutdown); the registry keeps UDP bindings. */
-  shutdown(): void {
+  /** Close every connection (server shutdown); the registry keeps UDP bindings. Idempotent. */
+  close(): void {
+    if (this.stopping) return;
     this.stopping = true;
-    this.limitLog.stop();
+    this.limitLog.close();
     for (const conn of [...this.conns]) {
       if (conn.peer && this.byPeer.get(conn.peer) === conn)
         this.server.registry.unbind(conn.peer, 'ws', conn.id);
