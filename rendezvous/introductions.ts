@@ -17,7 +17,7 @@ import type { ReplyContext } from './reply.js';
  * messages arrive within a round trip of each other; the window stays well under the peers'
  * first direct-path retry (5 s), which must get a fresh introduction to punch again.
  */
-export const PAIR_INTRO_WINDOW_MS = 2_000;
+const PAIR_INTRO_WINDOW_MS = 2_000;
 
 /** A CONNECT's requester|txid is remembered this long, so its retransmissions get the same answer. */
 const RECENT_CONNECT_MS = 30_000;

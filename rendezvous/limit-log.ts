@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 
 /** One log line per reason at most this often: what an attacker's flood can cost the log. */
-export const LIMIT_LOG_WINDOW_MS = 10_000;
+const LIMIT_LOG_WINDOW_MS = 10_000;
 
 interface Window {
   timer: TimerHandle;

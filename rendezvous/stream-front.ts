@@ -33,7 +33,7 @@ export interface StreamPort {
 }
 
 /** Signalling to a peer may fill its queue to this many times --relay-queue-bytes (256 KiB by default). */
-export const SIGNAL_QUEUE_FACTOR = 4;
+const SIGNAL_QUEUE_FACTOR = 4;
 /**
  * TCP connections accepted beyond --max-connections, for what is not a WebSocket: /healthz and
  * /metrics still answer when the server is full (an upgrade on one of these is answered 429).
@@ -44,7 +44,7 @@ export const HTTP_HEADROOM = 32;
 export type RefusedReason = 'ip_limit' | 'max_connections';
 export type ClosedReason =
   'auth_timeout' | 'ping_timeout' | 'replaced' | 'protocol' | 'too_big' | 'remote' | 'shutdown';
-export const CLOSED_REASONS: readonly ClosedReason[] = [
+const CLOSED_REASONS: readonly ClosedReason[] = [
   'auth_timeout',
   'ping_timeout',
   'replaced',

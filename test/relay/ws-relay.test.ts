@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { VirtualClock } from '../../common/clock.js';
+import type { Clock } from '../../common/clock.js';
 import { generateIdentity } from '../../common/identity.js';
 import { isPunchlineError } from '../../common/errors.js';
 import type { WsMessageStream } from '../../common/net/ws-node.js';
@@ -22,8 +24,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function server(options: Parameters<typeof startServer>[0] = {}) {
-  const s = await startServer(options);
+async function server(options: Parameters<typeof startServer>[0] = {}, clock?: Clock) {
+  const s = await startServer(options, clock);
   servers.push(s.server);
   return s;
 }
@@ -129,12 +131,18 @@ describe('the WebSocket relay on loopback (real ws)', () => {
   }, 300_000);
 
   it('rate and frame-size limits drop and count while other peers are served', async () => {
-    const { server: srv, url } = await server({ relayRateFrames: 100, relayBurstFrames: 50 });
+    // The server's token buckets run on a clock of the test's: nothing accrues unless it says so,
+    // however long the flood takes to arrive on a loaded machine.
+    const clock = new VirtualClock();
+    const { server: srv, url } = await server({ relayRateFrames: 100, relayBurstFrames: 50 }, clock);
     const [a, b, c, d] = await Promise.all([0, 1, 2, 3].map(() => peer(url)));
     await Promise.all([a!, b!, c!, d!].map((p, i) => p.register('lobby', `n${i}`)));
     await a!.connect(b!.id);
     await c!.connect(d!.id);
-    await new Promise((r) => setTimeout(r, 500)); // the signalling's tokens come back
+    // HELLO, REGISTER and CONNECT or INTRODUCE_ACK from each: all in before time moves, so no
+    // INTRODUCE is retransmitted (and acknowledged again) during the flood.
+    await until(() => srv.relayStats.messagesIn === 12, 5000, 'the signalling');
+    clock.advance(500); // the signalling's tokens come back
     const before = srv.relayStats.messagesIn;
     for (let i = 0; i < 300; i++) a!.relay(b!.id, bytes(10));
     for (let i = 0; i < 20; i++) c!.relay(d!.id, bytes(10));
