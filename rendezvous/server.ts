@@ -33,9 +33,9 @@ import { StreamFront } from './stream-front.js';
 import type { RelayStats, StreamPort } from './stream-front.js';
 import { UdpFront } from './udp-front.js';
 
+// What callers construct the server with (options.ts), re-exported beside the server itself.
 export { RENDEZVOUS_DEFAULTS } from './options.js';
-export type { RendezvousComponents, RendezvousOptions, ResolvedOptions } from './options.js';
-export type { ReplyContext } from './reply.js';
+export type { RendezvousOptions } from './options.js';
 
 /**
  * The rendezvous server: the UDP front (udp-front.ts) and the stream front (stream-front.ts) feed
