@@ -3,7 +3,7 @@
  * collide when their skeletons are equal, and a name whose letters come from two scripts that are
  * not normally written together (Latin with Cyrillic: "bоb" with a Cyrillic "о") is refused
  * outright. Pure functions; the rendezvous registry keys a room's names by skeleton
- * (rendezvous/registry.ts) and refuses mixed-script names (rendezvous/server.ts).
+ * (rendezvous/registry.ts) and refuses mixed-script names (rendezvous/registration.ts).
  *
  * The skeleton here is UTS #39 §4's idea with a reduced table, and case-insensitive:
  *  1. NFKC (UAX #15): compatibility forms fold (fullwidth "ｂｏｂ", ligatures, superscripts);

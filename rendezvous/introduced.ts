@@ -78,18 +78,6 @@ export class IntroducedPairs {
     }
   }
 
-  /** lookup() and, when live, relayed(): may `from` relay to `to` now? */
-  use(from: string, to: string, now: number): boolean {
-    const pair = this.lookup(from, to, now);
-    if (pair) this.relayed(pair, now);
-    return !!pair;
-  }
-
-  has(a: string, b: string, now: number): boolean {
-    const pair = this.byPeer.get(a)?.get(b);
-    return !!pair && pair.expiresAt > now;
-  }
-
   /** Forget every pair of a peer that left. */
   forget(a: string): void {
     for (const b of [...(this.byPeer.get(a)?.keys() ?? [])]) this.unlink(a, b);

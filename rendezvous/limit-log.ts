@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 
 /** One log line per reason at most this often: what an attacker's flood can cost the log. */
-export const LIMIT_LOG_WINDOW_MS = 10_000;
+const LIMIT_LOG_WINDOW_MS = 10_000;
 
 interface Window {
   timer: TimerHandle;
@@ -61,8 +61,9 @@ export class LimitLog {
     this.open(reason);
   }
 
-  /** Forget pending counts and timers (server shutdown). */
-  stop(): void {
+  /** Forget pending counts and timers (server shutdown); idempotent. */
+  close(): void {
+    if (this.stopped) return;
     this.stopped = true;
     for (const w of this.windows.values()) this.clock.clearTimeout(w.timer);
     this.windows.clear();

@@ -6,12 +6,14 @@ import { endpointKey } from '../common/net/types.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
 import { wsStreamNetwork } from '../common/net/ws-node.js';
 import { intFlag, logLevelFlag, parseFlags } from '../common/cli/args.js';
+import type { OptionSpec } from '../common/cli/args.js';
 import { Limits } from '../common/wire/constants.js';
 import { groupFingerprint, serverFingerprint } from '../common/wire/server-auth.js';
 import { MAX_LISTABLE_MEMBERS } from './presence.js';
-import { RENDEZVOUS_DEFAULTS as D, RendezvousServer } from './server.js';
+import { RENDEZVOUS_DEFAULTS as D } from './options.js';
+import type { RendezvousOptions } from './options.js';
+import { RendezvousServer } from './server.js';
 import { defaultServerKeyPath, loadOrCreateServerKey, SERVER_KEY_FILE } from './server-key.js';
-import type { RendezvousOptions } from './server.js';
 import { HTTP_HEADROOM } from './stream-front.js';
 
 export const RENDEZVOUS_HELP = `Usage: punchline rendezvous [options]
@@ -79,13 +81,123 @@ Prints "punchline rendezvous listening on udp HOST:PORT" on stdout when ready (f
 "punchline rendezvous key fingerprint XXXX:...", the fingerprint peers see and may pin.
 `;
 
-const int = (
-  f: Record<string, string | boolean | undefined>,
-  name: string,
-  min: number,
-  max: number,
-  dflt: number,
-): number => intFlag(f[name], name, min, max, dflt);
+type NumberOption = {
+  [K in keyof RendezvousOptions]-?: NonNullable<RendezvousOptions[K]> extends number ? K : never;
+}[keyof RendezvousOptions];
+
+/** The whole numbers read so far, for the bounds and defaults that depend on another flag. */
+type Read = Partial<Record<NumberOption, number>>;
+const at = (o: Read, k: NumberOption): number => o[k]!;
+
+/**
+ * Every whole-number flag: its option, range and default, in the order they are read (a bound or
+ * default given as a function reads flags above it).
+ */
+const INT_FLAGS: readonly {
+  flag: string;
+  key: NumberOption;
+  min: number | ((o: Read) => number);
+  max: number;
+  dflt: number | ((o: Read) => number);
+}[] = [
+  { flag: 'keepalive-ms', key: 'keepaliveMs', min: 1000, max: 3_600_000, dflt: D.keepaliveMs },
+  {
+    flag: 'relay-max-frame',
+    key: 'relayMaxFrame',
+    min: 64,
+    max: Limits.MAX_RELAY_PAYLOAD,
+    dflt: D.relayMaxFrame,
+  },
+  {
+    flag: 'max-message-bytes',
+    key: 'maxMessageBytes',
+    min: Limits.MAX_DATAGRAM,
+    max: 1_048_576,
+    dflt: D.maxMessageBytes,
+  },
+  { flag: 'port', key: 'port', min: 0, max: 65535, dflt: D.port },
+  { flag: 'relay-rate-bytes', key: 'relayRateBytes', min: 1024, max: 1_073_741_824, dflt: D.relayRateBytes },
+  { flag: 'relay-rate-frames', key: 'relayRateFrames', min: 1, max: 10_000_000, dflt: D.relayRateFrames },
+  {
+    flag: 'expiry-ms',
+    key: 'expiryMs',
+    min: (o) => at(o, 'keepaliveMs'),
+    max: 86_400_000,
+    dflt: (o) => Math.max(D.expiryMs, at(o, 'keepaliveMs') * 3 + 5000),
+  },
+  { flag: 'max-room', key: 'maxRoomMembers', min: 2, max: MAX_LISTABLE_MEMBERS, dflt: D.maxRoomMembers },
+  { flag: 'register-rate', key: 'registerRate', min: 1, max: 1_000_000, dflt: D.registerRate },
+  { flag: 'register-burst', key: 'registerBurst', min: 1, max: 1_000_000, dflt: D.registerBurst },
+  { flag: 'max-ids-per-ip', key: 'maxIdsPerIp', min: 1, max: 1_000_000, dflt: D.maxIdsPerIp },
+  { flag: 'connect-rate', key: 'connectRate', min: 1, max: 1_000_000, dflt: D.connectRate },
+  { flag: 'connect-burst', key: 'connectBurst', min: 1, max: 1_000_000, dflt: D.connectBurst },
+  { flag: 'max-rate-keys', key: 'maxRateKeys', min: 16, max: 10_000_000, dflt: D.maxRateKeys },
+  {
+    flag: 'presence-interval-ms',
+    key: 'presenceIntervalMs',
+    min: 10,
+    max: 60_000,
+    dflt: D.presenceIntervalMs,
+  },
+  { flag: 'presence-burst', key: 'presenceBurst', min: 1, max: 1000, dflt: D.presenceBurst },
+  { flag: 'presence-resync-ms', key: 'presenceResyncMs', min: 100, max: 600_000, dflt: D.presenceResyncMs },
+  // Two seconds at the rate by default; never below one maximal message, or that would never pass.
+  {
+    flag: 'relay-burst-bytes',
+    key: 'relayBurstBytes',
+    min: (o) => at(o, 'maxMessageBytes'),
+    max: 4_294_967_295,
+    dflt: (o) => Math.max(at(o, 'relayRateBytes') * 2, at(o, 'maxMessageBytes')),
+  },
+  {
+    flag: 'relay-burst-frames',
+    key: 'relayBurstFrames',
+    min: 1,
+    max: 100_000_000,
+    dflt: (o) => at(o, 'relayRateFrames') * 2,
+  },
+  {
+    flag: 'relay-queue-bytes',
+    key: 'relayQueueBytes',
+    min: (o) => at(o, 'relayMaxFrame') + Limits.RELAY_HEADER_BYTES,
+    max: 1_073_741_824,
+    dflt: D.relayQueueBytes,
+  },
+  { flag: 'relay-pair-ttl-ms', key: 'relayPairTtlMs', min: 1000, max: 86_400_000, dflt: D.relayPairTtlMs },
+  { flag: 'relay-max-pairs', key: 'relayMaxPairs', min: 1, max: 100_000, dflt: D.relayMaxPairs },
+  { flag: 'max-conns-per-ip', key: 'maxConnsPerIp', min: 1, max: 1_000_000, dflt: D.maxConnsPerIp },
+  { flag: 'max-connections', key: 'maxConnections', min: 1, max: 10_000_000, dflt: D.maxConnections },
+  { flag: 'ping-ms', key: 'pingMs', min: 0, max: 3_600_000, dflt: D.pingMs },
+  { flag: 'auth-timeout-ms', key: 'authTimeoutMs', min: 100, max: 600_000, dflt: D.authTimeoutMs },
+  { flag: 'upgrade-timeout-ms', key: 'upgradeTimeoutMs', min: 100, max: 600_000, dflt: D.upgradeTimeoutMs },
+  { flag: 'close-timeout-ms', key: 'closeTimeoutMs', min: 100, max: 600_000, dflt: D.closeTimeoutMs },
+];
+
+const FLAG_SPEC: OptionSpec = {
+  ...Object.fromEntries(INT_FLAGS.map(({ flag }) => [flag, { type: 'string' }])),
+  host: { type: 'string' },
+  'alt-port': { type: 'string' },
+  'no-tcp': { type: 'boolean' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'log-level': { type: 'string' },
+  key: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+/** The whole-number flags, each within its range (which may depend on flags read before it). */
+function readInts(f: Record<string, string | boolean | undefined>): Read {
+  const o: Read = {};
+  for (const { flag, key, min, max, dflt } of INT_FLAGS) {
+    const value = (v: number | ((o: Read) => number)): number => (typeof v === 'number' ? v : v(o));
+    o[key] = intFlag(f[flag], flag, value(min), max, value(dflt));
+  }
+  if (at(o, 'maxMessageBytes') < at(o, 'relayMaxFrame') + Limits.RELAY_HEADER_BYTES)
+    throw badArgument(
+      `--max-message-bytes (${at(o, 'maxMessageBytes')}) must hold a full relay frame: at least --relay-max-frame + ${Limits.RELAY_HEADER_BYTES} (${at(o, 'relayMaxFrame') + Limits.RELAY_HEADER_BYTES})`,
+    );
+  return o;
+}
 
 function readPem(path: string | boolean | undefined, flag: string): string | undefined {
   if (path === undefined) return undefined;
@@ -97,6 +209,18 @@ function readPem(path: string | boolean | undefined, flag: string): string | und
   }
 }
 
+/** --tls-cert and --tls-key, read, both or neither, and only with TCP. */
+function readTls(
+  f: Record<string, string | boolean | undefined>,
+  tcp: boolean,
+): RendezvousOptions['tls'] | undefined {
+  const cert = readPem(f['tls-cert'], 'tls-cert');
+  const key = readPem(f['tls-key'], 'tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw badArgument('--tls-cert and --tls-key go together');
+  if (!tcp && cert !== undefined) throw badArgument('--tls-cert needs TCP (drop --no-tcp)');
+  return cert !== undefined && key !== undefined ? { cert, key } : undefined;
+}
+
 /** Parse and check the flags into server options (exported for tests). */
 export function rendezvousOptionsFromFlags(argv: string[]): {
   options: RendezvousOptions;
@@ -105,112 +229,23 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
   help: boolean;
   keyFile: string;
 } {
-  const spec = {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'alt-port': { type: 'string' },
-    'keepalive-ms': { type: 'string' },
-    'expiry-ms': { type: 'string' },
-    'max-room': { type: 'string' },
-    'register-rate': { type: 'string' },
-    'register-burst': { type: 'string' },
-    'max-ids-per-ip': { type: 'string' },
-    'connect-rate': { type: 'string' },
-    'connect-burst': { type: 'string' },
-    'max-rate-keys': { type: 'string' },
-    'presence-interval-ms': { type: 'string' },
-    'presence-burst': { type: 'string' },
-    'presence-resync-ms': { type: 'string' },
-    'no-tcp': { type: 'boolean' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'relay-max-frame': { type: 'string' },
-    'relay-rate-bytes': { type: 'string' },
-    'relay-burst-bytes': { type: 'string' },
-    'relay-rate-frames': { type: 'string' },
-    'relay-burst-frames': { type: 'string' },
-    'relay-queue-bytes': { type: 'string' },
-    'relay-pair-ttl-ms': { type: 'string' },
-    'relay-max-pairs': { type: 'string' },
-    'max-conns-per-ip': { type: 'string' },
-    'max-connections': { type: 'string' },
-    'max-message-bytes': { type: 'string' },
-    'ping-ms': { type: 'string' },
-    'auth-timeout-ms': { type: 'string' },
-    'upgrade-timeout-ms': { type: 'string' },
-    'close-timeout-ms': { type: 'string' },
-    'log-level': { type: 'string' },
-    key: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  } as const;
-  const f = parseFlags(argv, spec);
+  const f = parseFlags(argv, FLAG_SPEC);
   const logLevel = logLevelFlag(f['log-level'], 'info');
   const keyFile = typeof f.key === 'string' && f.key.length > 0 ? f.key : defaultServerKeyPath();
   if (f.key !== undefined && typeof f.key !== 'string') throw badArgument('--key needs a file');
   if (f.help) return { options: {}, tcp: true, logLevel, help: true, keyFile };
-  const keepaliveMs = int(f, 'keepalive-ms', 1000, 3_600_000, D.keepaliveMs);
-  const relayMaxFrame = int(f, 'relay-max-frame', 64, Limits.MAX_RELAY_PAYLOAD, D.relayMaxFrame);
-  const maxMessageBytes = int(f, 'max-message-bytes', Limits.MAX_DATAGRAM, 1_048_576, D.maxMessageBytes);
-  if (maxMessageBytes < relayMaxFrame + Limits.RELAY_HEADER_BYTES)
-    throw badArgument(
-      `--max-message-bytes (${maxMessageBytes}) must hold a full relay frame: at least --relay-max-frame + ${Limits.RELAY_HEADER_BYTES} (${relayMaxFrame + Limits.RELAY_HEADER_BYTES})`,
-    );
-  const cert = readPem(f['tls-cert'], 'tls-cert');
-  const key = readPem(f['tls-key'], 'tls-key');
-  if ((cert === undefined) !== (key === undefined)) throw badArgument('--tls-cert and --tls-key go together');
+  const ints = readInts(f);
   const tcp = f['no-tcp'] !== true;
-  if (!tcp && cert !== undefined) throw badArgument('--tls-cert needs TCP (drop --no-tcp)');
-  const port = int(f, 'port', 0, 65535, D.port);
-  const altPort = f['alt-port'] !== undefined ? int(f, 'alt-port', 0, 65535, 0) : undefined;
+  const tls = readTls(f, tcp);
+  const port = at(ints, 'port');
+  const altPort = f['alt-port'] !== undefined ? intFlag(f['alt-port'], 'alt-port', 0, 65535, 0) : undefined;
   if (altPort !== undefined && altPort !== 0 && altPort === port)
     throw badArgument(`--alt-port must differ from --port (both ${port})`);
-  const rateBytes = int(f, 'relay-rate-bytes', 1024, 1_073_741_824, D.relayRateBytes);
-  const rateFrames = int(f, 'relay-rate-frames', 1, 10_000_000, D.relayRateFrames);
   const options: RendezvousOptions = {
     host: typeof f.host === 'string' ? f.host : D.host,
-    port,
+    ...ints,
     ...(altPort !== undefined ? { altPort } : {}),
-    keepaliveMs,
-    expiryMs: int(f, 'expiry-ms', keepaliveMs, 86_400_000, Math.max(D.expiryMs, keepaliveMs * 3 + 5000)),
-    maxRoomMembers: int(f, 'max-room', 2, MAX_LISTABLE_MEMBERS, D.maxRoomMembers),
-    registerRate: int(f, 'register-rate', 1, 1_000_000, D.registerRate),
-    registerBurst: int(f, 'register-burst', 1, 1_000_000, D.registerBurst),
-    maxIdsPerIp: int(f, 'max-ids-per-ip', 1, 1_000_000, D.maxIdsPerIp),
-    connectRate: int(f, 'connect-rate', 1, 1_000_000, D.connectRate),
-    connectBurst: int(f, 'connect-burst', 1, 1_000_000, D.connectBurst),
-    maxRateKeys: int(f, 'max-rate-keys', 16, 10_000_000, D.maxRateKeys),
-    presenceIntervalMs: int(f, 'presence-interval-ms', 10, 60_000, D.presenceIntervalMs),
-    presenceBurst: int(f, 'presence-burst', 1, 1000, D.presenceBurst),
-    presenceResyncMs: int(f, 'presence-resync-ms', 100, 600_000, D.presenceResyncMs),
-    relayMaxFrame,
-    relayRateBytes: rateBytes,
-    // Two seconds at the rate by default; never below one maximal message, or that would never pass.
-    relayBurstBytes: int(
-      f,
-      'relay-burst-bytes',
-      maxMessageBytes,
-      4_294_967_295,
-      Math.max(rateBytes * 2, maxMessageBytes),
-    ),
-    relayRateFrames: rateFrames,
-    relayBurstFrames: int(f, 'relay-burst-frames', 1, 100_000_000, rateFrames * 2),
-    relayQueueBytes: int(
-      f,
-      'relay-queue-bytes',
-      relayMaxFrame + Limits.RELAY_HEADER_BYTES,
-      1_073_741_824,
-      D.relayQueueBytes,
-    ),
-    relayPairTtlMs: int(f, 'relay-pair-ttl-ms', 1000, 86_400_000, D.relayPairTtlMs),
-    relayMaxPairs: int(f, 'relay-max-pairs', 1, 100_000, D.relayMaxPairs),
-    maxConnsPerIp: int(f, 'max-conns-per-ip', 1, 1_000_000, D.maxConnsPerIp),
-    maxConnections: int(f, 'max-connections', 1, 10_000_000, D.maxConnections),
-    maxMessageBytes,
-    pingMs: int(f, 'ping-ms', 0, 3_600_000, D.pingMs),
-    authTimeoutMs: int(f, 'auth-timeout-ms', 100, 600_000, D.authTimeoutMs),
-    upgradeTimeoutMs: int(f, 'upgrade-timeout-ms', 100, 600_000, D.upgradeTimeoutMs),
-    closeTimeoutMs: int(f, 'close-timeout-ms', 100, 600_000, D.closeTimeoutMs),
-    ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
+    ...(tls ? { tls } : {}),
   };
   return { options, tcp, logLevel, help: false, keyFile };
 }

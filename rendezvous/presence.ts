@@ -4,7 +4,7 @@ import type { DeltaEntry, Member } from '../common/wire/messages.js';
 import { Limits, MsgType } from '../common/wire/constants.js';
 import { AUTH_TRAILER_BYTES } from '../common/wire/server-auth.js';
 import type { LimitLog } from './limit-log.js';
-import { deliver } from './registry.js';
+import type { Deliverer } from './bindings.js';
 import type { MemberRecord, Registry } from './registry.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -119,6 +119,7 @@ export class PresenceFanout {
     private readonly opts: PresenceOptions,
     private readonly clock: Clock,
     private readonly registry: Registry,
+    private readonly out: Deliverer,
     private readonly limits: LimitLog,
     readonly stats: PresenceStats,
   ) {}
@@ -212,7 +213,9 @@ export class PresenceFanout {
     );
   }
 
-  stop(): void {
+  /** Cancel every pending delta and resync (server shutdown); idempotent. */
+  close(): void {
+    if (this.stopped) return;
     this.stopped = true;
     for (const r of this.rooms.values()) this.clock.clearTimeout(r.timer);
     for (const m of this.members.values()) this.clock.clearTimeout(m.timer);
@@ -222,7 +225,7 @@ export class PresenceFanout {
 
   private send(rec: MemberRecord, packets: readonly Uint8Array[], kind: PresenceKind): void {
     for (const p of packets)
-      if (deliver(rec, p)) {
+      if (this.out.deliver(rec, p)) {
         this.stats.datagrams[kind]++;
         this.stats.bytes[kind] += p.length;
       }

@@ -1,22 +1,21 @@
 import { skeletons } from '../common/names.js';
 import type { Endpoint } from '../common/net/types.js';
-import type { AuthChannel } from '../common/wire/server-auth.js';
 import { sourceKey } from './rate-keys.js';
 
 /**
- * Rooms, presence and observed endpoints behind one interface (docs/architecture.md, Seams). The in-memory
- * implementation below serves a single node; a shared store (several rendezvous nodes) can
- * implement the same interface without touching the protocol code in server.ts.
+ * Rooms, names, observed endpoints and expiry behind one interface (docs/architecture.md, Seams).
+ * A record is plain data (ids, names, keys, endpoints, timestamps: nothing bound to a socket), so
+ * a shared store for several rendezvous nodes can hold it; how to reach a member from this node
+ * (a socket's send, the authenticated channel's replay state) is node-local and lives in
+ * bindings.ts. The in-memory implementation below serves a single node.
  */
 export type Transport = 'udp' | 'ws';
 
 /**
- * What every binding holds for server authentication (common/wire/server-auth.ts): the channel
- * keyed by that registration, and the REGISTER that made it (a retransmission of the same REGISTER
- * keeps the channel; an older one is refused).
+ * The REGISTER that made a binding (server authentication, common/wire/server-auth.ts): a
+ * retransmission of the same REGISTER keeps the binding's channel; an older one is refused.
  */
-export interface BindingAuth {
-  readonly auth: AuthChannel;
+export interface Registration {
   /** The REGISTER's txid, hex. */
   readonly regTxid: string;
   /** The REGISTER's time field (the peer's wall clock, ms). */
@@ -24,20 +23,21 @@ export interface BindingAuth {
 }
 
 /** A peer's UDP registration: what punching needs. Lives by keepalives (expiryMs). */
-export interface UdpBinding extends BindingAuth {
+export interface UdpBinding extends Registration {
   /** The public endpoint the server saw this peer's UDP datagrams come from (its NAT mapping). */
   readonly observed: Endpoint;
   lastSeen: number;
-  readonly send: (bytes: Uint8Array) => void;
 }
 
 /** A peer's stream (WebSocket) registration: relay and fallback signalling. Lives as long as its connection. */
-export interface WsBinding extends BindingAuth {
+export interface WsBinding extends Registration {
   /** The client's TCP source as the server saw it. */
   readonly remote: Endpoint;
-  /** The connection it registered on (RelayFront's connection id): only that one speaks for it. */
+  /**
+   * The connection it registered on (StreamFront's connection id, a number): only that one speaks
+   * for it. A store shared by several nodes would qualify it with the node that holds it.
+   */
   readonly connection: number;
-  readonly send: (bytes: Uint8Array) => void;
 }
 
 /**
@@ -61,17 +61,6 @@ export const NO_UDP_CANDIDATE: Endpoint = Object.freeze({ address: '0.0.0.0', po
 
 /** The endpoint an INTRODUCE carries for `rec`: its UDP mapping, or NO_UDP_CANDIDATE. */
 export const observedUdp = (rec: MemberRecord): Endpoint => rec.udp?.observed ?? NO_UDP_CANDIDATE;
-
-/**
- * Deliver server -> peer signalling: over UDP when registered there, else over the stream,
- * sealed with that binding's key (`bytes` itself is left untouched, so one encoding serves a room).
- */
-export function deliver(rec: MemberRecord, bytes: Uint8Array): boolean {
-  const via = rec.udp ?? rec.ws;
-  if (!via) return false;
-  via.send(via.auth.sealCopy(bytes));
-  return true;
-}
 
 export type UpsertResult =
   | { ok: true; changed: boolean; previousRoom: string | undefined }

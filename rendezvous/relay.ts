@@ -41,7 +41,7 @@ export interface RelayConn {
 
 export interface RelayContext {
   opts: { relayMaxFrame: number; relayQueueBytes: number };
-  registry: Registry;
+  registry: Pick<Registry, 'get'>;
   introduced: IntroducedPairs;
   byPeer: ReadonlyMap<string, RelayConn>;
   now: number;

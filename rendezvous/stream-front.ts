@@ -7,15 +7,33 @@ import type { Endpoint } from '../common/net/types.js';
 import { MsgType } from '../common/wire/constants.js';
 import { decode, isPunchline } from '../common/wire/messages.js';
 import type { Message } from '../common/wire/messages.js';
+import type { IntroducedPairs } from './introduced.js';
 import { LimitLog } from './limit-log.js';
-import type { MemberRecord } from './registry.js';
+import type { ResolvedOptions } from './options.js';
+import type { MemberRecord, Registry } from './registry.js';
 import { relayFrame, RELAY_DROP_REASONS } from './relay.js';
 import type { RelayConn, RelayDropReason } from './relay.js';
-import type { ReplyContext, RendezvousServer, ResolvedOptions } from './server.js';
+import type { ReplyContext } from './reply.js';
 import { PeerRateLimit } from './token-bucket.js';
 
+/** What the stream front needs of the server (server.ts builds it): dispatch, unbinding, a counter. */
+export interface StreamPort {
+  /** A decoded message other than RELAY: the same dispatch as over UDP. */
+  handle(msg: Message, ctx: ReplyContext, raw: Uint8Array): void;
+  /**
+   * Peer `idHex`'s stream `connection` is gone: unbind it if it is still the one registered, and
+   * tell its room if that was its last binding; `quiet` at shutdown (nobody is told).
+   */
+  closed(idHex: string, connection: number, quiet: boolean): void;
+  /** A message dropped before dispatch: not a punchline message, or it does not decode. */
+  count(reason: 'malformed'): void;
+  /** The relay's authorities: which connection a peer registered on, which pairs were introduced. */
+  readonly registry: Pick<Registry, 'get'>;
+  readonly introduced: IntroducedPairs;
+}
+
 /** Signalling to a peer may fill its queue to this many times --relay-queue-bytes (256 KiB by default). */
-export const SIGNAL_QUEUE_FACTOR = 4;
+const SIGNAL_QUEUE_FACTOR = 4;
 /**
  * TCP connections accepted beyond --max-connections, for what is not a WebSocket: /healthz and
  * /metrics still answer when the server is full (an upgrade on one of these is answered 429).
@@ -26,7 +44,7 @@ export const HTTP_HEADROOM = 32;
 export type RefusedReason = 'ip_limit' | 'max_connections';
 export type ClosedReason =
   'auth_timeout' | 'ping_timeout' | 'replaced' | 'protocol' | 'too_big' | 'remote' | 'shutdown';
-export const CLOSED_REASONS: readonly ClosedReason[] = [
+const CLOSED_REASONS: readonly ClosedReason[] = [
   'auth_timeout',
   'ping_timeout',
   'replaced',
@@ -88,8 +106,8 @@ interface Conn extends RelayConn {
 /**
  * The rendezvous server's stream (WebSocket) front: accepts connections, enforces the per-IP and
  * total limits and the registration deadline, charges every message to the peer's token buckets,
- * and dispatches: RELAY to the relay (relay.ts), everything else to RendezvousServer.handle() with
- * a stream ReplyContext (the same message set as over UDP). Transport-agnostic: the same code
+ * and dispatches: RELAY to the relay (relay.ts), everything else to the server's dispatch (its
+ * StreamPort) with a stream ReplyContext (the same message set as over UDP). Transport-agnostic: the same code
  * serves `ws` (common/net/ws-node.ts) and the simulated network.
  */
 export class StreamFront {
@@ -134,7 +152,7 @@ export class StreamFront {
   }
 
   constructor(
-    private readonly server: RendezvousServer,
+    private readonly port: StreamPort,
     private readonly opts: ResolvedOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -317,7 +335,7 @@ export class StreamFront {
     if (conn.peer && conn.peer !== rec.idHex && this.byPeer.get(conn.peer) === conn) {
       // One connection, one peer: registering another id here releases the first.
       this.byPeer.delete(conn.peer);
-      this.unbind(conn.peer, conn.id);
+      this.port.closed(conn.peer, conn.id, false);
     }
     const older = this.byPeer.get(rec.idHex);
     if (older && older !== conn) {
@@ -338,23 +356,19 @@ export class StreamFront {
       this.drop('rate_limited', conn);
       return;
     }
-    if (!isPunchline(data)) {
-      this.server.stats.dropped.malformed++;
-      return;
-    }
+    if (!isPunchline(data)) return this.port.count('malformed');
     let msg: Message;
     try {
       msg = decode(data);
     } catch {
-      this.server.stats.dropped.malformed++;
-      return;
+      return this.port.count('malformed');
     }
     if (msg.type === MsgType.RELAY) {
       this.stats.framesIn++;
       const why = relayFrame(conn, data, msg.peer, msg.payload, {
         opts: this.opts,
-        registry: this.server.registry,
-        introduced: this.server.introduced,
+        registry: this.port.registry,
+        introduced: this.port.introduced,
         byPeer: this.byPeer,
         now: this.clock.now(),
         stats: this.stats,
@@ -362,7 +376,7 @@ export class StreamFront {
       if (why) this.drop(why, conn);
       return;
     }
-    this.server.handle(msg, conn.ctx, data);
+    this.port.handle(msg, conn.ctx, data);
   }
 
   private drop(why: RelayDropReason, conn: Conn): void {
@@ -416,21 +430,16 @@ export class StreamFront {
     this.log.debug('stream closed', { conn: conn.id, peer, why: conn.closing });
     if (!peer || this.byPeer.get(peer) !== conn) return;
     this.byPeer.delete(peer);
-    if (!this.stopping) this.unbind(peer, conn.id);
+    if (!this.stopping) this.port.closed(peer, conn.id, false);
   }
 
-  private unbind(peer: string, connection: number): void {
-    const gone = this.server.registry.unbind(peer, 'ws', connection);
-    if (gone) this.server.memberGone(gone, 'connection closed');
-  }
-
-  /** Close every connection (server shutdown); the registry keeps UDP bindings. */
-  shutdown(): void {
+  /** Close every connection (server shutdown); the registry keeps UDP bindings. Idempotent. */
+  close(): void {
+    if (this.stopping) return;
     this.stopping = true;
-    this.limitLog.stop();
+    this.limitLog.close();
     for (const conn of [...this.conns]) {
-      if (conn.peer && this.byPeer.get(conn.peer) === conn)
-        this.server.registry.unbind(conn.peer, 'ws', conn.id);
+      if (conn.peer && this.byPeer.get(conn.peer) === conn) this.port.closed(conn.peer, conn.id, true);
       this.closeConn(conn, 'shutdown', 'server shutting down', 1001);
     }
   }

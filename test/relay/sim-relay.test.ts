@@ -191,7 +191,7 @@ describe('relay on the simulated network (real RendezvousServer, simulated TCP)'
     expect(b.relayedIn).toBe(4);
     expect(c.relayedIn).toBe(0);
     expect(w.server.relayStats.dropped.not_introduced).toBe(1);
-    expect(w.server.introduced.counts(w.server.now())).toEqual({ pairs: 1, relaying: 1 });
+    expect(w.server.introduced.counts(w.sim.clock.now())).toEqual({ pairs: 1, relaying: 1 });
   });
 
   it('rate limits (frames and bytes) and the frame-size limit drop and count, while other peers are served', async () => {

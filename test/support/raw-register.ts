@@ -60,10 +60,19 @@ export function lieAboutKeys(
   target: () => string,
   keys: Partial<Pick<Introduce, 'signKey' | 'dhKey' | 'observed' | 'name'>>,
 ): { lies: number } {
-  const srv = server as unknown as {
-    introduction: (txid: Uint8Array, introId: Uint8Array, initiator: boolean, other: MemberRecord) => Message;
-  };
-  const honest = srv.introduction.bind(server);
+  const srv = (
+    server as unknown as {
+      introducer: {
+        introduction: (
+          txid: Uint8Array,
+          introId: Uint8Array,
+          initiator: boolean,
+          other: MemberRecord,
+        ) => Message;
+      };
+    }
+  ).introducer;
+  const honest = srv.introduction.bind(srv);
   const out = { lies: 0 };
   srv.introduction = (txid, introId, initiator, other) => {
     const m = honest(txid, introId, initiator, other);

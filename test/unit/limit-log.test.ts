@@ -36,7 +36,8 @@ describe('LimitLog: limits that bite are logged, but a flood cannot flood the lo
     expect(clock.timerCount).toBe(0);
     log.note('ip_limit', '192.0.2.8');
     expect(lines[4]!.fields).toEqual({ reason: 'ip_limit', count: 1, ip: '192.0.2.8' });
-    log.stop();
+    log.close();
+    log.close(); // idempotent
     log.note('ip_limit', '192.0.2.9');
     expect(clock.timerCount).toBe(0);
     expect(lines).toHaveLength(5);

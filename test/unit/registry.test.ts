@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CookieJar, COOKIE_BUCKET_MS } from '../../rendezvous/cookie.js';
 import { InMemoryRegistry, NO_UDP_CANDIDATE, observedUdp } from '../../rendezvous/registry.js';
 import type { MemberRecord } from '../../rendezvous/registry.js';
-import { AuthChannel } from '../../common/wire/server-auth.js';
 
-const key = new Uint8Array(32);
-const auth = { auth: new AuthChannel({ send: key, recv: key }), regTxid: '00', regTime: 0 };
+const auth = { regTxid: '00', regTime: 0 };
 
 const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberRecord => ({
   id: new Uint8Array(16),
@@ -15,7 +13,7 @@ const rec = (idHex: string, name: string, room = 'lobby', lastSeen = 0): MemberR
   signKey: new Uint8Array(32),
   dhKey: new Uint8Array(32),
   lan: [],
-  udp: { observed: { address: '203.0.113.1', port: 1 }, lastSeen, send: () => {}, ...auth },
+  udp: { observed: { address: '203.0.113.1', port: 1 }, lastSeen, ...auth },
 });
 
 describe('InMemoryRegistry', () => {
@@ -62,7 +60,7 @@ describe('InMemoryRegistry', () => {
   });
   it('one id holds a UDP and/or a WS binding; it leaves when the last one goes', () => {
     const r = new InMemoryRegistry();
-    const ws = { remote: { address: '198.51.100.1', port: 40000 }, connection: 7, send: () => {}, ...auth };
+    const ws = { remote: { address: '198.51.100.1', port: 40000 }, connection: 7, ...auth };
     r.upsert(rec('a', 'alice', 'lobby', 100));
     r.upsert({ ...rec('a', 'alice', 'lobby', 100), ws });
     r.upsert({ ...rec('b', 'bob'), udp: undefined, ws: { ...ws, connection: 8 } });
@@ -98,7 +96,7 @@ describe('InMemoryRegistry: lookalike names and ids per source', () => {
   });
   it('counts distinct ids per source across UDP and WS bindings', () => {
     const r = new InMemoryRegistry();
-    const ws = { remote: { address: '203.0.113.1', port: 5 }, connection: 1, send: () => {}, ...auth };
+    const ws = { remote: { address: '203.0.113.1', port: 5 }, connection: 1, ...auth };
     r.upsert(rec('a', 'a'));
     r.upsert({ ...rec('a', 'a'), ws }); // same id, same source: still one
     r.upsert({ ...rec('b', 'b'), udp: undefined, ws: { ...ws, connection: 2 } });

@@ -1,4 +1,5 @@
 import { SystemClock } from '../../../common/clock.js';
+import type { Clock } from '../../../common/clock.js';
 import { generateIdentity } from '../../../common/identity.js';
 import type { Identity } from '../../../common/identity.js';
 import type { StreamConnectOptions } from '../../../common/net/stream.js';
@@ -8,13 +9,17 @@ import { RendezvousServer } from '../../../rendezvous/server.js';
 import type { RendezvousOptions } from '../../../rendezvous/server.js';
 import { StreamPeer } from './stream-peer.js';
 
-/** The real server on 127.0.0.1 (UDP and TCP on one port number), in this process. */
+/**
+ * The real server on 127.0.0.1 (UDP and TCP on one port number), in this process. `clock` drives
+ * the server's timers and token buckets (the sockets' own ping timers stay on the system clock).
+ */
 export async function startServer(
   options: RendezvousOptions = {},
+  clock: Clock = new SystemClock(),
 ): Promise<{ server: RendezvousServer; url: string; http: string; port: number }> {
   const server = new RendezvousServer(
     { host: '127.0.0.1', port: 0, ...options },
-    { network: nodeNetwork, streamNetwork: wsStreamNetwork, clock: new SystemClock() },
+    { network: nodeNetwork, streamNetwork: wsStreamNetwork, clock },
   );
   const udp = await server.start();
   const tcp = server.tcpEndpoint!;
