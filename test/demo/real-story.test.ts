@@ -71,9 +71,15 @@ describe('demo --real, told from the peers’ output', () => {
       'alice',
       json({ event: 'registered', transport: 'ws', peer_id: 'a1', public: '203.0.113.101:6000' }),
     );
-    w.onEvent('bob', json({ event: 'registered', transport: 'udp', peer_id: 'b1', public: '203.0.113.102:7000' }));
+    w.onEvent(
+      'bob',
+      json({ event: 'registered', transport: 'udp', peer_id: 'b1', public: '203.0.113.102:7000' }),
+    );
     expect(w.allRegistered()).toBe(false);
-    w.onEvent('bob', json({ event: 'registered', transport: 'ws', peer_id: 'b1', public: '203.0.113.102:7001' }));
+    w.onEvent(
+      'bob',
+      json({ event: 'registered', transport: 'ws', peer_id: 'b1', public: '203.0.113.102:7001' }),
+    );
     expect(w.allRegistered()).toBe(true);
     w.onEvent('alice', json({ event: 'presence', peers: [{ name: 'bob' }] }));
     w.onEvent('alice', json({ event: 'presence', peers: [{ name: 'bob' }] }));
