@@ -4,6 +4,7 @@ import { DH_LEN, type KeyPair, type RandomBytes, defaultRandomBytes } from '../c
 import { Emitter } from '../emitter.js';
 import { PunchlineError, badArgument, closed, isPunchlineError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type PathId, describePath, pathKey } from '../path/path-id.js';
 import { equalBytes, toHex } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
 import { ackRangesOf } from './ack-ranges.js';
@@ -57,8 +58,8 @@ import { varintLength } from './varint.js';
  * PATH_CHALLENGE on the path it came from.
  */
 export interface SessionPath {
-  /** Names the path in stats and events, and tells paths apart: 'direct 1.2.3.4:5', 'relay'. */
-  readonly label: string;
+  /** Which path this is: events carry it, and paths with the same pathKey are the same path. */
+  readonly id: PathId;
   send(datagram: Uint8Array): void;
   /**
    * Packets on this path come from the introduced peer and nobody else: the relay, whose server
@@ -102,7 +103,7 @@ export type CloseReason = 'local' | 'remote' | 'error';
 
 export interface SessionEvents extends Record<string, unknown> {
   /** The handshake finished; messages flow. */
-  open: { remoteStatic: Uint8Array; path: string | undefined };
+  open: { remoteStatic: Uint8Array; path: PathId | undefined };
   /** A message from the peer, in order, exactly once. Ids count 1, 2, 3... per direction. */
   message: { id: number; data: Uint8Array };
   /** The peer's application has message `id` (RECEIPT). */
@@ -110,15 +111,18 @@ export interface SessionEvents extends Record<string, unknown> {
   /** send() returned false earlier; there is room again. */
   writable: Record<string, never>;
   /** Nothing authenticated arrived for deadAfterMs. Messages wait; give a new path with setPath(). */
-  dead: { reason: 'timeout'; silentMs: number; path: string | undefined };
+  dead: { reason: 'timeout'; silentMs: number; path: PathId | undefined };
   /** An authenticated packet arrived after 'dead'. */
-  alive: { path: string | undefined };
+  alive: { path: PathId | undefined };
   /** Packets now go out on this path: set by the owner, or validated after the peer moved. */
-  path: { label: string; via: 'set' | 'validated' | 'adopted' };
+  path: { id: PathId; via: 'set' | 'validated' | 'adopted' };
   /** An authenticated packet came from a new path; a PATH_CHALLENGE went there. */
-  pathChallenge: { label: string };
+  pathChallenge: { id: PathId };
   closed: { reason: CloseReason; error?: PunchlineError };
 }
+
+/** Two session paths are the same path when their ids have the same pathKey. */
+const samePath = (a: SessionPath, b: SessionPath): boolean => pathKey(a.id) === pathKey(b.id);
 
 /** The initiator by the default rule: the lower static public key, compared bytewise. */
 export function initiatorByKeys(localStatic: Uint8Array, remoteStatic: Uint8Array): boolean {
@@ -307,8 +311,9 @@ export class Session extends Emitter<SessionEvents> {
   get handshakeHash(): Uint8Array | undefined {
     return this.hsHash && new Uint8Array(this.hsHash);
   }
-  get pathLabel(): string | undefined {
-    return this.path?.label;
+  /** The path packets go out on now. */
+  get pathId(): PathId | undefined {
+    return this.path?.id;
   }
   get dead(): boolean {
     return this.isDead;
@@ -321,9 +326,9 @@ export class Session extends Emitter<SessionEvents> {
    */
   setPath(path: SessionPath): void {
     if (this.st === 'closed') return;
-    const changed = !this.path || this.path.label !== path.label || this.isDead;
+    const changed = !this.path || !samePath(this.path, path) || this.isDead;
     this.path = path;
-    if (this.validation?.path.label === path.label) this.endValidation();
+    if (this.validation && samePath(this.validation.path, path)) this.endValidation();
     if (this.st === 'handshaking') {
       this.hsPath = path; // the owner's choice beats where message 1 came from
       this.hsTries = 0;
@@ -333,7 +338,7 @@ export class Session extends Emitter<SessionEvents> {
     }
     if (this.st !== 'open' || !changed) return;
     if (!this.confirmed) this.sendHandshake(); // message 3 again, on the new path
-    this.fire('path', { label: path.label, via: 'set' });
+    this.fire('path', { id: path.id, via: 'set' });
     this.onPathChanged(true);
   }
 
@@ -407,7 +412,7 @@ export class Session extends Emitter<SessionEvents> {
     return {
       state: this.st,
       role: this.role,
-      path: this.path?.label,
+      path: this.path && describePath(this.path.id),
       dead: this.isDead,
       rttMs: this.rtt.smoothed,
       minRttMs: this.rtt.hasSample ? this.rtt.min : 0,
@@ -531,7 +536,7 @@ export class Session extends Emitter<SessionEvents> {
       if (from.vouched) return this.fail(err);
       this.dropped.keyMismatch++;
       if (!this.wrongKey)
-        this.log.warn('handshake message with another static key dropped', { path: from.label });
+        this.log.warn('handshake message with another static key dropped', { path: describePath(from.id) });
       this.wrongKey = err;
       return;
     }
@@ -584,13 +589,13 @@ export class Session extends Emitter<SessionEvents> {
     this.lastAckElicitingSentAt = now;
     if (!this.path) {
       this.path = from;
-      this.fire('path', { label: from.label, via: 'adopted' });
+      this.fire('path', { id: from.id, via: 'adopted' });
     }
     // The responder's first packet confirms the handshake to the initiator (the role of QUIC's
     // HANDSHAKE_DONE, RFC 9000 §19.20); a PING makes it go now, and its ACK gives an RTT sample.
     if (this.role === 'responder') this.pingPending = true;
     this.armHeartbeat();
-    this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.label });
+    this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.id });
     this.queueFlush();
   }
 
@@ -685,7 +690,7 @@ export class Session extends Emitter<SessionEvents> {
     this.lastReceivedAt = now;
     if (this.isDead) {
       this.isDead = false;
-      this.fire('alive', { path: this.path?.label });
+      this.fire('alive', { path: this.path?.id });
       this.armHeartbeat();
     }
     if (!this.confirmed) this.confirm();
@@ -697,7 +702,8 @@ export class Session extends Emitter<SessionEvents> {
     }
     // RFC 9000 §9.3: only the newest non-probing packet from a new address starts a migration,
     // and only a PATH_RESPONSE from that address completes it.
-    if (newest && from.label !== this.path?.label && !frames.every(isProbing)) this.startValidation(from);
+    if (newest && !(this.path && samePath(from, this.path)) && !frames.every(isProbing))
+      this.startValidation(from);
 
     if (frames.some(isAckEliciting)) {
       this.toAck.add(pn, pn + 1);
@@ -843,17 +849,17 @@ export class Session extends Emitter<SessionEvents> {
   // ---- paths ----
 
   private startValidation(from: SessionPath): void {
-    if (this.validation?.path.label === from.label) return;
+    if (this.validation && samePath(this.validation.path, from)) return;
     if (!this.path) {
       this.path = from;
-      this.fire('path', { label: from.label, via: 'adopted' });
+      this.fire('path', { id: from.id, via: 'adopted' });
       return;
     }
     // One validation at a time: a new source replaces the old one, so forged sources cannot
     // make this side send more than one challenge per authenticated, never-seen packet.
     this.endValidation();
     this.validation = { path: from, data: this.random(PATH_DATA_BYTES), tries: 0, timer: undefined };
-    this.fire('pathChallenge', { label: from.label });
+    this.fire('pathChallenge', { id: from.id });
     this.sendChallenge();
   }
 
@@ -879,12 +885,11 @@ export class Session extends Emitter<SessionEvents> {
 
   private onPathResponse(data: Uint8Array, from: SessionPath): void {
     const v = this.validation;
-    if (!v || !equalBytes(v.data, data) || v.path.label !== from.label)
-      return void this.dropped.pathResponse++;
+    if (!v || !equalBytes(v.data, data) || !samePath(v.path, from)) return void this.dropped.pathResponse++;
     this.endValidation();
     this.n.pathsValidated++;
     this.path = from;
-    this.fire('path', { label: from.label, via: 'validated' });
+    this.fire('path', { id: from.id, via: 'validated' });
     // Likely a NAT rebinding (the port changed): keep the window and RTT, resend what was in flight.
     this.onPathChanged(false);
   }
@@ -1063,7 +1068,7 @@ export class Session extends Emitter<SessionEvents> {
     try {
       path.send(datagram);
     } catch (err) {
-      this.log.warn('session path send failed', { path: path.label, error: String(err) });
+      this.log.warn('session path send failed', { path: describePath(path.id), error: String(err) });
     }
   }
 
@@ -1121,7 +1126,7 @@ export class Session extends Emitter<SessionEvents> {
     if (!this.isDead && now >= this.lastReceivedAt + this.t.deadAfterMs) {
       this.isDead = true;
       this.n.deadEvents++;
-      this.fire('dead', { reason: 'timeout', silentMs: now - this.lastReceivedAt, path: this.path?.label });
+      this.fire('dead', { reason: 'timeout', silentMs: now - this.lastReceivedAt, path: this.path?.id });
       if (this.st !== 'open') return;
     }
     if (now >= this.lastAckElicitingSentAt + this.t.pingIntervalMs) {

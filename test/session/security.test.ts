@@ -6,7 +6,8 @@ import { MsgType } from '../../common/wire/constants.js';
 import { type Frame, encodeFrames } from '../../common/session/frames.js';
 import { KeySchedule } from '../../common/session/key-schedule.js';
 import { openPacket, parseDataPacket, sealPacket } from '../../common/session/packet.js';
-import type { Session } from '../../common/session/session.js';
+import { describePath } from '../../common/path/path-id.js';
+import type { Session, SessionPath } from '../../common/session/session.js';
 import type { DropCounts } from '../../common/session/stats.js';
 import { collect, enc, makePair, runUntil } from './helpers.js';
 
@@ -151,7 +152,10 @@ describe('path validation', () => {
     runUntil(p.clock, () => false, 200);
     // An attacker on the path copies A's next packet and races it to B from its own address.
     const challenges: Uint8Array[] = [];
-    const evil = { label: 'evil', send: (d: Uint8Array) => challenges.push(new Uint8Array(d)) };
+    const evil: SessionPath = {
+      id: { kind: 'direct', remote: { address: '192.0.2.66', port: 6666 } },
+      send: (d: Uint8Array) => void challenges.push(new Uint8Array(d)),
+    };
     let copied = false;
     p.ab.drop = (d) => {
       if (!copied && d[1] === MsgType.SESSION_DATA && d.length > 60) {
@@ -168,7 +172,7 @@ describe('path validation', () => {
     // response reaches B from 'to-a', not from 'evil'.
     p.a.receive(challenges[0]!, p.toB);
     runUntil(p.clock, () => false, 5000);
-    expect(p.b.stats().path).toBe('to-a');
+    expect(p.b.stats().path).toBe(describePath(p.toA.id));
     expect(drops(p.b).pathResponse).toBe(1);
     expect(p.b.stats().pathValidationsFailed).toBe(1);
     expect(challenges.length).toBe(3); // tried three times, then gave up
