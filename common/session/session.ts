@@ -4,15 +4,14 @@ import { DH_LEN, type KeyPair, type RandomBytes, defaultRandomBytes } from '../c
 import { Emitter } from '../emitter.js';
 import { PunchlineError, badArgument, closed, isPunchlineError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type PathId, describePath, pathKey } from '../path/path-id.js';
+import { type PathId, describePath } from '../path/path-id.js';
 import { equalBytes, toHex } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
-import { ackRangesOf } from './ack-ranges.js';
+import { AckTracker } from './ack-tracker.js';
 import { NewReno } from './congestion.js';
 import {
   CloseCode,
   type Frame,
-  PATH_DATA_BYTES,
   decodeFrames,
   encodeFrames,
   frameSize,
@@ -44,31 +43,18 @@ import {
   parseHandshakePacket,
   sealPacket,
 } from './packet.js';
-import { RangeSet } from './range-set.js';
+import { LivenessMonitor } from './liveness-monitor.js';
+import { PathValidator } from './path-validator.js';
+import { Receipts } from './receipts.js';
 import { Reassembler } from './reassembly.js';
 import { ReplayWindow } from './replay-window.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
+import { type SessionPath, samePath } from './session-path.js';
 import { type DropCounts, type SessionStats, newDropCounts } from './stats.js';
 import { varintLength } from './varint.js';
 
-/**
- * Where a session sends: a direct UDP endpoint, a relay tunnel, anything that carries datagrams.
- * The owner builds one per source address for receive(), so the session can answer a
- * PATH_CHALLENGE on the path it came from.
- */
-export interface SessionPath {
-  /** Which path this is: events carry it, and paths with the same pathKey are the same path. */
-  readonly id: PathId;
-  send(datagram: Uint8Array): void;
-  /**
-   * Packets on this path come from the introduced peer and nobody else: the relay, whose server
-   * delivers a frame only from the connection that proved that peer's registered key. A handshake
-   * message proving another static key on such a path ends the session at once (KEY_MISMATCH);
-   * on any other path its source is unverified and it is counted (dropped.keyMismatch) and dropped.
-   */
-  readonly vouched?: boolean;
-}
+export type { SessionPath };
 
 export interface SessionOptions extends Partial<SessionTuning> {
   /**
@@ -120,9 +106,6 @@ export interface SessionEvents extends Record<string, unknown> {
   pathChallenge: { id: PathId };
   closed: { reason: CloseReason; error?: PunchlineError };
 }
-
-/** Two session paths are the same path when their ids have the same pathKey. */
-const samePath = (a: SessionPath, b: SessionPath): boolean => pathKey(a.id) === pathKey(b.id);
 
 /** The initiator by the default rule: the lower static public key, compared bytewise. */
 export function initiatorByKeys(localStatic: Uint8Array, remoteStatic: Uint8Array): boolean {
@@ -197,13 +180,7 @@ export class Session extends Emitter<SessionEvents> {
   // packets
   private nextPn = 0;
   private readonly replay: ReplayWindow;
-  private readonly toAck = new RangeSet();
-  private largestReceived = -1;
-  private largestReceivedAt = 0;
-  private ackPending = false;
-  private ackNow = false;
-  private ackElicitingSinceAck = 0;
-  private ackTimer: TimerHandle | undefined;
+  private readonly acks: AckTracker;
 
   // recovery
   private readonly rtt: RttEstimator;
@@ -217,21 +194,11 @@ export class Session extends Emitter<SessionEvents> {
   // messages
   private readonly sendBuf: SendBuffer;
   private readonly reasm: Reassembler;
-  private pendingEnds: number[] = [];
-  private pendingEndsHead = 0;
-  private peerReceipt = 0;
-  private receiptSent = 0;
-  private receiptAcked = 0;
-  private receiptUrgent = false;
-  private wantWritable = false;
+  private readonly receipts: Receipts;
 
   // paths and liveness
-  private validation:
-    { path: SessionPath; data: Uint8Array; tries: number; timer: TimerHandle | undefined } | undefined;
-  private lastReceivedAt = 0;
-  private lastAckElicitingSentAt = 0;
-  private isDead = false;
-  private hbTimer: TimerHandle | undefined;
+  private readonly validator: PathValidator;
+  private readonly liveness: LivenessMonitor;
   private flushTimer: TimerHandle | undefined;
 
   private readonly dropped: DropCounts = newDropCounts();
@@ -246,10 +213,6 @@ export class Session extends Emitter<SessionEvents> {
     retransmittedBytes: 0,
     probeTimeouts: 0,
     handshakeRetransmits: 0,
-    pathChallenges: 0,
-    pathsValidated: 0,
-    pathValidationsFailed: 0,
-    deadEvents: 0,
   };
 
   constructor(options: SessionOptions, components: SessionComponents) {
@@ -289,6 +252,23 @@ export class Session extends Emitter<SessionEvents> {
       this.t.maxOutOfOrderSegments,
       options.releaseByOwner === true,
     );
+    this.acks = new AckTracker(this.clock, this.t, () => this.flush());
+    this.receipts = new Receipts(this.sendBuf, () => this.reasm.messagesReleased);
+    this.validator = new PathValidator(this.clock, this.random, this.t.pathChallengeTries, {
+      challenged: (path) => this.fire('pathChallenge', { id: path.id }),
+      sendChallenge: (path, data) => this.sendControl(path, [{ type: 'pathChallenge', data }]),
+      // Every two PTOs; three tries span six, more than RFC 9000 §8.2.4's three before giving up.
+      retryDelayMs: () => Math.max(2 * this.rtt.pto(this.peerMaxAckDelay()), 50),
+    });
+    this.liveness = new LivenessMonitor(this.clock, this.t, {
+      dead: (silentMs) => this.fire('dead', { reason: 'timeout', silentMs, path: this.path?.id }),
+      ping: () => {
+        this.pingPending = true;
+        this.flush();
+        return !this.pingPending;
+      },
+      active: () => this.st === 'open',
+    });
   }
 
   // ---- public API ----
@@ -316,7 +296,7 @@ export class Session extends Emitter<SessionEvents> {
     return this.path?.id;
   }
   get dead(): boolean {
-    return this.isDead;
+    return this.liveness.dead;
   }
 
   /**
@@ -326,9 +306,9 @@ export class Session extends Emitter<SessionEvents> {
    */
   setPath(path: SessionPath): void {
     if (this.st === 'closed') return;
-    const changed = !this.path || !samePath(this.path, path) || this.isDead;
+    const changed = !this.path || !samePath(this.path, path) || this.liveness.dead;
     this.path = path;
-    if (this.validation && samePath(this.validation.path, path)) this.endValidation();
+    if (this.validator.isValidating(path)) this.validator.cancel();
     if (this.st === 'handshaking') {
       this.hsPath = path; // the owner's choice beats where message 1 came from
       this.hsTries = 0;
@@ -368,13 +348,8 @@ export class Session extends Emitter<SessionEvents> {
     if (this.st === 'closed') throw closed('session is closed');
     if (data.length > this.t.maxMessageBytes)
       throw badArgument(`message of ${data.length} bytes exceeds ${this.t.maxMessageBytes}`);
-    if (!this.sendBuf.canWrite(data.length)) {
-      this.wantWritable = true;
-      return false;
-    }
-    const { id, end } = this.sendBuf.write(data);
-    this.pendingEnds.push(end);
-    this.queueFlush();
+    const id = this.receipts.write(data);
+    if (id !== false) this.queueFlush();
     return id;
   }
 
@@ -413,7 +388,7 @@ export class Session extends Emitter<SessionEvents> {
       state: this.st,
       role: this.role,
       path: this.path && describePath(this.path.id),
-      dead: this.isDead,
+      dead: this.liveness.dead,
       rttMs: this.rtt.smoothed,
       minRttMs: this.rtt.hasSample ? this.rtt.min : 0,
       rttVarMs: this.rtt.rttvar,
@@ -426,9 +401,13 @@ export class Session extends Emitter<SessionEvents> {
       congestionEvents: this.cc.congestionEvents,
       persistentCongestion: this.cc.persistentCongestionEvents,
       ...this.n,
+      pathChallenges: this.validator.challenges,
+      pathsValidated: this.validator.validated,
+      pathValidationsFailed: this.validator.failed,
+      deadEvents: this.liveness.deadEvents,
       messagesSent: this.sendBuf.messagesWritten,
       messagesReceived: this.reasm.messagesDelivered,
-      messagesDelivered: this.peerReceipt,
+      messagesDelivered: this.receipts.delivered,
       sendBufferBytes: this.sendBuf.buffered,
       keyPhase: {
         send: this.keys?.sendPhase ?? 0,
@@ -585,8 +564,7 @@ export class Session extends Emitter<SessionEvents> {
     this.hsTimer = undefined;
     this.hsTries = 0;
     if (!this.confirmed) this.armHandshakeTimer();
-    this.lastReceivedAt = now;
-    this.lastAckElicitingSentAt = now;
+    this.liveness.reset(now);
     if (!this.path) {
       this.path = from;
       this.fire('path', { id: from.id, via: 'adopted' });
@@ -594,7 +572,7 @@ export class Session extends Emitter<SessionEvents> {
     // The responder's first packet confirms the handshake to the initiator (the role of QUIC's
     // HANDSHAKE_DONE, RFC 9000 §19.20); a PING makes it go now, and its ACK gives an RTT sample.
     if (this.role === 'responder') this.pingPending = true;
-    this.armHeartbeat();
+    this.liveness.arm();
     this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.id });
     this.queueFlush();
   }
@@ -687,43 +665,23 @@ export class Session extends Emitter<SessionEvents> {
     this.replay.accept(pn);
     this.n.packetsReceived++;
     this.n.bytesReceived += datagram.length;
-    this.lastReceivedAt = now;
-    if (this.isDead) {
-      this.isDead = false;
+    if (this.liveness.heard(now)) {
       this.fire('alive', { path: this.path?.id });
-      this.armHeartbeat();
+      this.liveness.arm();
     }
     if (!this.confirmed) this.confirm();
-    const previousLargest = this.largestReceived;
-    const newest = pn > previousLargest;
-    if (newest) {
-      this.largestReceived = pn;
-      this.largestReceivedAt = now;
-    }
+    const { newest, outOfOrder } = this.acks.onReceived(pn, now);
     // RFC 9000 §9.3: only the newest non-probing packet from a new address starts a migration,
     // and only a PATH_RESPONSE from that address completes it.
     if (newest && !(this.path && samePath(from, this.path)) && !frames.every(isProbing))
       this.startValidation(from);
 
-    if (frames.some(isAckEliciting)) {
-      this.toAck.add(pn, pn + 1);
-      this.toAck.keepHighest(this.t.maxAckRanges);
-      this.ackPending = true;
-      this.ackElicitingSinceAck++;
-      // RFC 9000 §13.2.1: acknowledge at once when a packet is out of order or leaves a gap;
-      // §13.2.2: at least every second ack-eliciting packet; otherwise within max_ack_delay.
-      const outOfOrder = !newest || pn > previousLargest + 1;
-      // A PING (heartbeat or probe) is there to measure the path: answer it without delay, so
-      // min_rtt is not inflated by max_ack_delay on an idle session.
-      const ping = frames.some((f) => f.type === 'ping');
-      if (outOfOrder || ping || this.ackElicitingSinceAck >= this.t.ackElicitingThreshold) this.ackNow = true;
-      else if (!this.ackTimer)
-        this.ackTimer = this.clock.setTimeout(() => {
-          this.ackTimer = undefined;
-          this.ackNow = true;
-          this.flush();
-        }, this.t.maxAckDelayMs);
-    }
+    if (frames.some(isAckEliciting))
+      this.acks.onAckEliciting(
+        pn,
+        outOfOrder,
+        frames.some((f) => f.type === 'ping'),
+      );
     for (const f of frames) {
       if (this.st !== 'open') return;
       this.onFrame(f, from);
@@ -760,18 +718,15 @@ export class Session extends Emitter<SessionEvents> {
       this.keys!.onAcked(p.pn);
       this.lossMeter.record(false);
       // RFC 9000 §13.2.4: the peer has our ACK up to this number; stop repeating those ranges.
-      if (p.ackLargest !== undefined) this.toAck.remove(0, p.ackLargest + 1);
+      if (p.ackLargest !== undefined) this.acks.onPeerHas(p.ackLargest);
       for (const f of p.frames) {
         if (f.kind === 'stream') this.sendBuf.onAcked(f.offset, f.length);
-        else if (f.kind === 'receipt') this.receiptAcked = Math.max(this.receiptAcked, f.count);
+        else if (f.kind === 'receipt') this.receipts.onAcked(f.count);
       }
     }
     this.onLost(out.lost);
     this.armLossTimer();
-    if (this.wantWritable && this.sendBuf.buffered * 2 <= this.sendBuf.maxBytes) {
-      this.wantWritable = false;
-      this.fire('writable', {});
-    }
+    if (this.receipts.writable()) this.fire('writable', {});
   }
 
   private onLost(lost: SentPacket[]): void {
@@ -794,9 +749,7 @@ export class Session extends Emitter<SessionEvents> {
           this.n.retransmits++;
           this.n.retransmittedBytes += bytes;
         }
-      } else if (f.kind === 'receipt' && f.count >= this.receiptSent && f.count > this.receiptAcked) {
-        this.receiptSent = this.receiptAcked;
-        this.receiptUrgent = true;
+      } else if (f.kind === 'receipt' && this.receipts.onLost(f.count)) {
         this.n.retransmits++;
       }
     }
@@ -826,77 +779,34 @@ export class Session extends Emitter<SessionEvents> {
    */
   release(id: number): void {
     if (this.st !== 'open' || !this.reasm.release(id)) return;
-    this.receiptUrgent = true;
+    this.receipts.markUrgent();
     this.queueFlush();
   }
 
   private onReceipt(count: number): void {
-    if (count > this.sendBuf.messagesWritten) return void this.dropped.protocol++;
-    let end: number | undefined;
-    while (this.peerReceipt < count) {
-      end = this.pendingEnds[this.pendingEndsHead++];
-      this.peerReceipt++;
-      this.fire('delivered', { id: this.peerReceipt });
-    }
-    if (this.pendingEndsHead > 1024 && this.pendingEndsHead * 2 > this.pendingEnds.length) {
-      this.pendingEnds = this.pendingEnds.slice(this.pendingEndsHead);
-      this.pendingEndsHead = 0;
-    }
-    // The peer frees its window as its application takes messages: flow control by receipts.
-    if (end !== undefined) this.sendBuf.flowLimit = end + this.remoteParams!.receiveWindow;
+    const ids = this.receipts.onReceipt(count, this.remoteParams!.receiveWindow);
+    if (!ids) return void this.dropped.protocol++;
+    for (const id of ids) this.fire('delivered', { id });
   }
 
   // ---- paths ----
 
   private startValidation(from: SessionPath): void {
-    if (this.validation && samePath(this.validation.path, from)) return;
+    if (this.validator.isValidating(from)) return;
     if (!this.path) {
       this.path = from;
       this.fire('path', { id: from.id, via: 'adopted' });
       return;
     }
-    // One validation at a time: a new source replaces the old one, so forged sources cannot
-    // make this side send more than one challenge per authenticated, never-seen packet.
-    this.endValidation();
-    this.validation = { path: from, data: this.random(PATH_DATA_BYTES), tries: 0, timer: undefined };
-    this.fire('pathChallenge', { id: from.id });
-    this.sendChallenge();
-  }
-
-  private sendChallenge(): void {
-    const v = this.validation;
-    if (!v || this.st !== 'open') return;
-    if (v.tries >= this.t.pathChallengeTries) {
-      this.n.pathValidationsFailed++;
-      this.endValidation();
-      return;
-    }
-    v.tries++;
-    this.n.pathChallenges++;
-    this.sendControl(v.path, [{ type: 'pathChallenge', data: v.data }]);
-    // Every two PTOs; three tries span six, more than RFC 9000 §8.2.4's three before giving up.
-    v.timer = this.clock.setTimeout(
-      () => {
-        if (this.validation === v) this.sendChallenge();
-      },
-      Math.max(2 * this.rtt.pto(this.peerMaxAckDelay()), 50),
-    );
+    this.validator.start(from);
   }
 
   private onPathResponse(data: Uint8Array, from: SessionPath): void {
-    const v = this.validation;
-    if (!v || !equalBytes(v.data, data) || !samePath(v.path, from)) return void this.dropped.pathResponse++;
-    this.endValidation();
-    this.n.pathsValidated++;
+    if (!this.validator.onResponse(data, from)) return void this.dropped.pathResponse++;
     this.path = from;
     this.fire('path', { id: from.id, via: 'validated' });
     // Likely a NAT rebinding (the port changed): keep the window and RTT, resend what was in flight.
     this.onPathChanged(false);
-  }
-
-  private endValidation(): void {
-    if (this.validation) this.clock.clearTimeout(this.validation.timer);
-    this.validation = undefined;
   }
 
   /** Packets in flight went to the old path: send their frames again now, without a congestion signal. */
@@ -944,14 +854,10 @@ export class Session extends Emitter<SessionEvents> {
     const frames: Frame[] = [];
     const sent: SentFrame[] = [];
     let size = 0;
-    let ack: Frame | undefined;
-    if (this.ackPending) {
-      ack = this.buildAck();
-      if (ack) size += frameSize(ack);
-    }
-    let receipt = 0;
-    if (this.reasm.messagesReleased > this.receiptSent) {
-      receipt = this.reasm.messagesReleased;
+    const ack = this.acks.pending ? this.acks.frame(this.clock.now()) : undefined;
+    if (ack) size += frameSize(ack);
+    const receipt = this.receipts.toSend();
+    if (receipt > 0) {
       const f: Frame = { type: 'receipt', count: receipt };
       frames.push(f);
       sent.push({ kind: 'receipt', count: receipt });
@@ -987,21 +893,15 @@ export class Session extends Emitter<SessionEvents> {
     const receiptOnly = receipt > 0 && sent.length === 1;
     const justified =
       (eliciting && !receiptOnly) ||
-      (receiptOnly && (this.receiptUrgent || this.probeBudget > 0)) ||
-      (ack && this.ackNow);
+      (receiptOnly && (this.receipts.urgent || this.probeBudget > 0)) ||
+      (ack && this.acks.due);
     if (!justified) return 'none';
     if (ack) frames.unshift(ack);
     const datagram = this.seal(frames);
     if (!datagram) return 'none';
     const pn = this.nextPn - 1;
     this.emitDatagram(path, datagram);
-    if (ack) {
-      this.ackPending = false;
-      this.ackNow = false;
-      this.ackElicitingSinceAck = 0;
-      this.clock.clearTimeout(this.ackTimer);
-      this.ackTimer = undefined;
-    }
+    if (ack) this.acks.onSent();
     if (!eliciting) return 'ack';
     const now = this.clock.now();
     this.loss.onSent({
@@ -1014,25 +914,11 @@ export class Session extends Emitter<SessionEvents> {
       cwndLimited: (this.cc.bytesInFlight + datagram.length) * 2 >= this.cc.cwnd,
     });
     this.cc.onSent(datagram.length);
-    this.lastAckElicitingSentAt = now;
+    this.liveness.sent(now);
     if (ping) this.pingPending = false;
-    if (receipt > 0) {
-      this.receiptSent = receipt;
-      this.receiptUrgent = false;
-    }
+    if (receipt > 0) this.receipts.onSent(receipt);
     if (this.probeBudget > 0) this.probeBudget--;
     return 'eliciting';
-  }
-
-  private buildAck(): Frame | undefined {
-    if (this.toAck.isEmpty) {
-      this.ackPending = false;
-      return undefined;
-    }
-    const ranges = ackRangesOf(this.toAck, this.t.maxAckRanges);
-    const delayMs =
-      ranges[0]!.largest === this.largestReceived ? this.clock.now() - this.largestReceivedAt : 0;
-    return { type: 'ack', delayUs: Math.max(0, Math.round(delayMs * 1000)), ranges };
   }
 
   /** Seal frames into the next packet number. */
@@ -1099,43 +985,11 @@ export class Session extends Emitter<SessionEvents> {
       if (!this.sendBuf.hasLost() && !this.sendBuf.hasNew()) {
         const oldest = this.loss.oldest();
         if (oldest) this.requeue(oldest);
-        if (!this.sendBuf.hasLost() && this.reasm.messagesReleased <= this.receiptSent)
-          this.pingPending = true;
+        if (!this.sendBuf.hasLost() && this.receipts.allSent) this.pingPending = true;
       }
     }
     this.flush();
     this.armLossTimer();
-  }
-
-  private armHeartbeat(): void {
-    this.clock.clearTimeout(this.hbTimer);
-    this.hbTimer = undefined;
-    if (this.st !== 'open') return;
-    const pingAt = this.lastAckElicitingSentAt + this.t.pingIntervalMs;
-    const deadAt = this.isDead ? Infinity : this.lastReceivedAt + this.t.deadAfterMs;
-    const at = Math.min(pingAt, deadAt);
-    this.hbTimer = this.clock.setTimeout(() => this.onHeartbeat(), Math.max(0, at - this.clock.now()));
-  }
-
-  private onHeartbeat(): void {
-    this.hbTimer = undefined;
-    if (this.st !== 'open') return;
-    const now = this.clock.now();
-    // Compared as "now >= deadline" (the very sum the timer was armed for): a difference could
-    // fall short by a rounding error and re-arm the timer at 0 ms forever.
-    if (!this.isDead && now >= this.lastReceivedAt + this.t.deadAfterMs) {
-      this.isDead = true;
-      this.n.deadEvents++;
-      this.fire('dead', { reason: 'timeout', silentMs: now - this.lastReceivedAt, path: this.path?.id });
-      if (this.st !== 'open') return;
-    }
-    if (now >= this.lastAckElicitingSentAt + this.t.pingIntervalMs) {
-      this.pingPending = true;
-      this.flush();
-      // Nothing was sent (no path): count the heartbeat as done so the timer does not spin.
-      if (this.pingPending) this.lastAckElicitingSentAt = now;
-    }
-    this.armHeartbeat();
   }
 
   // ---- endings ----
@@ -1150,23 +1004,12 @@ export class Session extends Emitter<SessionEvents> {
   private finish(reason: CloseReason, error?: PunchlineError): void {
     if (this.st === 'closed') return;
     this.st = 'closed';
-    for (const t of [
-      this.hsTimer,
-      this.hsDeadline,
-      this.ackTimer,
-      this.lossTimer,
-      this.hbTimer,
-      this.flushTimer,
-    ])
+    for (const t of [this.hsTimer, this.hsDeadline, this.lossTimer, this.flushTimer])
       this.clock.clearTimeout(t);
-    this.endValidation();
-    this.hsTimer =
-      this.hsDeadline =
-      this.ackTimer =
-      this.lossTimer =
-      this.hbTimer =
-      this.flushTimer =
-        undefined;
+    this.hsTimer = this.hsDeadline = this.lossTimer = this.flushTimer = undefined;
+    this.acks.close();
+    this.liveness.close();
+    this.validator.cancel();
     this.fire('closed', error ? { reason, error } : { reason });
   }
 
