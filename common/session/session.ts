@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../clock.js';
 import { DH_LEN, type KeyPair, type RandomBytes, defaultRandomBytes } from '../crypto/x25519.js';
 import { Emitter } from '../emitter.js';
-import { PunchlineError, badArgument, closed, isPunchlineError } from '../errors.js';
+import { PunchlineError, badArgument, closed } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type PathId, describePath } from '../path/path-id.js';
 import { equalBytes, toHex } from '../wire/bytes.js';
@@ -18,12 +17,7 @@ import {
   isAckEliciting,
   isProbing,
 } from './frames.js';
-import {
-  type HandshakeConfig,
-  type HandshakeResult,
-  InitiatorHandshake,
-  ResponderHandshake,
-} from './handshake-driver.js';
+import type { HandshakeResult } from './handshake-driver.js';
 import type { TransportParams } from './handshake-payload.js';
 import { KeySchedule } from './key-schedule.js';
 import { LossDetector, type SentFrame, type SentPacket } from './loss-detection.js';
@@ -35,12 +29,9 @@ import {
   MAX_PACKET_NUMBER,
   MAX_PLAINTEXT,
   type ParsedDataPacket,
-  connectionIdOf,
-  encodeHandshakePacket,
   isSessionPacket,
   openPacket,
   parseDataPacket,
-  parseHandshakePacket,
   sealPacket,
 } from './packet.js';
 import { LivenessMonitor } from './liveness-monitor.js';
@@ -50,6 +41,7 @@ import { Reassembler } from './reassembly.js';
 import { ReplayWindow } from './replay-window.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
+import { SessionHandshake, initialConnectionId } from './session-handshake.js';
 import { type SessionPath, samePath } from './session-path.js';
 import { type DropCounts, type SessionStats, newDropCounts } from './stats.js';
 import { varintLength } from './varint.js';
@@ -107,21 +99,6 @@ export interface SessionEvents extends Record<string, unknown> {
   closed: { reason: CloseReason; error?: PunchlineError };
 }
 
-/** The initiator by the default rule: the lower static public key, compared bytewise. */
-export function initiatorByKeys(localStatic: Uint8Array, remoteStatic: Uint8Array): boolean {
-  return Buffer.compare(localStatic, remoteStatic) < 0;
-}
-
-/**
- * The connection id the initiator's first message goes to, before it knows the responder's:
- * both sides derive it from the prologue, so the owner can route message 1 to the session it
- * created for that introduction.
- */
-export function initialConnectionId(prologue: Uint8Array): Uint8Array {
-  const h = createHash('sha256').update('punchline/session/initial-cid/v1').update(prologue).digest();
-  return new Uint8Array(h.subarray(0, CID_BYTES));
-}
-
 /** Packets one flush() may send before yielding to the clock (the rest follow at once). */
 const MAX_PACKETS_PER_FLUSH = 64;
 /** A STREAM frame is only started with at least this much room left in the packet. */
@@ -142,9 +119,6 @@ const PROBES_PER_PTO = 2;
  * Events are emitted synchronously; receive() never throws. start() and close() are idempotent.
  */
 export class Session extends Emitter<SessionEvents> {
-  static readonly connectionIdOf = connectionIdOf;
-  static readonly isSessionPacket = isSessionPacket;
-
   /** The connection id the peer addresses this side by (8 random bytes). */
   readonly localCid: Uint8Array;
   /** Where message 1 goes (derived from the prologue; see initialConnectionId). */
@@ -153,24 +127,11 @@ export class Session extends Emitter<SessionEvents> {
   private readonly clock: Clock;
   private readonly random: RandomBytes;
   private readonly log: Logger;
-  private readonly hsConfig: HandshakeConfig;
-  private readonly prefersInitiator: boolean;
 
   private st: SessionState = 'idle';
-  private role: 'initiator' | 'responder';
   private path: SessionPath | undefined;
 
-  // handshake
-  private initiatorHs: InitiatorHandshake | undefined;
-  private responderHs: ResponderHandshake | undefined;
-  private hsPath: SessionPath | undefined;
-  private hsTimer: TimerHandle | undefined;
-  private hsDeadline: TimerHandle | undefined;
-  private hsTries = 0;
-  /** The last handshake message that proved another static key (unvouched path): the deadline's error. */
-  private wrongKey: PunchlineError | undefined;
-  /** The peer certainly holds the transport keys (RFC 9001 §4.1.2 "confirmed"). */
-  private confirmed = false;
+  private readonly hs: SessionHandshake;
   private remoteCid: Uint8Array | undefined;
   private remoteParams: TransportParams | undefined;
   private remoteStaticKey: Uint8Array | undefined;
@@ -212,7 +173,6 @@ export class Session extends Emitter<SessionEvents> {
     retransmits: 0,
     retransmittedBytes: 0,
     probeTimeouts: 0,
-    handshakeRetransmits: 0,
   };
 
   constructor(options: SessionOptions, components: SessionComponents) {
@@ -227,9 +187,7 @@ export class Session extends Emitter<SessionEvents> {
     this.log = components.logger ?? silentLogger;
     this.initialCid = initialConnectionId(prologue ?? new Uint8Array(0));
     this.localCid = this.freshCid();
-    this.prefersInitiator = initiatorByKeys(staticKey.publicKey, expectedRemoteStatic);
-    this.role = (initiator ?? this.prefersInitiator) ? 'initiator' : 'responder';
-    this.hsConfig = {
+    const hsConfig = {
       staticKey,
       expectedRemoteStatic: new Uint8Array(expectedRemoteStatic),
       prologue: new Uint8Array(prologue ?? new Uint8Array(0)),
@@ -237,6 +195,20 @@ export class Session extends Emitter<SessionEvents> {
       params: { receiveWindow: this.t.receiveWindowBytes, maxAckDelayMs: this.t.maxAckDelayMs },
       randomBytes: this.random,
     };
+    this.hs = new SessionHandshake(hsConfig, this.initialCid, initiator, this.t, {
+      clock: this.clock,
+      log: this.log,
+      dropped: this.dropped,
+      state: () => this.st,
+      path: () => this.path,
+      sendRaw: (path, datagram) => this.sendRaw(path, datagram),
+      opened: (result, from) => this.onHandshakeDone(result, from),
+      answerFinish: () => {
+        this.pingPending = true;
+        this.queueFlush();
+      },
+      fail: (error) => this.fail(error),
+    });
     this.replay = new ReplayWindow(this.t.replayWindowPackets);
     this.rtt = new RttEstimator(this.t.initialRttMs);
     this.loss = new LossDetector(this.rtt, {
@@ -277,7 +249,7 @@ export class Session extends Emitter<SessionEvents> {
     return this.st;
   }
   get isInitiator(): boolean {
-    return this.role === 'initiator';
+    return this.hs.isInitiator;
   }
   /** The connection ids (hex) the owner routes to this session: its own and the initial one. */
   routingIds(): string[] {
@@ -309,15 +281,9 @@ export class Session extends Emitter<SessionEvents> {
     const changed = !this.path || !samePath(this.path, path) || this.liveness.dead;
     this.path = path;
     if (this.validator.isValidating(path)) this.validator.cancel();
-    if (this.st === 'handshaking') {
-      this.hsPath = path; // the owner's choice beats where message 1 came from
-      this.hsTries = 0;
-      this.sendHandshake();
-      this.armHandshakeTimer();
-      return;
-    }
+    if (this.st === 'handshaking') return this.hs.onPathSet(path);
     if (this.st !== 'open' || !changed) return;
-    if (!this.confirmed) this.sendHandshake(); // message 3 again, on the new path
+    if (!this.hs.confirmed) this.hs.resend(); // message 3 again, on the new path
     this.fire('path', { id: path.id, via: 'set' });
     this.onPathChanged(true);
   }
@@ -326,18 +292,7 @@ export class Session extends Emitter<SessionEvents> {
   start(): void {
     if (this.st !== 'idle') return;
     this.st = 'handshaking';
-    this.hsDeadline = this.clock.setTimeout(() => {
-      this.hsDeadline = undefined;
-      if (this.st === 'handshaking' || (this.st === 'open' && !this.confirmed))
-        this.fail(this.wrongKeyError() ?? new PunchlineError('TIMEOUT', 'session handshake timed out'));
-    }, this.t.handshakeTimeoutMs);
-    if (this.role === 'initiator') {
-      this.initiatorHs = new InitiatorHandshake(this.hsConfig);
-      this.sendHandshake();
-      this.armHandshakeTimer();
-    } else {
-      this.responderHs = new ResponderHandshake(this.hsConfig);
-    }
+    this.hs.start();
   }
 
   /**
@@ -369,7 +324,7 @@ export class Session extends Emitter<SessionEvents> {
         return;
       }
       if (datagram[1] === MsgType.SESSION_DATA) this.onDataPacket(datagram, from);
-      else this.onHandshakePacket(datagram, from);
+      else this.hs.onPacket(datagram, from);
     } catch (err) {
       this.dropped.internal++;
       this.log.error('session receive failed', { error: String(err) });
@@ -386,7 +341,7 @@ export class Session extends Emitter<SessionEvents> {
   stats(): SessionStats {
     return {
       state: this.st,
-      role: this.role,
+      role: this.hs.roleName,
       path: this.path && describePath(this.path.id),
       dead: this.liveness.dead,
       rttMs: this.rtt.smoothed,
@@ -401,6 +356,7 @@ export class Session extends Emitter<SessionEvents> {
       congestionEvents: this.cc.congestionEvents,
       persistentCongestion: this.cc.persistentCongestionEvents,
       ...this.n,
+      handshakeRetransmits: this.hs.retransmits,
       pathChallenges: this.validator.challenges,
       pathsValidated: this.validator.validated,
       pathValidationsFailed: this.validator.failed,
@@ -421,130 +377,6 @@ export class Session extends Emitter<SessionEvents> {
 
   // ---- handshake ----
 
-  private onHandshakePacket(datagram: Uint8Array, from: SessionPath): void {
-    let p;
-    try {
-      p = parseHandshakePacket(datagram);
-    } catch {
-      this.dropped.malformed++;
-      return;
-    }
-    switch (p.type) {
-      case MsgType.SESSION_INIT: {
-        if (!equalBytes(p.dcid, this.initialCid)) return void this.dropped.unknownCid++;
-        if (this.st === 'open') return void this.dropped.stray++;
-        if (this.role === 'initiator') {
-          // Simultaneous open: the lower static key stays initiator, the other side yields.
-          if (this.prefersInitiator) return void this.dropped.stray++;
-          this.becomeResponder();
-        }
-        let r;
-        try {
-          r = this.responderHs!.onMessage1(p.message);
-        } catch (err) {
-          return this.countHandshakeError(err, from);
-        }
-        this.hsPath = from;
-        this.sendRaw(from, encodeHandshakePacket(MsgType.SESSION_RESPONSE, r.initiatorCid, r.message2));
-        if (r.fresh) {
-          this.hsTries = 0;
-          this.armHandshakeTimer();
-        }
-        return;
-      }
-      case MsgType.SESSION_RESPONSE: {
-        if (!equalBytes(p.dcid, this.localCid)) return void this.dropped.unknownCid++;
-        const hs = this.initiatorHs;
-        if (this.role !== 'initiator' || !hs) return void this.dropped.stray++;
-        if (hs.isAccepted(p.message)) {
-          // Our message 3 was lost: the responder is still retransmitting message 2.
-          this.dropped.stray++;
-          if (!this.confirmed && this.remoteCid)
-            this.sendRaw(from, encodeHandshakePacket(MsgType.SESSION_FINISH, this.remoteCid, hs.message3!));
-          return;
-        }
-        if (this.st === 'open') return void this.dropped.stray++;
-        let done;
-        try {
-          done = hs.onMessage2(p.message);
-        } catch (err) {
-          return this.countHandshakeError(err, from);
-        }
-        this.sendRaw(
-          from,
-          encodeHandshakePacket(MsgType.SESSION_FINISH, done.result.remoteCid, done.message3),
-        );
-        this.onHandshakeDone(done.result, from);
-        return;
-      }
-      case MsgType.SESSION_FINISH: {
-        if (!equalBytes(p.dcid, this.localCid)) return void this.dropped.unknownCid++;
-        const hs = this.responderHs;
-        if (this.role !== 'responder' || !hs) return void this.dropped.stray++;
-        if (this.st === 'open') {
-          // A retransmitted message 3: the initiator has not heard from us since. Answer with a
-          // PING so it gets an authenticated packet (its handshake confirmation).
-          this.dropped.stray++;
-          this.pingPending = true;
-          this.queueFlush();
-          return;
-        }
-        let result;
-        try {
-          result = hs.onMessage3(p.message);
-        } catch (err) {
-          return this.countHandshakeError(err, from);
-        }
-        this.onHandshakeDone(result, from);
-        return;
-      }
-    }
-  }
-
-  /**
-   * A handshake message failed to read. With XX, messages 2 and 3 reveal the sender's static key,
-   * but anyone who knows the introduction id can make such a message with a key of its own (the
-   * initial connection id derives from it, and message 1 shows the initiator's cid in clear). So a
-   * different key kills the session only on a path that vouches for its sender (the relay);
-   * otherwise the message is counted and dropped, the handshake state is rebuilt for the next
-   * candidate, and the real peer can still finish. If none does by the deadline, the failure says
-   * KEY_MISMATCH: the peer may really hold another key than the one introduced.
-   */
-  private countHandshakeError(err: unknown, from: SessionPath): void {
-    if (isPunchlineError(err, 'KEY_MISMATCH')) {
-      if (from.vouched) return this.fail(err);
-      this.dropped.keyMismatch++;
-      if (!this.wrongKey)
-        this.log.warn('handshake message with another static key dropped', { path: describePath(from.id) });
-      this.wrongKey = err;
-      return;
-    }
-    if (isPunchlineError(err, 'BAD_SIGNATURE')) this.dropped.auth++;
-    else if (isPunchlineError(err, 'MALFORMED')) this.dropped.malformed++;
-    else {
-      this.dropped.internal++;
-      this.log.error('session handshake failed', { error: String(err) });
-    }
-  }
-
-  private wrongKeyError(): PunchlineError | undefined {
-    if (!this.wrongKey) return undefined;
-    const n = this.dropped.keyMismatch;
-    return new PunchlineError(
-      'KEY_MISMATCH',
-      `${this.wrongKey.message}: ${n} handshake message${n > 1 ? 's' : ''} proved another key, none finished with the introduced one`,
-    );
-  }
-
-  private becomeResponder(): void {
-    this.role = 'responder';
-    this.initiatorHs = undefined;
-    this.responderHs = new ResponderHandshake(this.hsConfig);
-    this.clock.clearTimeout(this.hsTimer);
-    this.hsTimer = undefined;
-    this.hsTries = 0;
-  }
-
   private onHandshakeDone(r: HandshakeResult, from: SessionPath): void {
     const now = this.clock.now();
     this.keys = new KeySchedule(r.ciphers.send, r.ciphers.receive, this.t.rekeyAfterPackets);
@@ -554,16 +386,6 @@ export class Session extends Emitter<SessionEvents> {
     this.hsHash = r.handshakeHash;
     this.sendBuf.flowLimit = r.remoteParams.receiveWindow;
     this.st = 'open';
-    // The responder has read message 3, so both sides hold the keys; the initiator knows only
-    // when an authenticated packet arrives, and until then resends message 3.
-    this.confirmed = this.role === 'responder';
-    // The deadline stays until confirmation: an initiator whose message 3 was refused (the
-    // responder saw KEY_MISMATCH) fails with TIMEOUT instead of sitting 'open' forever.
-    if (this.confirmed) this.confirm();
-    this.clock.clearTimeout(this.hsTimer);
-    this.hsTimer = undefined;
-    this.hsTries = 0;
-    if (!this.confirmed) this.armHandshakeTimer();
     this.liveness.reset(now);
     if (!this.path) {
       this.path = from;
@@ -571,58 +393,10 @@ export class Session extends Emitter<SessionEvents> {
     }
     // The responder's first packet confirms the handshake to the initiator (the role of QUIC's
     // HANDSHAKE_DONE, RFC 9000 §19.20); a PING makes it go now, and its ACK gives an RTT sample.
-    if (this.role === 'responder') this.pingPending = true;
+    if (!this.hs.isInitiator) this.pingPending = true;
     this.liveness.arm();
     this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.id });
     this.queueFlush();
-  }
-
-  /** The peer holds the keys: stop resending message 3 and drop the handshake deadline. */
-  private confirm(): void {
-    this.confirmed = true;
-    this.clock.clearTimeout(this.hsTimer);
-    this.hsTimer = undefined;
-    this.clock.clearTimeout(this.hsDeadline);
-    this.hsDeadline = undefined;
-  }
-
-  /** Retransmit the handshake message this side is waiting on an answer to. */
-  private sendHandshake(): void {
-    if (this.role === 'initiator' && this.initiatorHs) {
-      if (this.st === 'handshaking' && this.path) {
-        this.sendRaw(
-          this.path,
-          encodeHandshakePacket(MsgType.SESSION_INIT, this.initialCid, this.initiatorHs.message1),
-        );
-      } else if (this.st === 'open' && !this.confirmed && this.path && this.remoteCid) {
-        this.sendRaw(
-          this.path,
-          encodeHandshakePacket(MsgType.SESSION_FINISH, this.remoteCid, this.initiatorHs.message3!),
-        );
-      }
-      return;
-    }
-    const latest = this.responderHs?.latest;
-    const to = this.hsPath ?? this.path;
-    if (this.st === 'handshaking' && latest && to) {
-      this.sendRaw(to, encodeHandshakePacket(MsgType.SESSION_RESPONSE, latest.initiatorCid, latest.message2));
-    }
-  }
-
-  private armHandshakeTimer(): void {
-    this.clock.clearTimeout(this.hsTimer);
-    const delay = Math.min(this.t.handshakeRetransmitMs * 2 ** this.hsTries, this.t.handshakeRetransmitMaxMs);
-    this.hsTimer = this.clock.setTimeout(() => {
-      this.hsTimer = undefined;
-      const waiting =
-        (this.st === 'handshaking' && (this.role === 'initiator' || this.responderHs?.latest)) ||
-        (this.st === 'open' && !this.confirmed);
-      if (!waiting) return;
-      this.hsTries++;
-      this.n.handshakeRetransmits++;
-      this.sendHandshake();
-      this.armHandshakeTimer();
-    }, delay);
   }
 
   // ---- data packets ----
@@ -669,7 +443,7 @@ export class Session extends Emitter<SessionEvents> {
       this.fire('alive', { path: this.path?.id });
       this.liveness.arm();
     }
-    if (!this.confirmed) this.confirm();
+    if (!this.hs.confirmed) this.hs.confirm();
     const { newest, outOfOrder } = this.acks.onReceived(pn, now);
     // RFC 9000 §9.3: only the newest non-probing packet from a new address starts a migration,
     // and only a PATH_RESPONSE from that address completes it.
@@ -1004,9 +778,9 @@ export class Session extends Emitter<SessionEvents> {
   private finish(reason: CloseReason, error?: PunchlineError): void {
     if (this.st === 'closed') return;
     this.st = 'closed';
-    for (const t of [this.hsTimer, this.hsDeadline, this.lossTimer, this.flushTimer])
-      this.clock.clearTimeout(t);
-    this.hsTimer = this.hsDeadline = this.lossTimer = this.flushTimer = undefined;
+    for (const t of [this.lossTimer, this.flushTimer]) this.clock.clearTimeout(t);
+    this.lossTimer = this.flushTimer = undefined;
+    this.hs.close();
     this.acks.close();
     this.liveness.close();
     this.validator.cancel();
