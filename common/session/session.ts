@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { DH_LEN, type KeyPair, type RandomBytes, defaultRandomBytes } from '../crypto/x25519.js';
 import { Emitter } from '../emitter.js';
 import { PunchlineError, badArgument, closed } from '../errors.js';
@@ -7,44 +7,30 @@ import { type PathId, describePath } from '../path/path-id.js';
 import { equalBytes, toHex } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
 import { AckTracker } from './ack-tracker.js';
-import { NewReno } from './congestion.js';
-import {
-  CloseCode,
-  type Frame,
-  decodeFrames,
-  encodeFrames,
-  frameSize,
-  isAckEliciting,
-  isProbing,
-} from './frames.js';
+import { CloseCode, type Frame, decodeFrames, isAckEliciting, isProbing } from './frames.js';
 import type { HandshakeResult } from './handshake-driver.js';
 import type { TransportParams } from './handshake-payload.js';
 import { KeySchedule } from './key-schedule.js';
-import { LossDetector, type SentFrame, type SentPacket } from './loss-detection.js';
-import { LossMeter } from './loss-meter.js';
+import { LivenessMonitor } from './liveness-monitor.js';
+import { LossRecovery } from './loss-recovery.js';
 import { type SessionTuning, resolveTuning } from './options.js';
 import {
   CID_BYTES,
   MAX_DATAGRAM,
-  MAX_PACKET_NUMBER,
-  MAX_PLAINTEXT,
   type ParsedDataPacket,
   isSessionPacket,
   openPacket,
   parseDataPacket,
-  sealPacket,
 } from './packet.js';
-import { LivenessMonitor } from './liveness-monitor.js';
+import { PacketSender } from './packet-sender.js';
 import { PathValidator } from './path-validator.js';
 import { Receipts } from './receipts.js';
 import { Reassembler } from './reassembly.js';
 import { ReplayWindow } from './replay-window.js';
-import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
 import { SessionHandshake, initialConnectionId } from './session-handshake.js';
 import { type SessionPath, samePath } from './session-path.js';
 import { type DropCounts, type SessionStats, newDropCounts } from './stats.js';
-import { varintLength } from './varint.js';
 
 export type { SessionPath };
 
@@ -99,13 +85,6 @@ export interface SessionEvents extends Record<string, unknown> {
   closed: { reason: CloseReason; error?: PunchlineError };
 }
 
-/** Packets one flush() may send before yielding to the clock (the rest follow at once). */
-const MAX_PACKETS_PER_FLUSH = 64;
-/** A STREAM frame is only started with at least this much room left in the packet. */
-const MIN_STREAM_ROOM = 24;
-/** Probe packets per probe timeout (RFC 9002 §6.2.4: one or two; two, so one loss does not cost a PTO). */
-const PROBES_PER_PTO = 2;
-
 /**
  * A secure, reliable, path-agnostic session between two peers (docs/session.md).
  *
@@ -139,18 +118,10 @@ export class Session extends Emitter<SessionEvents> {
   private keys: KeySchedule | undefined;
 
   // packets
-  private nextPn = 0;
   private readonly replay: ReplayWindow;
   private readonly acks: AckTracker;
-
-  // recovery
-  private readonly rtt: RttEstimator;
-  private readonly loss: LossDetector;
-  private readonly cc = new NewReno();
-  private readonly lossMeter = new LossMeter();
-  private lossTimer: TimerHandle | undefined;
-  private probeBudget = 0;
-  private pingPending = false;
+  private readonly recovery: LossRecovery;
+  private readonly sender: PacketSender;
 
   // messages
   private readonly sendBuf: SendBuffer;
@@ -160,20 +131,9 @@ export class Session extends Emitter<SessionEvents> {
   // paths and liveness
   private readonly validator: PathValidator;
   private readonly liveness: LivenessMonitor;
-  private flushTimer: TimerHandle | undefined;
 
   private readonly dropped: DropCounts = newDropCounts();
-  private readonly n = {
-    packetsSent: 0,
-    packetsReceived: 0,
-    packetsLost: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    largestDatagram: 0,
-    retransmits: 0,
-    retransmittedBytes: 0,
-    probeTimeouts: 0,
-  };
+  private readonly received = { packetsReceived: 0, bytesReceived: 0 };
 
   constructor(options: SessionOptions, components: SessionComponents) {
     super();
@@ -201,22 +161,15 @@ export class Session extends Emitter<SessionEvents> {
       dropped: this.dropped,
       state: () => this.st,
       path: () => this.path,
-      sendRaw: (path, datagram) => this.sendRaw(path, datagram),
+      sendRaw: (path, datagram) => this.sender.sendRaw(path, datagram),
       opened: (result, from) => this.onHandshakeDone(result, from),
       answerFinish: () => {
-        this.pingPending = true;
-        this.queueFlush();
+        this.sender.pingPending = true;
+        this.sender.queueFlush();
       },
       fail: (error) => this.fail(error),
     });
     this.replay = new ReplayWindow(this.t.replayWindowPackets);
-    this.rtt = new RttEstimator(this.t.initialRttMs);
-    this.loss = new LossDetector(this.rtt, {
-      packetThreshold: this.t.packetThreshold,
-      timeThreshold: this.t.timeThreshold,
-      persistentCongestionThreshold: this.t.persistentCongestionThreshold,
-      maxPtoMs: this.t.maxPtoMs,
-    });
     this.sendBuf = new SendBuffer(this.t.sendBufferBytes);
     this.reasm = new Reassembler(
       this.t.receiveWindowBytes,
@@ -224,23 +177,43 @@ export class Session extends Emitter<SessionEvents> {
       this.t.maxOutOfOrderSegments,
       options.releaseByOwner === true,
     );
-    this.acks = new AckTracker(this.clock, this.t, () => this.flush());
+    this.acks = new AckTracker(this.clock, this.t, () => this.sender.flush());
     this.receipts = new Receipts(this.sendBuf, () => this.reasm.messagesReleased);
+    const active = (): boolean => this.st === 'open';
+    this.recovery = new LossRecovery(this.clock, this.t, this.sendBuf, this.receipts, {
+      active,
+      peerMaxAckDelay: () => this.peerMaxAckDelay(),
+      ping: () => void (this.sender.pingPending = true),
+      flush: () => this.sender.flush(),
+    });
     this.validator = new PathValidator(this.clock, this.random, this.t.pathChallengeTries, {
       challenged: (path) => this.fire('pathChallenge', { id: path.id }),
-      sendChallenge: (path, data) => this.sendControl(path, [{ type: 'pathChallenge', data }]),
+      sendChallenge: (path, data) => this.sender.sendControl(path, [{ type: 'pathChallenge', data }]),
       // Every two PTOs; three tries span six, more than RFC 9000 §8.2.4's three before giving up.
-      retryDelayMs: () => Math.max(2 * this.rtt.pto(this.peerMaxAckDelay()), 50),
+      retryDelayMs: () => Math.max(2 * this.recovery.rtt.pto(this.peerMaxAckDelay()), 50),
     });
     this.liveness = new LivenessMonitor(this.clock, this.t, {
       dead: (silentMs) => this.fire('dead', { reason: 'timeout', silentMs, path: this.path?.id }),
       ping: () => {
-        this.pingPending = true;
-        this.flush();
-        return !this.pingPending;
+        this.sender.pingPending = true;
+        this.sender.flush();
+        return !this.sender.pingPending;
       },
-      active: () => this.st === 'open',
+      active,
     });
+    const { acks, receipts, sendBuf, recovery, liveness } = this;
+    this.sender = new PacketSender(
+      this.clock,
+      this.log,
+      { acks, receipts, sendBuf, recovery, liveness },
+      {
+        active,
+        path: () => this.path,
+        keys: () => this.keys,
+        remoteCid: () => this.remoteCid,
+        fail: (error) => this.fail(error),
+      },
+    );
   }
 
   // ---- public API ----
@@ -304,7 +277,7 @@ export class Session extends Emitter<SessionEvents> {
     if (data.length > this.t.maxMessageBytes)
       throw badArgument(`message of ${data.length} bytes exceeds ${this.t.maxMessageBytes}`);
     const id = this.receipts.write(data);
-    if (id !== false) this.queueFlush();
+    if (id !== false) this.sender.queueFlush();
     return id;
   }
 
@@ -339,23 +312,26 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   stats(): SessionStats {
+    const { rtt, cc } = this.recovery;
     return {
       state: this.st,
       role: this.hs.roleName,
       path: this.path && describePath(this.path.id),
       dead: this.liveness.dead,
-      rttMs: this.rtt.smoothed,
-      minRttMs: this.rtt.hasSample ? this.rtt.min : 0,
-      rttVarMs: this.rtt.rttvar,
-      latestRttMs: this.rtt.latest,
-      ptoMs: this.rtt.pto(this.peerMaxAckDelay()),
-      loss: this.lossMeter.fraction,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
-      bytesInFlight: this.cc.bytesInFlight,
-      congestionEvents: this.cc.congestionEvents,
-      persistentCongestion: this.cc.persistentCongestionEvents,
-      ...this.n,
+      rttMs: rtt.smoothed,
+      minRttMs: rtt.hasSample ? rtt.min : 0,
+      rttVarMs: rtt.rttvar,
+      latestRttMs: rtt.latest,
+      ptoMs: rtt.pto(this.peerMaxAckDelay()),
+      loss: this.recovery.lossMeter.fraction,
+      cwnd: cc.cwnd,
+      ssthresh: cc.ssthresh,
+      bytesInFlight: cc.bytesInFlight,
+      congestionEvents: cc.congestionEvents,
+      persistentCongestion: cc.persistentCongestionEvents,
+      ...this.sender.n,
+      ...this.received,
+      ...this.recovery.n,
       handshakeRetransmits: this.hs.retransmits,
       pathChallenges: this.validator.challenges,
       pathsValidated: this.validator.validated,
@@ -393,10 +369,10 @@ export class Session extends Emitter<SessionEvents> {
     }
     // The responder's first packet confirms the handshake to the initiator (the role of QUIC's
     // HANDSHAKE_DONE, RFC 9000 §19.20); a PING makes it go now, and its ACK gives an RTT sample.
-    if (!this.hs.isInitiator) this.pingPending = true;
+    if (!this.hs.isInitiator) this.sender.pingPending = true;
     this.liveness.arm();
     this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.id });
-    this.queueFlush();
+    this.sender.queueFlush();
   }
 
   // ---- data packets ----
@@ -418,7 +394,7 @@ export class Session extends Emitter<SessionEvents> {
     let plaintext: Uint8Array;
     try {
       // RFC 9001 §6.5: keep the previous key for three probe timeouts after a rotation.
-      const keep = 3 * this.rtt.pto(this.peerMaxAckDelay());
+      const keep = 3 * this.recovery.rtt.pto(this.peerMaxAckDelay());
       plaintext = keys.opening(p.header.keyPhase, pn, now, keep, (c) => openPacket(p, c));
     } catch {
       return void this.dropped.auth++;
@@ -437,8 +413,8 @@ export class Session extends Emitter<SessionEvents> {
       if (refusal) return void this.dropped[refusal]++;
     }
     this.replay.accept(pn);
-    this.n.packetsReceived++;
-    this.n.bytesReceived += datagram.length;
+    this.received.packetsReceived++;
+    this.received.bytesReceived += datagram.length;
     if (this.liveness.heard(now)) {
       this.fire('alive', { path: this.path?.id });
       this.liveness.arm();
@@ -460,7 +436,7 @@ export class Session extends Emitter<SessionEvents> {
       if (this.st !== 'open') return;
       this.onFrame(f, from);
     }
-    this.queueFlush();
+    this.sender.queueFlush();
   }
 
   private onFrame(f: Frame, from: SessionPath): void {
@@ -473,7 +449,7 @@ export class Session extends Emitter<SessionEvents> {
         return this.onReceipt(f.count);
       case 'pathChallenge':
         // RFC 9000 §8.2.2: answer on the path the challenge came from.
-        return this.sendControl(from, [{ type: 'pathResponse', data: f.data }]);
+        return this.sender.sendControl(from, [{ type: 'pathResponse', data: f.data }]);
       case 'pathResponse':
         return this.onPathResponse(f.data, from);
       case 'close':
@@ -485,12 +461,10 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   private onAck(ranges: readonly { smallest: number; largest: number }[], delayUs: number): void {
-    if (ranges[0]!.largest >= this.nextPn) return void this.dropped.protocol++;
-    const out = this.loss.onAck(ranges, delayUs / 1000, this.peerMaxAckDelay(), this.clock.now());
+    if (ranges[0]!.largest >= this.sender.nextPn) return void this.dropped.protocol++;
+    const out = this.recovery.onAck(ranges, delayUs);
     for (const p of out.acked) {
-      this.cc.onAcked(p);
       this.keys!.onAcked(p.pn);
-      this.lossMeter.record(false);
       // RFC 9000 §13.2.4: the peer has our ACK up to this number; stop repeating those ranges.
       if (p.ackLargest !== undefined) this.acks.onPeerHas(p.ackLargest);
       for (const f of p.frames) {
@@ -498,35 +472,9 @@ export class Session extends Emitter<SessionEvents> {
         else if (f.kind === 'receipt') this.receipts.onAcked(f.count);
       }
     }
-    this.onLost(out.lost);
-    this.armLossTimer();
+    this.recovery.onLost(out.lost);
+    this.recovery.arm();
     if (this.receipts.writable()) this.fire('writable', {});
-  }
-
-  private onLost(lost: SentPacket[]): void {
-    if (lost.length === 0) return;
-    for (const p of lost) {
-      this.n.packetsLost++;
-      this.lossMeter.record(true);
-      this.requeue(p);
-    }
-    const persistent = this.loss.persistentCongestion(lost, this.peerMaxAckDelay());
-    this.cc.onLost(lost, this.clock.now(), persistent);
-  }
-
-  /** Send again what a packet carried that still matters (frames, not packets: RFC 9000 §13.3). */
-  private requeue(p: SentPacket): void {
-    for (const f of p.frames) {
-      if (f.kind === 'stream') {
-        const bytes = this.sendBuf.onLost(f.offset, f.length);
-        if (bytes > 0) {
-          this.n.retransmits++;
-          this.n.retransmittedBytes += bytes;
-        }
-      } else if (f.kind === 'receipt' && this.receipts.onLost(f.count)) {
-        this.n.retransmits++;
-      }
-    }
   }
 
   private onStream(offset: number, data: Uint8Array): void {
@@ -554,7 +502,7 @@ export class Session extends Emitter<SessionEvents> {
   release(id: number): void {
     if (this.st !== 'open' || !this.reasm.release(id)) return;
     this.receipts.markUrgent();
-    this.queueFlush();
+    this.sender.queueFlush();
   }
 
   private onReceipt(count: number): void {
@@ -585,185 +533,14 @@ export class Session extends Emitter<SessionEvents> {
 
   /** Packets in flight went to the old path: send their frames again now, without a congestion signal. */
   private onPathChanged(resetRecovery: boolean): void {
-    for (const p of this.loss.takeAll()) {
-      this.cc.discard(p.size);
-      this.requeue(p);
-    }
-    if (resetRecovery) {
-      this.cc.reset();
-      this.rtt.reset();
-    }
-    this.pingPending = true;
-    this.flush();
-    this.armLossTimer();
-  }
-
-  // ---- sending ----
-
-  private queueFlush(): void {
-    if (this.flushTimer || this.st !== 'open') return;
-    this.flushTimer = this.clock.setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush();
-    }, 0);
-  }
-
-  private flush(): void {
-    this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.st !== 'open' || !this.path) return;
-    let sentEliciting = false;
-    for (let i = 0; i < MAX_PACKETS_PER_FLUSH; i++) {
-      const r = this.sendPacket();
-      if (r === 'none') break;
-      if (r === 'eliciting') sentEliciting = true;
-      if (i === MAX_PACKETS_PER_FLUSH - 1) this.queueFlush();
-    }
-    if (sentEliciting) this.armLossTimer();
-  }
-
-  /** Build and send one packet from what is pending; 'none' when nothing justifies one. */
-  private sendPacket(): 'none' | 'ack' | 'eliciting' {
-    const path = this.path!;
-    const frames: Frame[] = [];
-    const sent: SentFrame[] = [];
-    let size = 0;
-    const ack = this.acks.pending ? this.acks.frame(this.clock.now()) : undefined;
-    if (ack) size += frameSize(ack);
-    const receipt = this.receipts.toSend();
-    if (receipt > 0) {
-      const f: Frame = { type: 'receipt', count: receipt };
-      frames.push(f);
-      sent.push({ kind: 'receipt', count: receipt });
-      size += frameSize(f);
-    }
-    const ping = this.pingPending;
-    if (ping) {
-      frames.push({ type: 'ping' });
-      sent.push({ kind: 'ping' });
-      size += 1;
-    }
-    // Stream data: retransmissions first, then new bytes, within the congestion window (probes
-    // may exceed it, RFC 9002 §7.5).
-    if (this.probeBudget > 0 || this.cc.canSend()) {
-      const maxOverhead = 1 + varintLength(this.sendBuf.writeOffset) + 2;
-      while (MAX_PLAINTEXT - size - maxOverhead >= MIN_STREAM_ROOM) {
-        const room = MAX_PLAINTEXT - size - maxOverhead;
-        const span = this.sendBuf.takeLost(room) ?? this.sendBuf.takeNew(room);
-        if (!span) break;
-        const f: Frame = {
-          type: 'stream',
-          offset: span.offset,
-          data: this.sendBuf.read(span.offset, span.length),
-        };
-        frames.push(f);
-        sent.push({ kind: 'stream', offset: span.offset, length: span.length });
-        size += frameSize(f);
-      }
-    }
-    const eliciting = sent.length > 0;
-    // A fresh RECEIPT waits for the ACK it rides with (at most max_ack_delay away), so a message
-    // does not cost a packet of its own; a RECEIPT lost or probed goes at once.
-    const receiptOnly = receipt > 0 && sent.length === 1;
-    const justified =
-      (eliciting && !receiptOnly) ||
-      (receiptOnly && (this.receipts.urgent || this.probeBudget > 0)) ||
-      (ack && this.acks.due);
-    if (!justified) return 'none';
-    if (ack) frames.unshift(ack);
-    const datagram = this.seal(frames);
-    if (!datagram) return 'none';
-    const pn = this.nextPn - 1;
-    this.emitDatagram(path, datagram);
-    if (ack) this.acks.onSent();
-    if (!eliciting) return 'ack';
-    const now = this.clock.now();
-    this.loss.onSent({
-      pn,
-      timeSent: now,
-      size: datagram.length,
-      frames: sent,
-      ackLargest: ack && ack.type === 'ack' ? ack.ranges[0]!.largest : undefined,
-      // RFC 9002 §7.8: the window counts as used when it is at least half full.
-      cwndLimited: (this.cc.bytesInFlight + datagram.length) * 2 >= this.cc.cwnd,
-    });
-    this.cc.onSent(datagram.length);
-    this.liveness.sent(now);
-    if (ping) this.pingPending = false;
-    if (receipt > 0) this.receipts.onSent(receipt);
-    if (this.probeBudget > 0) this.probeBudget--;
-    return 'eliciting';
-  }
-
-  /** Seal frames into the next packet number. */
-  private seal(frames: readonly Frame[]): Uint8Array | undefined {
-    if (!this.keys || !this.remoteCid) return undefined;
-    if (this.nextPn >= MAX_PACKET_NUMBER) {
-      this.fail(new PunchlineError('CLOSED', 'packet numbers exhausted'));
-      return undefined;
-    }
-    const pn = this.nextPn++;
-    const { cipher, phase } = this.keys.sealing(pn);
-    return sealPacket({ dcid: this.remoteCid, keyPhase: phase, pn }, encodeFrames(frames), cipher);
-  }
-
-  /** A packet outside loss recovery (path probes, CLOSE): sent once, on the given path. */
-  private sendControl(path: SessionPath, frames: readonly Frame[]): void {
-    const datagram = this.seal(frames);
-    if (datagram) this.emitDatagram(path, datagram);
+    this.recovery.onPathChanged(resetRecovery);
+    this.sender.pingPending = true;
+    this.sender.flush();
+    this.recovery.arm();
   }
 
   private sendClose(code: number): void {
-    if (this.st === 'open' && this.path) this.sendControl(this.path, [{ type: 'close', code }]);
-  }
-
-  private emitDatagram(path: SessionPath, datagram: Uint8Array): void {
-    this.n.packetsSent++;
-    this.n.bytesSent += datagram.length;
-    this.sendRaw(path, datagram);
-  }
-
-  private sendRaw(path: SessionPath, datagram: Uint8Array): void {
-    if (datagram.length > this.n.largestDatagram) this.n.largestDatagram = datagram.length;
-    try {
-      path.send(datagram);
-    } catch (err) {
-      this.log.warn('session path send failed', { path: describePath(path.id), error: String(err) });
-    }
-  }
-
-  // ---- timers ----
-
-  private armLossTimer(): void {
-    this.clock.clearTimeout(this.lossTimer);
-    this.lossTimer = undefined;
-    if (this.st !== 'open') return;
-    const t = this.loss.timer(this.peerMaxAckDelay());
-    if (!t) return;
-    this.lossTimer = this.clock.setTimeout(() => this.onLossTimer(), Math.max(0, t.at - this.clock.now()));
-  }
-
-  /** RFC 9002 A.9 OnLossDetectionTimeout. */
-  private onLossTimer(): void {
-    this.lossTimer = undefined;
-    if (this.st !== 'open') return;
-    const t = this.loss.timer(this.peerMaxAckDelay());
-    if (!t) return;
-    if (t.kind === 'loss') {
-      this.onLost(this.loss.detectLost(this.clock.now()));
-    } else {
-      this.loss.onPtoTimeout();
-      this.n.probeTimeouts++;
-      this.probeBudget = PROBES_PER_PTO;
-      // Probe with new data if there is any, else with what the oldest packet carried.
-      if (!this.sendBuf.hasLost() && !this.sendBuf.hasNew()) {
-        const oldest = this.loss.oldest();
-        if (oldest) this.requeue(oldest);
-        if (!this.sendBuf.hasLost() && this.receipts.allSent) this.pingPending = true;
-      }
-    }
-    this.flush();
-    this.armLossTimer();
+    if (this.st === 'open' && this.path) this.sender.sendControl(this.path, [{ type: 'close', code }]);
   }
 
   // ---- endings ----
@@ -778,9 +555,9 @@ export class Session extends Emitter<SessionEvents> {
   private finish(reason: CloseReason, error?: PunchlineError): void {
     if (this.st === 'closed') return;
     this.st = 'closed';
-    for (const t of [this.lossTimer, this.flushTimer]) this.clock.clearTimeout(t);
-    this.lossTimer = this.flushTimer = undefined;
     this.hs.close();
+    this.sender.close();
+    this.recovery.close();
     this.acks.close();
     this.liveness.close();
     this.validator.cancel();

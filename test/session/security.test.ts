@@ -6,6 +6,7 @@ import { MsgType } from '../../common/wire/constants.js';
 import { type Frame, encodeFrames } from '../../common/session/frames.js';
 import { KeySchedule } from '../../common/session/key-schedule.js';
 import { openPacket, parseDataPacket, sealPacket } from '../../common/session/packet.js';
+import type { PacketSender } from '../../common/session/packet-sender.js';
 import { describePath } from '../../common/path/path-id.js';
 import type { Session, SessionPath } from '../../common/session/session.js';
 import type { DropCounts } from '../../common/session/stats.js';
@@ -102,9 +103,9 @@ describe('hostile packets', () => {
     runUntil(p.clock, () => p.a.state === 'open' && p.b.state === 'open', 5000);
     runUntil(p.clock, () => false, 100);
     const got = collect(p.b);
-    // Seal with A's real keys (the session's private sealer), bypassing A's own logic.
+    // Seal with A's real keys (the session's private packet sender), bypassing A's own logic.
     const asA = (frames: Frame[]): Uint8Array =>
-      (p.a as unknown as { seal(f: readonly Frame[]): Uint8Array }).seal(frames);
+      (p.a as unknown as { sender: PacketSender }).sender.seal(frames)!;
     p.b.receive(asA([{ type: 'ack', delayUs: 0, ranges: [{ smallest: 0, largest: 1_000_000 }] }]), p.toA);
     p.b.receive(asA([{ type: 'receipt', count: 999 }]), p.toA);
     expect(drops(p.b).protocol).toBe(2);
