@@ -6,6 +6,7 @@ import type { SessionTuning } from './options.js';
 import type { Receipts } from './receipts.js';
 import { RttEstimator } from './rtt.js';
 import type { SendBuffer } from './send-buffer.js';
+import type { SessionStats } from './stats.js';
 
 /** Probe packets per probe timeout (RFC 9002 §6.2.4: one or two; two, so one loss does not cost a PTO). */
 export const PROBES_PER_PTO = 2;
@@ -123,6 +124,39 @@ export class LossRecovery {
     const t = this.loss.timer(this.hooks.peerMaxAckDelay());
     if (!t) return;
     this.timer = this.clock.setTimeout(() => this.onTimer(), Math.max(0, t.at - this.clock.now()));
+  }
+
+  /** This part's figures in SessionStats. */
+  stats(): Pick<
+    SessionStats,
+    | 'rttMs'
+    | 'minRttMs'
+    | 'rttVarMs'
+    | 'latestRttMs'
+    | 'ptoMs'
+    | 'loss'
+    | 'cwnd'
+    | 'ssthresh'
+    | 'bytesInFlight'
+    | 'congestionEvents'
+    | 'persistentCongestion'
+    | keyof LossRecovery['n']
+  > {
+    const { rtt, cc } = this;
+    return {
+      rttMs: rtt.smoothed,
+      minRttMs: rtt.hasSample ? rtt.min : 0,
+      rttVarMs: rtt.rttvar,
+      latestRttMs: rtt.latest,
+      ptoMs: rtt.pto(this.hooks.peerMaxAckDelay()),
+      loss: this.lossMeter.fraction,
+      cwnd: cc.cwnd,
+      ssthresh: cc.ssthresh,
+      bytesInFlight: cc.bytesInFlight,
+      congestionEvents: cc.congestionEvents,
+      persistentCongestion: cc.persistentCongestionEvents,
+      ...this.n,
+    };
   }
 
   /** Stop the timer. Idempotent. */

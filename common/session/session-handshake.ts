@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../clock.js';
+import type { RandomBytes } from '../crypto/x25519.js';
 import { PunchlineError, isPunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describePath } from '../path/path-id.js';
@@ -29,6 +30,16 @@ export function initiatorByKeys(localStatic: Uint8Array, remoteStatic: Uint8Arra
 export function initialConnectionId(prologue: Uint8Array): Uint8Array {
   const h = createHash('sha256').update('punchline/session/initial-cid/v1').update(prologue).digest();
   return new Uint8Array(h.subarray(0, CID_BYTES));
+}
+
+/** This side's connection id: random, never all zeros, never the initial one. */
+export function freshConnectionId(random: RandomBytes, initialCid: Uint8Array): Uint8Array {
+  for (let i = 0; i < 8; i++) {
+    const cid = random(CID_BYTES);
+    if (cid.length === CID_BYTES && cid.some((b) => b !== 0) && !equalBytes(cid, initialCid))
+      return new Uint8Array(cid);
+  }
+  throw new PunchlineError('INTERNAL', 'random source gave no usable connection id');
 }
 
 export type HandshakeTuning = Pick<

@@ -1,89 +1,39 @@
 import type { Clock } from '../clock.js';
-import { DH_LEN, type KeyPair, type RandomBytes, defaultRandomBytes } from '../crypto/x25519.js';
+import { DH_LEN, type RandomBytes, defaultRandomBytes } from '../crypto/x25519.js';
 import { Emitter } from '../emitter.js';
 import { PunchlineError, badArgument, closed } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type PathId, describePath } from '../path/path-id.js';
-import { equalBytes, toHex } from '../wire/bytes.js';
+import { toHex } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
 import { AckTracker } from './ack-tracker.js';
-import { CloseCode, type Frame, decodeFrames, isAckEliciting, isProbing } from './frames.js';
+import { CloseCode, type Frame, isAckEliciting, isProbing } from './frames.js';
 import type { HandshakeResult } from './handshake-driver.js';
 import type { TransportParams } from './handshake-payload.js';
 import { KeySchedule } from './key-schedule.js';
 import { LivenessMonitor } from './liveness-monitor.js';
 import { LossRecovery } from './loss-recovery.js';
 import { type SessionTuning, resolveTuning } from './options.js';
-import {
-  CID_BYTES,
-  MAX_DATAGRAM,
-  type ParsedDataPacket,
-  isSessionPacket,
-  openPacket,
-  parseDataPacket,
-} from './packet.js';
+import { MAX_DATAGRAM, isSessionPacket } from './packet.js';
+import { openDataPacket } from './packet-opener.js';
 import { PacketSender } from './packet-sender.js';
 import { PathValidator } from './path-validator.js';
 import { Receipts } from './receipts.js';
 import { Reassembler } from './reassembly.js';
 import { ReplayWindow } from './replay-window.js';
 import { SendBuffer } from './send-buffer.js';
-import { SessionHandshake, initialConnectionId } from './session-handshake.js';
+import { SessionHandshake, freshConnectionId, initialConnectionId } from './session-handshake.js';
 import { type SessionPath, samePath } from './session-path.js';
 import { type DropCounts, type SessionStats, newDropCounts } from './stats.js';
+import type {
+  CloseReason,
+  SessionComponents,
+  SessionEvents,
+  SessionOptions,
+  SessionState,
+} from './session-api.js';
 
-export type { SessionPath };
-
-export interface SessionOptions extends Partial<SessionTuning> {
-  /**
-   * Force the role. Left undefined (recommended), the side with the lower static public key
-   * (bytewise) initiates: both peers are introduced at the same moment and know both keys, so
-   * they agree without a message. If both initiate anyway, the same rule resolves it.
-   */
-  initiator?: boolean;
-  /** This side's X25519 static key pair (Identity.dhPublic / dhPrivate). */
-  staticKey: KeyPair;
-  /** The X25519 key the rendezvous introduced; the handshake fails with KEY_MISMATCH otherwise. */
-  expectedRemoteStatic: Uint8Array;
-  /** Bytes both sides know, bound into the handshake (the introduction id). */
-  prologue?: Uint8Array;
-  /**
-   * RECEIPTs (and the receive window) count only messages the owner released with release(id),
-   * not every message delivered: an owner that must store a message before the peer may call it
-   * delivered releases it once stored. Unreleased messages hold the window: the peer stops
-   * after one window's worth.
-   */
-  releaseByOwner?: boolean;
-}
-
-export interface SessionComponents {
-  clock: Clock;
-  randomBytes?: RandomBytes;
-  logger?: Logger;
-}
-
-export type SessionState = SessionStats['state'];
-export type CloseReason = 'local' | 'remote' | 'error';
-
-export interface SessionEvents extends Record<string, unknown> {
-  /** The handshake finished; messages flow. */
-  open: { remoteStatic: Uint8Array; path: PathId | undefined };
-  /** A message from the peer, in order, exactly once. Ids count 1, 2, 3... per direction. */
-  message: { id: number; data: Uint8Array };
-  /** The peer's application has message `id` (RECEIPT). */
-  delivered: { id: number };
-  /** send() returned false earlier; there is room again. */
-  writable: Record<string, never>;
-  /** Nothing authenticated arrived for deadAfterMs. Messages wait; give a new path with setPath(). */
-  dead: { reason: 'timeout'; silentMs: number; path: PathId | undefined };
-  /** An authenticated packet arrived after 'dead'. */
-  alive: { path: PathId | undefined };
-  /** Packets now go out on this path: set by the owner, or validated after the peer moved. */
-  path: { id: PathId; via: 'set' | 'validated' | 'adopted' };
-  /** An authenticated packet came from a new path; a PATH_CHALLENGE went there. */
-  pathChallenge: { id: PathId };
-  closed: { reason: CloseReason; error?: PunchlineError };
-}
+export type { CloseReason, SessionComponents, SessionEvents, SessionOptions, SessionPath, SessionState };
 
 /**
  * A secure, reliable, path-agnostic session between two peers (docs/session.md).
@@ -146,7 +96,7 @@ export class Session extends Emitter<SessionEvents> {
     this.random = components.randomBytes ?? defaultRandomBytes;
     this.log = components.logger ?? silentLogger;
     this.initialCid = initialConnectionId(prologue ?? new Uint8Array(0));
-    this.localCid = this.freshCid();
+    this.localCid = freshConnectionId(this.random, this.initialCid);
     const hsConfig = {
       staticKey,
       expectedRemoteStatic: new Uint8Array(expectedRemoteStatic),
@@ -312,26 +262,14 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   stats(): SessionStats {
-    const { rtt, cc } = this.recovery;
     return {
       state: this.st,
       role: this.hs.roleName,
       path: this.path && describePath(this.path.id),
       dead: this.liveness.dead,
-      rttMs: rtt.smoothed,
-      minRttMs: rtt.hasSample ? rtt.min : 0,
-      rttVarMs: rtt.rttvar,
-      latestRttMs: rtt.latest,
-      ptoMs: rtt.pto(this.peerMaxAckDelay()),
-      loss: this.recovery.lossMeter.fraction,
-      cwnd: cc.cwnd,
-      ssthresh: cc.ssthresh,
-      bytesInFlight: cc.bytesInFlight,
-      congestionEvents: cc.congestionEvents,
-      persistentCongestion: cc.persistentCongestionEvents,
+      ...this.recovery.stats(),
       ...this.sender.n,
       ...this.received,
-      ...this.recovery.n,
       handshakeRetransmits: this.hs.retransmits,
       pathChallenges: this.validator.challenges,
       pathsValidated: this.validator.validated,
@@ -378,40 +316,14 @@ export class Session extends Emitter<SessionEvents> {
   // ---- data packets ----
 
   private onDataPacket(datagram: Uint8Array, from: SessionPath): void {
-    let p: ParsedDataPacket;
-    try {
-      p = parseDataPacket(datagram);
-    } catch {
-      return void this.dropped.malformed++;
-    }
-    if (!equalBytes(p.header.dcid, this.localCid)) return void this.dropped.unknownCid++;
-    const keys = this.keys;
-    if (!keys || this.st !== 'open') return void this.dropped.early++;
-    const pn = p.header.pn;
-    // Cheap check first; the window only moves once the packet authenticates.
-    if (this.replay.check(pn) !== 'new') return void this.dropped.replay++;
+    // Before 'open' there are no keys: counted as early, like a packet that overtook message 3.
+    const keys = this.st === 'open' ? this.keys : undefined;
     const now = this.clock.now();
-    let plaintext: Uint8Array;
-    try {
-      // RFC 9001 §6.5: keep the previous key for three probe timeouts after a rotation.
-      const keep = 3 * this.recovery.rtt.pto(this.peerMaxAckDelay());
-      plaintext = keys.opening(p.header.keyPhase, pn, now, keep, (c) => openPacket(p, c));
-    } catch {
-      return void this.dropped.auth++;
-    }
-    let frames: Frame[];
-    try {
-      frames = decodeFrames(plaintext);
-    } catch {
-      return void this.dropped.malformed++;
-    }
-    // Refuse the whole packet (unacknowledged, so the sender sends it again) rather than
-    // acknowledge data this side cannot hold.
-    for (const f of frames) {
-      if (f.type !== 'stream') continue;
-      const refusal = this.reasm.refusal(f.offset, f.data.length);
-      if (refusal) return void this.dropped[refusal]++;
-    }
+    const { localCid, replay, reasm } = this;
+    const keepPreviousKeyMs = 3 * this.recovery.rtt.pto(this.peerMaxAckDelay());
+    const opened = openDataPacket(datagram, { localCid, keys, replay, reasm, keepPreviousKeyMs, now });
+    if ('drop' in opened) return void this.dropped[opened.drop]++;
+    const { pn, frames } = opened;
     this.replay.accept(pn);
     this.received.packetsReceived++;
     this.received.bytesReceived += datagram.length;
@@ -574,14 +486,5 @@ export class Session extends Emitter<SessionEvents> {
 
   private peerMaxAckDelay(): number {
     return this.remoteParams?.maxAckDelayMs ?? this.t.maxAckDelayMs;
-  }
-
-  private freshCid(): Uint8Array {
-    for (let i = 0; i < 8; i++) {
-      const cid = this.random(CID_BYTES);
-      if (cid.length === CID_BYTES && cid.some((b) => b !== 0) && !equalBytes(cid, this.initialCid))
-        return new Uint8Array(cid);
-    }
-    throw new PunchlineError('INTERNAL', 'random source gave no usable connection id');
   }
 }
