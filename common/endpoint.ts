@@ -7,3 +7,7 @@ export interface Endpoint {
   readonly address: string; // dotted IPv4 or IPv6 text
   readonly port: number;
 }
+
+/** "1.2.3.4:5" or "[2001:db8::1]:5": brackets keep an IPv6 address apart from its port. */
+export const endpointKey = (e: Endpoint): string =>
+  e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;

@@ -4,7 +4,7 @@ import type { PunchlineError } from '../common/errors.js';
 import type { Identity } from '../common/identity.js';
 import type { Logger } from '../common/log.js';
 import type { Endpoint } from '../common/net/types.js';
-import { endpointKey } from '../common/net/types.js';
+import { type PathId, type PathKind, describePath, pathKey } from '../common/path/path-id.js';
 import { Session } from '../common/session/session.js';
 import type { SessionPath } from '../common/session/session.js';
 import type { SessionStats } from '../common/session/stats.js';
@@ -37,9 +37,7 @@ export interface RelayPort {
   send(to: Uint8Array, payload: Uint8Array): boolean;
 }
 
-export type PathKind = 'direct' | 'relay';
-export const pathKind = (label: string | undefined): PathKind | undefined =>
-  label === undefined ? undefined : label === 'relay' ? 'relay' : 'direct';
+export type { PathKind };
 
 /** What to do with an introduction (see PeerLink.consider). */
 export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
@@ -49,7 +47,7 @@ export const SEEN_IDS = 10_000;
 export interface LinkEvents extends Record<string, unknown> {
   open: { ms: number; path: string | undefined };
   /** The session now rides another path (upgrade to direct, fallback to relay, NAT rebinding). */
-  pathChanged: { kind: PathKind; label: string; remote: Endpoint | undefined };
+  pathChanged: PathId;
   message: AppMessage;
   delivered: { id: string };
   /** The peer is gone: nothing heard on any path. Once per session until it is heard again. */
@@ -149,12 +147,12 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.name = name;
     // The server relays a frame only from the connection that registered this peer's id (its
     // key signed the registration): a handshake on it proving another key is the peer's own.
-    this.relayPath = { label: 'relay', send: (b) => void this.relay?.send(this.id, b), vouched: true };
+    this.relayPath = { id: { kind: 'relay' }, send: (b) => void this.relay?.send(this.id, b), vouched: true };
   }
 
   /** The path the session rides now. */
   get path(): PathKind | undefined {
-    return pathKind(this.session?.pathLabel);
+    return this.session?.pathId?.kind;
   }
 
   private get canRelay(): boolean {
@@ -252,7 +250,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.intro = cand.intro;
     this.introAt = cand.at;
     this.punch = undefined;
-    this.remote = endpointOfLabel(s.pathLabel ?? '');
+    const id = s.pathId;
+    this.remote = id?.kind === 'direct' ? id.remote : undefined;
     this.bySid.clear();
     for (const p of this.pending.values()) p.sid = undefined;
     this.push();
@@ -283,7 +282,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.on('open', (e) => {
       if (asCandidate) this.promote(s);
       if (!mine()) return;
-      this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path: e.path });
+      const path = e.path && describePath(e.path);
+      this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path });
     });
     s.on('message', (e) => {
       if (mine()) this.onMessage(s, e.id, e.data, store);
@@ -319,10 +319,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     });
     s.on('path', (e) => {
       if (!mine()) return;
-      if (pathKind(e.label) === 'direct') this.directSince = this.c.clock.now();
-      const remote = endpointOfLabel(e.label);
-      if (remote) this.remote = remote;
-      this.emit('pathChanged', { kind: pathKind(e.label)!, label: e.label, remote });
+      if (e.id.kind === 'direct') {
+        this.directSince = this.c.clock.now();
+        this.remote = e.id.remote;
+      }
+      this.emit('pathChanged', e.id);
     });
     s.on('closed', (e) => {
       if (this.pendingIntro?.session === s) {
@@ -357,14 +358,15 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.unstored = [];
   }
 
-  /** The path for datagrams to/from `e` (one object per endpoint, so the session can compare labels). */
+  /** The path for datagrams to/from `e` (one object per endpoint, kept by pathKey). */
   pathTo(e: Endpoint): SessionPath {
-    const label = `direct ${endpointKey(e)}`;
-    let p = this.paths.get(label);
+    const id: PathId = { kind: 'direct', remote: e };
+    const key = pathKey(id);
+    let p = this.paths.get(key);
     if (!p) {
       if (this.paths.size >= 16) this.paths.clear(); // a hostile sender must not grow this
-      p = { label, send: (b) => this.sendTo(b, e) };
-      this.paths.set(label, p);
+      p = { id, send: (b) => this.sendTo(b, e) };
+      this.paths.set(key, p);
     }
     return p;
   }
@@ -388,7 +390,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   relayUp(): void {
     const s = this.session;
     if (!s || s.state === 'closed' || !this.canRelay || this.deadReported) return;
-    if (s.pathLabel === undefined || s.dead) {
+    if (s.pathId === undefined || s.dead) {
       const wasDead = s.dead;
       s.setPath(this.relayPath);
       s.start();
@@ -566,10 +568,4 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (this.retryTimer !== undefined) this.c.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
-}
-
-/** 'direct 1.2.3.4:5' -> the endpoint. */
-export function endpointOfLabel(label: string): Endpoint | undefined {
-  const m = /^direct (\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(label);
-  return m ? { address: m[1]!, port: Number(m[2]) } : undefined;
 }

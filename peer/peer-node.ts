@@ -10,6 +10,7 @@ import { silentLogger } from '../common/log.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import { PROBE_BUDGET, admitAttempt } from '../common/path/probe-budget.js';
+import { describePath } from '../common/path/path-id.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
@@ -605,14 +606,14 @@ export class PeerNode extends Emitter<PeerEvents> {
       if (view.path === 'relay') this.scheduleDirectRetry(e);
     });
     l.on('pathChanged', (p) => {
-      this.log.debug('path changed', { peer: l.name, kind: p.kind, label: p.label, state: l.session?.state });
+      this.log.debug('path changed', { peer: l.name, path: describePath(p), state: l.session?.state });
       if (l.session?.state !== 'open') return; // before 'open', 'connected' tells the path
       if (l.reportedDead) return; // a peer reported gone has no path until it is heard again
       this.emit('path', {
         peer: l.name,
         id: l.idHex,
         path: p.kind,
-        remote: p.kind === 'relay' ? 'relay' : p.remote ? endpointKey(p.remote) : p.label,
+        remote: p.kind === 'relay' ? 'relay' : endpointKey(p.remote),
       });
       if (p.kind === 'relay') this.scheduleDirectRetry(e);
       else {

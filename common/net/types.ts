@@ -6,6 +6,7 @@
 import type { Endpoint } from '../endpoint.js';
 
 export type { Endpoint };
+export { endpointKey } from '../endpoint.js';
 
 export type DatagramHandler = (data: Uint8Array, from: Endpoint) => void;
 
@@ -30,9 +31,6 @@ export interface Network {
   /** The host's own interface addresses (LAN candidates), excluding loopback unless it is all there is. */
   localAddresses(): string[];
 }
-
-export const endpointKey = (e: Endpoint): string =>
-  e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 
 export const sameEndpoint = (a: Endpoint | undefined, b: Endpoint | undefined): boolean =>
   !!a && !!b && a.port === b.port && a.address === b.address;

@@ -1,146 +1,39 @@
-import { createHash } from 'node:crypto';
-import type { Clock, TimerHandle } from '../clock.js';
-import { DH_LEN, type KeyPair, type RandomBytes, defaultRandomBytes } from '../crypto/x25519.js';
+import type { Clock } from '../clock.js';
+import { DH_LEN, type RandomBytes, defaultRandomBytes } from '../crypto/x25519.js';
 import { Emitter } from '../emitter.js';
-import { PunchlineError, badArgument, closed, isPunchlineError } from '../errors.js';
+import { PunchlineError, badArgument, closed } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import { equalBytes, toHex } from '../wire/bytes.js';
+import { type PathId, describePath } from '../path/path-id.js';
+import { toHex } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
-import { ackRangesOf } from './ack-ranges.js';
-import { NewReno } from './congestion.js';
-import {
-  CloseCode,
-  type Frame,
-  PATH_DATA_BYTES,
-  decodeFrames,
-  encodeFrames,
-  frameSize,
-  isAckEliciting,
-  isProbing,
-} from './frames.js';
-import {
-  type HandshakeConfig,
-  type HandshakeResult,
-  InitiatorHandshake,
-  ResponderHandshake,
-} from './handshake-driver.js';
+import { AckTracker } from './ack-tracker.js';
+import { CloseCode, type Frame, isAckEliciting, isProbing } from './frames.js';
+import type { HandshakeResult } from './handshake-driver.js';
 import type { TransportParams } from './handshake-payload.js';
 import { KeySchedule } from './key-schedule.js';
-import { LossDetector, type SentFrame, type SentPacket } from './loss-detection.js';
-import { LossMeter } from './loss-meter.js';
+import { LivenessMonitor } from './liveness-monitor.js';
+import { LossRecovery } from './loss-recovery.js';
 import { type SessionTuning, resolveTuning } from './options.js';
-import {
-  CID_BYTES,
-  MAX_DATAGRAM,
-  MAX_PACKET_NUMBER,
-  MAX_PLAINTEXT,
-  type ParsedDataPacket,
-  connectionIdOf,
-  encodeHandshakePacket,
-  isSessionPacket,
-  openPacket,
-  parseDataPacket,
-  parseHandshakePacket,
-  sealPacket,
-} from './packet.js';
-import { RangeSet } from './range-set.js';
+import { MAX_DATAGRAM, isSessionPacket } from './packet.js';
+import { openDataPacket } from './packet-opener.js';
+import { PacketSender } from './packet-sender.js';
+import { PathValidator } from './path-validator.js';
+import { Receipts } from './receipts.js';
 import { Reassembler } from './reassembly.js';
 import { ReplayWindow } from './replay-window.js';
-import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
+import { SessionHandshake, freshConnectionId, initialConnectionId } from './session-handshake.js';
+import { type SessionPath, samePath } from './session-path.js';
 import { type DropCounts, type SessionStats, newDropCounts } from './stats.js';
-import { varintLength } from './varint.js';
+import type {
+  CloseReason,
+  SessionComponents,
+  SessionEvents,
+  SessionOptions,
+  SessionState,
+} from './session-api.js';
 
-/**
- * Where a session sends: a direct UDP endpoint, a relay tunnel, anything that carries datagrams.
- * The owner builds one per source address for receive(), so the session can answer a
- * PATH_CHALLENGE on the path it came from.
- */
-export interface SessionPath {
-  /** Names the path in stats and events, and tells paths apart: 'direct 1.2.3.4:5', 'relay'. */
-  readonly label: string;
-  send(datagram: Uint8Array): void;
-  /**
-   * Packets on this path come from the introduced peer and nobody else: the relay, whose server
-   * delivers a frame only from the connection that proved that peer's registered key. A handshake
-   * message proving another static key on such a path ends the session at once (KEY_MISMATCH);
-   * on any other path its source is unverified and it is counted (dropped.keyMismatch) and dropped.
-   */
-  readonly vouched?: boolean;
-}
-
-export interface SessionOptions extends Partial<SessionTuning> {
-  /**
-   * Force the role. Left undefined (recommended), the side with the lower static public key
-   * (bytewise) initiates: both peers are introduced at the same moment and know both keys, so
-   * they agree without a message. If both initiate anyway, the same rule resolves it.
-   */
-  initiator?: boolean;
-  /** This side's X25519 static key pair (Identity.dhPublic / dhPrivate). */
-  staticKey: KeyPair;
-  /** The X25519 key the rendezvous introduced; the handshake fails with KEY_MISMATCH otherwise. */
-  expectedRemoteStatic: Uint8Array;
-  /** Bytes both sides know, bound into the handshake (the introduction id). */
-  prologue?: Uint8Array;
-  /**
-   * RECEIPTs (and the receive window) count only messages the owner released with release(id),
-   * not every message delivered: an owner that must store a message before the peer may call it
-   * delivered releases it once stored. Unreleased messages hold the window: the peer stops
-   * after one window's worth.
-   */
-  releaseByOwner?: boolean;
-}
-
-export interface SessionComponents {
-  clock: Clock;
-  randomBytes?: RandomBytes;
-  logger?: Logger;
-}
-
-export type SessionState = SessionStats['state'];
-export type CloseReason = 'local' | 'remote' | 'error';
-
-export interface SessionEvents extends Record<string, unknown> {
-  /** The handshake finished; messages flow. */
-  open: { remoteStatic: Uint8Array; path: string | undefined };
-  /** A message from the peer, in order, exactly once. Ids count 1, 2, 3... per direction. */
-  message: { id: number; data: Uint8Array };
-  /** The peer's application has message `id` (RECEIPT). */
-  delivered: { id: number };
-  /** send() returned false earlier; there is room again. */
-  writable: Record<string, never>;
-  /** Nothing authenticated arrived for deadAfterMs. Messages wait; give a new path with setPath(). */
-  dead: { reason: 'timeout'; silentMs: number; path: string | undefined };
-  /** An authenticated packet arrived after 'dead'. */
-  alive: { path: string | undefined };
-  /** Packets now go out on this path: set by the owner, or validated after the peer moved. */
-  path: { label: string; via: 'set' | 'validated' | 'adopted' };
-  /** An authenticated packet came from a new path; a PATH_CHALLENGE went there. */
-  pathChallenge: { label: string };
-  closed: { reason: CloseReason; error?: PunchlineError };
-}
-
-/** The initiator by the default rule: the lower static public key, compared bytewise. */
-export function initiatorByKeys(localStatic: Uint8Array, remoteStatic: Uint8Array): boolean {
-  return Buffer.compare(localStatic, remoteStatic) < 0;
-}
-
-/**
- * The connection id the initiator's first message goes to, before it knows the responder's:
- * both sides derive it from the prologue, so the owner can route message 1 to the session it
- * created for that introduction.
- */
-export function initialConnectionId(prologue: Uint8Array): Uint8Array {
-  const h = createHash('sha256').update('punchline/session/initial-cid/v1').update(prologue).digest();
-  return new Uint8Array(h.subarray(0, CID_BYTES));
-}
-
-/** Packets one flush() may send before yielding to the clock (the rest follow at once). */
-const MAX_PACKETS_PER_FLUSH = 64;
-/** A STREAM frame is only started with at least this much room left in the packet. */
-const MIN_STREAM_ROOM = 24;
-/** Probe packets per probe timeout (RFC 9002 §6.2.4: one or two; two, so one loss does not cost a PTO). */
-const PROBES_PER_PTO = 2;
+export type { CloseReason, SessionComponents, SessionEvents, SessionOptions, SessionPath, SessionState };
 
 /**
  * A secure, reliable, path-agnostic session between two peers (docs/session.md).
@@ -155,9 +48,6 @@ const PROBES_PER_PTO = 2;
  * Events are emitted synchronously; receive() never throws. start() and close() are idempotent.
  */
 export class Session extends Emitter<SessionEvents> {
-  static readonly connectionIdOf = connectionIdOf;
-  static readonly isSessionPacket = isSessionPacket;
-
   /** The connection id the peer addresses this side by (8 random bytes). */
   readonly localCid: Uint8Array;
   /** Where message 1 goes (derived from the prologue; see initialConnectionId). */
@@ -166,24 +56,11 @@ export class Session extends Emitter<SessionEvents> {
   private readonly clock: Clock;
   private readonly random: RandomBytes;
   private readonly log: Logger;
-  private readonly hsConfig: HandshakeConfig;
-  private readonly prefersInitiator: boolean;
 
   private st: SessionState = 'idle';
-  private role: 'initiator' | 'responder';
   private path: SessionPath | undefined;
 
-  // handshake
-  private initiatorHs: InitiatorHandshake | undefined;
-  private responderHs: ResponderHandshake | undefined;
-  private hsPath: SessionPath | undefined;
-  private hsTimer: TimerHandle | undefined;
-  private hsDeadline: TimerHandle | undefined;
-  private hsTries = 0;
-  /** The last handshake message that proved another static key (unvouched path): the deadline's error. */
-  private wrongKey: PunchlineError | undefined;
-  /** The peer certainly holds the transport keys (RFC 9001 §4.1.2 "confirmed"). */
-  private confirmed = false;
+  private readonly hs: SessionHandshake;
   private remoteCid: Uint8Array | undefined;
   private remoteParams: TransportParams | undefined;
   private remoteStaticKey: Uint8Array | undefined;
@@ -191,62 +68,22 @@ export class Session extends Emitter<SessionEvents> {
   private keys: KeySchedule | undefined;
 
   // packets
-  private nextPn = 0;
   private readonly replay: ReplayWindow;
-  private readonly toAck = new RangeSet();
-  private largestReceived = -1;
-  private largestReceivedAt = 0;
-  private ackPending = false;
-  private ackNow = false;
-  private ackElicitingSinceAck = 0;
-  private ackTimer: TimerHandle | undefined;
-
-  // recovery
-  private readonly rtt: RttEstimator;
-  private readonly loss: LossDetector;
-  private readonly cc = new NewReno();
-  private readonly lossMeter = new LossMeter();
-  private lossTimer: TimerHandle | undefined;
-  private probeBudget = 0;
-  private pingPending = false;
+  private readonly acks: AckTracker;
+  private readonly recovery: LossRecovery;
+  private readonly sender: PacketSender;
 
   // messages
   private readonly sendBuf: SendBuffer;
   private readonly reasm: Reassembler;
-  private pendingEnds: number[] = [];
-  private pendingEndsHead = 0;
-  private peerReceipt = 0;
-  private receiptSent = 0;
-  private receiptAcked = 0;
-  private receiptUrgent = false;
-  private wantWritable = false;
+  private readonly receipts: Receipts;
 
   // paths and liveness
-  private validation:
-    { path: SessionPath; data: Uint8Array; tries: number; timer: TimerHandle | undefined } | undefined;
-  private lastReceivedAt = 0;
-  private lastAckElicitingSentAt = 0;
-  private isDead = false;
-  private hbTimer: TimerHandle | undefined;
-  private flushTimer: TimerHandle | undefined;
+  private readonly validator: PathValidator;
+  private readonly liveness: LivenessMonitor;
 
   private readonly dropped: DropCounts = newDropCounts();
-  private readonly n = {
-    packetsSent: 0,
-    packetsReceived: 0,
-    packetsLost: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    largestDatagram: 0,
-    retransmits: 0,
-    retransmittedBytes: 0,
-    probeTimeouts: 0,
-    handshakeRetransmits: 0,
-    pathChallenges: 0,
-    pathsValidated: 0,
-    pathValidationsFailed: 0,
-    deadEvents: 0,
-  };
+  private readonly received = { packetsReceived: 0, bytesReceived: 0 };
 
   constructor(options: SessionOptions, components: SessionComponents) {
     super();
@@ -259,10 +96,8 @@ export class Session extends Emitter<SessionEvents> {
     this.random = components.randomBytes ?? defaultRandomBytes;
     this.log = components.logger ?? silentLogger;
     this.initialCid = initialConnectionId(prologue ?? new Uint8Array(0));
-    this.localCid = this.freshCid();
-    this.prefersInitiator = initiatorByKeys(staticKey.publicKey, expectedRemoteStatic);
-    this.role = (initiator ?? this.prefersInitiator) ? 'initiator' : 'responder';
-    this.hsConfig = {
+    this.localCid = freshConnectionId(this.random, this.initialCid);
+    const hsConfig = {
       staticKey,
       expectedRemoteStatic: new Uint8Array(expectedRemoteStatic),
       prologue: new Uint8Array(prologue ?? new Uint8Array(0)),
@@ -270,20 +105,64 @@ export class Session extends Emitter<SessionEvents> {
       params: { receiveWindow: this.t.receiveWindowBytes, maxAckDelayMs: this.t.maxAckDelayMs },
       randomBytes: this.random,
     };
-    this.replay = new ReplayWindow(this.t.replayWindowPackets);
-    this.rtt = new RttEstimator(this.t.initialRttMs);
-    this.loss = new LossDetector(this.rtt, {
-      packetThreshold: this.t.packetThreshold,
-      timeThreshold: this.t.timeThreshold,
-      persistentCongestionThreshold: this.t.persistentCongestionThreshold,
-      maxPtoMs: this.t.maxPtoMs,
+    this.hs = new SessionHandshake(hsConfig, this.initialCid, initiator, this.t, {
+      clock: this.clock,
+      log: this.log,
+      dropped: this.dropped,
+      state: () => this.st,
+      path: () => this.path,
+      sendRaw: (path, datagram) => this.sender.sendRaw(path, datagram),
+      opened: (result, from) => this.onHandshakeDone(result, from),
+      answerFinish: () => {
+        this.sender.pingPending = true;
+        this.sender.queueFlush();
+      },
+      fail: (error) => this.fail(error),
     });
+    this.replay = new ReplayWindow(this.t.replayWindowPackets);
     this.sendBuf = new SendBuffer(this.t.sendBufferBytes);
     this.reasm = new Reassembler(
       this.t.receiveWindowBytes,
       this.t.maxMessageBytes,
       this.t.maxOutOfOrderSegments,
       options.releaseByOwner === true,
+    );
+    this.acks = new AckTracker(this.clock, this.t, () => this.sender.flush());
+    this.receipts = new Receipts(this.sendBuf, () => this.reasm.messagesReleased);
+    const active = (): boolean => this.st === 'open';
+    this.recovery = new LossRecovery(this.clock, this.t, this.sendBuf, this.receipts, {
+      active,
+      peerMaxAckDelay: () => this.peerMaxAckDelay(),
+      ping: () => void (this.sender.pingPending = true),
+      flush: () => this.sender.flush(),
+    });
+    this.validator = new PathValidator(this.clock, this.random, this.t.pathChallengeTries, {
+      challenged: (path) => this.fire('pathChallenge', { id: path.id }),
+      sendChallenge: (path, data) => this.sender.sendControl(path, [{ type: 'pathChallenge', data }]),
+      // Every two PTOs; three tries span six, more than RFC 9000 §8.2.4's three before giving up.
+      retryDelayMs: () => Math.max(2 * this.recovery.rtt.pto(this.peerMaxAckDelay()), 50),
+    });
+    this.liveness = new LivenessMonitor(this.clock, this.t, {
+      dead: (silentMs) => this.fire('dead', { reason: 'timeout', silentMs, path: this.path?.id }),
+      ping: () => {
+        this.sender.pingPending = true;
+        this.sender.flush();
+        return !this.sender.pingPending;
+      },
+      active,
+    });
+    const { acks, receipts, sendBuf, recovery, liveness } = this;
+    this.sender = new PacketSender(
+      this.clock,
+      this.log,
+      { acks, receipts, sendBuf, recovery, liveness },
+      {
+        active,
+        path: () => this.path,
+        keys: () => this.keys,
+        remoteCid: () => this.remoteCid,
+        fail: (error) => this.fail(error),
+      },
     );
   }
 
@@ -293,7 +172,7 @@ export class Session extends Emitter<SessionEvents> {
     return this.st;
   }
   get isInitiator(): boolean {
-    return this.role === 'initiator';
+    return this.hs.isInitiator;
   }
   /** The connection ids (hex) the owner routes to this session: its own and the initial one. */
   routingIds(): string[] {
@@ -307,11 +186,12 @@ export class Session extends Emitter<SessionEvents> {
   get handshakeHash(): Uint8Array | undefined {
     return this.hsHash && new Uint8Array(this.hsHash);
   }
-  get pathLabel(): string | undefined {
-    return this.path?.label;
+  /** The path packets go out on now. */
+  get pathId(): PathId | undefined {
+    return this.path?.id;
   }
   get dead(): boolean {
-    return this.isDead;
+    return this.liveness.dead;
   }
 
   /**
@@ -321,19 +201,13 @@ export class Session extends Emitter<SessionEvents> {
    */
   setPath(path: SessionPath): void {
     if (this.st === 'closed') return;
-    const changed = !this.path || this.path.label !== path.label || this.isDead;
+    const changed = !this.path || !samePath(this.path, path) || this.liveness.dead;
     this.path = path;
-    if (this.validation?.path.label === path.label) this.endValidation();
-    if (this.st === 'handshaking') {
-      this.hsPath = path; // the owner's choice beats where message 1 came from
-      this.hsTries = 0;
-      this.sendHandshake();
-      this.armHandshakeTimer();
-      return;
-    }
+    if (this.validator.isValidating(path)) this.validator.cancel();
+    if (this.st === 'handshaking') return this.hs.onPathSet(path);
     if (this.st !== 'open' || !changed) return;
-    if (!this.confirmed) this.sendHandshake(); // message 3 again, on the new path
-    this.fire('path', { label: path.label, via: 'set' });
+    if (!this.hs.confirmed) this.hs.resend(); // message 3 again, on the new path
+    this.fire('path', { id: path.id, via: 'set' });
     this.onPathChanged(true);
   }
 
@@ -341,18 +215,7 @@ export class Session extends Emitter<SessionEvents> {
   start(): void {
     if (this.st !== 'idle') return;
     this.st = 'handshaking';
-    this.hsDeadline = this.clock.setTimeout(() => {
-      this.hsDeadline = undefined;
-      if (this.st === 'handshaking' || (this.st === 'open' && !this.confirmed))
-        this.fail(this.wrongKeyError() ?? new PunchlineError('TIMEOUT', 'session handshake timed out'));
-    }, this.t.handshakeTimeoutMs);
-    if (this.role === 'initiator') {
-      this.initiatorHs = new InitiatorHandshake(this.hsConfig);
-      this.sendHandshake();
-      this.armHandshakeTimer();
-    } else {
-      this.responderHs = new ResponderHandshake(this.hsConfig);
-    }
+    this.hs.start();
   }
 
   /**
@@ -363,13 +226,8 @@ export class Session extends Emitter<SessionEvents> {
     if (this.st === 'closed') throw closed('session is closed');
     if (data.length > this.t.maxMessageBytes)
       throw badArgument(`message of ${data.length} bytes exceeds ${this.t.maxMessageBytes}`);
-    if (!this.sendBuf.canWrite(data.length)) {
-      this.wantWritable = true;
-      return false;
-    }
-    const { id, end } = this.sendBuf.write(data);
-    this.pendingEnds.push(end);
-    this.queueFlush();
+    const id = this.receipts.write(data);
+    if (id !== false) this.sender.queueFlush();
     return id;
   }
 
@@ -389,7 +247,7 @@ export class Session extends Emitter<SessionEvents> {
         return;
       }
       if (datagram[1] === MsgType.SESSION_DATA) this.onDataPacket(datagram, from);
-      else this.onHandshakePacket(datagram, from);
+      else this.hs.onPacket(datagram, from);
     } catch (err) {
       this.dropped.internal++;
       this.log.error('session receive failed', { error: String(err) });
@@ -406,24 +264,20 @@ export class Session extends Emitter<SessionEvents> {
   stats(): SessionStats {
     return {
       state: this.st,
-      role: this.role,
-      path: this.path?.label,
-      dead: this.isDead,
-      rttMs: this.rtt.smoothed,
-      minRttMs: this.rtt.hasSample ? this.rtt.min : 0,
-      rttVarMs: this.rtt.rttvar,
-      latestRttMs: this.rtt.latest,
-      ptoMs: this.rtt.pto(this.peerMaxAckDelay()),
-      loss: this.lossMeter.fraction,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
-      bytesInFlight: this.cc.bytesInFlight,
-      congestionEvents: this.cc.congestionEvents,
-      persistentCongestion: this.cc.persistentCongestionEvents,
-      ...this.n,
+      role: this.hs.roleName,
+      path: this.path && describePath(this.path.id),
+      dead: this.liveness.dead,
+      ...this.recovery.stats(),
+      ...this.sender.n,
+      ...this.received,
+      handshakeRetransmits: this.hs.retransmits,
+      pathChallenges: this.validator.challenges,
+      pathsValidated: this.validator.validated,
+      pathValidationsFailed: this.validator.failed,
+      deadEvents: this.liveness.deadEvents,
       messagesSent: this.sendBuf.messagesWritten,
       messagesReceived: this.reasm.messagesDelivered,
-      messagesDelivered: this.peerReceipt,
+      messagesDelivered: this.receipts.delivered,
       sendBufferBytes: this.sendBuf.buffered,
       keyPhase: {
         send: this.keys?.sendPhase ?? 0,
@@ -437,130 +291,6 @@ export class Session extends Emitter<SessionEvents> {
 
   // ---- handshake ----
 
-  private onHandshakePacket(datagram: Uint8Array, from: SessionPath): void {
-    let p;
-    try {
-      p = parseHandshakePacket(datagram);
-    } catch {
-      this.dropped.malformed++;
-      return;
-    }
-    switch (p.type) {
-      case MsgType.SESSION_INIT: {
-        if (!equalBytes(p.dcid, this.initialCid)) return void this.dropped.unknownCid++;
-        if (this.st === 'open') return void this.dropped.stray++;
-        if (this.role === 'initiator') {
-          // Simultaneous open: the lower static key stays initiator, the other side yields.
-          if (this.prefersInitiator) return void this.dropped.stray++;
-          this.becomeResponder();
-        }
-        let r;
-        try {
-          r = this.responderHs!.onMessage1(p.message);
-        } catch (err) {
-          return this.countHandshakeError(err, from);
-        }
-        this.hsPath = from;
-        this.sendRaw(from, encodeHandshakePacket(MsgType.SESSION_RESPONSE, r.initiatorCid, r.message2));
-        if (r.fresh) {
-          this.hsTries = 0;
-          this.armHandshakeTimer();
-        }
-        return;
-      }
-      case MsgType.SESSION_RESPONSE: {
-        if (!equalBytes(p.dcid, this.localCid)) return void this.dropped.unknownCid++;
-        const hs = this.initiatorHs;
-        if (this.role !== 'initiator' || !hs) return void this.dropped.stray++;
-        if (hs.isAccepted(p.message)) {
-          // Our message 3 was lost: the responder is still retransmitting message 2.
-          this.dropped.stray++;
-          if (!this.confirmed && this.remoteCid)
-            this.sendRaw(from, encodeHandshakePacket(MsgType.SESSION_FINISH, this.remoteCid, hs.message3!));
-          return;
-        }
-        if (this.st === 'open') return void this.dropped.stray++;
-        let done;
-        try {
-          done = hs.onMessage2(p.message);
-        } catch (err) {
-          return this.countHandshakeError(err, from);
-        }
-        this.sendRaw(
-          from,
-          encodeHandshakePacket(MsgType.SESSION_FINISH, done.result.remoteCid, done.message3),
-        );
-        this.onHandshakeDone(done.result, from);
-        return;
-      }
-      case MsgType.SESSION_FINISH: {
-        if (!equalBytes(p.dcid, this.localCid)) return void this.dropped.unknownCid++;
-        const hs = this.responderHs;
-        if (this.role !== 'responder' || !hs) return void this.dropped.stray++;
-        if (this.st === 'open') {
-          // A retransmitted message 3: the initiator has not heard from us since. Answer with a
-          // PING so it gets an authenticated packet (its handshake confirmation).
-          this.dropped.stray++;
-          this.pingPending = true;
-          this.queueFlush();
-          return;
-        }
-        let result;
-        try {
-          result = hs.onMessage3(p.message);
-        } catch (err) {
-          return this.countHandshakeError(err, from);
-        }
-        this.onHandshakeDone(result, from);
-        return;
-      }
-    }
-  }
-
-  /**
-   * A handshake message failed to read. With XX, messages 2 and 3 reveal the sender's static key,
-   * but anyone who knows the introduction id can make such a message with a key of its own (the
-   * initial connection id derives from it, and message 1 shows the initiator's cid in clear). So a
-   * different key kills the session only on a path that vouches for its sender (the relay);
-   * otherwise the message is counted and dropped, the handshake state is rebuilt for the next
-   * candidate, and the real peer can still finish. If none does by the deadline, the failure says
-   * KEY_MISMATCH: the peer may really hold another key than the one introduced.
-   */
-  private countHandshakeError(err: unknown, from: SessionPath): void {
-    if (isPunchlineError(err, 'KEY_MISMATCH')) {
-      if (from.vouched) return this.fail(err);
-      this.dropped.keyMismatch++;
-      if (!this.wrongKey)
-        this.log.warn('handshake message with another static key dropped', { path: from.label });
-      this.wrongKey = err;
-      return;
-    }
-    if (isPunchlineError(err, 'BAD_SIGNATURE')) this.dropped.auth++;
-    else if (isPunchlineError(err, 'MALFORMED')) this.dropped.malformed++;
-    else {
-      this.dropped.internal++;
-      this.log.error('session handshake failed', { error: String(err) });
-    }
-  }
-
-  private wrongKeyError(): PunchlineError | undefined {
-    if (!this.wrongKey) return undefined;
-    const n = this.dropped.keyMismatch;
-    return new PunchlineError(
-      'KEY_MISMATCH',
-      `${this.wrongKey.message}: ${n} handshake message${n > 1 ? 's' : ''} proved another key, none finished with the introduced one`,
-    );
-  }
-
-  private becomeResponder(): void {
-    this.role = 'responder';
-    this.initiatorHs = undefined;
-    this.responderHs = new ResponderHandshake(this.hsConfig);
-    this.clock.clearTimeout(this.hsTimer);
-    this.hsTimer = undefined;
-    this.hsTries = 0;
-  }
-
   private onHandshakeDone(r: HandshakeResult, from: SessionPath): void {
     const now = this.clock.now();
     this.keys = new KeySchedule(r.ciphers.send, r.ciphers.receive, this.t.rekeyAfterPackets);
@@ -570,159 +300,55 @@ export class Session extends Emitter<SessionEvents> {
     this.hsHash = r.handshakeHash;
     this.sendBuf.flowLimit = r.remoteParams.receiveWindow;
     this.st = 'open';
-    // The responder has read message 3, so both sides hold the keys; the initiator knows only
-    // when an authenticated packet arrives, and until then resends message 3.
-    this.confirmed = this.role === 'responder';
-    // The deadline stays until confirmation: an initiator whose message 3 was refused (the
-    // responder saw KEY_MISMATCH) fails with TIMEOUT instead of sitting 'open' forever.
-    if (this.confirmed) this.confirm();
-    this.clock.clearTimeout(this.hsTimer);
-    this.hsTimer = undefined;
-    this.hsTries = 0;
-    if (!this.confirmed) this.armHandshakeTimer();
-    this.lastReceivedAt = now;
-    this.lastAckElicitingSentAt = now;
+    this.liveness.reset(now);
     if (!this.path) {
       this.path = from;
-      this.fire('path', { label: from.label, via: 'adopted' });
+      this.fire('path', { id: from.id, via: 'adopted' });
     }
     // The responder's first packet confirms the handshake to the initiator (the role of QUIC's
     // HANDSHAKE_DONE, RFC 9000 §19.20); a PING makes it go now, and its ACK gives an RTT sample.
-    if (this.role === 'responder') this.pingPending = true;
-    this.armHeartbeat();
-    this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.label });
-    this.queueFlush();
-  }
-
-  /** The peer holds the keys: stop resending message 3 and drop the handshake deadline. */
-  private confirm(): void {
-    this.confirmed = true;
-    this.clock.clearTimeout(this.hsTimer);
-    this.hsTimer = undefined;
-    this.clock.clearTimeout(this.hsDeadline);
-    this.hsDeadline = undefined;
-  }
-
-  /** Retransmit the handshake message this side is waiting on an answer to. */
-  private sendHandshake(): void {
-    if (this.role === 'initiator' && this.initiatorHs) {
-      if (this.st === 'handshaking' && this.path) {
-        this.sendRaw(
-          this.path,
-          encodeHandshakePacket(MsgType.SESSION_INIT, this.initialCid, this.initiatorHs.message1),
-        );
-      } else if (this.st === 'open' && !this.confirmed && this.path && this.remoteCid) {
-        this.sendRaw(
-          this.path,
-          encodeHandshakePacket(MsgType.SESSION_FINISH, this.remoteCid, this.initiatorHs.message3!),
-        );
-      }
-      return;
-    }
-    const latest = this.responderHs?.latest;
-    const to = this.hsPath ?? this.path;
-    if (this.st === 'handshaking' && latest && to) {
-      this.sendRaw(to, encodeHandshakePacket(MsgType.SESSION_RESPONSE, latest.initiatorCid, latest.message2));
-    }
-  }
-
-  private armHandshakeTimer(): void {
-    this.clock.clearTimeout(this.hsTimer);
-    const delay = Math.min(this.t.handshakeRetransmitMs * 2 ** this.hsTries, this.t.handshakeRetransmitMaxMs);
-    this.hsTimer = this.clock.setTimeout(() => {
-      this.hsTimer = undefined;
-      const waiting =
-        (this.st === 'handshaking' && (this.role === 'initiator' || this.responderHs?.latest)) ||
-        (this.st === 'open' && !this.confirmed);
-      if (!waiting) return;
-      this.hsTries++;
-      this.n.handshakeRetransmits++;
-      this.sendHandshake();
-      this.armHandshakeTimer();
-    }, delay);
+    if (!this.hs.isInitiator) this.sender.pingPending = true;
+    this.liveness.arm();
+    this.fire('open', { remoteStatic: new Uint8Array(r.remoteStatic), path: this.path.id });
+    this.sender.queueFlush();
   }
 
   // ---- data packets ----
 
   private onDataPacket(datagram: Uint8Array, from: SessionPath): void {
-    let p: ParsedDataPacket;
-    try {
-      p = parseDataPacket(datagram);
-    } catch {
-      return void this.dropped.malformed++;
-    }
-    if (!equalBytes(p.header.dcid, this.localCid)) return void this.dropped.unknownCid++;
-    const keys = this.keys;
-    if (!keys || this.st !== 'open') return void this.dropped.early++;
-    const pn = p.header.pn;
-    // Cheap check first; the window only moves once the packet authenticates.
-    if (this.replay.check(pn) !== 'new') return void this.dropped.replay++;
+    // Before 'open' there are no keys: counted as early, like a packet that overtook message 3.
+    const keys = this.st === 'open' ? this.keys : undefined;
     const now = this.clock.now();
-    let plaintext: Uint8Array;
-    try {
-      // RFC 9001 §6.5: keep the previous key for three probe timeouts after a rotation.
-      const keep = 3 * this.rtt.pto(this.peerMaxAckDelay());
-      plaintext = keys.opening(p.header.keyPhase, pn, now, keep, (c) => openPacket(p, c));
-    } catch {
-      return void this.dropped.auth++;
-    }
-    let frames: Frame[];
-    try {
-      frames = decodeFrames(plaintext);
-    } catch {
-      return void this.dropped.malformed++;
-    }
-    // Refuse the whole packet (unacknowledged, so the sender sends it again) rather than
-    // acknowledge data this side cannot hold.
-    for (const f of frames) {
-      if (f.type !== 'stream') continue;
-      const refusal = this.reasm.refusal(f.offset, f.data.length);
-      if (refusal) return void this.dropped[refusal]++;
-    }
+    const { localCid, replay, reasm } = this;
+    const keepPreviousKeyMs = 3 * this.recovery.rtt.pto(this.peerMaxAckDelay());
+    const opened = openDataPacket(datagram, { localCid, keys, replay, reasm, keepPreviousKeyMs, now });
+    if ('drop' in opened) return void this.dropped[opened.drop]++;
+    const { pn, frames } = opened;
     this.replay.accept(pn);
-    this.n.packetsReceived++;
-    this.n.bytesReceived += datagram.length;
-    this.lastReceivedAt = now;
-    if (this.isDead) {
-      this.isDead = false;
-      this.fire('alive', { path: this.path?.label });
-      this.armHeartbeat();
+    this.received.packetsReceived++;
+    this.received.bytesReceived += datagram.length;
+    if (this.liveness.heard(now)) {
+      this.fire('alive', { path: this.path?.id });
+      this.liveness.arm();
     }
-    if (!this.confirmed) this.confirm();
-    const previousLargest = this.largestReceived;
-    const newest = pn > previousLargest;
-    if (newest) {
-      this.largestReceived = pn;
-      this.largestReceivedAt = now;
-    }
+    if (!this.hs.confirmed) this.hs.confirm();
+    const { newest, outOfOrder } = this.acks.onReceived(pn, now);
     // RFC 9000 §9.3: only the newest non-probing packet from a new address starts a migration,
     // and only a PATH_RESPONSE from that address completes it.
-    if (newest && from.label !== this.path?.label && !frames.every(isProbing)) this.startValidation(from);
+    if (newest && !(this.path && samePath(from, this.path)) && !frames.every(isProbing))
+      this.startValidation(from);
 
-    if (frames.some(isAckEliciting)) {
-      this.toAck.add(pn, pn + 1);
-      this.toAck.keepHighest(this.t.maxAckRanges);
-      this.ackPending = true;
-      this.ackElicitingSinceAck++;
-      // RFC 9000 §13.2.1: acknowledge at once when a packet is out of order or leaves a gap;
-      // §13.2.2: at least every second ack-eliciting packet; otherwise within max_ack_delay.
-      const outOfOrder = !newest || pn > previousLargest + 1;
-      // A PING (heartbeat or probe) is there to measure the path: answer it without delay, so
-      // min_rtt is not inflated by max_ack_delay on an idle session.
-      const ping = frames.some((f) => f.type === 'ping');
-      if (outOfOrder || ping || this.ackElicitingSinceAck >= this.t.ackElicitingThreshold) this.ackNow = true;
-      else if (!this.ackTimer)
-        this.ackTimer = this.clock.setTimeout(() => {
-          this.ackTimer = undefined;
-          this.ackNow = true;
-          this.flush();
-        }, this.t.maxAckDelayMs);
-    }
+    if (frames.some(isAckEliciting))
+      this.acks.onAckEliciting(
+        pn,
+        outOfOrder,
+        frames.some((f) => f.type === 'ping'),
+      );
     for (const f of frames) {
       if (this.st !== 'open') return;
       this.onFrame(f, from);
     }
-    this.queueFlush();
+    this.sender.queueFlush();
   }
 
   private onFrame(f: Frame, from: SessionPath): void {
@@ -735,7 +361,7 @@ export class Session extends Emitter<SessionEvents> {
         return this.onReceipt(f.count);
       case 'pathChallenge':
         // RFC 9000 §8.2.2: answer on the path the challenge came from.
-        return this.sendControl(from, [{ type: 'pathResponse', data: f.data }]);
+        return this.sender.sendControl(from, [{ type: 'pathResponse', data: f.data }]);
       case 'pathResponse':
         return this.onPathResponse(f.data, from);
       case 'close':
@@ -747,53 +373,20 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   private onAck(ranges: readonly { smallest: number; largest: number }[], delayUs: number): void {
-    if (ranges[0]!.largest >= this.nextPn) return void this.dropped.protocol++;
-    const out = this.loss.onAck(ranges, delayUs / 1000, this.peerMaxAckDelay(), this.clock.now());
+    if (ranges[0]!.largest >= this.sender.nextPn) return void this.dropped.protocol++;
+    const out = this.recovery.onAck(ranges, delayUs);
     for (const p of out.acked) {
-      this.cc.onAcked(p);
       this.keys!.onAcked(p.pn);
-      this.lossMeter.record(false);
       // RFC 9000 §13.2.4: the peer has our ACK up to this number; stop repeating those ranges.
-      if (p.ackLargest !== undefined) this.toAck.remove(0, p.ackLargest + 1);
+      if (p.ackLargest !== undefined) this.acks.onPeerHas(p.ackLargest);
       for (const f of p.frames) {
         if (f.kind === 'stream') this.sendBuf.onAcked(f.offset, f.length);
-        else if (f.kind === 'receipt') this.receiptAcked = Math.max(this.receiptAcked, f.count);
+        else if (f.kind === 'receipt') this.receipts.onAcked(f.count);
       }
     }
-    this.onLost(out.lost);
-    this.armLossTimer();
-    if (this.wantWritable && this.sendBuf.buffered * 2 <= this.sendBuf.maxBytes) {
-      this.wantWritable = false;
-      this.fire('writable', {});
-    }
-  }
-
-  private onLost(lost: SentPacket[]): void {
-    if (lost.length === 0) return;
-    for (const p of lost) {
-      this.n.packetsLost++;
-      this.lossMeter.record(true);
-      this.requeue(p);
-    }
-    const persistent = this.loss.persistentCongestion(lost, this.peerMaxAckDelay());
-    this.cc.onLost(lost, this.clock.now(), persistent);
-  }
-
-  /** Send again what a packet carried that still matters (frames, not packets: RFC 9000 §13.3). */
-  private requeue(p: SentPacket): void {
-    for (const f of p.frames) {
-      if (f.kind === 'stream') {
-        const bytes = this.sendBuf.onLost(f.offset, f.length);
-        if (bytes > 0) {
-          this.n.retransmits++;
-          this.n.retransmittedBytes += bytes;
-        }
-      } else if (f.kind === 'receipt' && f.count >= this.receiptSent && f.count > this.receiptAcked) {
-        this.receiptSent = this.receiptAcked;
-        this.receiptUrgent = true;
-        this.n.retransmits++;
-      }
-    }
+    this.recovery.onLost(out.lost);
+    this.recovery.arm();
+    if (this.receipts.writable()) this.fire('writable', {});
   }
 
   private onStream(offset: number, data: Uint8Array): void {
@@ -820,317 +413,46 @@ export class Session extends Emitter<SessionEvents> {
    */
   release(id: number): void {
     if (this.st !== 'open' || !this.reasm.release(id)) return;
-    this.receiptUrgent = true;
-    this.queueFlush();
+    this.receipts.markUrgent();
+    this.sender.queueFlush();
   }
 
   private onReceipt(count: number): void {
-    if (count > this.sendBuf.messagesWritten) return void this.dropped.protocol++;
-    let end: number | undefined;
-    while (this.peerReceipt < count) {
-      end = this.pendingEnds[this.pendingEndsHead++];
-      this.peerReceipt++;
-      this.fire('delivered', { id: this.peerReceipt });
-    }
-    if (this.pendingEndsHead > 1024 && this.pendingEndsHead * 2 > this.pendingEnds.length) {
-      this.pendingEnds = this.pendingEnds.slice(this.pendingEndsHead);
-      this.pendingEndsHead = 0;
-    }
-    // The peer frees its window as its application takes messages: flow control by receipts.
-    if (end !== undefined) this.sendBuf.flowLimit = end + this.remoteParams!.receiveWindow;
+    const ids = this.receipts.onReceipt(count, this.remoteParams!.receiveWindow);
+    if (!ids) return void this.dropped.protocol++;
+    for (const id of ids) this.fire('delivered', { id });
   }
 
   // ---- paths ----
 
   private startValidation(from: SessionPath): void {
-    if (this.validation?.path.label === from.label) return;
+    if (this.validator.isValidating(from)) return;
     if (!this.path) {
       this.path = from;
-      this.fire('path', { label: from.label, via: 'adopted' });
+      this.fire('path', { id: from.id, via: 'adopted' });
       return;
     }
-    // One validation at a time: a new source replaces the old one, so forged sources cannot
-    // make this side send more than one challenge per authenticated, never-seen packet.
-    this.endValidation();
-    this.validation = { path: from, data: this.random(PATH_DATA_BYTES), tries: 0, timer: undefined };
-    this.fire('pathChallenge', { label: from.label });
-    this.sendChallenge();
-  }
-
-  private sendChallenge(): void {
-    const v = this.validation;
-    if (!v || this.st !== 'open') return;
-    if (v.tries >= this.t.pathChallengeTries) {
-      this.n.pathValidationsFailed++;
-      this.endValidation();
-      return;
-    }
-    v.tries++;
-    this.n.pathChallenges++;
-    this.sendControl(v.path, [{ type: 'pathChallenge', data: v.data }]);
-    // Every two PTOs; three tries span six, more than RFC 9000 §8.2.4's three before giving up.
-    v.timer = this.clock.setTimeout(
-      () => {
-        if (this.validation === v) this.sendChallenge();
-      },
-      Math.max(2 * this.rtt.pto(this.peerMaxAckDelay()), 50),
-    );
+    this.validator.start(from);
   }
 
   private onPathResponse(data: Uint8Array, from: SessionPath): void {
-    const v = this.validation;
-    if (!v || !equalBytes(v.data, data) || v.path.label !== from.label)
-      return void this.dropped.pathResponse++;
-    this.endValidation();
-    this.n.pathsValidated++;
+    if (!this.validator.onResponse(data, from)) return void this.dropped.pathResponse++;
     this.path = from;
-    this.fire('path', { label: from.label, via: 'validated' });
+    this.fire('path', { id: from.id, via: 'validated' });
     // Likely a NAT rebinding (the port changed): keep the window and RTT, resend what was in flight.
     this.onPathChanged(false);
   }
 
-  private endValidation(): void {
-    if (this.validation) this.clock.clearTimeout(this.validation.timer);
-    this.validation = undefined;
-  }
-
   /** Packets in flight went to the old path: send their frames again now, without a congestion signal. */
   private onPathChanged(resetRecovery: boolean): void {
-    for (const p of this.loss.takeAll()) {
-      this.cc.discard(p.size);
-      this.requeue(p);
-    }
-    if (resetRecovery) {
-      this.cc.reset();
-      this.rtt.reset();
-    }
-    this.pingPending = true;
-    this.flush();
-    this.armLossTimer();
-  }
-
-  // ---- sending ----
-
-  private queueFlush(): void {
-    if (this.flushTimer || this.st !== 'open') return;
-    this.flushTimer = this.clock.setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush();
-    }, 0);
-  }
-
-  private flush(): void {
-    this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.st !== 'open' || !this.path) return;
-    let sentEliciting = false;
-    for (let i = 0; i < MAX_PACKETS_PER_FLUSH; i++) {
-      const r = this.sendPacket();
-      if (r === 'none') break;
-      if (r === 'eliciting') sentEliciting = true;
-      if (i === MAX_PACKETS_PER_FLUSH - 1) this.queueFlush();
-    }
-    if (sentEliciting) this.armLossTimer();
-  }
-
-  /** Build and send one packet from what is pending; 'none' when nothing justifies one. */
-  private sendPacket(): 'none' | 'ack' | 'eliciting' {
-    const path = this.path!;
-    const frames: Frame[] = [];
-    const sent: SentFrame[] = [];
-    let size = 0;
-    let ack: Frame | undefined;
-    if (this.ackPending) {
-      ack = this.buildAck();
-      if (ack) size += frameSize(ack);
-    }
-    let receipt = 0;
-    if (this.reasm.messagesReleased > this.receiptSent) {
-      receipt = this.reasm.messagesReleased;
-      const f: Frame = { type: 'receipt', count: receipt };
-      frames.push(f);
-      sent.push({ kind: 'receipt', count: receipt });
-      size += frameSize(f);
-    }
-    const ping = this.pingPending;
-    if (ping) {
-      frames.push({ type: 'ping' });
-      sent.push({ kind: 'ping' });
-      size += 1;
-    }
-    // Stream data: retransmissions first, then new bytes, within the congestion window (probes
-    // may exceed it, RFC 9002 §7.5).
-    if (this.probeBudget > 0 || this.cc.canSend()) {
-      const maxOverhead = 1 + varintLength(this.sendBuf.writeOffset) + 2;
-      while (MAX_PLAINTEXT - size - maxOverhead >= MIN_STREAM_ROOM) {
-        const room = MAX_PLAINTEXT - size - maxOverhead;
-        const span = this.sendBuf.takeLost(room) ?? this.sendBuf.takeNew(room);
-        if (!span) break;
-        const f: Frame = {
-          type: 'stream',
-          offset: span.offset,
-          data: this.sendBuf.read(span.offset, span.length),
-        };
-        frames.push(f);
-        sent.push({ kind: 'stream', offset: span.offset, length: span.length });
-        size += frameSize(f);
-      }
-    }
-    const eliciting = sent.length > 0;
-    // A fresh RECEIPT waits for the ACK it rides with (at most max_ack_delay away), so a message
-    // does not cost a packet of its own; a RECEIPT lost or probed goes at once.
-    const receiptOnly = receipt > 0 && sent.length === 1;
-    const justified =
-      (eliciting && !receiptOnly) ||
-      (receiptOnly && (this.receiptUrgent || this.probeBudget > 0)) ||
-      (ack && this.ackNow);
-    if (!justified) return 'none';
-    if (ack) frames.unshift(ack);
-    const datagram = this.seal(frames);
-    if (!datagram) return 'none';
-    const pn = this.nextPn - 1;
-    this.emitDatagram(path, datagram);
-    if (ack) {
-      this.ackPending = false;
-      this.ackNow = false;
-      this.ackElicitingSinceAck = 0;
-      this.clock.clearTimeout(this.ackTimer);
-      this.ackTimer = undefined;
-    }
-    if (!eliciting) return 'ack';
-    const now = this.clock.now();
-    this.loss.onSent({
-      pn,
-      timeSent: now,
-      size: datagram.length,
-      frames: sent,
-      ackLargest: ack && ack.type === 'ack' ? ack.ranges[0]!.largest : undefined,
-      // RFC 9002 §7.8: the window counts as used when it is at least half full.
-      cwndLimited: (this.cc.bytesInFlight + datagram.length) * 2 >= this.cc.cwnd,
-    });
-    this.cc.onSent(datagram.length);
-    this.lastAckElicitingSentAt = now;
-    if (ping) this.pingPending = false;
-    if (receipt > 0) {
-      this.receiptSent = receipt;
-      this.receiptUrgent = false;
-    }
-    if (this.probeBudget > 0) this.probeBudget--;
-    return 'eliciting';
-  }
-
-  private buildAck(): Frame | undefined {
-    if (this.toAck.isEmpty) {
-      this.ackPending = false;
-      return undefined;
-    }
-    const ranges = ackRangesOf(this.toAck, this.t.maxAckRanges);
-    const delayMs =
-      ranges[0]!.largest === this.largestReceived ? this.clock.now() - this.largestReceivedAt : 0;
-    return { type: 'ack', delayUs: Math.max(0, Math.round(delayMs * 1000)), ranges };
-  }
-
-  /** Seal frames into the next packet number. */
-  private seal(frames: readonly Frame[]): Uint8Array | undefined {
-    if (!this.keys || !this.remoteCid) return undefined;
-    if (this.nextPn >= MAX_PACKET_NUMBER) {
-      this.fail(new PunchlineError('CLOSED', 'packet numbers exhausted'));
-      return undefined;
-    }
-    const pn = this.nextPn++;
-    const { cipher, phase } = this.keys.sealing(pn);
-    return sealPacket({ dcid: this.remoteCid, keyPhase: phase, pn }, encodeFrames(frames), cipher);
-  }
-
-  /** A packet outside loss recovery (path probes, CLOSE): sent once, on the given path. */
-  private sendControl(path: SessionPath, frames: readonly Frame[]): void {
-    const datagram = this.seal(frames);
-    if (datagram) this.emitDatagram(path, datagram);
+    this.recovery.onPathChanged(resetRecovery);
+    this.sender.pingPending = true;
+    this.sender.flush();
+    this.recovery.arm();
   }
 
   private sendClose(code: number): void {
-    if (this.st === 'open' && this.path) this.sendControl(this.path, [{ type: 'close', code }]);
-  }
-
-  private emitDatagram(path: SessionPath, datagram: Uint8Array): void {
-    this.n.packetsSent++;
-    this.n.bytesSent += datagram.length;
-    this.sendRaw(path, datagram);
-  }
-
-  private sendRaw(path: SessionPath, datagram: Uint8Array): void {
-    if (datagram.length > this.n.largestDatagram) this.n.largestDatagram = datagram.length;
-    try {
-      path.send(datagram);
-    } catch (err) {
-      this.log.warn('session path send failed', { path: path.label, error: String(err) });
-    }
-  }
-
-  // ---- timers ----
-
-  private armLossTimer(): void {
-    this.clock.clearTimeout(this.lossTimer);
-    this.lossTimer = undefined;
-    if (this.st !== 'open') return;
-    const t = this.loss.timer(this.peerMaxAckDelay());
-    if (!t) return;
-    this.lossTimer = this.clock.setTimeout(() => this.onLossTimer(), Math.max(0, t.at - this.clock.now()));
-  }
-
-  /** RFC 9002 A.9 OnLossDetectionTimeout. */
-  private onLossTimer(): void {
-    this.lossTimer = undefined;
-    if (this.st !== 'open') return;
-    const t = this.loss.timer(this.peerMaxAckDelay());
-    if (!t) return;
-    if (t.kind === 'loss') {
-      this.onLost(this.loss.detectLost(this.clock.now()));
-    } else {
-      this.loss.onPtoTimeout();
-      this.n.probeTimeouts++;
-      this.probeBudget = PROBES_PER_PTO;
-      // Probe with new data if there is any, else with what the oldest packet carried.
-      if (!this.sendBuf.hasLost() && !this.sendBuf.hasNew()) {
-        const oldest = this.loss.oldest();
-        if (oldest) this.requeue(oldest);
-        if (!this.sendBuf.hasLost() && this.reasm.messagesReleased <= this.receiptSent)
-          this.pingPending = true;
-      }
-    }
-    this.flush();
-    this.armLossTimer();
-  }
-
-  private armHeartbeat(): void {
-    this.clock.clearTimeout(this.hbTimer);
-    this.hbTimer = undefined;
-    if (this.st !== 'open') return;
-    const pingAt = this.lastAckElicitingSentAt + this.t.pingIntervalMs;
-    const deadAt = this.isDead ? Infinity : this.lastReceivedAt + this.t.deadAfterMs;
-    const at = Math.min(pingAt, deadAt);
-    this.hbTimer = this.clock.setTimeout(() => this.onHeartbeat(), Math.max(0, at - this.clock.now()));
-  }
-
-  private onHeartbeat(): void {
-    this.hbTimer = undefined;
-    if (this.st !== 'open') return;
-    const now = this.clock.now();
-    // Compared as "now >= deadline" (the very sum the timer was armed for): a difference could
-    // fall short by a rounding error and re-arm the timer at 0 ms forever.
-    if (!this.isDead && now >= this.lastReceivedAt + this.t.deadAfterMs) {
-      this.isDead = true;
-      this.n.deadEvents++;
-      this.fire('dead', { reason: 'timeout', silentMs: now - this.lastReceivedAt, path: this.path?.label });
-      if (this.st !== 'open') return;
-    }
-    if (now >= this.lastAckElicitingSentAt + this.t.pingIntervalMs) {
-      this.pingPending = true;
-      this.flush();
-      // Nothing was sent (no path): count the heartbeat as done so the timer does not spin.
-      if (this.pingPending) this.lastAckElicitingSentAt = now;
-    }
-    this.armHeartbeat();
+    if (this.st === 'open' && this.path) this.sender.sendControl(this.path, [{ type: 'close', code }]);
   }
 
   // ---- endings ----
@@ -1145,23 +467,12 @@ export class Session extends Emitter<SessionEvents> {
   private finish(reason: CloseReason, error?: PunchlineError): void {
     if (this.st === 'closed') return;
     this.st = 'closed';
-    for (const t of [
-      this.hsTimer,
-      this.hsDeadline,
-      this.ackTimer,
-      this.lossTimer,
-      this.hbTimer,
-      this.flushTimer,
-    ])
-      this.clock.clearTimeout(t);
-    this.endValidation();
-    this.hsTimer =
-      this.hsDeadline =
-      this.ackTimer =
-      this.lossTimer =
-      this.hbTimer =
-      this.flushTimer =
-        undefined;
+    this.hs.close();
+    this.sender.close();
+    this.recovery.close();
+    this.acks.close();
+    this.liveness.close();
+    this.validator.cancel();
     this.fire('closed', error ? { reason, error } : { reason });
   }
 
@@ -1175,14 +486,5 @@ export class Session extends Emitter<SessionEvents> {
 
   private peerMaxAckDelay(): number {
     return this.remoteParams?.maxAckDelayMs ?? this.t.maxAckDelayMs;
-  }
-
-  private freshCid(): Uint8Array {
-    for (let i = 0; i < 8; i++) {
-      const cid = this.random(CID_BYTES);
-      if (cid.length === CID_BYTES && cid.some((b) => b !== 0) && !equalBytes(cid, this.initialCid))
-        return new Uint8Array(cid);
-    }
-    throw new PunchlineError('INTERNAL', 'random source gave no usable connection id');
   }
 }

@@ -54,7 +54,7 @@ export const newDropCounts = (): DropCounts => ({
 export interface SessionStats {
   state: 'idle' | 'handshaking' | 'open' | 'closed';
   role: 'initiator' | 'responder';
-  /** Label of the path packets go out on. */
+  /** The path packets go out on, as describePath writes it (common/path/path-id.ts). */
   path: string | undefined;
   dead: boolean;
   /** smoothed_rtt (RFC 9002 §5.3); the initial 333 ms until a sample arrives. */

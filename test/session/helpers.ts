@@ -115,8 +115,9 @@ export function makePair(o: PairOptions = {}): Pair {
   const track = (d: Uint8Array): void => {
     largest = Math.max(largest, d.length);
   };
+  // Direct paths to documentation addresses (RFC 5737): A as B sees it, and B as A sees it.
   const toA: SessionPath = {
-    label: 'to-a',
+    id: { kind: 'direct', remote: { address: '192.0.2.1', port: 1001 } },
     vouched: o.vouched ?? false,
     send: (d) => {
       track(d);
@@ -124,7 +125,7 @@ export function makePair(o: PairOptions = {}): Pair {
     },
   };
   const toB: SessionPath = {
-    label: 'to-b',
+    id: { kind: 'direct', remote: { address: '192.0.2.2', port: 1002 } },
     vouched: o.vouched ?? false,
     send: (d) => {
       track(d);

@@ -76,11 +76,11 @@ describe('heartbeats and liveness', () => {
     const ab = new Wire(p.clock, rng.fork('ab'), { delayMs: 30 });
     const ba = new Wire(p.clock, rng.fork('ba'), { delayMs: 30 });
     const relayToB: SessionPath = {
-      label: 'relay',
+      id: { kind: 'relay' },
       send: (d) => ab.carry(d, (x) => p.b.receive(x, relayToA)),
     };
     const relayToA: SessionPath = {
-      label: 'relay',
+      id: { kind: 'relay' },
       send: (d) => ba.carry(d, (x) => p.a.receive(x, relayToB)),
     };
     const alive: string[] = [];

@@ -16,7 +16,7 @@ import {
   parseHandshakePacket,
   sealPacket,
 } from '../../common/session/packet.js';
-import { initialConnectionId } from '../../common/session/session.js';
+import { initialConnectionId } from '../../common/session/session-handshake.js';
 
 const dcid = fromHex('1122334455667788');
 const key = (): CipherState => new CipherState(new Uint8Array(32).fill(7));

@@ -6,7 +6,9 @@ import { MsgType } from '../../common/wire/constants.js';
 import { type Frame, encodeFrames } from '../../common/session/frames.js';
 import { KeySchedule } from '../../common/session/key-schedule.js';
 import { openPacket, parseDataPacket, sealPacket } from '../../common/session/packet.js';
-import type { Session } from '../../common/session/session.js';
+import type { PacketSender } from '../../common/session/packet-sender.js';
+import { describePath } from '../../common/path/path-id.js';
+import type { Session, SessionPath } from '../../common/session/session.js';
 import type { DropCounts } from '../../common/session/stats.js';
 import { collect, enc, makePair, runUntil } from './helpers.js';
 
@@ -101,9 +103,9 @@ describe('hostile packets', () => {
     runUntil(p.clock, () => p.a.state === 'open' && p.b.state === 'open', 5000);
     runUntil(p.clock, () => false, 100);
     const got = collect(p.b);
-    // Seal with A's real keys (the session's private sealer), bypassing A's own logic.
+    // Seal with A's real keys (the session's private packet sender), bypassing A's own logic.
     const asA = (frames: Frame[]): Uint8Array =>
-      (p.a as unknown as { seal(f: readonly Frame[]): Uint8Array }).seal(frames);
+      (p.a as unknown as { sender: PacketSender }).sender.seal(frames)!;
     p.b.receive(asA([{ type: 'ack', delayUs: 0, ranges: [{ smallest: 0, largest: 1_000_000 }] }]), p.toA);
     p.b.receive(asA([{ type: 'receipt', count: 999 }]), p.toA);
     expect(drops(p.b).protocol).toBe(2);
@@ -151,7 +153,10 @@ describe('path validation', () => {
     runUntil(p.clock, () => false, 200);
     // An attacker on the path copies A's next packet and races it to B from its own address.
     const challenges: Uint8Array[] = [];
-    const evil = { label: 'evil', send: (d: Uint8Array) => challenges.push(new Uint8Array(d)) };
+    const evil: SessionPath = {
+      id: { kind: 'direct', remote: { address: '192.0.2.66', port: 6666 } },
+      send: (d: Uint8Array) => void challenges.push(new Uint8Array(d)),
+    };
     let copied = false;
     p.ab.drop = (d) => {
       if (!copied && d[1] === MsgType.SESSION_DATA && d.length > 60) {
@@ -168,7 +173,7 @@ describe('path validation', () => {
     // response reaches B from 'to-a', not from 'evil'.
     p.a.receive(challenges[0]!, p.toB);
     runUntil(p.clock, () => false, 5000);
-    expect(p.b.stats().path).toBe('to-a');
+    expect(p.b.stats().path).toBe(describePath(p.toA.id));
     expect(drops(p.b).pathResponse).toBe(1);
     expect(p.b.stats().pathValidationsFailed).toBe(1);
     expect(challenges.length).toBe(3); // tried three times, then gave up

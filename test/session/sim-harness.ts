@@ -5,6 +5,7 @@ import type { NatPolicy } from '../../common/net/sim/nat-rules.js';
 import type { SimNat } from '../../common/net/sim/nat.js';
 import { Rng } from '../../common/net/sim/random.js';
 import { type DatagramSocket, type Endpoint, endpointKey } from '../../common/net/types.js';
+import type { PathId } from '../../common/path/path-id.js';
 import { connectionIdOf } from '../../common/session/packet.js';
 import { Session, type SessionPath } from '../../common/session/session.js';
 import type { SessionTuning } from '../../common/session/options.js';
@@ -16,8 +17,8 @@ import { orderedKeys, seededRandom } from './helpers.js';
  */
 export class SocketOwner {
   readonly routes = new Map<string, Session>();
-  /** Endpoints with a name of their own (a relay), instead of "direct a.b.c.d:port". */
-  readonly named = new Map<string, string>();
+  /** Endpoints (endpointKey) that are a relay: their path is { kind: 'relay' }, not a direct one. */
+  readonly relays = new Set<string>();
   unrouted = 0;
   constructor(readonly sock: DatagramSocket) {
     sock.onMessage((data, from) => {
@@ -34,8 +35,8 @@ export class SocketOwner {
     for (const id of s.routingIds()) this.routes.set(id, s);
   }
   pathTo(to: Endpoint): SessionPath {
-    const label = this.named.get(endpointKey(to)) ?? `direct ${endpointKey(to)}`;
-    return { label, send: (d) => this.sock.send(d, to) };
+    const id: PathId = this.relays.has(endpointKey(to)) ? { kind: 'relay' } : { kind: 'direct', remote: to };
+    return { id, send: (d) => this.sock.send(d, to) };
   }
 }
 

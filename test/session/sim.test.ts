@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
 import { Rng } from '../../common/net/sim/random.js';
 import { endpointKey } from '../../common/net/types.js';
+import { describePath } from '../../common/path/path-id.js';
 import type { Session } from '../../common/session/session.js';
 import { checkMessage, drive, makeMessage, relay, simPair } from './sim-harness.js';
 
@@ -161,7 +162,7 @@ describe('session over the simulated network', () => {
     };
     tick();
     const paths: { label: string; via: string }[] = [];
-    p.b.on('path', (e) => paths.push(e));
+    p.b.on('path', (e) => paths.push({ label: describePath(e.id), via: e.via }));
     drive(p.sim, () => rb.seqs.length > 100, 60_000);
     const before = p.b.stats().path!;
     const mapped = p.natA.mappings()[0]!.external;
@@ -190,7 +191,7 @@ describe('session over the simulated network', () => {
     let racing = false;
     const aPath = p.ownerA.pathTo(p.bEndpoint);
     p.a.setPath({
-      label: aPath.label,
+      id: aPath.id,
       send: (d) => {
         aPath.send(d);
         captured.push(new Uint8Array(d));
@@ -199,7 +200,7 @@ describe('session over the simulated network', () => {
     });
     const rb = receiver(p.b, 'a->b');
     const challenges: string[] = [];
-    p.b.on('pathChallenge', (e) => challenges.push(e.label));
+    p.b.on('pathChallenge', (e) => challenges.push(describePath(e.id)));
     const N = 100;
     for (let i = 0; i < 30; i++) p.a.send(makeMessage(i, 200, 'a->b'));
     drive(p.sim, () => rb.seqs.length === 30, 60_000);
@@ -267,8 +268,8 @@ describe('session over the simulated network', () => {
     // The owners fall back to the relay.
     const r = await relay(p.sim, '203.0.113.40');
     const rKey = `${r.endpoint.address}:${r.endpoint.port}`;
-    p.ownerA.named.set(rKey, 'relay');
-    p.ownerB.named.set(rKey, 'relay');
+    p.ownerA.relays.add(rKey);
+    p.ownerB.relays.add(rKey);
     p.ownerA.sock.send(new Uint8Array([0x41]), r.endpoint);
     p.ownerB.sock.send(new Uint8Array([0x42]), r.endpoint);
     drive(p.sim, () => false, 100);

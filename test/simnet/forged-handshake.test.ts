@@ -5,7 +5,7 @@ import type { Endpoint } from '../../common/net/types.js';
 import { InitiatorHandshake, ResponderHandshake } from '../../common/session/handshake-driver.js';
 import type { HandshakeConfig } from '../../common/session/handshake-driver.js';
 import { encodeHandshakePacket, parseHandshakePacket } from '../../common/session/packet.js';
-import { initialConnectionId, initiatorByKeys } from '../../common/session/session.js';
+import { initialConnectionId, initiatorByKeys } from '../../common/session/session-handshake.js';
 import type { Session } from '../../common/session/session.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { fromHex } from '../../common/wire/bytes.js';
@@ -85,12 +85,13 @@ async function attack(seed: number): Promise<{ a: SimPeer; b: SimPeer; forged: n
   );
   // The moment the initiator's message 1 is on the wire: a message 2 from mallory, proving its key.
   await w.run(() => {
-    const hs = (sessionOf(initiator.node) as unknown as { initiatorHs?: InitiatorHandshake } | undefined)
-      ?.initiatorHs;
+    const hs = (
+      sessionOf(initiator.node) as unknown as { hs: { initiatorHs?: InitiatorHandshake } } | undefined
+    )?.hs.initiatorHs;
     return hs !== undefined;
   }, 5000);
   const s = sessionOf(initiator.node)!;
-  const m1 = (s as unknown as { initiatorHs: InitiatorHandshake }).initiatorHs.message1;
+  const m1 = (s as unknown as { hs: { initiatorHs: InitiatorHandshake } }).hs.initiatorHs.message1;
   const asResponder = new ResponderHandshake(config(introId, initiator));
   const r = asResponder.onMessage1(m1);
   send(
