@@ -3,7 +3,7 @@ import path from 'node:path';
 import { SystemClock } from '../common/clock.js';
 import { intFlag, logLevelFlag, parseFlags, textFlag } from '../common/cli/args.js';
 import { PunchlineError, badArgument } from '../common/errors.js';
-import { defaultDataDir, fingerprint, idText, loadOrCreateIdentity } from '../common/identity.js';
+import { defaultDataDir, fingerprint, idText, loadOrCreateIdentity } from '../common/identity/identity.js';
 import { createLogger } from '../common/log.js';
 import { logFile } from '../common/log-file.js';
 import { nodeNetwork } from '../common/net/udp-node.js';

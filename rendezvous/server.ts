@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../common/clock.js';
-import { peerIdOf, verifySignature } from '../common/identity.js';
+import { peerIdOf, verifySignature } from '../common/identity/identity.js';
 import { badArgument } from '../common/errors.js';
 import { silentLogger } from '../common/log.js';
 import { nameProblem } from '../common/names.js';

@@ -4,7 +4,7 @@
  * Repetitive steps (later probe rounds, more drops) are told once and counted in the summary.
  */
 import type { CandidateKind } from '../../common/path/candidates.js';
-import { natLabel } from '../../common/path/nat-behaviour.js';
+import { natLabel } from '../../common/nat-behaviour.js';
 import { topologyDiagram } from './diagram.js';
 import type { DemoEvent, DemoEventOf, Topology, Who } from './events.js';
 import { PEERS, other } from './events.js';

@@ -21,7 +21,8 @@ import {
   type LabProcess,
   type Router,
 } from '../../common/lab/index.js';
-import { natLabel, predictDirect } from '../../common/path/nat-behaviour.js';
+import { natLabel } from '../../common/nat-behaviour.js';
+import { predictDirect } from '../../common/path/predict-direct.js';
 import { badArgument } from '../../common/errors.js';
 import { topologyDiagram } from './diagram.js';
 import type { Who } from './events.js';

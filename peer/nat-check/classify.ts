@@ -13,8 +13,9 @@
  */
 import { endpointKey, sameEndpoint } from '../../common/net/types.js';
 import type { Endpoint } from '../../common/net/types.js';
-import { NAT_BEHAVIOURS, natLabel, predictDirect } from '../../common/path/nat-behaviour.js';
-import type { NatBehaviour, NatType } from '../../common/path/nat-behaviour.js';
+import { NAT_BEHAVIOURS, natLabel } from '../../common/nat-behaviour.js';
+import { predictDirect } from '../../common/path/predict-direct.js';
+import type { NatBehaviour, NatType } from '../../common/nat-behaviour.js';
 import { backoffDelay } from '../../common/path/backoff.js';
 import type { BackoffOptions } from '../../common/path/backoff.js';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { isPunchlineError } from '../../common/errors.js';
 import type { WsMessageStream } from '../../common/net/ws-node.js';
 import { MsgType } from '../../common/wire/constants.js';
