@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { generateIdentity } from '../../common/identity/identity.js';
 import { isPunchlineError } from '../../common/errors.js';
-import type { WsMessageStream } from '../../common/net/ws-node.js';
+import type { WsMessageStream } from '../../common/net/ws-stream.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { encode } from '../../common/wire/messages.js';
 import type { RendezvousServer } from '../../rendezvous/server.js';
