@@ -14,6 +14,7 @@
  * stun-decode.ts and stun-encode.ts; this file is its public face and the server's answer.
  */
 import type { Endpoint } from '../endpoint.js';
+import { decodeOrDrop } from './decode-or-drop.js';
 import { decodeStun, fingerprintOk, isStunMessage } from './stun-decode.js';
 import { encodeBindingError, encodeBindingSuccess } from './stun-encode.js';
 import { StunMethod, StunAttr } from './stun-message.js';
@@ -101,8 +102,10 @@ export function answerStunRequest(
   opts: { readonly alternatePort?: boolean } = {},
 ): StunAnswer | undefined {
   if (!isStunMessage(buf)) return undefined;
+  // No count here: the caller counts every request that gets no answer (rendezvous/server.ts).
+  const msg = decodeOrDrop(decodeStun, buf, () => {});
+  if (!msg) return undefined;
   try {
-    const msg = decodeStun(buf);
     if (msg.class !== 'request' || msg.method !== StunMethod.BINDING) return undefined;
     if (fingerprintOk(buf, msg) === false) return undefined;
     const change = msg.changeRequest;
@@ -120,7 +123,7 @@ export function answerStunRequest(
     const bytes = encodeBindingSuccess(msg.txId, from, { software: STUN_SOFTWARE, fingerprint: true });
     return { bytes, via: change?.changePort ? 'other' : 'this' };
   } catch {
-    return undefined; // malformed request, or an unusable `from`: drop
+    return undefined; // an unusable `from` (not an IP address): drop
   }
 }
 
