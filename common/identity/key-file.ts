@@ -177,9 +177,6 @@ export function generateKeyFileKeys(spec: Pick<KeyFileSpec, 'sections'>): KeyFil
   return keys;
 }
 
-/** The text a key file with these keys holds (tests write variants of it). */
-export const keyFileText = (keys: KeyFileKeys, spec: KeyFileSpec): string => serialize(keys, spec);
-
 /** Load the key file, checking its permissions and contents. */
 export async function loadKeyFile(
   file: string,
