@@ -15,7 +15,10 @@ export interface Clock {
 
 let nextId = 1;
 
-/** The real clock: performance.now() and node timers, unref'd so they never hold the process open. */
+/**
+ * The real clock: performance.now() and node timers. The timers are not unref'd: like node's own,
+ * a pending one keeps the process alive, so whatever owns timers clears them in its close().
+ */
 export class SystemClock implements Clock {
   private readonly timers = new Map<number, NodeJS.Timeout>();
   now(): number {

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import type { PunchlineError } from '../common/errors.js';
-import type { Identity } from '../common/identity.js';
+import type { Identity } from '../common/identity/identity.js';
 import type { Logger } from '../common/log.js';
 import type { Endpoint } from '../common/net/types.js';
 import { type PathId, type PathKind, describePath, pathKey } from '../common/path/path-id.js';

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { PunchlineError } from '../common/errors.js';
-import type { Identity } from '../common/identity.js';
-import { verifySignature } from '../common/identity.js';
+import type { Identity } from '../common/identity/identity.js';
+import { verifySignature } from '../common/identity/identity.js';
 import { candidate, candidatesFor, probeSchedule } from '../common/path/candidates.js';
 import type { Candidate } from '../common/path/candidates.js';
 import { PROBE_BUDGET, mayProbe, triggeredCheck } from '../common/path/probe-budget.js';

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
-import type { Identity } from '../common/identity.js';
+import type { Identity } from '../common/identity/identity.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { MessageStream, StreamConnectOptions, StreamNetwork } from '../common/net/stream.js';

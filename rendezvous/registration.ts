@@ -1,4 +1,4 @@
-import { peerIdOf, verifySignature } from '../common/identity.js';
+import { peerIdOf, verifySignature } from '../common/identity/identity.js';
 import { nameProblem } from '../common/names.js';
 import { endpointKey } from '../common/net/types.js';
 import { dh } from '../common/crypto/x25519.js';

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { KeyPair } from '../common/crypto/x25519.js';
-import { defaultDataDir } from '../common/identity.js';
-import { loadOrCreateKeyFile } from '../common/key-file.js';
-import type { KeyFileOptions, KeyFileSpec } from '../common/key-file.js';
+import { defaultDataDir } from '../common/identity/identity.js';
+import { loadOrCreateKeyFile } from '../common/identity/key-file.js';
+import type { KeyFileOptions, KeyFileSpec } from '../common/identity/key-file.js';
 
 /**
  * The rendezvous server's long-term X25519 key on disk (docs/self-hosting.md "The server key").

@@ -11,7 +11,6 @@ import {
   PATTERNS,
   isPatternName,
   needsLocalStatic,
-  needsRemoteStatic,
 } from './patterns.js';
 import { SymmetricState } from './symmetric-state.js';
 import {
@@ -31,13 +30,12 @@ export interface HandshakeOptions {
   hash?: HashName;
   /** Bound into the handshake hash; both sides must pass the same bytes (Noise §6). */
   prologue?: Uint8Array;
-  /** This side's static key pair, required when the pattern sends or pre-shares it. */
+  /** This side's static key pair, required when the pattern sends it (both sides of XX). */
   staticKey?: KeyPair;
   /**
-   * The peer's static public key. Required when the pattern has it as a pre-message (the
-   * initiator of NK/XK/IK/KK, the responder of KN/KK/KX). In any other pattern it is an
-   * expectation: when the peer's `s` arrives and differs, readMessage throws KEY_MISMATCH and
-   * the handshake is dead, before this side reveals anything more.
+   * The peer's static public key, when known beforehand: an expectation. When the peer's `s`
+   * arrives and differs, readMessage throws KEY_MISMATCH and the handshake is dead, before this
+   * side reveals anything more.
    */
   remoteStatic?: Uint8Array;
   /** A fixed ephemeral key pair, for test vectors only: reusing an ephemeral breaks Noise. */
@@ -63,8 +61,8 @@ const EMPTY = new Uint8Array(0);
 type Phase = 'handshake' | 'failed' | 'split';
 
 /**
- * HandshakeState (Noise §5.3) with a general interpreter for the tokens e, s, ee, es, se, ss and
- * `s` pre-messages, driven by the table in patterns.ts.
+ * HandshakeState (Noise §5.3) with an interpreter for the tokens e, s, ee, es and se, driven by
+ * the table in patterns.ts.
  *
  * Every message is hostile (docs/architecture.md house style §2). Each WriteMessage/ReadMessage runs on a copy of
  * the state and commits only on success, so the visible state (handshakeHash,
@@ -115,18 +113,11 @@ export class HandshakeState {
     if (needsLocalStatic(pattern, initiator) && this.s === undefined) {
       throw badArgument(`${pattern.name} ${role(initiator)} needs staticKey`);
     }
-    const preShared = needsRemoteStatic(pattern, initiator);
-    if (preShared && remoteStatic === undefined) {
-      throw badArgument(`${pattern.name} ${role(initiator)} needs remoteStatic`);
-    }
-    this.rs = preShared ? remoteStatic : undefined;
-    this.expectedRemoteStatic = preShared ? undefined : remoteStatic;
+    this.expectedRemoteStatic = remoteStatic;
 
     this.symmetric = SymmetricState.initialize(noiseHash(hashName), this.protocolName);
+    // No pre-messages in XX: the prologue is all Initialize mixes in (Noise §5.3).
     this.symmetric.mixHash(options.prologue ?? EMPTY);
-    // Pre-messages: the initiator's first, then the responder's (Noise §5.3 Initialize).
-    for (const _ of pattern.initiatorPreMessage) this.symmetric.mixHash(this.staticOf(true));
-    for (const _ of pattern.responderPreMessage) this.symmetric.mixHash(this.staticOf(false));
   }
 
   /** All handshake messages have been written or read; split() is next. */
@@ -144,7 +135,7 @@ export class HandshakeState {
     return this.phase === 'handshake' && !this.complete && this.index % 2 === (this.initiator ? 0 : 1);
   }
 
-  /** The peer's static public key once known (pre-message or received). Authenticated only once complete. */
+  /** The peer's static public key once received. Authenticated only once complete. */
   get remoteStaticPublicKey(): Uint8Array | undefined {
     return this.rs === undefined ? undefined : new Uint8Array(this.rs);
   }
@@ -175,7 +166,7 @@ export class HandshakeState {
           parts.push(e.publicKey);
           sym.mixHash(e.publicKey);
         } else if (token === 's') {
-          parts.push(sym.encryptAndHash(this.staticOf(this.initiator)));
+          parts.push(sym.encryptAndHash(this.localStatic()));
         } else {
           sym.mixKey(this.dhToken(token, e, this.re, this.rs));
         }
@@ -257,16 +248,16 @@ export class HandshakeState {
     this.index++;
   }
 
-  /** The static public key of the initiator (`true`) or responder, for pre-messages and `s`. */
-  private staticOf(ofInitiator: boolean): Uint8Array {
-    const key = ofInitiator === this.initiator ? this.s?.publicKey : this.rs;
+  /** This side's static public key, for `s`. */
+  private localStatic(): Uint8Array {
+    const key = this.s?.publicKey;
     if (key === undefined) throw new PunchlineError('INTERNAL', 'pattern needs a static key that is missing');
     return key;
   }
 
   /**
-   * The DH of a token (Noise §5.3): ee = DH(e, re); ss = DH(s, rs); es = DH(e, rs) for the
-   * initiator and DH(s, re) for the responder; se mirrors es.
+   * The DH of a token (Noise §5.3): ee = DH(e, re); es = DH(e, rs) for the initiator and
+   * DH(s, re) for the responder; se mirrors es.
    */
   private dhToken(token: Token, e: KeyPair | undefined, re?: Uint8Array, rs?: Uint8Array): Uint8Array {
     const localEphemeral =

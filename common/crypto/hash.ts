@@ -2,15 +2,15 @@ import { createHash, createHmac } from 'node:crypto';
 import { PunchlineError } from '../errors.js';
 
 /**
- * The Noise hash functions node:crypto offers (Noise §12.3-12.5). BLAKE2s is not in OpenSSL's
- * default provider, so it is absent here.
+ * The Noise hash function punchline's sessions use, SHA-256 (Noise §12.3):
+ * Noise_XX_25519_ChaChaPoly_SHA256.
  */
-export type HashName = 'SHA256' | 'SHA512' | 'BLAKE2b';
-export const HASH_NAMES: readonly HashName[] = ['SHA256', 'SHA512', 'BLAKE2b'];
+export type HashName = 'SHA256';
+export const HASH_NAMES: readonly HashName[] = ['SHA256'];
 
 export interface NoiseHash {
   readonly name: HashName;
-  /** HASHLEN: 32 or 64. */
+  /** HASHLEN: 32. */
   readonly hashLen: number;
   /** HASH(data) over the concatenation of `parts`. */
   hash(...parts: Uint8Array[]): Uint8Array;
@@ -22,12 +22,10 @@ export interface NoiseHash {
   hkdf3(chainingKey: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array, Uint8Array];
 }
 
-// OpenSSL digest names; their block sizes (64 for SHA-256, 128 for SHA-512 and BLAKE2b-512)
-// are the BLOCKLEN values Noise specifies, so node's HMAC is Noise's HMAC.
+// OpenSSL digest names; the block size (64 for SHA-256) is the BLOCKLEN Noise specifies, so
+// node's HMAC is Noise's HMAC.
 const ALGORITHMS: Record<HashName, { algorithm: string; hashLen: number }> = {
   SHA256: { algorithm: 'sha256', hashLen: 32 },
-  SHA512: { algorithm: 'sha512', hashLen: 64 },
-  BLAKE2b: { algorithm: 'blake2b512', hashLen: 64 },
 };
 
 const BYTE_1 = Uint8Array.of(1);

@@ -40,11 +40,21 @@ export interface IptablesRule {
 }
 
 export function natRules(opts: NatOptions): IptablesRule[] {
-  const rules: IptablesRule[] = [];
   const loss = opts.loss ?? 0;
   if (!(loss >= 0 && loss <= 1)) throw new Error(`lab: loss must be within 0..1, got ${loss}`);
+  return [
+    masquerade(opts.kind),
+    ...lossRules(loss),
+    // Copies of the shared rules: a caller may extend one rule's arguments for one router.
+    ...[
+      ...(opts.udpBlocked ? [UDP_BLOCKED] : []),
+      ...((opts.dropUnsolicited ?? true) ? HOME_ROUTER : []),
+    ].map((r) => ({ ...r, args: [...r.args] })),
+  ];
+}
 
-  rules.push({
+function masquerade(kind: NatKind): IptablesRule {
+  return {
     table: 'nat',
     args: [
       '-A',
@@ -53,97 +63,72 @@ export function natRules(opts: NatOptions): IptablesRule[] {
       'wan',
       '-j',
       'MASQUERADE',
-      ...(opts.kind === 'symmetric' ? ['--random-fully'] : []),
+      ...(kind === 'symmetric' ? ['--random-fully'] : []),
     ],
     why:
-      opts.kind === 'symmetric'
+      kind === 'symmetric'
         ? 'symmetric NAT: a new random public port for every new destination'
         : 'cone NAT: keep the source port, one mapping for all destinations',
-  });
-
-  if (loss > 0) {
-    // First in FORWARD, so replies of established flows are lost too. Matching on -i/-o wan keeps
-    // LAN-internal traffic lossless; each crossing packet matches exactly one of the two.
-    for (const dir of ['-i', '-o']) {
-      rules.push({
-        table: 'filter',
-        args: [
-          '-A',
-          'FORWARD',
-          dir,
-          'wan',
-          '-m',
-          'statistic',
-          '--mode',
-          'random',
-          '--probability',
-          String(loss),
-          '-j',
-          'DROP',
-        ],
-        why: `random loss ${loss} ${dir === '-i' ? 'inbound' : 'outbound'} (the kernel has no netem here)`,
-      });
-    }
-  }
-
-  if (opts.udpBlocked) {
-    rules.push({
-      table: 'filter',
-      args: ['-A', 'FORWARD', '-i', 'lan', '-o', 'wan', '-p', 'udp', '-j', 'DROP'],
-      why: 'UDP blocked towards the WAN; TCP still passes',
-    });
-  }
-
-  if (opts.dropUnsolicited ?? true) {
-    rules.push(
-      {
-        table: 'filter',
-        args: [
-          '-A',
-          'INPUT',
-          '-i',
-          'wan',
-          '-m',
-          'conntrack',
-          '--ctstate',
-          'ESTABLISHED,RELATED',
-          '-j',
-          'ACCEPT',
-        ],
-        why: 'home router: replies to the router itself are let in',
-      },
-      {
-        table: 'filter',
-        args: ['-A', 'INPUT', '-i', 'wan', '-j', 'DROP'],
-        why: 'home router: unsolicited WAN traffic to the router is dropped before conntrack confirms an entry for it, so an early punch probe cannot steal the port of our outbound mapping',
-      },
-      {
-        table: 'filter',
-        args: [
-          '-A',
-          'FORWARD',
-          '-i',
-          'wan',
-          '-o',
-          'lan',
-          '-m',
-          'conntrack',
-          '--ctstate',
-          'ESTABLISHED,RELATED',
-          '-j',
-          'ACCEPT',
-        ],
-        why: 'home router: replies to LAN flows are forwarded',
-      },
-      {
-        table: 'filter',
-        args: ['-A', 'FORWARD', '-i', 'wan', '-o', 'lan', '-j', 'DROP'],
-        why: 'home router: nothing unsolicited is routed into the LAN',
-      },
-    );
-  }
-  return rules;
+  };
 }
+
+/**
+ * First in FORWARD, so replies of established flows are lost too. Matching on -i/-o wan keeps
+ * LAN-internal traffic lossless; each crossing packet matches exactly one of the two.
+ */
+function lossRules(loss: number): IptablesRule[] {
+  if (loss <= 0) return [];
+  return ['-i', '-o'].map((dir) => ({
+    table: 'filter',
+    args: [
+      '-A',
+      'FORWARD',
+      dir,
+      'wan',
+      '-m',
+      'statistic',
+      '--mode',
+      'random',
+      '--probability',
+      String(loss),
+      '-j',
+      'DROP',
+    ],
+    why: `random loss ${loss} ${dir === '-i' ? 'inbound' : 'outbound'} (the kernel has no netem here)`,
+  }));
+}
+
+const UDP_BLOCKED: IptablesRule = {
+  table: 'filter',
+  args: ['-A', 'FORWARD', '-i', 'lan', '-o', 'wan', '-p', 'udp', '-j', 'DROP'],
+  why: 'UDP blocked towards the WAN; TCP still passes',
+};
+
+const ESTABLISHED = ['-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'];
+
+/** NatOptions.dropUnsolicited: what a home router does with traffic nobody inside asked for. */
+const HOME_ROUTER: readonly IptablesRule[] = [
+  {
+    table: 'filter',
+    args: ['-A', 'INPUT', '-i', 'wan', ...ESTABLISHED],
+    why: 'home router: replies to the router itself are let in',
+  },
+  {
+    table: 'filter',
+    args: ['-A', 'INPUT', '-i', 'wan', '-j', 'DROP'],
+    why: 'home router: unsolicited WAN traffic to the router is dropped before conntrack confirms an entry for it, so an early punch probe cannot steal the port of our outbound mapping',
+  },
+  {
+    table: 'filter',
+    args: ['-A', 'FORWARD', '-i', 'wan', '-o', 'lan', ...ESTABLISHED],
+    why: 'home router: replies to LAN flows are forwarded',
+  },
+  {
+    table: 'filter',
+    args: ['-A', 'FORWARD', '-i', 'wan', '-o', 'lan', '-j', 'DROP'],
+    why: 'home router: nothing unsolicited is routed into the LAN',
+  },
+];
 
 /** The rules as iptables-restore input (applied atomically, replacing both tables). */
 export function toRestoreInput(rules: readonly IptablesRule[]): string {

@@ -146,7 +146,7 @@ export class LabProcess {
   }
 
   /** SIGTERM the group, SIGKILL it after graceMs; resolves once it has exited. Idempotent. */
-  async stop(graceMs = 1_000): Promise<ExitInfo> {
+  async close(graceMs = 1_000): Promise<ExitInfo> {
     if (!this.running) return this.exited;
     this.kill('SIGTERM');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);

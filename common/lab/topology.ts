@@ -329,7 +329,7 @@ export class Lab {
   /** Stop every process (SIGTERM, SIGKILL after graceMs), delete every namespace. Idempotent. */
   async teardown(graceMs = 500): Promise<void> {
     this.torn = true;
-    await Promise.all([...this.processes].map((p) => p.stop(graceMs)));
+    await Promise.all([...this.processes].map((p) => p.close(graceMs)));
     deleteNamespacesWithPrefix(this.prefix);
     untrackPrefix(this.prefix);
   }

@@ -5,8 +5,11 @@
  */
 import type { Endpoint } from '../endpoint.js';
 
+// Endpoint and its helpers live at the root of common/ (common/endpoint.ts) so the codecs and the
+// path logic need nothing from this layer; they are re-exported here for the code that uses them
+// with the sockets.
 export type { Endpoint };
-export { endpointKey } from '../endpoint.js';
+export { endpointKey, parseEndpoint, sameEndpoint } from '../endpoint.js';
 
 export type DatagramHandler = (data: Uint8Array, from: Endpoint) => void;
 
@@ -31,9 +34,3 @@ export interface Network {
   /** The host's own interface addresses (LAN candidates), excluding loopback unless it is all there is. */
   localAddresses(): string[];
 }
-
-export const sameEndpoint = (a: Endpoint | undefined, b: Endpoint | undefined): boolean =>
-  !!a && !!b && a.port === b.port && a.address === b.address;
-
-/** Parse "host:port" or "[v6]:port". Throws a BAD_ARGUMENT PunchlineError on bad input. */
-export { parseEndpoint } from './parse-endpoint.js';

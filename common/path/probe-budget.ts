@@ -1,4 +1,4 @@
-import type { CandidateKind } from './candidates.js';
+import type { CandidateKind } from './candidate-kind.js';
 
 /**
  * How much a punch attempt may send to addresses that have not answered yet, as numbers and pure

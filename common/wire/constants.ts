@@ -41,7 +41,6 @@ export const MsgType = {
   RELAYED: 0x41, // server -> peer: from id (16) | payload (u16 length, bytes)
 } as const;
 export type MsgTypeName = keyof typeof MsgType;
-export type MsgTypeNumber = (typeof MsgType)[MsgTypeName];
 
 /** Wire error numbers carried in ERROR messages (mapped to ErrorCode in common/wire/errors-map.ts). */
 export const WireError = {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
-import { fingerprint } from '../../common/identity.js';
+import { fingerprint } from '../../common/identity/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
 import type { PeerLink } from '../peer-link.js';

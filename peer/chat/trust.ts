@@ -1,5 +1,5 @@
 import { PunchlineError } from '../../common/errors.js';
-import { peerIdOf } from '../../common/identity.js';
+import { peerIdOf } from '../../common/identity/identity.js';
 import { fromHex, toHex } from '../../common/wire/bytes.js';
 import { expectShape, hexField, isObject, loadPinFile, savePinFile, sinceField } from '../pin-file.js';
 

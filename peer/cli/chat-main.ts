@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { SystemClock } from '../../common/clock.js';
 import { PunchlineError } from '../../common/errors.js';
-import { fingerprint, idText, loadOrCreateIdentity } from '../../common/identity.js';
+import { fingerprint, idText, loadOrCreateIdentity } from '../../common/identity/identity.js';
 import { createLogger } from '../../common/log.js';
 import type { Logger } from '../../common/log.js';
 import { logFile } from '../../common/log-file.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { intFlag, logLevelFlag, parseFlags, textFlag } from '../../common/cli/args.js';
 import type { OptionSpec } from '../../common/cli/args.js';
 import { badArgument } from '../../common/errors.js';
-import { defaultDataDir } from '../../common/identity.js';
+import { defaultDataDir } from '../../common/identity/identity.js';
 import type { LogLevel } from '../../common/log.js';
 import type { Endpoint } from '../../common/endpoint.js';
 import { Limits } from '../../common/wire/constants.js';

@@ -3,7 +3,7 @@
  * following the three rules of predictDirect (common/path/nat-behaviour.ts) and
  * docs/nat-traversal.md, for someone who has never heard of NATs.
  */
-import type { NatBehaviour } from '../../common/path/nat-behaviour.js';
+import type { NatBehaviour } from '../../common/nat-behaviour.js';
 import type { Who } from './events.js';
 import { NAT_KINDS } from './nat-kinds.js';
 import type { NatKind } from './nat-kinds.js';

@@ -4,7 +4,7 @@
  */
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
 import type { NatPolicy } from '../../common/net/sim/nat-rules.js';
-import type { NatType } from '../../common/path/nat-behaviour.js';
+import type { NatType } from '../../common/nat-behaviour.js';
 import { badArgument } from '../../common/errors.js';
 
 export type NatKind = 'cone' | 'full-cone' | 'restricted' | 'symmetric' | 'none';

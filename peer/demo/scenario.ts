@@ -3,12 +3,12 @@
  * network (common/net/sim), behind the NATs `--nat` picked, run on the VirtualClock so it all
  * takes no real time. It reports what happens as DemoEvents (events.ts); the narrator tells them.
  */
-import { fingerprint, idText } from '../../common/identity.js';
+import { fingerprint, idText } from '../../common/identity/identity.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
 import type { SimHost } from '../../common/net/sim/host.js';
 import type { SimEvent } from '../../common/net/sim/stats.js';
-import { predictDirect } from '../../common/path/nat-behaviour.js';
-import { natLabel } from '../../common/path/nat-behaviour.js';
+import { predictDirect } from '../../common/path/predict-direct.js';
+import { natLabel } from '../../common/nat-behaviour.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
 import { PeerNode } from '../peer-node.js';
 import { PUNCH_DEFAULTS } from '../puncher.js';

@@ -4,8 +4,8 @@
  * retry jitter. The simulator draws its own randomness (loss, ports) from the same seed.
  */
 import { createHash } from 'node:crypto';
-import { identityFromSeed } from '../../common/identity.js';
-import type { Identity } from '../../common/identity.js';
+import { identityFromSeed } from '../../common/identity/identity.js';
+import type { Identity } from '../../common/identity/identity.js';
 
 /** A stream of pseudo-random bytes: SHA-256 in counter mode over a label. Not for real keys. */
 export function seededBytes(label: string): (n: number) => Uint8Array {

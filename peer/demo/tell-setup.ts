@@ -2,7 +2,7 @@
  * The story's opening, told from demo events (events.ts): what the run is, the network, the
  * keys, the lab's processes (--real), registration, presence and the introduction asked for.
  */
-import { natLabel } from '../../common/path/nat-behaviour.js';
+import { natLabel } from '../../common/nat-behaviour.js';
 import { topologyDiagram } from './diagram.js';
 import type { DemoEventOf, Who } from './events.js';
 import { percent, step, wrap } from './format.js';

@@ -2,8 +2,8 @@
  * The NAT types consistent with the findings, and a name for them: classic names for people, an
  * RFC 4787 label with the alternatives the check cannot tell apart.
  */
-import { NAT_BEHAVIOURS } from '../../common/path/nat-behaviour.js';
-import type { NatBehaviour } from '../../common/path/nat-behaviour.js';
+import { NAT_BEHAVIOURS } from '../../common/nat-behaviour.js';
+import type { NatBehaviour } from '../../common/nat-behaviour.js';
 import type { FilteringFinding, MappingFinding, NatCheckReport } from './types.js';
 
 const EIM: NatBehaviour = 'endpoint-independent';

@@ -2,8 +2,9 @@
  * Path verdicts: direct or relay against each kind of remote NAT, from `predictDirect` (the same
  * table as docs/nat-traversal.md) applied to every NAT type consistent with the findings.
  */
-import { NAT_BEHAVIOURS, natLabel, predictDirect } from '../../common/path/nat-behaviour.js';
-import type { NatBehaviour, NatType } from '../../common/path/nat-behaviour.js';
+import { NAT_BEHAVIOURS, natLabel } from '../../common/nat-behaviour.js';
+import { predictDirect } from '../../common/path/predict-direct.js';
+import type { NatBehaviour, NatType } from '../../common/nat-behaviour.js';
 import { natTypeName, possibleTypes } from './nat-type.js';
 import type { FilteringFinding, MappingFinding, Prediction, RelayObservation } from './types.js';
 

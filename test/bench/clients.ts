@@ -10,7 +10,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { WsMessageStream } from '../../common/net/ws-node.js';
+import { WsMessageStream } from '../../common/net/ws-stream.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { encodeRelayFrame } from '../../common/wire/messages.js';
 import { StreamPeer } from '../relay/support/stream-peer.js';

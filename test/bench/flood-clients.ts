@@ -9,7 +9,7 @@
  * Reports one JSON line on stdout: {"event":"done",...}.
  */
 import dgram from 'node:dgram';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';
 import type { Cookie } from '../../common/wire/messages.js';

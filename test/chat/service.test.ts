@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Identity } from '../../common/identity.js';
+import type { Identity } from '../../common/identity/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { PeerChatService } from '../../peer/chat/service.js';
 import type { ChatEvents, ConversationId } from '../../peer/chat/types.js';

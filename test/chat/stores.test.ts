@@ -20,8 +20,8 @@ import { TrustStore } from '../../peer/chat/trust.js';
 import type { PeerKeys } from '../../peer/chat/trust.js';
 import { KnownServers } from '../../peer/known-servers.js';
 import { PunchlineError } from '../../common/errors.js';
-import { generateIdentity } from '../../common/identity.js';
-import type { Identity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
+import type { Identity } from '../../common/identity/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 
 const dirs: string[] = [];

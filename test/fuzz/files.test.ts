@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IDENTITY_FILE, loadOrCreateIdentity } from '../../common/identity.js';
+import { IDENTITY_FILE, loadOrCreateIdentity } from '../../common/identity/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { History } from '../../peer/chat/history.js';
 import { Outbox } from '../../peer/chat/outbox.js';
@@ -63,7 +63,7 @@ async function keyFileProperty<K>(
   );
 }
 
-describe('fuzz: key files (common/key-file.ts)', () => {
+describe('fuzz: key files (common/identity/key-file.ts)', () => {
   it('a damaged identity file loads as the same identity or is refused (IO); it is never replaced', async () => {
     const dir = freshDir();
     await keyFileProperty(

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEndpoint } from '../../common/net/parse-endpoint.js';
+import { parseEndpoint } from '../../common/endpoint.js';
 import { Reader, Writer, fromHex } from '../../common/wire/bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
 import {
@@ -282,7 +282,7 @@ describe('fuzz: server authentication trailer (common/wire/server-auth.ts)', () 
   });
 });
 
-describe('fuzz: endpoints (common/wire/endpoint-codec.ts, common/net/parse-endpoint.ts)', () => {
+describe('fuzz: endpoints (common/wire/endpoint-codec.ts, common/endpoint.ts)', () => {
   it('readEndpoint / readEndpointList of arbitrary bytes: endpoints with a port in 0-65535, or MALFORMED', () => {
     check(
       FILE,

@@ -487,8 +487,8 @@ describeLab('real-NAT lab: the relay and the move to direct', () => {
       await expectExactlyOnce(pa, pb, [`x a->b ${round}`], [`x b->a ${round}`]);
       expect(pa.all('connected')).toHaveLength(1);
       expect(pb.all('connected')).toHaveLength(1);
-      await pa.proc.stop();
-      await pb.proc.stop();
+      await pa.proc.close();
+      await pb.proc.close();
     }
     report(last![0], last![1], {
       scenario: 'cone/cone crossing first sends',

@@ -2,7 +2,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SystemClock } from '../../common/clock.js';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { RendezvousServer } from '../../rendezvous/server.js';

@@ -1,6 +1,6 @@
 /** nat-check's pure reasoning (peer/nat-check/classify.ts and the parts it joins) and its output (format.ts), with tables. */
 import { describe, expect, it } from 'vitest';
-import type { NatType } from '../../common/path/nat-behaviour.js';
+import type { NatType } from '../../common/nat-behaviour.js';
 import { classifyNat } from '../../peer/nat-check/classify.js';
 import { isUntranslated } from '../../peer/nat-check/mapping.js';
 import { natTypeName, possibleTypes } from '../../peer/nat-check/nat-type.js';

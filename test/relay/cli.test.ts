@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';
 import { rendezvousOptionsFromFlags } from '../../rendezvous/main.js';

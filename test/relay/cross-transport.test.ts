@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { NodeUdpSocket } from '../../common/net/udp-node.js';
 import { Limits, MsgType, WireError } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';

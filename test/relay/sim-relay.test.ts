@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../common/identity.js';
-import type { Identity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
+import type { Identity } from '../../common/identity/identity.js';
 import type { SimHost } from '../../common/net/sim/host.js';
 import type { SimStream } from '../../common/net/sim/stream.js';
 import type { DatagramSocket } from '../../common/net/types.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isPunchlineError } from '../../common/errors.js';
-import { SIM_CONNECT_TIMEOUT_MS, SIM_STREAM_WINDOW_BYTES } from '../../common/net/sim/stream.js';
+import { SIM_STREAM_WINDOW_BYTES } from '../../common/net/sim/stream.js';
+import { SIM_CONNECT_TIMEOUT_MS } from '../../common/net/sim/stream-connect.js';
 import type { SimStream } from '../../common/net/sim/stream.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
 import { PING_TIMEOUT, TOO_BIG } from '../../common/net/stream.js';

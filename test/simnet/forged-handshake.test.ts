@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { Rng } from '../../common/net/sim/random.js';
 import type { Endpoint } from '../../common/net/types.js';
 import { InitiatorHandshake, ResponderHandshake } from '../../common/session/handshake-driver.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
 import { decode, encode } from '../../common/wire/messages.js';
 import { rawRegister } from '../support/raw-register.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { NAT_BEHAVIOURS, natLabel, predictDirect } from '../../common/path/nat-behaviour.js';
-import type { NatType } from '../../common/path/nat-behaviour.js';
+import { NAT_BEHAVIOURS, natLabel } from '../../common/nat-behaviour.js';
+import { predictDirect } from '../../common/path/predict-direct.js';
+import type { NatType } from '../../common/nat-behaviour.js';
 import { SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { silentLogger } from '../../common/log.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { decode } from '../../common/wire/messages.js';

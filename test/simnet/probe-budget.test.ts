@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
 import type { SimNat } from '../../common/net/sim/nat.js';
 import type { Network } from '../../common/net/types.js';

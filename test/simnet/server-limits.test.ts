@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import type { Endpoint } from '../../common/net/types.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MsgType, WireError } from '../../common/wire/constants.js';

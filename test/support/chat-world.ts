@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { SystemClock } from '../../common/clock.js';
-import { loadOrCreateIdentity } from '../../common/identity.js';
+import { loadOrCreateIdentity } from '../../common/identity/identity.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { PeerChatService } from '../../peer/chat/service.js';
 import type { ChatServiceOptions } from '../../peer/chat/service.js';

@@ -1,5 +1,5 @@
 import { dh, keyPairFromPrivate } from '../../common/crypto/x25519.js';
-import type { Identity } from '../../common/identity.js';
+import type { Identity } from '../../common/identity/identity.js';
 import type { Endpoint } from '../../common/net/types.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { encode, registerSigningBytes } from '../../common/wire/messages.js';

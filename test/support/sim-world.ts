@@ -1,5 +1,5 @@
-import { identityFromSeed } from '../../common/identity.js';
-import type { Identity } from '../../common/identity.js';
+import { identityFromSeed } from '../../common/identity/identity.js';
+import type { Identity } from '../../common/identity/identity.js';
 import type { NatOptions } from '../../common/net/sim/simulator.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
 import type { SimHost } from '../../common/net/sim/host.js';

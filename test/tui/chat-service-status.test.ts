@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Emitter } from '../../common/emitter.js';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { PeerChatService } from '../../peer/chat/service.js';
 import type { PeerEvents, PeerNode } from '../../peer/peer-node.js';
 

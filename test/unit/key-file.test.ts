@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PunchlineError } from '../../common/errors.js';
-import { IDENTITY_FILE, IDENTITY_KEY_FILE, loadOrCreateIdentity } from '../../common/identity.js';
-import { createKeyFile } from '../../common/key-file.js';
-import type { KeyFileSpec } from '../../common/key-file.js';
+import { IDENTITY_FILE, IDENTITY_KEY_FILE, loadOrCreateIdentity } from '../../common/identity/identity.js';
+import { createKeyFile } from '../../common/identity/key-file.js';
+import type { KeyFileSpec } from '../../common/identity/key-file.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { SERVER_KEY_FILE_SPEC, loadOrCreateServerKey } from '../../rendezvous/server-key.js';
 
@@ -62,7 +62,7 @@ async function refusal(p: Promise<unknown>): Promise<PunchlineError> {
 
 type Json = Record<string, Record<string, string> | number>;
 
-describe.each(KINDS)('key file (common/key-file.ts): $name', (k) => {
+describe.each(KINDS)('key file (common/identity/key-file.ts): $name', (k) => {
   it('is created 0600 in a 0700 directory, then loaded unchanged', async () => {
     const dir = await tmp();
     const first = await k.load(dir);

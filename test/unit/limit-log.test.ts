@@ -6,7 +6,7 @@ import { LimitLog } from '../../rendezvous/limit-log.js';
 function capture(): { logger: Logger; lines: { msg: string; fields: Record<string, unknown> }[] } {
   const lines: { msg: string; fields: Record<string, unknown> }[] = [];
   const add = (msg: string, fields: Record<string, unknown> = {}): void => void lines.push({ msg, fields });
-  const logger: Logger = { debug: add, info: add, warn: add, error: add, child: () => logger };
+  const logger: Logger = { debug: add, info: add, warn: add, error: add };
   return { logger, lines };
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, REQUEST_BACKOFF } from '../../common/path/backoff.js';
 import { candidatesFor, probeSchedule } from '../../common/path/candidates.js';
-import { predictDirect } from '../../common/path/nat-behaviour.js';
-import type { NatBehaviour } from '../../common/path/nat-behaviour.js';
+import { predictDirect } from '../../common/path/predict-direct.js';
+import type { NatBehaviour } from '../../common/nat-behaviour.js';
 
 describe('backoff', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../common/clock.js';
-import { generateIdentity } from '../../common/identity.js';
+import { generateIdentity } from '../../common/identity/identity.js';
 import { silentLogger } from '../../common/log.js';
 import type { Endpoint } from '../../common/net/types.js';
 import { MsgType } from '../../common/wire/constants.js';

@@ -2,8 +2,7 @@ import type { VirtualClock } from '../../clock.js';
 import type { Link, LinkDirection } from './link.js';
 import type { Packet } from './packet.js';
 import type { Rng } from './random.js';
-import type { DropReason } from './stats.js';
-import type { SimStreamStats } from './stream.js';
+import type { DropReason, SimStreamStats } from './stats.js';
 
 /** What hosts, NATs and segments need from the Simulator that owns them. */
 export interface SimContext {

@@ -9,7 +9,8 @@ import { INITIAL_TTL, MAX_UDP_PAYLOAD, type Packet } from './packet.js';
 import type { Rng } from './random.js';
 import type { Attachment, SimNode } from './segment.js';
 import { SimSocket, type SocketHost } from './socket.js';
-import { simConnect, type SimStream, type SimStreamListener, type StreamHost } from './stream.js';
+import { simConnect } from './stream-connect.js';
+import type { SimStreamListener, StreamHost } from './stream-path.js';
 
 /** Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
 export const DEFAULT_EPHEMERAL_PORTS: readonly [number, number] = [32768, 60999];
@@ -124,7 +125,7 @@ export class SimHost implements SimNode, SocketHost, StreamHost {
     } else if (this.tcpListeners.has(port) || this.tcpPorts.has(port)) {
       return Promise.reject(new PunchlineError('IO', `EADDRINUSE: tcp ${address}:${port} on ${this.name}`));
     }
-    const accepted = new Set<SimStream>();
+    const accepted = new Set<MessageStream>();
     const entry: TcpListen = { address, onStream, opts, accepted };
     this.tcpListeners.set(chosen, entry);
     let closed = false;

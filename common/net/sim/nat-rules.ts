@@ -6,7 +6,7 @@ import { badArgument } from '../../errors.js';
 import { endpointKey, type Endpoint } from '../types.js';
 import type { Rng } from './random.js';
 
-import { NAT_BEHAVIOURS, type NatBehaviour } from '../../path/nat-behaviour.js';
+import { NAT_BEHAVIOURS, type NatBehaviour } from '../../nat-behaviour.js';
 export { NAT_BEHAVIOURS, type NatBehaviour };
 
 /**

@@ -5,7 +5,7 @@ import { allocatePort, checkNatPolicy, filterKey, mappingKey, type NatPolicy } f
 import type { Packet } from './packet.js';
 import type { Rng } from './random.js';
 import { Segment, type Attachment, type Gateway, type SimNode } from './segment.js';
-import type { StreamNat } from './stream.js';
+import type { StreamNat } from './stream-path.js';
 
 /** A live mapping, as tests see it. */
 export interface NatMapping {

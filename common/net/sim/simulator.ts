@@ -10,8 +10,14 @@ import { SimNat } from './nat.js';
 import type { Packet } from './packet.js';
 import { Rng } from './random.js';
 import { Segment, type Attachment } from './segment.js';
-import { newStats, type DropReason, type SimEvent, type SimStats } from './stats.js';
-import { newStreamStats, type SimStreamStats } from './stream.js';
+import {
+  newStats,
+  newStreamStats,
+  type DropReason,
+  type SimEvent,
+  type SimStats,
+  type SimStreamStats,
+} from './stats.js';
 
 export interface SimulatorOptions {
   /** Seeds every random choice (loss, jitter, ports). Default 1. */

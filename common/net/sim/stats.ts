@@ -62,3 +62,24 @@ export interface SimEvent {
   readonly size: number;
   readonly reason?: DropReason;
 }
+
+/** Counters of the simulated TCP streams (stream.ts, stream-connect.ts). */
+export interface SimStreamStats {
+  connects: number;
+  refused: number;
+  timeouts: number;
+  /** Messages handed to send() on open streams, and their bytes. */
+  messages: number;
+  bytes: number;
+  /** Items (messages, pings, FINs) that met a dead path. */
+  lost: number;
+}
+
+export const newStreamStats = (): SimStreamStats => ({
+  connects: 0,
+  refused: 0,
+  timeouts: 0,
+  messages: 0,
+  bytes: 0,
+  lost: 0,
+});

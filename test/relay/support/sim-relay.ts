@@ -1,5 +1,5 @@
-import { generateIdentity } from '../../../common/identity.js';
-import type { Identity } from '../../../common/identity.js';
+import { generateIdentity } from '../../../common/identity/identity.js';
+import type { Identity } from '../../../common/identity/identity.js';
 import type { SimHost } from '../../../common/net/sim/host.js';
 import type { SimNat } from '../../../common/net/sim/nat.js';
 import { Simulator } from '../../../common/net/sim/simulator.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { generateIdentity } from '../../../common/identity.js';
-import type { Identity } from '../../../common/identity.js';
+import { generateIdentity } from '../../../common/identity/identity.js';
+import type { Identity } from '../../../common/identity/identity.js';
 import type { MessageStream } from '../../../common/net/stream.js';
 import { toHex } from '../../../common/wire/bytes.js';
 import { Limits, MsgType } from '../../../common/wire/constants.js';

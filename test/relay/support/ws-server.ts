@@ -1,7 +1,7 @@
 import { SystemClock } from '../../../common/clock.js';
 import type { Clock } from '../../../common/clock.js';
-import { generateIdentity } from '../../../common/identity.js';
-import type { Identity } from '../../../common/identity.js';
+import { generateIdentity } from '../../../common/identity/identity.js';
+import type { Identity } from '../../../common/identity/identity.js';
 import type { StreamConnectOptions } from '../../../common/net/stream.js';
 import { nodeNetwork } from '../../../common/net/udp-node.js';
 import { wsStreamNetwork } from '../../../common/net/ws-node.js';

@@ -1,5 +1,5 @@
-import { generateIdentity } from '../../../common/identity.js';
-import type { Identity } from '../../../common/identity.js';
+import { generateIdentity } from '../../../common/identity/identity.js';
+import type { Identity } from '../../../common/identity/identity.js';
 import { silentLogger } from '../../../common/log.js';
 import type { SimHost } from '../../../common/net/sim/host.js';
 import type { DatagramSocket, Endpoint } from '../../../common/net/types.js';

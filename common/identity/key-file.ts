@@ -2,13 +2,13 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import type { KeyObject } from 'node:crypto';
 import { chmod, link, lstat, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { keyPairFromPrivate, generateKeyPair } from './crypto/x25519.js';
-import type { KeyPair } from './crypto/x25519.js';
-import { PunchlineError } from './errors.js';
-import { equalBytes, toHex } from './wire/bytes.js';
+import { keyPairFromPrivate, generateKeyPair } from '../crypto/x25519.js';
+import type { KeyPair } from '../crypto/x25519.js';
+import { PunchlineError } from '../errors.js';
+import { equalBytes, toHex } from '../wire/bytes.js';
 
 /**
- * A file holding long-term private keys: the peer's identity (common/identity.ts) and the
+ * A file holding long-term private keys: the peer's identity (common/identity/identity.ts) and the
  * rendezvous server's key (rendezvous/server-key.ts). One place decides when such a file may be
  * used (docs/security.md "Identity files"):
  *
@@ -176,9 +176,6 @@ export function generateKeyFileKeys(spec: Pick<KeyFileSpec, 'sections'>): KeyFil
   }
   return keys;
 }
-
-/** The text a key file with these keys holds (tests write variants of it). */
-export const keyFileText = (keys: KeyFileKeys, spec: KeyFileSpec): string => serialize(keys, spec);
 
 /** Load the key file, checking its permissions and contents. */
 export async function loadKeyFile(

@@ -1,35 +1,10 @@
-/**
- * NAT behaviour vocabulary and the hole-punching outcome it implies, as pure functions
- * (docs/architecture.md house style §4). The simulated network, the NAT matrix test, docs/nat-traversal.md and
- * `punchline nat-check` all use this one table.
- *
- * RFC 4787 §4.1 (mapping) and §5 (filtering) use the same three words:
- * - endpoint-independent: the remote endpoint does not matter;
- * - address-dependent: the remote IP matters, not its port;
- * - address-and-port-dependent: the remote IP and port both matter.
+import type { NatBehaviour, NatType } from '../nat-behaviour.js';
+
+/*
+ * The hole-punching outcome a pair of NAT behaviours implies, as a pure function
+ * (docs/architecture.md house style §4). The NAT matrix test, docs/nat-traversal.md and
+ * `punchline nat-check` all use this one rule.
  */
-export type NatBehaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent';
-
-export const NAT_BEHAVIOURS: readonly NatBehaviour[] = [
-  'endpoint-independent',
-  'address-dependent',
-  'address-and-port-dependent',
-];
-
-export interface NatType {
-  mapping: NatBehaviour;
-  filtering: NatBehaviour;
-}
-
-/** Short names: EIM/ADM/APDM for mapping, EIF/ADF/APDF for filtering (RFC 4787 usage). */
-export function natLabel(n: NatType): string {
-  const short = {
-    'endpoint-independent': 'EI',
-    'address-dependent': 'AD',
-    'address-and-port-dependent': 'APD',
-  };
-  return `${short[n.mapping]}M/${short[n.filtering]}F`;
-}
 
 const admitsUnknownPort = (f: NatBehaviour): boolean => f !== 'address-and-port-dependent';
 

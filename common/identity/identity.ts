@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadOrCreateKeyFile } from './key-file.js';
 import type { KeyFileKeys, KeyFileOptions, KeyFileSpec } from './key-file.js';
-import { toHex } from './wire/bytes.js';
-import { Limits } from './wire/constants.js';
-import { PunchlineError } from './errors.js';
+import { toHex } from '../wire/bytes.js';
+import { Limits } from '../wire/constants.js';
+import { PunchlineError } from '../errors.js';
 
 /**
  * A peer's long-term identity: an Ed25519 key that signs registrations and punch probes, and
@@ -131,7 +131,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'punchline');
 }
 
-/** The identity file's sections and what to do when it is damaged (common/key-file.ts). */
+/** The identity file's sections and what to do when it is damaged (common/identity/key-file.ts). */
 export const IDENTITY_KEY_FILE: KeyFileSpec = {
   what: 'identity file',
   sections: ['ed25519', 'x25519'],
@@ -147,7 +147,7 @@ export function identityFromKeyFile(keys: KeyFileKeys): Identity {
 /**
  * Load the identity from `dataDir`, creating it (directory 0700, file 0600) on first run. A file
  * other users can read or change, or a damaged one, is an error, never silently replaced:
- * replacing it would change the peer id (common/key-file.ts).
+ * replacing it would change the peer id (common/identity/key-file.ts).
  */
 export async function loadOrCreateIdentity(
   dataDir: string,
