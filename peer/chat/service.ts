@@ -146,22 +146,22 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       node.on('server-closed', (e) => this.updateSelf({ serverClosed: closeReason(e.reason) })),
       node.on('server', (e) => this.updateSelf({ server: e.state })),
       node.on('presence', (e) => this.onPresence(e.peers)),
-      node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
+      node.on('delivered', (d) => this.onDelivered(d.messageId, d.peerId)),
       node.on('connected', (c) => {
         this.notice(
-          { kind: 'peer', peerId: c.id },
+          { kind: 'peer', peerId: c.peerId },
           c.path === 'relay'
             ? `connected to ${c.peer} through the relay in ${c.ms} ms; trying a direct path`
             : `connected to ${c.peer}: direct path to ${c.remote} in ${c.ms} ms`,
         );
         // The session proved these keys: they join the pin (or flag the peer, if not the pinned ones).
-        if (c.sign_key && c.dh_key) this.mayDeliver(c.id, { signKey: c.sign_key, dhKey: c.dh_key });
-        this.markSent(c.id);
+        if (c.signKey && c.dhKey) this.mayDeliver(c.peerId, { signKey: c.signKey, dhKey: c.dhKey });
+        this.markSent(c.peerId);
         this.emitPeers();
       }),
       node.on('path', (p) => {
         this.notice(
-          { kind: 'peer', peerId: p.id },
+          { kind: 'peer', peerId: p.peerId },
           p.path === 'relay'
             ? `${p.peer}: direct path lost, now through the relay`
             : `${p.peer}: now direct to ${p.remote}`,
@@ -176,7 +176,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
             : d.reason === 'closed'
               ? `${d.peer} closed the session`
               : `the session with ${d.peer} failed`;
-        this.notice({ kind: 'peer', peerId: d.id }, text, d.reason === 'closed' ? 'info' : 'warn');
+        this.notice({ kind: 'peer', peerId: d.peerId }, text, d.reason === 'closed' ? 'info' : 'warn');
         this.emitPeers();
       }),
       node.on('error', (e) => this.emit('error', e)),
@@ -234,22 +234,15 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.selfView;
   }
 
-  private idOfName(nameOrId: string): string {
-    try {
-      return this.node.resolve(nameOrId).link.idHex;
-    } catch {
-      return nameOrId;
-    }
-  }
-
   peers(): PeerView[] {
     return this.node.peerList().map((p) => {
       const st = p.state === 'direct' || p.state === 'relay' ? this.node.peerStats(p.id) : undefined;
+      const rttMs = st?.session?.rttMs;
       return {
         id: p.id,
         name: p.name,
         state: p.state,
-        ...(st?.rtt_ms !== undefined ? { rttMs: st.rtt_ms } : {}),
+        ...(rttMs !== undefined ? { rttMs: tenths(rttMs) } : {}),
         ...(this.changed.has(p.id) ? { keyChanged: true } : {}),
       };
     });
@@ -387,7 +380,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         `text is ${bytes} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
     // A room message waits for every member seen in the room, online or not (those who left get it when they are back).
-    const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.resolve(c.peerId).link.idHex];
+    const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.lookup(c.peerId).id];
     const id = this.node.newMessageId();
     const ts = this.now();
     const action = opts.action === true ? { action: true } : {};
@@ -498,33 +491,33 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       // A conforming sender never sends it; storing would fail forever, so it is acknowledged and dropped.
       this.emit('error', {
         code: 'MALFORMED',
-        message: `dropped message ${m.id} from ${m.from}: ${bytes} bytes of text, at most ${MAX_TEXT_BYTES}`,
-        peer: m.from,
+        message: `dropped message ${m.messageId} from ${m.peer}: ${bytes} bytes of text, at most ${MAX_TEXT_BYTES}`,
+        peer: m.peer,
       });
       return;
     }
-    if (this.history_.has(m.from_id, m.id)) return; // stored before: a resend after a lost receipt
+    if (this.history_.has(m.peerId, m.messageId)) return; // stored before: a resend after a lost receipt
     const day = Math.floor(this.now() / DAY_MS);
     if (day !== this.quotaDay) {
       this.quotaDay = day;
       this.received.clear();
     }
-    const used = this.received.get(m.from_id) ?? 0;
+    const used = this.received.get(m.peerId) ?? 0;
     if (used + bytes > this.limits.peerBytesPerDay) {
       const err = new PunchlineError(
         'QUOTA',
-        `${m.from} reached today's storage quota (${used} of ${this.limits.peerBytesPerDay} bytes); its messages wait unacknowledged until tomorrow`,
+        `${m.peer} reached today's storage quota (${used} of ${this.limits.peerBytesPerDay} bytes); its messages wait unacknowledged until tomorrow`,
       );
       this.storeFailures++;
-      this.storageError(m.from, err);
+      this.storageError(m.peer, err);
       throw err;
     }
-    this.received.set(m.from_id, used + bytes);
+    this.received.set(m.peerId, used + bytes);
     const rec: HistoryRecord = {
-      id: m.id,
-      conv: m.room ? 'room' : m.from_id,
-      fromId: m.from_id,
-      fromName: m.from,
+      id: m.messageId,
+      conv: m.room ? 'room' : m.peerId,
+      fromId: m.peerId,
+      fromName: m.peer,
       text: m.text,
       ts: m.ts,
       out: false,
@@ -534,14 +527,14 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     try {
       added = await this.history_.add(rec);
     } catch (e) {
-      this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
+      this.received.set(m.peerId, (this.received.get(m.peerId) ?? bytes) - bytes);
       const err = ioError(e, 'cannot store an incoming message in history.jsonl');
       this.storeFailures++;
-      this.storageError(m.from, err);
+      this.storageError(m.peer, err);
       throw err;
     }
-    if (!added) this.received.set(m.from_id, (this.received.get(m.from_id) ?? bytes) - bytes);
-    this.failing.delete(m.from);
+    if (!added) this.received.set(m.peerId, (this.received.get(m.peerId) ?? bytes) - bytes);
+    this.failing.delete(m.peer);
     if (added && !this.closed) this.emit('message', this.toMessage(rec));
   }
 
@@ -572,42 +565,39 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   resolvePeer(nameOrId: string): PeerView {
-    const id = this.node.resolve(nameOrId).link.idHex;
+    const id = this.node.lookup(nameOrId).id;
     return this.peers().find((p) => p.id === id)!;
   }
 
   info(nameOrId: string): PeerInfo {
     const s = this.node.peerStats(nameOrId);
+    const session = s.session;
     return {
-      id: s.id,
+      id: s.peerId,
       name: s.peer,
       fingerprint: s.fingerprint,
       state: s.state,
       ...(s.path ? { path: s.path } : {}),
       ...(s.remote && s.path !== 'relay' ? { remote: s.remote } : {}), // a relayed path has no peer address
       ...(s.punch ? { candidates: s.punch.candidates, connectMs: s.punch.ms } : {}),
-      ...(s.rtt_ms !== undefined ? { rttMs: s.rtt_ms } : {}),
-      ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10 } : {}),
-      ...(s.retransmits !== undefined ? { retransmits: s.retransmits } : {}),
+      ...(session?.rttMs !== undefined ? { rttMs: tenths(session.rttMs) } : {}),
+      ...(session ? { lossPct: Math.round(session.loss * 1000) / 10 } : {}),
+      ...(session ? { retransmits: session.retransmits } : {}),
     };
   }
 
   trust(nameOrId: string): void {
-    const p = this.node.resolve(nameOrId).link;
+    const p = this.node.lookup(nameOrId);
     // The keys of its last introduction, when there was one (they hash to the id, or the store
     // refuses them); else the id alone, and its keys join the pin at the first session.
-    const keys = p.intro ? { signKey: toHex(p.intro.signKey), dhKey: toHex(p.intro.dhKey) } : undefined;
-    this.trustStore.trust(p.name, p.idHex, keys);
-    this.changed.delete(p.idHex);
-    this.notice(
-      { kind: 'peer', peerId: p.idHex },
-      `trusting the new key of ${p.name} (${fingerprint(p.id)})`,
-    );
+    this.trustStore.trust(p.name, p.id, p.keys);
+    this.changed.delete(p.id);
+    this.notice({ kind: 'peer', peerId: p.id }, `trusting the new key of ${p.name} (${p.fingerprint})`);
     // Held messages go now: those still in the outbox, and those the node held for the gate.
-    for (const [id, d] of this.delivery) if (d[p.idHex] === 'held') this.setState(id, p.idHex, 'pending');
-    this.handOver(p.idHex);
-    this.node.release(p.idHex);
-    if (p.open) this.markSent(p.idHex);
+    for (const [id, d] of this.delivery) if (d[p.id] === 'held') this.setState(id, p.id, 'pending');
+    this.handOver(p.id);
+    this.node.release(p.id);
+    if (this.node.connection(p.id)) this.markSent(p.id);
     this.emitPeers();
   }
 
@@ -630,6 +620,11 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 function closeReason(reason: string): string {
   const m = /^closed by remote \(\d+ (.+)\)$/.exec(reason);
   return m ? m[1]! : reason;
+}
+
+/** A round trip in milliseconds as shown: to a tenth. */
+function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 function fingerprintOfHex(idHex: string): string {

@@ -3,6 +3,15 @@ import type { Readable, Writable } from 'node:stream';
 import { PunchlineError, isPunchlineError } from '../../common/errors.js';
 import type { PeerChatService } from '../chat/service.js';
 import type { PeerNode } from '../peer-node.js';
+import {
+  connectedJson,
+  disconnectedJson,
+  messageJson,
+  messageStateJson,
+  pathJson,
+  registeredJson,
+  statsJson,
+} from './json-views.js';
 
 /**
  * The headless JSON-lines contract (docs/cli.md): commands on stdin, events on stdout, one JSON
@@ -138,17 +147,17 @@ export function runJsonLines(
   const withReq = (e: Record<string, unknown>, req: Req | undefined): Record<string, unknown> =>
     req === undefined ? e : { ...e, req };
 
-  node.on('registered', (e) => write({ event: 'registered', ...e }));
+  node.on('registered', (e) => write(registeredJson(e)));
   node.on('presence', (e) => write({ event: 'presence', ...e }));
   node.on('connected', (e) =>
     write(
       withReq(
-        { event: 'connected', ...e },
-        takeConnect((p) => p.id === e.id),
+        connectedJson(e),
+        takeConnect((p) => p.id === e.peerId),
       ),
     ),
   );
-  node.on('path', (e) => write({ event: 'path', ...e }));
+  node.on('path', (e) => write(pathJson(e)));
   if (chat)
     chat.on('message', (m) => {
       if (m.outgoing) return;
@@ -163,12 +172,12 @@ export function runJsonLines(
         ...(m.action ? { action: true } : {}),
       });
     });
-  else node.on('message', (e) => write({ event: 'message', ...e }));
+  else node.on('message', (e) => write(messageJson(e)));
   // With the chat service, `sent` answers once the outbox record is on disk (below); without it,
   // the node says when a message is queued.
-  if (!chat) node.on('sent', (e) => write(withReq({ event: 'sent', ...e }, current?.req)));
-  node.on('delivered', (e) => write({ event: 'delivered', ...e }));
-  node.on('disconnected', (e) => write({ event: 'disconnected', ...e }));
+  if (!chat) node.on('sent', (e) => write(withReq(messageStateJson('sent', e), current?.req)));
+  node.on('delivered', (e) => write(messageStateJson('delivered', e)));
+  node.on('disconnected', (e) => write(disconnectedJson(e)));
   const onError = (e: { code: string; message: string; peer?: string }): void => {
     // An error raised while a command runs is that command's answer; a late one may end a connect.
     const peer = e.peer ?? current?.peer;
@@ -212,11 +221,11 @@ export function runJsonLines(
       case 'connect': {
         const now = node.connection(c.peer);
         if (now) {
-          write(withReq({ event: 'connected', ...now }, c.req));
+          write(withReq(connectedJson(now), c.req));
           return false;
         }
-        const link = node.resolve(c.peer).link;
-        if (c.req !== undefined) pendingConnects.push({ id: link.idHex, name: link.name, req: c.req });
+        const peer = node.lookup(c.peer);
+        if (c.req !== undefined) pendingConnects.push({ id: peer.id, name: peer.name, req: c.req });
         node.connect(c.peer).catch(() => {
           /* failures arrive as error events */
         });
@@ -227,16 +236,16 @@ export function runJsonLines(
           node.sendMessage(c.peer, c.text, { action: c.action === true });
           return false;
         }
-        const link = node.resolve(c.peer).link;
-        const { message, stored } = chat.sendStored({ kind: 'peer', peerId: link.idHex }, c.text, {
+        const peer = node.lookup(c.peer);
+        const { message, stored } = chat.sendStored({ kind: 'peer', peerId: peer.id }, c.text, {
           action: c.action === true,
         });
         const ctx = { ...(c.req === undefined ? {} : { req: c.req }), peer: c.peer };
         stored.then(
           () => {
             // A key in question (KEY_CHANGED): queued, but held until `trust`.
-            const held = message.delivery?.[link.idHex] === 'held' ? { held: true } : {};
-            write(withReq({ event: 'sent', peer: link.name, id: message.id, ...held }, c.req));
+            const held = message.delivery?.[peer.id] === 'held' ? { held: true } : {};
+            write(withReq({ event: 'sent', peer: peer.name, id: message.id, ...held }, c.req));
           },
           (e: unknown) => fail(e, ctx),
         );
@@ -256,24 +265,13 @@ export function runJsonLines(
       case 'peers':
         write(withReq({ event: 'peers', peers: node.peerList() }, c.req));
         return false;
-      case 'stats': {
-        const { punch, ...rest } = node.peerStats(c.peer);
-        write(
-          withReq(
-            {
-              event: 'stats',
-              ...rest,
-              ...(punch ? { connect_ms: punch.ms, candidates: punch.candidates } : {}),
-            },
-            c.req,
-          ),
-        );
+      case 'stats':
+        write(withReq(statsJson(node.peerStats(c.peer)), c.req));
         return false;
-      }
       case 'trust':
         if (!chat) throw new PunchlineError('BAD_ARGUMENT', 'trust needs the chat service');
         chat.trust(c.peer);
-        write(withReq({ event: 'trusted', peer: c.peer, id: node.resolve(c.peer).link.idHex }, c.req));
+        write(withReq({ event: 'trusted', peer: c.peer, id: node.lookup(c.peer).id }, c.req));
         return false;
       case 'quit':
         return true;
