@@ -33,6 +33,7 @@ import { PUNCH_DEFAULTS } from './puncher.js';
 import { emptyClientStats } from './rendezvous-client.js';
 import type { RendezvousClientStats, ServerState } from './rendezvous-client.js';
 import { ServerConnections } from './server-connections.js';
+import type { ServerConnectionsComponents, ServerConnectionsOptions } from './server-connections.js';
 import { ServerGate } from './server-gate.js';
 
 export type {
@@ -195,7 +196,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.servers.start();
   }
 
-  private serverOptions(lan: Endpoint[]): ConstructorParameters<typeof ServerConnections>[0] {
+  private serverOptions(lan: Endpoint[]): ServerConnectionsOptions {
     return {
       server: this.opts.server,
       room: this.opts.room,
@@ -207,7 +208,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     };
   }
 
-  private serverComponents(): ConstructorParameters<typeof ServerConnections>[1] {
+  private serverComponents(): ServerConnectionsComponents {
     return {
       identity: this.identity,
       clock: this.clock,
