@@ -104,7 +104,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   present = true;
   session: Session | undefined;
   intro: Introduce | undefined;
-  introAt = 0;
+  private introAt = 0;
   punch: PunchResult | undefined;
   remote: Endpoint | undefined;
   private readonly pending = new Map<string, Pending>();
@@ -229,11 +229,6 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.pendingIntro = { intro, at: this.c.clock.now(), session: s };
     if (this.canRelay) s.setPath(this.relayPath);
     s.start();
-  }
-
-  /** Is a candidate session (a newer introduction the peer asked for) proving itself? */
-  get hasCandidate(): boolean {
-    return this.pendingIntro !== undefined;
   }
 
   /** The candidate's handshake proved the peer: it becomes the session; the old one is closed. */
