@@ -10,8 +10,10 @@ import type { SessionPath } from '../common/session/session.js';
 import type { SessionStats } from '../common/session/stats.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce } from '../common/wire/messages.js';
-import { decodeApp, encodeApp } from './app-message.js';
+import { encodeApp } from './app-message.js';
 import type { AppMessage } from './app-message.js';
+import { IncomingMessages, STORE_RETRY_MS } from './incoming-messages.js';
+import type { MessageStore } from './incoming-messages.js';
 import type { PunchResult } from './puncher.js';
 
 /**
@@ -41,8 +43,7 @@ export type { PathKind };
 
 /** What to do with an introduction (see PeerLink.consider). */
 export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
-/** Incoming message ids remembered per peer for dropping resends (a restart forgets them; the chat history does not). */
-export const SEEN_IDS = 10_000;
+export { STORE_RETRY_MS } from './incoming-messages.js';
 
 export interface LinkEvents extends Record<string, unknown> {
   open: { ms: number; path: string | undefined };
@@ -54,7 +55,6 @@ export interface LinkEvents extends Record<string, unknown> {
   dead: { silentMs: number };
   /** Heard again after 'dead' was reported (afterDead) or after a silence the relay bridged. */
   alive: { afterDead: boolean };
-  path: { label: string };
   closed: { reason: string; error?: PunchlineError };
 }
 
@@ -83,15 +83,6 @@ export interface LinkComponents {
   retryMs?: number;
 }
 
-/** Default pause before an incoming message whose store failed is offered to the store again. */
-export const STORE_RETRY_MS = 2_000;
-
-interface Unstored {
-  sid: number;
-  msg: AppMessage;
-  session: Session;
-}
-
 interface Pending {
   msg: AppMessage;
   sid: number | undefined; // session message id once handed to the current session
@@ -111,17 +102,12 @@ export class PeerLink extends Emitter<LinkEvents> {
   present = true;
   session: Session | undefined;
   intro: Introduce | undefined;
-  introAt = 0;
+  private introAt = 0;
   punch: PunchResult | undefined;
   remote: Endpoint | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly bySid = new Map<number, string>();
-  private readonly seen = new Set<string>();
-  /** Stores under way, by message id (a resend on a new session waits for the same store). */
-  private readonly storing = new Map<string, Promise<void>>();
-  /** Messages of the current session whose store failed, waiting for the retry timer. */
-  private unstored: Unstored[] = [];
-  private retryTimer: TimerHandle | undefined;
+  private readonly incoming: IncomingMessages;
   private readonly paths = new Map<string, SessionPath>();
   /** The session (and the name it was asked under) mayHandOver cleared for messages. */
   private cleared: { session: Session; name: string } | undefined;
@@ -145,6 +131,14 @@ export class PeerLink extends Emitter<LinkEvents> {
     super();
     this.idHex = toHex(id);
     this.name = name;
+    this.incoming = new IncomingMessages({
+      clock: c.clock,
+      logger: c.logger,
+      peer: this.idHex,
+      retryMs: c.retryMs ?? STORE_RETRY_MS,
+      current: () => this.session,
+      emit: (m) => this.emit('message', m),
+    });
     // The server relays a frame only from the connection that registered this peer's id (its
     // key signed the registration): a handshake on it proving another key is the peer's own.
     this.relayPath = { id: { kind: 'relay' }, send: (b) => void this.relay?.send(this.id, b), vouched: true };
@@ -235,11 +229,6 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.start();
   }
 
-  /** Is a candidate session (a newer introduction the peer asked for) proving itself? */
-  get hasCandidate(): boolean {
-    return this.pendingIntro !== undefined;
-  }
-
   /** The candidate's handshake proved the peer: it becomes the session; the old one is closed. */
   private promote(s: Session): void {
     const cand = this.pendingIntro;
@@ -267,7 +256,8 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** A session for `intro`, wired to this link; a candidate's events count only once promoted. */
   private spawn(intro: Introduce, asCandidate = false): Session {
-    const store = this.c.accept?.();
+    const accept = this.c.accept?.();
+    const store: MessageStore | undefined = accept && ((m) => accept(this, m));
     const s = new Session(
       {
         ...(store ? { releaseByOwner: true } : {}),
@@ -286,7 +276,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path });
     });
     s.on('message', (e) => {
-      if (mine()) this.onMessage(s, e.id, e.data, store);
+      if (mine()) this.incoming.receive(s, e.id, e.data, store);
     });
     s.on('delivered', (e) => {
       if (mine()) this.onDelivered(e.id);
@@ -354,8 +344,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.session = undefined;
     this.c.route(old.routingIds(), undefined);
     old.close();
-    // Unstored messages of the old session are the sender's to resend (it has no receipt for them).
-    this.unstored = [];
+    this.incoming.sessionDropped();
   }
 
   /** The path for datagrams to/from `e` (one object per endpoint, kept by pathKey). */
@@ -477,80 +466,6 @@ export class PeerLink extends Emitter<LinkEvents> {
     }
   }
 
-  private onMessage(
-    s: Session,
-    sid: number,
-    data: Uint8Array,
-    store: ((link: PeerLink, m: AppMessage) => Promise<void>) | undefined,
-  ): void {
-    let m: AppMessage;
-    try {
-      m = decodeApp(data);
-    } catch (e) {
-      // Nothing to keep: acknowledged, so the sender does not offer it forever.
-      this.c.logger.warn('dropped a malformed message', { peer: this.idHex, error: String(e) });
-      s.release(sid);
-      return;
-    }
-    if (this.seen.has(m.id)) return void s.release(sid); // a resend after a reconnect: shown once
-    if (!store) {
-      this.remember(m.id);
-      this.emit('message', m);
-      return;
-    }
-    this.offer(s, sid, m, store);
-  }
-
-  private remember(id: string): void {
-    this.seen.add(id);
-    if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
-  }
-
-  /** Hand a message to the store; acknowledge it when stored, else keep it for a retry. */
-  private offer(
-    s: Session,
-    sid: number,
-    m: AppMessage,
-    store: (link: PeerLink, m: AppMessage) => Promise<void>,
-  ): void {
-    let p = this.storing.get(m.id);
-    if (!p) {
-      p = Promise.resolve()
-        .then(() => store(this, m))
-        .then(
-          () => {
-            this.storing.delete(m.id);
-            this.remember(m.id);
-          },
-          (e: unknown) => {
-            this.storing.delete(m.id);
-            throw e;
-          },
-        );
-      this.storing.set(m.id, p);
-    }
-    p.then(
-      () => s.release(sid),
-      () => {
-        if (this.session !== s || s.state === 'closed') return; // the sender resends on the next session
-        this.unstored.push({ sid, msg: m, session: s });
-        this.armRetry(store);
-      },
-    );
-  }
-
-  private armRetry(store: (link: PeerLink, m: AppMessage) => Promise<void>): void {
-    if (this.retryTimer !== undefined) return;
-    this.retryTimer = this.c.clock.setTimeout(() => {
-      this.retryTimer = undefined;
-      const again = this.unstored;
-      this.unstored = [];
-      for (const u of again)
-        if (u.session === this.session && u.session.state !== 'closed')
-          this.offer(u.session, u.sid, u.msg, store);
-    }, this.c.retryMs ?? STORE_RETRY_MS);
-  }
-
   private onDelivered(sid: number): void {
     const id = this.bySid.get(sid);
     if (id === undefined) return;
@@ -565,7 +480,6 @@ export class PeerLink extends Emitter<LinkEvents> {
   close(): void {
     this.dropCandidate();
     this.dropSession();
-    if (this.retryTimer !== undefined) this.c.clock.clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.incoming.close();
   }
 }

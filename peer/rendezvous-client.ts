@@ -13,17 +13,10 @@ import { equalBytes, toHex } from '../common/wire/bytes.js';
 import { MsgType, WireError } from '../common/wire/constants.js';
 import { errorCodeOfWire } from '../common/wire/errors-map.js';
 import { AUTHENTICATED_TYPES, encode, registerSigningBytes } from '../common/wire/messages.js';
-import type {
-  DeltaEntry,
-  ErrorMsg,
-  Introduce,
-  Member,
-  Message,
-  Presence,
-  PresenceDelta,
-} from '../common/wire/messages.js';
+import type { ErrorMsg, Introduce, Member, Message } from '../common/wire/messages.js';
 import { AuthChannel, deriveServerAuthKeys, isUnsealed } from '../common/wire/server-auth.js';
 import type { AuthTransport } from '../common/wire/server-auth.js';
+import { PresenceAssembly } from './presence-assembly.js';
 import { Requests } from './requests.js';
 import type { ServerKeyPin } from './server-pin.js';
 
@@ -88,9 +81,6 @@ export const emptyClientStats = (): RendezvousClientStats => ({
   presence_resyncs: 0,
 });
 
-/** A full list asked for and not come is asked for again after this (the server may hold it back). */
-export const PRESENCE_RESYNC_RETRY_MS = 5_000;
-
 /**
  * The peer's side of the rendezvous protocol over its one UDP socket: HELLO/COOKIE/REGISTER,
  * keepalives that hold the NAT mapping open, presence assembly, CONNECT and introductions.
@@ -104,15 +94,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private registering = false;
   private closed = false;
   private failures = 0;
-  private presenceVersion = -1;
-  private presenceParts = new Map<number, Member[]>();
-  private presenceBuilding = -1;
-  /** The members as of presenceVersion, by id (hex): what deltas apply to. */
-  private memberMap = new Map<string, Member>();
-  private deltaParts = new Map<number, DeltaEntry[]>();
-  private deltaBuilding = '';
-  /** When we last asked for the full list (undefined: no request outstanding). */
-  private resyncAskedAt: number | undefined;
+  private readonly presence: PresenceAssembly;
   private readonly seenIntros = new Map<string, number>();
   /** Our X25519 static key as a key pair, for the DH with the server's key. */
   private readonly dhPair: KeyPair;
@@ -126,7 +108,6 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   readonly stats: RendezvousClientStats = emptyClientStats();
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
-  members: Member[] = [];
 
   constructor(
     private readonly opts: RendezvousClientOptions,
@@ -136,6 +117,18 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     this.keepaliveMs = opts.keepaliveMs;
     this.requests = new Requests(c.clock, (b) => c.send(b, opts.server), c.randomBytes);
     this.dhPair = keyPairFromPrivate(c.identity.dhPrivate);
+    this.presence = new PresenceAssembly({
+      clock: c.clock,
+      stats: this.stats,
+      changed: (members, version) => this.emit('presence', { members, version }),
+      mayAsk: () => this.registeredId !== undefined && !this.closed,
+      askFullList: () => void this.keepalive(),
+    });
+  }
+
+  /** The room's members as the last complete presence list (or delta) told them. */
+  get members(): Member[] {
+    return this.presence.members;
   }
 
   /** A request whose answer may be an unsealed ERROR (the server has no key for us yet). */
@@ -175,32 +168,14 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     this.c.clock.clearTimeout(this.keepaliveTimer);
     let unsealedError = false;
     try {
-      const hello = this.txid();
-      const cookieMsg = await this.preKeyRequest(
-        hello,
-        encode({ type: MsgType.HELLO, txid: hello }),
-        'hello',
-      );
-      if (cookieMsg.type !== MsgType.COOKIE) throw new PunchlineError('MALFORMED', 'expected COOKIE');
-      // The server's key: the pinned one, or pinned now (throws SERVER_KEY_CHANGED).
-      this.c.serverPin.check(cookieMsg.serverKey);
-      let shared: Uint8Array;
-      try {
-        shared = dh(this.dhPair, cookieMsg.serverKey);
-      } catch {
-        throw new PunchlineError('MALFORMED', 'the server key is not a usable X25519 key');
-      }
-      // A registration starts a new presence epoch: a restarted server counts versions from 0 again.
-      this.presenceVersion = -1;
-      this.presenceBuilding = -1;
-      this.deltaBuilding = '';
-      this.resyncAskedAt = undefined;
+      const { cookie, shared } = await this.hello();
+      this.presence.newEpoch();
       const txid = this.txid();
       // Strictly increasing, so the server can tell our newest registration from a replayed one.
       this.lastRegisterTime = Math.max(Math.floor(this.c.clock.wallNow()), this.lastRegisterTime + 1);
       const body = {
         txid,
-        cookie: cookieMsg.cookie,
+        cookie,
         time: this.lastRegisterTime,
         room: this.opts.room,
         name: this.opts.name,
@@ -214,7 +189,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
         signature: this.c.identity.sign(registerSigningBytes(body)),
       });
       this.pendingAuth = new AuthChannel(
-        deriveServerAuthKeys(shared, this.opts.transport, txid, cookieMsg.cookie, 'peer'),
+        deriveServerAuthKeys(shared, this.opts.transport, txid, cookie, 'peer'),
       );
       const reply = await this.preKeyRequest(txid, bytes, 'register');
       const pending = this.pendingAuth;
@@ -233,28 +208,43 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
       this.scheduleKeepalive();
     } catch (e) {
       if (this.closed) return;
-      this.pendingAuth = undefined;
-      const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
-      this.emit('error', err);
-      // Only the server's authenticated word is final (an unsealed error may be forged: retry).
-      const final =
-        err.code === 'SERVER_KEY_CHANGED' ||
-        (!unsealedError &&
-          (err.code === 'NAME_TAKEN' || err.code === 'ROOM_FULL' || err.code === 'BAD_NAME'));
-      if (final) {
-        this.setState('lost');
-        return; // retrying cannot help; the user must change something
-      }
-      this.setState('lost');
-      const delay = backoffDelay(
-        this.failures++,
-        { ...REQUEST_BACKOFF, initialMs: 1_000, maxMs: 30_000 },
-        unitDraw(this.c.randomBytes),
-      );
-      this.retryTimer = this.c.clock.setTimeout(() => void this.register(), delay);
+      this.registerFailed(e, unsealedError);
     } finally {
       this.registering = false;
     }
+  }
+
+  /** HELLO -> COOKIE: the cookie, and the secret shared with the server's (now pinned) key. */
+  private async hello(): Promise<{ cookie: Uint8Array; shared: Uint8Array }> {
+    const hello = this.txid();
+    const cookieMsg = await this.preKeyRequest(hello, encode({ type: MsgType.HELLO, txid: hello }), 'hello');
+    if (cookieMsg.type !== MsgType.COOKIE) throw new PunchlineError('MALFORMED', 'expected COOKIE');
+    // The server's key: the pinned one, or pinned now (throws SERVER_KEY_CHANGED).
+    this.c.serverPin.check(cookieMsg.serverKey);
+    try {
+      return { cookie: cookieMsg.cookie, shared: dh(this.dhPair, cookieMsg.serverKey) };
+    } catch {
+      throw new PunchlineError('MALFORMED', 'the server key is not a usable X25519 key');
+    }
+  }
+
+  /** Say why registering failed; retry on a capped backoff unless only the user can fix it. */
+  private registerFailed(e: unknown, unsealedError: boolean): void {
+    this.pendingAuth = undefined;
+    const err = isPunchlineError(e) ? e : new PunchlineError('INTERNAL', String(e));
+    this.emit('error', err);
+    // Only the server's authenticated word is final (an unsealed error may be forged: retry).
+    const final =
+      err.code === 'SERVER_KEY_CHANGED' ||
+      (!unsealedError && (err.code === 'NAME_TAKEN' || err.code === 'ROOM_FULL' || err.code === 'BAD_NAME'));
+    this.setState('lost');
+    if (final) return; // retrying cannot help; the user must change something
+    const delay = backoffDelay(
+      this.failures++,
+      { ...REQUEST_BACKOFF, initialMs: 1_000, maxMs: 30_000 },
+      unitDraw(this.c.randomBytes),
+    );
+    this.retryTimer = this.c.clock.setTimeout(() => void this.register(), delay);
   }
 
   private noteObserved(o: Endpoint): void {
@@ -288,7 +278,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
           type: MsgType.KEEPALIVE,
           txid,
           id: this.registeredId,
-          presenceVersion: Math.max(0, this.presenceVersion),
+          presenceVersion: Math.max(0, this.presence.version),
         },
         'keepalive',
       );
@@ -434,10 +424,10 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
         this.emit('introduce', m);
         return;
       case MsgType.PRESENCE:
-        this.onPresence(m);
+        this.presence.onPresence(m);
         return;
       case MsgType.PRESENCE_DELTA:
-        this.onPresenceDelta(m);
+        this.presence.onPresenceDelta(m);
         return;
       default:
         return;
@@ -447,76 +437,6 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   private pruneIntros(): void {
     const cutoff = this.c.clock.now() - 60_000;
     for (const [k, at] of this.seenIntros) if (at < cutoff) this.seenIntros.delete(k);
-  }
-
-  private onPresence(m: Presence): void {
-    // Versions only grow on the server (u32; a wrap after 4 billion changes is not a concern).
-    if (m.version < this.presenceVersion) return;
-    if (m.version !== this.presenceBuilding) {
-      this.presenceBuilding = m.version;
-      this.presenceParts = new Map();
-    }
-    this.presenceParts.set(m.part, m.members);
-    if (this.presenceParts.size < m.parts) return;
-    const members: Member[] = [];
-    for (let i = 0; i < m.parts; i++) members.push(...(this.presenceParts.get(i) ?? []));
-    if (m.version === this.presenceVersion) return;
-    this.resyncAskedAt = undefined;
-    this.memberMap = new Map(members.map((x) => [toHex(x.id), x]));
-    this.setMembers(m.version);
-  }
-
-  private setMembers(version: number): void {
-    this.presenceVersion = version;
-    this.members = [...this.memberMap.values()];
-    this.emit('presence', { members: this.members, version });
-  }
-
-  /**
-   * A PRESENCE_DELTA: the room from version `from` to `to`. Our list at a version in [from, to)
-   * takes it; below `from` we missed a change (a lost datagram) and ask for the full list; at or
-   * past `to` we have it already. Parts of one delta are applied together, once all are here.
-   */
-  private onPresenceDelta(m: PresenceDelta): void {
-    if (this.presenceVersion >= m.to) return;
-    if (this.presenceVersion < m.from) {
-      this.stats.presence_gaps++;
-      this.resync();
-      return;
-    }
-    const key = `${m.from}/${m.to}/${m.parts}`;
-    if (key !== this.deltaBuilding) {
-      this.deltaBuilding = key;
-      this.deltaParts = new Map();
-    }
-    this.deltaParts.set(m.part, m.entries);
-    if (this.deltaParts.size < m.parts) return;
-    this.deltaBuilding = '';
-    for (const entries of this.deltaParts.values())
-      for (const e of entries) {
-        if (e.name === undefined) this.memberMap.delete(toHex(e.id));
-        else this.memberMap.set(toHex(e.id), { id: e.id, name: e.name });
-      }
-    this.setMembers(m.to);
-    // Our list and the server's disagree (a bug, or a change we cannot see): start over.
-    if (this.memberMap.size !== m.total) {
-      this.stats.presence_gaps++;
-      this.presenceVersion = -1;
-      this.resync();
-    }
-  }
-
-  /**
-   * Ask for the full list now: a KEEPALIVE with our (stale) version, which the server answers with
-   * the list (docs/protocol.md §6.6). At most one request outstanding per PRESENCE_RESYNC_RETRY_MS.
-   */
-  private resync(): void {
-    const now = this.c.clock.now();
-    if (this.resyncAskedAt !== undefined && now - this.resyncAskedAt < PRESENCE_RESYNC_RETRY_MS) return;
-    if (!this.registeredId || this.closed) return;
-    this.resyncAskedAt = now;
-    this.stats.presence_resyncs++;
-    void this.keepalive();
   }
 
   /** Stop; with `leave` (the default) tell the server we leave (best effort, one datagram). */

@@ -1,4 +1,4 @@
-import type { PeerEvents, PeerStatsView } from '../peer-node.js';
+import type { PeerEvents, PeerFigures } from '../peer-events.js';
 import type { IncomingMessage } from './incoming.js';
 import type { PeerConnection, PeerInfo } from './types.js';
 
@@ -9,22 +9,22 @@ import type { PeerConnection, PeerInfo } from './types.js';
 
 export function connectionOf(c: PeerEvents['connected']): PeerConnection {
   return {
-    peerId: c.id,
+    peerId: c.peerId,
     name: c.peer,
     path: c.path,
     remote: c.remote,
     ms: c.ms,
     fingerprint: c.fingerprint,
-    signKey: c.sign_key,
-    dhKey: c.dh_key,
+    signKey: c.signKey,
+    dhKey: c.dhKey,
   };
 }
 
 export function incomingOf(m: PeerEvents['message']): IncomingMessage {
   return {
-    id: m.id,
-    fromId: m.from_id,
-    fromName: m.from,
+    id: m.messageId,
+    fromId: m.peerId,
+    fromName: m.peer,
     text: m.text,
     ts: m.ts,
     room: m.room,
@@ -32,25 +32,39 @@ export function incomingOf(m: PeerEvents['message']): IncomingMessage {
   };
 }
 
-/** A peer's session figures (/info, the `stats` command). */
-export function peerInfoOf(s: PeerStatsView): PeerInfo {
+/** Round to `places` decimal places: figures as people read them. */
+const round = (x: number, places: number): number => Math.round(x * 10 ** places) / 10 ** places;
+
+/**
+ * A peer's session figures (/info, the `stats` command), rounded for reading: round trips to a
+ * tenth of a millisecond, loss to a thousandth; figures not measured yet are left out.
+ */
+export function peerInfoOf(f: PeerFigures): PeerInfo {
+  const s = f.session;
+  const loss = s ? round(s.loss, 3) : undefined;
   return {
-    id: s.id,
-    name: s.peer,
-    fingerprint: s.fingerprint,
-    state: s.state,
-    ...(s.path ? { path: s.path } : {}),
-    ...(s.remote && s.path !== 'relay' ? { remote: s.remote } : {}), // a relayed path has no peer address
-    ...(s.punch ? { candidates: s.punch.candidates, connectMs: s.punch.ms } : {}),
-    ...(s.rtt_ms !== undefined ? { rttMs: s.rtt_ms } : {}),
-    ...(s.min_rtt_ms !== undefined ? { minRttMs: s.min_rtt_ms } : {}),
-    ...(s.loss !== undefined ? { lossPct: Math.round(s.loss * 1000) / 10, loss: s.loss } : {}),
-    ...(s.retransmits !== undefined ? { retransmits: s.retransmits } : {}),
-    ...(s.cwnd !== undefined ? { cwnd: s.cwnd } : {}),
-    ...(s.bytes_in_flight !== undefined ? { bytesInFlight: s.bytes_in_flight } : {}),
-    ...(s.packets_sent !== undefined ? { packetsSent: s.packets_sent } : {}),
-    ...(s.packets_received !== undefined ? { packetsReceived: s.packets_received } : {}),
-    pending: s.pending,
+    id: f.peerId,
+    name: f.peer,
+    fingerprint: f.fingerprint,
+    state: f.state,
+    ...(f.path ? { path: f.path } : {}),
+    ...(f.remote && f.path !== 'relay' ? { remote: f.remote } : {}), // a relayed path has no peer address
+    ...(f.punch ? { candidates: f.punch.candidates, connectMs: f.punch.ms } : {}),
+    ...(s?.rttMs !== undefined && s.minRttMs !== undefined
+      ? { rttMs: round(s.rttMs, 1), minRttMs: round(s.minRttMs, 1) }
+      : {}),
+    ...(s && loss !== undefined
+      ? {
+          lossPct: Math.round(loss * 1000) / 10,
+          loss,
+          retransmits: s.retransmits,
+          cwnd: s.cwnd,
+          bytesInFlight: s.bytesInFlight,
+          packetsSent: s.packetsSent,
+          packetsReceived: s.packetsReceived,
+        }
+      : {}),
+    pending: f.pending,
   };
 }
 

@@ -4,7 +4,6 @@ import { PunchlineError, isPunchlineError } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity/identity.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
-import type { PeerLink } from '../peer-link.js';
 import type { PeerEvents, PeerKeysSeen, PeerNode } from '../peer-node.js';
 import { DeliveryBook } from './delivery.js';
 import { History } from './history.js';
@@ -162,22 +161,22 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         this.emit('server', { state: e.state });
       }),
       node.on('presence', (e) => this.onPresence(e.peers)),
-      node.on('delivered', (d) => this.onDelivered(d.id, this.idOfName(d.peer))),
+      node.on('delivered', (d) => this.onDelivered(d.messageId, d.peerId)),
       node.on('connected', (c) => this.onConnected(c)),
       node.on('path', (p) => {
         this.notice(
-          { kind: 'peer', peerId: p.id },
+          { kind: 'peer', peerId: p.peerId },
           pathNotice(p.peer, p.path, p.remote),
           p.path === 'relay' ? 'warn' : 'info',
         );
         this.emitPeers();
-        this.emit('path', { peerId: p.id, name: p.peer, path: p.path, remote: p.remote });
+        this.emit('path', { peerId: p.peerId, name: p.peer, path: p.path, remote: p.remote });
       }),
       node.on('disconnected', (d) => {
         const level = d.reason === 'closed' ? 'info' : 'warn';
-        this.notice({ kind: 'peer', peerId: d.id }, disconnectedNotice(d.peer, d.reason), level);
+        this.notice({ kind: 'peer', peerId: d.peerId }, disconnectedNotice(d.peer, d.reason), level);
         this.emitPeers();
-        this.emit('disconnected', { peerId: d.id, name: d.peer, reason: d.reason });
+        this.emit('disconnected', { peerId: d.peerId, name: d.peer, reason: d.reason });
       }),
       node.on('error', (e) => this.emit('error', e)),
     ];
@@ -190,7 +189,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         ? { publicEndpoint: e.public, server: 'registered', serverClosed: undefined }
         : { server: 'registered', serverClosed: undefined },
     );
-    this.emit('registered', { peerId: e.id, publicEndpoint: e.public, transport: e.transport });
+    this.emit('registered', { peerId: e.selfId, publicEndpoint: e.public, transport: e.transport });
   }
 
   private onConnected(e: PeerEvents['connected']): void {
@@ -212,27 +211,15 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     return this.selfView;
   }
 
-  /** A peer's link by name, id or id prefix (UNKNOWN_PEER, BAD_ARGUMENT): the one lookup into the node. */
-  private linkOf(nameOrId: string): PeerLink {
-    return this.node.resolve(nameOrId).link;
-  }
-
-  private idOfName(nameOrId: string): string {
-    try {
-      return this.linkOf(nameOrId).idHex;
-    } catch {
-      return nameOrId;
-    }
-  }
-
   peers(): PeerView[] {
     return this.node.peerList().map((p) => {
       const st = p.state === 'direct' || p.state === 'relay' ? this.node.peerStats(p.id) : undefined;
+      const rttMs = st ? peerInfoOf(st).rttMs : undefined;
       return {
         id: p.id,
         name: p.name,
         state: p.state,
-        ...(st?.rtt_ms !== undefined ? { rttMs: st.rtt_ms } : {}),
+        ...(rttMs !== undefined ? { rttMs } : {}),
         ...(this.keys.isFlagged(p.id) ? { keyChanged: true } : {}),
         ...(p.remote !== undefined ? { remote: p.remote } : {}),
         ...(p.pending !== undefined ? { pending: p.pending } : {}),
@@ -329,7 +316,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         `text is ${bytes} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
     // A room message waits for every member seen in the room, online or not (those who left get it when they are back).
-    const recipients = c.kind === 'room' ? this.roomMembers() : [this.linkOf(c.peerId).idHex];
+    const recipients = c.kind === 'room' ? this.roomMembers() : [this.node.lookup(c.peerId).id];
     const id = this.node.newMessageId();
     const ts = this.now();
     const states: Record<string, DeliveryState> = {};
@@ -446,7 +433,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   resolvePeer(nameOrId: string): PeerView {
-    const id = this.linkOf(nameOrId).idHex;
+    const id = this.node.lookup(nameOrId).id;
     return this.peers().find((p) => p.id === id)!;
   }
 
@@ -455,20 +442,16 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   trust(nameOrId: string): void {
-    const p = this.linkOf(nameOrId);
+    const p = this.node.lookup(nameOrId);
     // The keys of its last introduction, when there was one (they hash to the id, or the store
     // refuses them); else the id alone, and its keys join the pin at the first session.
-    const keys = p.intro ? { signKey: toHex(p.intro.signKey), dhKey: toHex(p.intro.dhKey) } : undefined;
-    this.keys.trust(p.name, p.idHex, keys);
-    this.notice(
-      { kind: 'peer', peerId: p.idHex },
-      `trusting the new key of ${p.name} (${fingerprint(p.id)})`,
-    );
+    this.keys.trust(p.name, p.id, p.keys);
+    this.notice({ kind: 'peer', peerId: p.id }, `trusting the new key of ${p.name} (${p.fingerprint})`);
     // Held messages go now: those still in the outbox, and those the node held for the gate.
-    this.delivery.move(p.idHex, 'held', 'pending');
-    this.handOver(p.idHex);
-    this.node.release(p.idHex);
-    if (p.open) this.delivery.move(p.idHex, 'pending', 'sent');
+    this.delivery.move(p.id, 'held', 'pending');
+    this.handOver(p.id);
+    this.node.release(p.id);
+    if (this.node.connection(p.id)) this.delivery.move(p.id, 'pending', 'sent');
     this.emitPeers();
   }
 

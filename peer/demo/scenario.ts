@@ -367,12 +367,12 @@ function subscribe(me: Peer, emit: Emit, now: () => number, msg: Message): void 
     emit({ t: now(), type: 'path', peer: who, path, remote });
   });
   n.on('message', (e) => {
-    emit({ t: now(), type: 'message', peer: who, from: peerName(e.from), id: e.id, text: e.text });
+    emit({ t: now(), type: 'message', peer: who, from: peerName(e.peer), id: e.messageId, text: e.text });
   });
   n.on('delivered', (e) => {
-    if (e.id !== msg.id || msg.sentAt === undefined || msg.rttMs !== undefined) return;
+    if (e.messageId !== msg.id || msg.sentAt === undefined || msg.rttMs !== undefined) return;
     msg.rttMs = Math.round((now() - msg.sentAt) * 10) / 10;
-    emit({ t: now(), type: 'delivered', peer: who, to: peerName(e.peer), id: e.id, rttMs: msg.rttMs });
+    emit({ t: now(), type: 'delivered', peer: who, to: peerName(e.peer), id: e.messageId, rttMs: msg.rttMs });
   });
   n.on('error', (e) => {
     // An attempt towards the other peer failed (PUNCH_FAILED, ...), and no path carries us yet.

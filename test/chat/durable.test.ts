@@ -71,7 +71,7 @@ describe('delivered means stored', () => {
     const to = { kind: 'peer' as const, peerId: bobId(alice, 'bob') };
     const m = alice.chat.send(to, 'torn pair');
     await alice.until(() => alice.chatEvents.error.some((e) => e.code === 'IO'));
-    await alice.until(() => alice.nodeEvents.delivered.some((d) => d.id === m.id));
+    await alice.until(() => alice.nodeEvents.delivered.some((d) => d.messageId === m.id));
     expect(lines(alice).some((r) => r.id === m.id)).toBe(false);
     await alice.close();
 
@@ -121,7 +121,7 @@ describe('delivered means stored', () => {
     await alice.until(gone(alice, 'carol'));
 
     const m = alice.chat.send({ kind: 'room' }, 'for everyone, carol too');
-    await alice.until(() => alice.nodeEvents.delivered.some((d) => d.id === m.id));
+    await alice.until(() => alice.nodeEvents.delivered.some((d) => d.messageId === m.id));
     await bob.until(() => bob.chatEvents.message.some((x) => x.id === m.id));
     const marks = (): Record<string, string> | undefined =>
       alice.chat.history({ kind: 'room' }).find((x) => x.id === m.id)?.delivery;
@@ -134,7 +134,7 @@ describe('delivered means stored', () => {
 
     carol = await world.peer('carol', 'c');
     await carol.until(() => carol.chatEvents.message.some((x) => x.id === m.id));
-    await alice.until(() => alice.nodeEvents.delivered.some((d) => d.id === m.id));
+    await alice.until(() => alice.nodeEvents.delivered.some((d) => d.messageId === m.id));
     expect(marks()).toEqual({ [bobHex]: 'delivered', [carolId]: 'delivered' });
 
     await alice.close();

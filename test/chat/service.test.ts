@@ -88,9 +88,9 @@ async function bobMetAndGone(
   });
   expect(a.events.connected[0]).toMatchObject({
     peer: 'bob',
-    id: hex(bob.node.identity),
-    sign_key: keysOf(bob.node.identity).signKey,
-    dh_key: keysOf(bob.node.identity).dhKey,
+    peerId: hex(bob.node.identity),
+    signKey: keysOf(bob.node.identity).signKey,
+    dhKey: keysOf(bob.node.identity).dhKey,
     fingerprint: hex(bob.node.identity).slice(0, 16).match(/.{4}/g)!.join(':'),
   });
   await bob.node.close();
@@ -156,12 +156,12 @@ describe('trust pins in the chat service', () => {
       await w.run(() => mallory.events.presence.some((e) => e.peers.some((p) => p.name === 'alice')), 5000),
     ).toBe(true);
     void mallory.node.connect('alice').catch(() => {});
-    expect(await w.run(() => a.events.connected.some((c) => c.id === malHex), 15_000)).toBe(true);
+    expect(await w.run(() => a.events.connected.some((c) => c.peerId === malHex), 15_000)).toBe(true);
     expect(liar.lies).toBeGreaterThan(0);
     expect(a.events.presence.some((e) => e.peers.some((p) => p.id === malHex))).toBe(false);
 
     // The user sends to "bob" as the JSON mode does: the name resolves to the only present "bob".
-    const target = a.node.resolve('bob').link.idHex;
+    const target = a.node.lookup('bob').id;
     expect(target).toBe(malHex);
     const m = alice.service.send({ kind: 'peer', peerId: target }, 'for bob only');
     expect(m.delivery).toEqual({ [malHex]: 'held' });

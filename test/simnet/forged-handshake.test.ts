@@ -16,11 +16,11 @@ import type { SimPeer } from '../support/sim-world.js';
 
 /** What an observer of the introduction (on the path, or told the introId) can reach: the node's live state. */
 interface Inside {
-  attempts: Map<string, unknown>;
-  peers: Map<string, { link: PeerLink }>;
+  punching: { attempts: Map<string, unknown> };
+  table: { peers: Map<string, { link: PeerLink }> };
 }
 const inside = (n: PeerNode): Inside => n as unknown as Inside;
-const sessionOf = (n: PeerNode): Session | undefined => [...inside(n).peers.values()][0]?.link.session;
+const sessionOf = (n: PeerNode): Session | undefined => [...inside(n).table.peers.values()][0]?.link.session;
 
 /**
  * Two honest peers on the internet (slow links), and mallory next to them (a fast one). Mallory
@@ -74,8 +74,8 @@ async function attack(seed: number): Promise<{ a: SimPeer; b: SimPeer; forged: n
   await w.run(() => a.events.presence.some((e) => e.peers.length === 1), 5000);
   void a.node.connect('b').catch(() => {});
   // The moment the responder has the introduction: message 1 from mallory, to its public endpoint.
-  await w.run(() => inside(responder.node).attempts.size > 0, 5000);
-  const introId = fromHex([...inside(responder.node).attempts.keys()][0]!);
+  await w.run(() => inside(responder.node).punching.attempts.size > 0, 5000);
+  const introId = fromHex([...inside(responder.node).punching.attempts.keys()][0]!);
   const asInitiator = new InitiatorHandshake(config(introId, responder));
   forger.asInitiator = asInitiator;
   send(

@@ -83,7 +83,7 @@ async function reflector(sameNat: boolean): Promise<Figures> {
       f.toVictims.bytes += e.size;
     }
   });
-  const client = (mallory as unknown as { client: RendezvousClient }).client;
+  const client = (mallory as unknown as { servers: { udp: RendezvousClient } }).servers.udp;
   for (let i = 0; i < CONNECTS; i++) {
     void client.connect(honest.node.identity.id).catch(() => {});
     f.connects++;

@@ -5,7 +5,7 @@ import { SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
 
 const texts = (p: SimPeer, from: string): string[] =>
-  p.events.message.filter((m) => m.from === from).map((m) => m.text);
+  p.events.message.filter((m) => m.peer === from).map((m) => m.text);
 const seq = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 async function world(

@@ -17,7 +17,7 @@ async function pair(seed: number, natA = {}, natB = {}): Promise<{ w: SimWorld; 
 }
 
 const texts = (p: SimPeer, from: string): string[] =>
-  p.events.message.filter((m) => m.from === from).map((m) => m.text);
+  p.events.message.filter((m) => m.peer === from).map((m) => m.text);
 
 /**
  * a and b chat; mid-conversation b's NAT (random ports) forgets its mappings, so b's next packets
@@ -56,12 +56,12 @@ describe('encrypted sessions between peers on the simulated network', () => {
       ids.push(a.node.sendMessage('b', `a${i}`));
       b.node.sendMessage('a', `b${i}`);
     }
-    expect(a.events.sent.map((e) => e.id)).toEqual(ids);
+    expect(a.events.sent.map((e) => e.messageId)).toEqual(ids);
     await w.run(() => a.events.delivered.length === 50 && b.events.delivered.length === 50, 30_000);
     expect(texts(b, 'a')).toEqual(Array.from({ length: 50 }, (_, i) => `a${i}`));
     expect(texts(a, 'b')).toEqual(Array.from({ length: 50 }, (_, i) => `b${i}`));
-    expect(a.events.delivered.map((e) => e.id)).toEqual(ids);
-    expect(b.events.message.map((m) => m.id)).toEqual(ids);
+    expect(a.events.delivered.map((e) => e.messageId)).toEqual(ids);
+    expect(b.events.message.map((m) => m.messageId)).toEqual(ids);
     await w.close();
   });
 
@@ -86,8 +86,8 @@ describe('encrypted sessions between peers on the simulated network', () => {
     expect(got[151]).toBe(big);
     expect(texts(a, 'b')).toEqual(Array.from({ length: 300 }, (_, i) => `b${i}`));
     const st = a.node.peerStats('b');
-    expect(st.retransmits!).toBeGreaterThan(0);
-    expect(st.loss!).toBeGreaterThan(0.05);
+    expect(st.session!.retransmits).toBeGreaterThan(0);
+    expect(st.session!.loss).toBeGreaterThan(0.05);
     await w.close();
   }, 60_000);
 

@@ -43,15 +43,15 @@ function service(): { node: StandInNode; chat: PeerChatService } {
 describe('the chat service and the server state', () => {
   it('the public endpoint is the UDP mapping, whichever transport registers last', async () => {
     const { node, chat } = service();
-    node.play('registered', { id: 'x', public: '198.51.100.7:40000', transport: 'udp' });
-    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'ws' });
+    node.play('registered', { selfId: 'x', public: '198.51.100.7:40000', transport: 'udp' });
+    node.play('registered', { selfId: 'x', public: '198.51.100.7:51354', transport: 'ws' });
     expect(chat.self).toMatchObject({ publicEndpoint: '198.51.100.7:40000', server: 'registered' });
     await chat.close();
   });
 
   it('with only the relay stream registered there is no endpoint to show rather than a wrong one', async () => {
     const { node, chat } = service();
-    node.play('registered', { id: 'x', public: '198.51.100.7:51354', transport: 'ws' });
+    node.play('registered', { selfId: 'x', public: '198.51.100.7:51354', transport: 'ws' });
     expect(chat.self.publicEndpoint).toBeUndefined();
     expect(chat.self.server).toBe('registered');
     await chat.close();
@@ -63,7 +63,7 @@ describe('the chat service and the server state', () => {
     chat.on('self', (s) => seen.push(s.serverClosed));
     node.play('server-closed', { reason: 'closed by remote (1001 server shutting down)' });
     expect(chat.self.serverClosed).toBe('server shutting down');
-    node.play('registered', { id: 'x', public: '198.51.100.7:40000', transport: 'udp' });
+    node.play('registered', { selfId: 'x', public: '198.51.100.7:40000', transport: 'udp' });
     expect(chat.self.serverClosed).toBeUndefined();
     expect(seen).toEqual(['server shutting down', undefined]);
     await chat.close();
