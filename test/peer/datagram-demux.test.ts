@@ -36,7 +36,8 @@ function fakeLink(idHex: string): PeerLink & { got: { path: string; cid?: string
     relayPath,
     got,
     pathTo: (e: Endpoint): SessionPath => ({ id: { kind: 'direct', remote: e }, send: () => {} }),
-    receive: (_d: Uint8Array, from: SessionPath, cid?: string) => got.push({ path: describePath(from.id), cid }),
+    receive: (_d: Uint8Array, from: SessionPath, cid?: string) =>
+      got.push({ path: describePath(from.id), cid }),
   } as unknown as PeerLink & { got: { path: string; cid?: string }[] };
 }
 

@@ -47,6 +47,8 @@ describe('JSON-lines views (docs/cli.md)', () => {
     expect(statsJson({ ...f, session: unmeasured })).not.toHaveProperty('rtt_ms');
     expect(
       text(statsJson({ peer: 'bob', peerId: 'b0', fingerprint: 'b0b0', state: 'offline', pending: 2 })),
-    ).toBe('{"event":"stats","peer":"bob","peer_id":"b0","fingerprint":"b0b0","state":"offline","pending":2}');
+    ).toBe(
+      '{"event":"stats","peer":"bob","peer_id":"b0","fingerprint":"b0b0","state":"offline","pending":2}',
+    );
   });
 });
