@@ -9,6 +9,7 @@ import type { PeerLink } from './peer-link.js';
 import { newPunchCounters } from './puncher.js';
 import type { PunchCounters } from './puncher.js';
 import type { ServerGate } from './server-gate.js';
+import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
 
 /** A node's datagram counters: what came and went, and what was dropped on the way in, by reason. */
 export class PeerStats {
@@ -76,13 +77,8 @@ export class DatagramDemux {
       if (!this.to.gate.noteStunAnswer(data, from)) this.stats.dropped.malformed++;
       return;
     }
-    let m: Message;
-    try {
-      m = decode(data);
-    } catch {
-      this.stats.dropped.malformed++;
-      return;
-    }
+    const m = decodeOrDrop(decode, data, () => this.stats.dropped.malformed++);
+    if (!m) return;
     try {
       this.dispatch(m, from, data);
     } catch (e) {

@@ -73,7 +73,7 @@ export interface PeerEvents extends Record<string, unknown> {
   presence: { peers: { id: string; name: string }[] };
   /**
    * The session is open; `path` is the path its first message takes. `fingerprint` is the id's
-   * (common/identity.ts fingerprint), `signKey` and `dhKey` the peer's public keys (hex) the
+   * (common/identity/identity.ts fingerprint), `signKey` and `dhKey` the peer's public keys (hex) the
    * handshake proved (dhKey) and the id vouches for (both hash to it).
    */
   connected: {

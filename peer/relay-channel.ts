@@ -6,9 +6,9 @@ import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { MessageStream, StreamConnectOptions, StreamNetwork } from '../common/net/stream.js';
 import { Limits, MsgType } from '../common/wire/constants.js';
 import { decode, encodeRelayFrame, isPunchline } from '../common/wire/messages.js';
-import type { Message } from '../common/wire/messages.js';
 import type { ServerKeyPin } from './server-pin.js';
 import { RendezvousClient } from './rendezvous-client.js';
+import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
 
 /**
  * Reconnecting to the server's stream: 1 s doubling to 30 s with jitter, so a restarted server
@@ -203,13 +203,8 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
       this.stats.dropped++;
       return;
     }
-    let m: Message;
-    try {
-      m = decode(data);
-    } catch {
-      this.stats.dropped++;
-      return;
-    }
+    const m = decodeOrDrop(decode, data, () => this.stats.dropped++);
+    if (!m) return;
     if (m.type === MsgType.RELAYED) {
       this.stats.relayedIn++;
       this.emit('relayed', { from: m.peer, payload: m.payload });

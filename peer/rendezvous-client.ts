@@ -356,7 +356,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   }
 
   /**
-   * A peer id is a hash of its two public keys (common/identity.ts): an introduction whose keys
+   * A peer id is a hash of its two public keys (common/identity/identity.ts): an introduction whose keys
    * hash to another id is a lying (or broken) server trying to put its own key behind a name.
    */
   private keysMatchId(m: Introduce): boolean {

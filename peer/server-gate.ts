@@ -3,6 +3,7 @@ import { sameEndpoint } from '../common/net/types.js';
 import { equalBytes } from '../common/wire/bytes.js';
 import { MsgType } from '../common/wire/constants.js';
 import { STUN_TXID_SIZE, decodeStun, encodeBindingRequest, isStunMessage } from '../common/wire/stun.js';
+import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
 
 /** The server's part of the protocol: only the server's endpoint may send these. */
 const SERVER_TYPES = new Set<number>([
@@ -58,12 +59,8 @@ export class ServerGate {
   noteStunAnswer(data: Uint8Array, from: Endpoint): boolean {
     const probe = this.stunProbe;
     if (!probe || probe.answered || !this.fromServer(from) || !isStunMessage(data)) return false;
-    try {
-      const m = decodeStun(data);
-      if (m.class !== 'success' || !equalBytes(m.txId, probe.txId)) return false;
-    } catch {
-      return false;
-    }
+    const m = decodeOrDrop(decodeStun, data, () => {});
+    if (!m || m.class !== 'success' || !equalBytes(m.txId, probe.txId)) return false;
     probe.answered = true;
     return true;
   }

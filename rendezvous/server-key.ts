@@ -9,7 +9,7 @@ import type { KeyFileOptions, KeyFileSpec } from '../common/identity/key-file.js
  * Peers pin its fingerprint on first use, so it must survive restarts: created once (file 0600 in
  * a 0700 directory), then read on every start. A damaged file or one other users can read is an
  * error, never silently replaced: a new key makes every peer that pinned the old one refuse it.
- * The file rules are common/key-file.ts's, shared with the peer's identity file.
+ * The file rules are common/identity/key-file.ts's, shared with the peer's identity file.
  */
 export const SERVER_KEY_FILE = 'rendezvous-key.json';
 

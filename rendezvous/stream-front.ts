@@ -15,6 +15,7 @@ import { relayFrame, RELAY_DROP_REASONS } from './relay.js';
 import type { RelayConn, RelayDropReason } from './relay.js';
 import type { ReplyContext } from './reply.js';
 import { PeerRateLimit } from './token-bucket.js';
+import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
 
 /** What the stream front needs of the server (server.ts builds it): dispatch, unbinding, a counter. */
 export interface StreamPort {
@@ -357,12 +358,8 @@ export class StreamFront {
       return;
     }
     if (!isPunchline(data)) return this.port.count('malformed');
-    let msg: Message;
-    try {
-      msg = decode(data);
-    } catch {
-      return this.port.count('malformed');
-    }
+    const msg = decodeOrDrop(decode, data, () => this.port.count('malformed'));
+    if (!msg) return;
     if (msg.type === MsgType.RELAY) {
       this.stats.framesIn++;
       const why = relayFrame(conn, data, msg.peer, msg.payload, {

@@ -5,6 +5,7 @@ import type { Message } from '../common/wire/messages.js';
 import { answerStunRequest, isStunMessage } from '../common/wire/stun.js';
 import type { ReplyContext } from './reply.js';
 import type { RendezvousStats } from './stats.js';
+import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
 
 /** What the UDP front needs of the server: its dispatch and the counters it keeps. */
 export interface UdpPort {
@@ -113,13 +114,8 @@ export class UdpFront {
       stats.dropped.malformed++;
       return;
     }
-    let msg: Message;
-    try {
-      msg = decode(data);
-    } catch {
-      stats.dropped.malformed++;
-      return;
-    }
+    const msg = decodeOrDrop(decode, data, () => stats.dropped.malformed++);
+    if (!msg) return;
     const reply = (bytes: Uint8Array): void => this.send(bytes, from);
     try {
       this.port.handle(msg, { from, transport: 'udp', reply }, data);

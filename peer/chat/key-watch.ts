@@ -79,7 +79,7 @@ export class KeyWatch {
   }
 }
 
-/** The first 8 bytes of a hex id, grouped as common/identity.ts fingerprint() groups them. */
+/** The first 8 bytes of a hex id, grouped as common/identity/identity.ts fingerprint() groups them. */
 export function fingerprintOfHex(idHex: string): string {
   return (idHex.slice(0, 16).match(/.{4}/g) ?? []).join(':');
 }

@@ -12,7 +12,7 @@ import { expectShape, hexField, isObject, loadPinFile, savePinFile, sinceField }
  * peers.json, version 2: `{"version":2,"pins":{NAME:{"id","signKey","dhKey","since"}}}`. The keys
  * are absent while the name has only been seen in the room's member list (which carries ids, not
  * keys) and are filled at the first session with that id. An id is a hash of the two keys
- * (common/identity.ts), so keys that do not hash to the pin's id are never pinned, and a file
+ * (common/identity/identity.ts), so keys that do not hash to the pin's id are never pinned, and a file
  * holding such a pin is damaged. Version 1 files (`{id, since}` only, no keys) load as pins
  * without keys and are written back as version 2 at the next change. The file is read and
  * written by peer/pin-file.ts: a damaged or wrong-shape file is an error, never an empty store.
@@ -48,7 +48,7 @@ interface Stored {
   pins: Record<string, StoredPin>;
 }
 
-/** Do these keys hash to this id (common/identity.ts peerIdOf)? */
+/** Do these keys hash to this id (common/identity/identity.ts peerIdOf)? */
 export function keysMatchId(id: string, keys: PeerKeys): boolean {
   const ok = (h: string): boolean => h.length === KEY_BYTES * 2 && /^[0-9a-f]+$/.test(h);
   return (

@@ -1,6 +1,6 @@
 /**
  * Plain-language explanations of why a pair of NATs does or does not let a direct path open,
- * following the three rules of predictDirect (common/path/nat-behaviour.ts) and
+ * following the three rules of predictDirect (common/path/predict-direct.ts) and
  * docs/nat-traversal.md, for someone who has never heard of NATs.
  */
 import type { NatBehaviour } from '../../common/nat-behaviour.js';

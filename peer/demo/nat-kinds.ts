@@ -1,6 +1,6 @@
 /**
  * The NAT behaviours `punchline demo --nat A,B` offers, in the shared vocabulary of
- * common/path/nat-behaviour.ts (RFC 4787 mapping/filtering) and the simulator's presets.
+ * common/nat-behaviour.ts (RFC 4787 mapping/filtering) and the simulator's presets.
  */
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
 import type { NatPolicy } from '../../common/net/sim/nat-rules.js';
