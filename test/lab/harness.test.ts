@@ -313,7 +313,12 @@ describeLab('real-NAT lab harness', () => {
     const nat = await l.addRouter('nat', { nat: 'cone', loss: 0.3 });
     const p = await puncher(await l.addHost('a', { on: nat }), 'A');
     p.sendJson({ cmd: 'burst', server: `${SERVER_IP}:${PORT_1}`, count: 200, intervalMs: 2 });
-    const done = await p.nextJson<{ sent: number; received: number }>({ type: 'burst-done' }, 5_000);
+    // burst-done comes once a later probe came back (fixtures/puncher.mjs), not after a fixed settle.
+    const done = await p.nextJson<{ sent: number; received: number; synced: boolean }>(
+      { type: 'burst-done' },
+      15_000,
+    );
+    expect(done.synced, 'a probe after the burst came back').toBe(true);
     console.log(
       `[lab] loss 0.3: ${done.received}/${done.sent} answered (expected ~${Math.round(done.sent * 0.49)})`,
     );
