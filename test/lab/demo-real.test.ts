@@ -2,8 +2,8 @@
  * `punchline demo --real`: the demo's story over the real-NAT lab, run as the CLI (needs the build
  * in dist/ and root). Each run builds and tears down its own namespaces (prefix pl-<pid>-...).
  */
-import { spawn } from 'node:child_process';
-import { expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, expect, it } from 'vitest';
 import { listNamespaces } from '../../common/lab/index.js';
 import { CLI } from '../support/proc.js';
 import { describeLab } from './describe-lab.js';
@@ -16,18 +16,29 @@ interface Run {
   prefix: string | undefined;
 }
 
+/** The demo run in progress, killed by afterEach should its test fail or time out first. */
+let running: ChildProcess | undefined;
+afterEach(() => {
+  if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+  running = undefined;
+});
+
 function demoReal(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'demo', '--real', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    running = child;
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // SIGINT lets the demo tear its lab down; SIGKILL if it has not gone 5 s later.
     const timer = setTimeout(() => child.kill('SIGINT'), 50_000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 55_000);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(killer);
       resolve({ code, out, err, prefix: /namespaces (pl-\d+-[0-9a-f]+-)\*/.exec(out)?.[1] });
     });
   });

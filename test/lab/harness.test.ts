@@ -96,7 +96,8 @@ async function punchBoth(
 ): Promise<[PunchDone, PunchDone]> {
   a.sendJson({ cmd: 'punch', target: endpoint(toB), ...opts });
   b.sendJson({ cmd: 'punch', target: endpoint(toA), ...opts });
-  const bound = opts.durationMs + 2_000;
+  // The puncher ends itself after durationMs; the margin is for a loaded machine, not a measure.
+  const bound = opts.durationMs + 5_000;
   return Promise.all([
     a.nextJson<PunchDone>({ type: 'punch-done' }, bound),
     b.nextJson<PunchDone>({ type: 'punch-done' }, bound),
@@ -157,7 +158,11 @@ describeLab('real-NAT lab harness', () => {
     );
     expect(da.received).toBe(false);
     expect(db.received).toBe(false);
-    expect(took).toBeLessThan(PUNCH.durationMs + 1_000);
+    // Within the bound, counted: each side stopped on its own budget of one probe per interval
+    // (fixtures/puncher.mjs), and both reports came inside punchBoth's bounded wait.
+    const budget = Math.ceil(PUNCH.durationMs / PUNCH.intervalMs) + 1;
+    expect(da.sent).toBeLessThanOrEqual(budget);
+    expect(db.sent).toBeLessThanOrEqual(budget);
 
     // natA's mapping for A -> B's observed endpoint uses another public port than A -> observer.
     const toPeer = (await natA.conntrack()).find((e) => e.orig.dst === eb.ip && e.orig.dport === eb.port);
@@ -267,6 +272,7 @@ describeLab('real-NAT lab harness', () => {
     const ps = await puncher(await l.addHost('s', { on: sym }), 'S');
     const s1 = await mustObserve(ps);
     expect((await sym.conntrack()).length).toBe(1);
+    // The physics under test: 1.5 s of idleness against the router's 1 s mapping timeout.
     await new Promise((r) => setTimeout(r, 1_500));
     const s2 = await mustObserve(ps);
     console.log(`[lab] mapping timeout 1 s: after 1.5 s idle ${s1.port} -> ${s2.port}`);
@@ -287,7 +293,8 @@ describeLab('real-NAT lab harness', () => {
     }
     const outcomes: Record<string, [boolean, boolean]> = {};
     for (const { dropUnsolicited, pa, pb, ea, eb } of pairs) {
-      // A starts 300 ms before B: its probes reach B's router before B has sent anything.
+      // A starts 300 ms before B (the physics under test, not a wait for anything): its probes
+      // reach B's router before B has sent anything.
       pa.sendJson({ cmd: 'punch', target: endpoint(eb), intervalMs: 50, durationMs: 1_500 });
       await new Promise((r) => setTimeout(r, 300));
       pb.sendJson({ cmd: 'punch', target: endpoint(ea), intervalMs: 50, durationMs: 1_500 });
@@ -306,7 +313,12 @@ describeLab('real-NAT lab harness', () => {
     const nat = await l.addRouter('nat', { nat: 'cone', loss: 0.3 });
     const p = await puncher(await l.addHost('a', { on: nat }), 'A');
     p.sendJson({ cmd: 'burst', server: `${SERVER_IP}:${PORT_1}`, count: 200, intervalMs: 2 });
-    const done = await p.nextJson<{ sent: number; received: number }>({ type: 'burst-done' }, 5_000);
+    // burst-done comes once a later probe came back (fixtures/puncher.mjs), not after a fixed settle.
+    const done = await p.nextJson<{ sent: number; received: number; synced: boolean }>(
+      { type: 'burst-done' },
+      15_000,
+    );
+    expect(done.synced, 'a probe after the burst came back').toBe(true);
     console.log(
       `[lab] loss 0.3: ${done.received}/${done.sent} answered (expected ~${Math.round(done.sent * 0.49)})`,
     );
@@ -336,11 +348,13 @@ describeLab('real-NAT lab harness', () => {
     expect(await p.err.nextJson({ msg: 'listening' })).toMatchObject({ level: 'info' });
     p.sendJson({ x: 1 });
     expect(await p.nextJson((m) => typeof m.echo === 'object')).toEqual({ echo: { x: 1 } });
+    // The 200 ms timeout is honoured: the read fails with its own message well inside a generous
+    // deadline (whose message would not match), however loaded the machine.
     const t0 = performance.now();
-    await expect(p.nextJson({ event: 'never' }, 200)).rejects.toThrow(
+    await expect(withDeadline(p.nextJson({ event: 'never' }, 200), 5_000)).rejects.toThrow(
       /no stdout line .* within 200 ms[\s\S]*plain text/,
     );
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    console.log(`[lab] a 200 ms read timed out after ${Math.round(performance.now() - t0)} ms`);
     const pending = p.nextJson({ event: 'never' }, 5_000);
     p.write('bye');
     await expect(pending).rejects.toThrow(/exited \(3\)/);
@@ -382,6 +396,19 @@ describeLab('real-NAT lab harness', () => {
     }
   });
 });
+
+/** `p`, or a rejection saying it was still pending after `ms`. */
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function pidExists(pid: number): boolean {
   try {

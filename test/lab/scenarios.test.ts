@@ -277,7 +277,7 @@ describeLab('real-NAT lab scenarios (direct paths)', () => {
       a.send('bob', ab[i]!);
       b.send('alice', ba[i + 1]!);
       if (i === 30) await natB.conntrackFlush();
-      await sleep(50);
+      await sleep(50); // pacing: messages in flight before, across and after the flush
     }
     await waitForAll(a, b, 60, 61, 20_000);
     const dup = expectExactlyOnceInOrder(a, b, ab) + expectExactlyOnceInOrder(b, a, ba);
@@ -323,7 +323,7 @@ describeLab('real-NAT lab scenarios (direct paths)', () => {
       a.send('bob', ab[i + 1]!);
       b.send('alice', ba[i]!);
       if (i === 30) await natB.conntrackFlush();
-      await sleep(50);
+      await sleep(50); // pacing: messages in flight before, across and after the flush
     }
     await waitForAll(a, b, 61, 60, 20_000);
     const dup = expectExactlyOnceInOrder(a, b, ab) + expectExactlyOnceInOrder(b, a, ba);
@@ -368,7 +368,7 @@ describeLab('real-NAT lab scenarios (direct paths)', () => {
     for (let i = 0; i < 20; i++) {
       a.send('bob', ab[i + 1]!);
       b.send('alice', ba[i]!);
-      await sleep(250);
+      await sleep(250); // pacing: the chat spans the 5 s without a server (keepalives notice it)
     }
     await waitForAll(a, b, 21, 20, 10_000);
     const dup = expectExactlyOnceInOrder(a, b, ab) + expectExactlyOnceInOrder(b, a, ba);
