@@ -1,5 +1,5 @@
 /**
- * Injectable time (docs/architecture.md house style §5). Every timer in punchline goes through a Clock so that
+ * Injectable time (docs/contributing.md §5). Every timer in punchline goes through a Clock so that
  * tests and the simulated network drive time instead of sleeping.
  */
 export type TimerHandle = { readonly id: number };

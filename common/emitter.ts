@@ -1,4 +1,4 @@
-/** A small typed event emitter: streams of events get one style across the codebase (docs/architecture.md house style §7). */
+/** A small typed event emitter: streams of events get one style across the codebase (docs/contributing.md §7). */
 export class Emitter<Events extends Record<string, unknown>> {
   private readonly handlers = new Map<keyof Events, Set<(e: never) => void>>();
 

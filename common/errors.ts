@@ -1,5 +1,5 @@
 /**
- * One error type with stable codes (docs/architecture.md house style §6). Codes are part of the public
+ * One error type with stable codes (docs/contributing.md §6). Codes are part of the public
  * contract: they appear in `{"event":"error","code":...}` lines and in docs/cli.md.
  * Wire error numbers (sent by the rendezvous server) live in common/wire/constants.ts
  * and are mapped onto these codes in one place.

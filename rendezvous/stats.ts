@@ -14,7 +14,7 @@ export type DropReason =
 /** Registrations refused after their signature verified, by reason. */
 export type RefusedReason = 'ids_per_ip' | 'name_taken' | 'bad_name' | 'room_full';
 
-/** The UDP and signalling side's counters (house style §8); /metrics renders them (metrics.ts). */
+/** The UDP and signalling side's counters (docs/contributing.md §8); /metrics renders them (metrics.ts). */
 export class RendezvousStats {
   datagramsIn = 0;
   datagramsOut = 0;

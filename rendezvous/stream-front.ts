@@ -55,7 +55,7 @@ const CLOSED_REASONS: readonly ClosedReason[] = [
   'shutdown',
 ];
 
-/** The stream side's counters (docs/architecture.md house style §8); /metrics renders them (metrics.ts). */
+/** The stream side's counters (docs/contributing.md §8); /metrics renders them (metrics.ts). */
 export interface RelayStats {
   /** Connections accepted, ever. */
   accepted: number;

@@ -17,7 +17,7 @@ export interface UdpPort {
  * The rendezvous server's UDP side: the main socket (STUN and punchline messages) and the
  * STUN-only socket on the alternate port (RFC 5780 §4: NAT behaviour discovery needs a second
  * transport address; this server has one IP, so the second is a port). Everything it cannot
- * parse is counted and dropped (house style §2).
+ * parse is counted and dropped (docs/contributing.md §2).
  */
 export class UdpFront {
   private socket: DatagramSocket | undefined;

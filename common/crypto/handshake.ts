@@ -64,7 +64,7 @@ type Phase = 'handshake' | 'failed' | 'split';
  * HandshakeState (Noise §5.3) with an interpreter for the tokens e, s, ee, es and se, driven by
  * the table in patterns.ts.
  *
- * Every message is hostile (docs/architecture.md house style §2). Each WriteMessage/ReadMessage runs on a copy of
+ * Every message is hostile (docs/contributing.md §2). Each WriteMessage/ReadMessage runs on a copy of
  * the state and commits only on success, so the visible state (handshakeHash,
  * remoteStaticPublicKey) never holds half a message. A failure still kills the handshake:
  * every later call throws CLOSED, and the caller starts a new handshake.

@@ -9,7 +9,7 @@ export interface KeyPair {
   readonly privateKey: Uint8Array;
 }
 
-/** Source of random bytes; injected in tests (docs/architecture.md house style §3). */
+/** Source of random bytes; injected in tests (docs/contributing.md §3). */
 export type RandomBytes = (n: number) => Uint8Array;
 
 export const defaultRandomBytes: RandomBytes = (n) => new Uint8Array(randomBytes(n));

@@ -1,5 +1,5 @@
 /**
- * Retry schedules as pure functions (docs/architecture.md house style §4, §5): callers pass the attempt number and a
+ * Retry schedules as pure functions (docs/contributing.md §4, §5): callers pass the attempt number and a
  * random draw, so tests check the schedule with tables and no clock.
  */
 export interface BackoffOptions {

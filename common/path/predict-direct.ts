@@ -2,7 +2,7 @@ import type { NatBehaviour, NatType } from '../nat-behaviour.js';
 
 /*
  * The hole-punching outcome a pair of NAT behaviours implies, as a pure function
- * (docs/architecture.md house style §4). The NAT matrix test, docs/nat-traversal.md and
+ * (docs/contributing.md §4). The NAT matrix test, docs/nat-traversal.md and
  * `punchline nat-check` all use this one rule.
  */
 

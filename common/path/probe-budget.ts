@@ -2,7 +2,7 @@ import type { CandidateKind } from './candidate-kind.js';
 
 /**
  * How much a punch attempt may send to addresses that have not answered yet, as numbers and pure
- * functions (docs/architecture.md house style: path logic is pure and table-tested, test/unit/probe-budget.test.ts).
+ * functions (docs/contributing.md house style: path logic is pure and table-tested, test/unit/probe-budget.test.ts).
  *
  * Why a budget at all: the candidates are whatever the introduced peer registered. Its public
  * endpoint is the one the rendezvous observed (the cookie proved the peer receives there), but its

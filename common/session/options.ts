@@ -7,7 +7,7 @@ import { MESSAGE_HEADER_BYTES } from './send-buffer.js';
 
 /**
  * Every timer, threshold and bound of a session, with its default and where the default comes
- * from (docs/architecture.md house style §5, §9). docs/session.md repeats the table.
+ * from (docs/contributing.md §5, §9). docs/session.md repeats the table.
  */
 export interface SessionTuning {
   /** First handshake retransmission: RFC 9002 §6.2.2's PTO before any RTT sample (333 ms initial RTT: 333 + 4 * 166.5 ≈ 1 s). */

@@ -1,4 +1,4 @@
-/** What a session counts (docs/architecture.md house style §8): tests and benchmarks assert on these. */
+/** What a session counts (docs/contributing.md §8): tests and benchmarks assert on these. */
 
 /** Why received datagrams were dropped. */
 export interface DropCounts {

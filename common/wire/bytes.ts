@@ -3,7 +3,7 @@ import { malformed } from '../errors.js';
 /**
  * Bounded big-endian reader over untrusted bytes. Every read checks the remaining length
  * first and throws MALFORMED, so no decoder reads past the end or allocates from an
- * unbounded length field (docs/architecture.md house style §2).
+ * unbounded length field (docs/contributing.md §2).
  */
 export class Reader {
   private off = 0;

@@ -1,5 +1,5 @@
 /**
- * The one table of punchline wire numbers (docs/architecture.md house style §1). docs/protocol.md describes each
+ * The one table of punchline wire numbers (docs/contributing.md §1). docs/protocol.md describes each
  * message byte by byte; change both together.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The receive path's guard (docs/architecture.md house style §2): every input is hostile, so a
+ * The receive path's guard (docs/contributing.md §2): every input is hostile, so a
  * datagram or frame that does not decode is counted and dropped, never thrown at the caller.
  * `onDrop` does the counting (and gets the decoder's error, for a debug log); the result is
  * undefined when the input was dropped.

@@ -25,7 +25,7 @@ import type { StunAttribute, StunMessage } from './stun-message.js';
 
 /*
  * Demultiplexing and decoding STUN, and checking FINGERPRINT and MESSAGE-INTEGRITY. Every length
- * is checked against the bytes that are there (stun.ts, docs/architecture.md house style §2).
+ * is checked against the bytes that are there (stun.ts, docs/contributing.md §2).
  */
 
 /**

@@ -6,7 +6,7 @@
  * with two zero bits (first byte 0x00..0x3F) and carries the magic cookie at bytes 4..7
  * (RFC 8489 §5), so `isStunMessage` tells them apart from the first eight bytes.
  *
- * Every packet is hostile (docs/architecture.md house style §2): `decodeStun` checks every length against the bytes
+ * Every packet is hostile (docs/contributing.md §2): `decodeStun` checks every length against the bytes
  * that are there and throws MALFORMED; values are views into the input, never allocated from a
  * length field.
  *

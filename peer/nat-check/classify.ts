@@ -1,5 +1,5 @@
 /**
- * `punchline nat-check`'s reasoning, as pure functions (docs/architecture.md house style §4): what the STUN answers
+ * `punchline nat-check`'s reasoning, as pure functions (docs/contributing.md §4): what the STUN answers
  * say about this host's NAT (RFC 4787 mapping and filtering, tested in the manner of RFC 5780
  * §4.3-4.4), and what that means for hole punching against each kind of remote NAT
  * (`predictDirect`, the same table as docs/nat-traversal.md). probe.ts gathers the

@@ -1,7 +1,7 @@
 /**
  * `punchline nat-check`'s measurements: STUN Binding requests from one UDP socket to the
  * rendezvous's main port and its alternate port (RFC 5780 §4.3-4.4, with one server address), and
- * a WebSocket connection to its relay. Everything comes in through `components` (docs/architecture.md house style
+ * a WebSocket connection to its relay. Everything comes in through `components` (docs/contributing.md house style
  * §3), so the same code runs on the real network and on the simulated one (test/nat-check).
  *
  * Order matters: the filtering test (CHANGE-REQUEST "change port" sent to the main port, answered

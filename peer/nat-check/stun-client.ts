@@ -63,7 +63,7 @@ export class StunClient {
     try {
       msg = decodeStun(data);
     } catch {
-      return; // hostile or broken: dropped (docs/architecture.md house style §2)
+      return; // hostile or broken: dropped (docs/contributing.md §2)
     }
     if (msg.class !== 'success' && msg.class !== 'error') return;
     this.transactions.answer(msg.txId, { msg, from });

@@ -1,5 +1,5 @@
 /**
- * The NAT's decisions as pure functions (docs/architecture.md house style §4), after RFC 4787 ("NAT Behavioral
+ * The NAT's decisions as pure functions (docs/contributing.md §4), after RFC 4787 ("NAT Behavioral
  * Requirements for Unicast UDP"). nat.ts holds the state; these say what the state means.
  */
 import { badArgument } from '../../errors.js';

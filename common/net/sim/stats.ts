@@ -1,4 +1,4 @@
-/** Why the simulated network dropped a datagram (docs/architecture.md house style §8: counters, not sleeps). */
+/** Why the simulated network dropped a datagram (docs/contributing.md §8: counters, not sleeps). */
 export type DropReason =
   | 'loss' // link loss (LinkConditions.loss)
   | 'too-big' // payload over MAX_UDP_PAYLOAD (EMSGSIZE)
