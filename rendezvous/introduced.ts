@@ -1,6 +1,7 @@
 /**
  * Which peers the server has introduced to each other: the relay forwards a frame only between
- * such a pair (docs/architecture.md: the relay is for sessions the rendezvous set up, not an open proxy).
+ * such a pair (docs/security.md: a room member relays only to peers it was introduced to, so the
+ * relay is no open proxy).
  *
  * Bounded and expiring: each peer remembers at most `maxPerPeer` partners (the least recently
  * used one is forgotten first), and a pair is forgotten `ttlMs` after its last introduction or

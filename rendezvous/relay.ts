@@ -7,7 +7,7 @@ import type { Registry } from './registry.js';
 import type { PeerRateLimit } from './token-bucket.js';
 
 /**
- * The relay's forwarding rules (docs/architecture.md: a datagram relay). A RELAY frame from a peer's stream
+ * The relay's forwarding rules (docs/protocol.md, RELAY and RELAYED). A RELAY frame from a peer's stream
  * is forwarded as RELAYED to the target's stream, or dropped and counted; drops are silent to the
  * sender, because the session above retransmits. Checked in this order:
  *   1. unauthenticated - the connection has not registered (signed, fresh REGISTER) as a peer;

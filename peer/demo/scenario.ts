@@ -1,7 +1,7 @@
 /**
  * The demo's world and story: a rendezvous and two PeerNodes (alice and bob) on the simulated
  * network (common/net/sim), behind the NATs `--nat` picked, run on the VirtualClock so it all
- * takes no real time. It reports what happens as DemoEvents (events.ts); the narrator tells them.
+ * takes no real time. It reports what happens as DemoEvent values (events.ts); the narrator tells them.
  */
 import { fingerprint, idText } from '../../common/identity/identity.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
@@ -313,7 +313,7 @@ function finish(w: World, outcome: Outcome, msg: Message): Outcome {
   return outcome;
 }
 
-/** Turn one peer's events into DemoEvents and keep the state the story's acts wait on. */
+/** Turn one peer's events into DemoEvent values and keep the state the story's acts wait on. */
 function subscribe(me: Peer, emit: Emit, now: () => number, msg: Message): void {
   const who = me.who;
   const peerName = (name: string): Who => (name === 'alice' || name === 'bob' ? name : other(who));
