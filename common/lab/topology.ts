@@ -193,7 +193,7 @@ export interface LabOptions {
 }
 
 /**
- * One lab run: a namespace prefix, the internet, and whatever is added to it. Call teardown()
+ * One lab run: a namespace prefix, the internet, and whatever is added to it. Call close()
  * (idempotent) in afterEach/afterAll; it also runs on exit/SIGINT/SIGTERM.
  */
 export class Lab {
@@ -223,7 +223,7 @@ export class Lab {
       await lab.ip(lab.internet.ns, 'link', 'add', 'br0', 'type', 'bridge');
       await lab.ip(lab.internet.ns, 'link', 'set', 'br0', 'up');
     } catch (err) {
-      await lab.teardown();
+      await lab.close();
       throw err;
     }
     return lab;
@@ -284,7 +284,7 @@ export class Lab {
     return nsRun(nsOf(node), cmd, args, opts);
   }
 
-  /** Start a long-running process in a node's namespace; stopped by teardown(). */
+  /** Start a long-running process in a node's namespace; stopped by close(). */
   spawn(
     node: LabNode | string,
     cmd: string,
@@ -327,7 +327,7 @@ export class Lab {
   }
 
   /** Stop every process (SIGTERM, SIGKILL after graceMs), delete every namespace. Idempotent. */
-  async teardown(graceMs = 500): Promise<void> {
+  async close(graceMs = 500): Promise<void> {
     this.torn = true;
     await Promise.all([...this.processes].map((p) => p.close(graceMs)));
     deleteNamespacesWithPrefix(this.prefix);

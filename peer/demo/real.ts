@@ -224,7 +224,7 @@ class RealRun {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.lab?.teardown();
+    await this.lab?.close();
     if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -17,7 +17,7 @@ const PORT = 7000;
 let lab: Lab | undefined;
 let dataDir: string | undefined;
 afterEach(async () => {
-  await lab?.teardown();
+  await lab?.close();
   lab = undefined;
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   dataDir = undefined;

@@ -38,7 +38,7 @@ let lab: Lab | undefined;
 afterEach(async () => {
   if (!lab) return;
   const { prefix } = lab;
-  await lab.teardown();
+  await lab.close();
   lab = undefined;
   expect(listNamespaces().filter((n) => n.startsWith(prefix))).toEqual([]);
 });
@@ -369,14 +369,14 @@ describeLab('real-NAT lab harness', () => {
     const sleeper = server.spawn('sleep', ['30']); // something that would outlive a careless teardown
     expect(l.namespaces()).toHaveLength(4);
 
-    await l.teardown();
+    await l.close();
     expect(l.namespaces()).toEqual([]);
     expect(listNamespaces().filter((n) => n.startsWith(l.prefix))).toEqual([]);
     for (const proc of [p, sleeper]) {
       expect(proc.running).toBe(false);
       expect(() => process.kill(proc.pid, 0)).toThrow();
     }
-    await l.teardown(); // idempotent
+    await l.close(); // idempotent
 
     // A namespace left by a run whose process is gone is swept; one of a live process is not.
     let dead = 4_194_000;

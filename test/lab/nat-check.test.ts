@@ -16,7 +16,7 @@ const PORT = 7000;
 
 let lab: Lab | undefined;
 afterEach(async () => {
-  await lab?.teardown();
+  await lab?.close();
   lab = undefined;
 });
 

@@ -168,7 +168,7 @@ export class World {
       await p.waitForLine(/listening on udp/, 10_000);
       await p.waitForLine(/listening on tcp/, 10_000);
     } catch (e) {
-      await w.teardown();
+      await w.close();
       throw e;
     }
     return w;
@@ -196,9 +196,9 @@ export class World {
     return { a, b, natA, natB, hostA, hostB };
   }
 
-  async teardown(): Promise<void> {
+  async close(): Promise<void> {
     try {
-      await this.lab.teardown();
+      await this.lab.close();
     } finally {
       rmSync(this.dataRoot, { recursive: true, force: true });
     }

@@ -26,7 +26,7 @@ import {
 describeLab('real-NAT lab: the relay', () => {
   let world: World | undefined;
   afterEach(async () => {
-    await world?.teardown();
+    await world?.close();
     world = undefined;
   });
   afterAll(() => {

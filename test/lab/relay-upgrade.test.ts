@@ -24,7 +24,7 @@ import {
 describeLab('real-NAT lab: the move from the relay to direct', () => {
   let world: World | undefined;
   afterEach(async () => {
-    await world?.teardown();
+    await world?.close();
     world = undefined;
   });
   afterAll(() => {

@@ -209,9 +209,9 @@ export class ScenarioWorld {
     return new ChatPeer(name, host, proc);
   }
 
-  async teardown(): Promise<void> {
+  async close(): Promise<void> {
     try {
-      await this.lab.teardown();
+      await this.lab.close();
     } finally {
       rmSync(this.dataRoot, { recursive: true, force: true });
     }

@@ -29,7 +29,7 @@ import {
 
 let world: ScenarioWorld | undefined;
 afterEach(async () => {
-  await world?.teardown();
+  await world?.close();
   world = undefined;
 });
 

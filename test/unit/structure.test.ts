@@ -106,7 +106,7 @@ interface SourceFacts {
   outsideCitations: string[];
 }
 
-const OTHER_TEARDOWN = new Set(['stop', 'dispose', 'destroy', 'shutdown']);
+const OTHER_TEARDOWN = new Set(['stop', 'dispose', 'destroy', 'shutdown', 'teardown']);
 /** "design §3", "issue 12", "../shared/…": references a reader of this repository cannot follow. */
 const OUTSIDE_CITATION = /design §|\bissues? #?\d+|\.\.\/shared\//i;
 
