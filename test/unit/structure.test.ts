@@ -258,6 +258,19 @@ describe('source shape (docs/contributing.md)', () => {
     expect(circles(graphOf((f, t) => [f.file, t]))).toEqual([]);
   });
 
+  it('the user interfaces see the ChatService interface (peer/chat/types.ts) and nothing else of the peer', () => {
+    const uis = facts.filter((f) => f.file.startsWith('peer/tui/') || /^peer\/cli\/json-/.test(f.file));
+    expect(uis.length).toBeGreaterThan(5);
+    const reach = uis.flatMap((f) =>
+      f.imports
+        .filter(
+          (t) => t.startsWith('peer/') && t !== 'peer/chat/types.ts' && folderOf(t) !== folderOf(f.file),
+        )
+        .map((t) => `${f.file} -> ${t}`),
+    );
+    expect(reach).toEqual([]);
+  });
+
   it('teardown is close(), nothing else (docs/contributing.md §7)', () => {
     expect(facts.flatMap((f) => f.otherTeardown.map((t) => `${f.file}: ${t}`))).toEqual([]);
   });
