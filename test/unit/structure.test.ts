@@ -297,6 +297,14 @@ describe('source shape (docs/contributing.md)', () => {
     expect(missing).toEqual([]);
   });
 
+  it("every filter of CI's Node 24 tier (.ci/run) still names at least one test file", () => {
+    const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
+    const filters = /NODE24_TESTS="([^"]+)"/.exec(ci)?.[1]?.split(/\s+/) ?? [];
+    expect(filters.length).toBeGreaterThan(10);
+    const tests = testLines.map((t) => t.file).filter((f) => f.endsWith('.test.ts'));
+    expect(filters.filter((f) => !tests.some((t) => t.startsWith(f)))).toEqual([]);
+  });
+
   it('the checks catch what they claim to', () => {
     const g = new Map([
       ['a', new Set(['b'])],
