@@ -153,13 +153,19 @@ export class PeerLink extends Emitter<LinkEvents> {
     return this.mode !== 'direct-only' && this.relay?.ready === true;
   }
 
-  /** Should punching run for this introduction? */
+  /**
+   * Should punching run for this introduction? Not while the session is direct, unless the
+   * introduction is the candidate's: the peer that asked for it no longer has our direct path (it
+   * restarted on another port, or stopped hearing us), and its side punches for it now; without
+   * ours, its attempt would find no one answering and the new session would ride the relay until
+   * a later direct-path retry.
+   */
   shouldPunch(intro: Introduce): boolean {
     return (
       this.mode !== 'relay-only' &&
       // Port 0 is the server's "no UDP binding" (the peer reached it over the stream only).
       !(intro.observed.port === 0 && intro.lan.length === 0) &&
-      this.path !== 'direct'
+      (this.path !== 'direct' || this.pendingIntro?.intro === intro)
     );
   }
 

@@ -27,6 +27,13 @@ describe('a sender killed mid-backlog and restarted', () => {
     const N = 200;
     const pad = 'x'.repeat(20_000); // large enough that the kill lands mid-backlog
     for (let i = 0; i < N; i++) bob.send({ cmd: 'send', peer: 'alice', text: `m${i} ${pad}` });
+    // The kill must not land before bob has taken every message: a send is bob's only once it is
+    // answered by `sent` (its outbox record is on disk, peer/cli/json-lines.ts). Lines still in
+    // the pipe, or read but not yet written, die with the process, and no restart can bring back
+    // what was never on disk (on a loaded machine bob reads 4 MB of commands slowly enough that an
+    // early kill loses the last tens of them, and alice then waits for messages that are nowhere).
+    const sent = (): number => bob.events((e) => e.event === 'sent').length;
+    await bob.waitFor(() => (sent() >= N ? true : undefined), 30_000, `bob's answers to all ${N} sends`);
     const got = (): Json[] => alice.events((e) => e.event === 'message');
     await alice.waitFor(() => (got().length >= 5 ? true : undefined), 30_000, 'the first messages');
     bob.child.kill('SIGKILL');
