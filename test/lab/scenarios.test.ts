@@ -1,5 +1,5 @@
 /**
- * Issue 6's real-NAT scenarios whose outcome is a direct path: the real `punchline rendezvous` on
+ * The real-NAT scenarios of docs/lab.md whose outcome is a direct path: the real `punchline rendezvous` on
  * the lab internet (203.0.113.10:7000, UDP and its WebSocket relay) and real `punchline chat
  * --json` peers behind Linux NAT routers, with the product's defaults (the session starts on the
  * relay at once and moves to the punched path). Each scenario asserts where the session ends up

@@ -46,7 +46,7 @@ describe('loopback: real rendezvous and two real chat --json processes', () => {
       text: 'hi alice ✓',
     });
 
-    // Issue 3 contract: sent (queued) then delivered (receipt), with the same id as the message.
+    // The docs/cli.md contract: sent (queued) then delivered (receipt), with the same id as the message.
     const sent = await alice.event((e) => e.event === 'sent');
     expect(sent).toMatchObject({ peer: 'bob', id: got.id });
     expect(await alice.event((e) => e.event === 'delivered' && e.id === got.id)).toMatchObject({

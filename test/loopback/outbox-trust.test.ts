@@ -1,5 +1,5 @@
 /**
- * Issue 5's promises with real processes on loopback: nothing typed is lost across restarts
+ * The outbox's promises (docs/cli.md) with real processes on loopback: nothing typed is lost across restarts
  * (the outbox), nothing is shown twice (ids), and a changed key behind a pinned name holds
  * messages until the user trusts it.
  */
