@@ -11,10 +11,22 @@ export const NONCE_LEN = 12;
  * little-endian integer (Noise §12.2). `n` is a safe integer (< 2^53); see cipher-state.ts.
  */
 export function counterNonce(n: number): Uint8Array {
-  const nonce = new Uint8Array(NONCE_LEN);
-  const view = new DataView(nonce.buffer);
-  view.setUint32(4, n >>> 0, true);
-  view.setUint32(8, Math.floor(n / 2 ** 32), true);
+  return writeCounterNonce(new Uint8Array(NONCE_LEN), n);
+}
+
+/** counterNonce written into `nonce` (12 bytes), so the per-packet path allocates none. */
+export function writeCounterNonce(nonce: Uint8Array, n: number): Uint8Array {
+  const lo = n >>> 0;
+  const hi = Math.floor(n / 2 ** 32);
+  nonce[0] = nonce[1] = nonce[2] = nonce[3] = 0;
+  nonce[4] = lo & 0xff;
+  nonce[5] = (lo >>> 8) & 0xff;
+  nonce[6] = (lo >>> 16) & 0xff;
+  nonce[7] = lo >>> 24;
+  nonce[8] = hi & 0xff;
+  nonce[9] = (hi >>> 8) & 0xff;
+  nonce[10] = (hi >>> 16) & 0xff;
+  nonce[11] = hi >>> 24;
   return nonce;
 }
 
@@ -41,15 +53,33 @@ export function aeadEncrypt(
   ad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
+  const out = new Uint8Array(plaintext.length + TAG_LEN);
+  aeadEncryptInto(key, nonce, ad, plaintext, out, 0);
+  return out;
+}
+
+/**
+ * ENCRYPT into `out` at `offset` (plaintext.length + 16 bytes), so a packet's header, ciphertext
+ * and tag share one buffer with no copy of the whole. node:crypto wants a new cipher object per
+ * nonce; the nonce and key are copied by it, so callers may reuse theirs.
+ */
+export function aeadEncryptInto(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
+  if (out.length < offset + plaintext.length + TAG_LEN) throw new RangeError('AEAD output buffer too small');
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LEN });
   cipher.setAAD(ad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
+  out.set(body, offset);
+  // ChaCha20-Poly1305 is a stream cipher: final() returns nothing, but it must be called.
   const tail = cipher.final();
-  const out = new Uint8Array(body.length + tail.length + TAG_LEN);
-  out.set(body, 0);
-  out.set(tail, body.length);
-  out.set(cipher.getAuthTag(), body.length + tail.length);
-  return out;
+  out.set(tail, offset + body.length);
+  out.set(cipher.getAuthTag(), offset + body.length + tail.length);
 }
 
 /**

@@ -1,5 +1,14 @@
 import { PunchlineError, badArgument, closed } from '../errors.js';
-import { KEY_LEN, MAX_NONCE, TAG_LEN, aeadDecrypt, aeadEncrypt, counterNonce } from './aead.js';
+import {
+  KEY_LEN,
+  MAX_NONCE,
+  NONCE_LEN,
+  TAG_LEN,
+  aeadDecrypt,
+  aeadEncrypt,
+  aeadEncryptInto,
+  writeCounterNonce,
+} from './aead.js';
 
 /** Noise messages are at most 65535 bytes (Noise §3). */
 export const MAX_MESSAGE_LEN = 65535;
@@ -20,6 +29,8 @@ export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 export class CipherState {
   private k: Uint8Array | undefined;
   private n = 0;
+  /** The explicit nonce, rewritten per packet (node:crypto copies it into each cipher). */
+  private readonly nonceBuf = new Uint8Array(NONCE_LEN);
 
   constructor(key?: Uint8Array) {
     this.initializeKey(key);
@@ -74,7 +85,17 @@ export class CipherState {
     if (plaintext.length > MAX_MESSAGE_LEN - TAG_LEN) {
       throw badArgument(`plaintext of ${plaintext.length} bytes exceeds the Noise message limit`);
     }
-    return aeadEncrypt(k, counterNonce(n), ad, plaintext);
+    return aeadEncrypt(k, writeCounterNonce(this.nonceBuf, n), ad, plaintext);
+  }
+
+  /** encryptWithNonce, written into `out` at `offset` (plaintext.length + 16 bytes of room). */
+  encryptWithNonceInto(n: number, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+    const k = this.requireKey();
+    checkCounter(n);
+    if (plaintext.length > MAX_MESSAGE_LEN - TAG_LEN) {
+      throw badArgument(`plaintext of ${plaintext.length} bytes exceeds the Noise message limit`);
+    }
+    aeadEncryptInto(k, writeCounterNonce(this.nonceBuf, n), ad, plaintext, out, offset);
   }
 
   /** DECRYPT(k, n, ad, ciphertext) with an explicit nonce; the counter is untouched. */
@@ -84,7 +105,7 @@ export class CipherState {
     if (ciphertext.length > MAX_MESSAGE_LEN) {
       throw new PunchlineError('MALFORMED', `ciphertext of ${ciphertext.length} bytes exceeds 65535`);
     }
-    return aeadDecrypt(k, counterNonce(n), ad, ciphertext);
+    return aeadDecrypt(k, writeCounterNonce(this.nonceBuf, n), ad, ciphertext);
   }
 
   /**

@@ -98,10 +98,14 @@ export function writeFrame(w: Writer, f: Frame): void {
   }
 }
 
-export function encodeFrames(frames: readonly Frame[]): Uint8Array {
-  const w = new Writer(256);
+/**
+ * The frames as one plaintext. Given `scratch`, they are written into it and the result is a view
+ * of it (no allocation per packet; valid until the next call with the same scratch).
+ */
+export function encodeFrames(frames: readonly Frame[], scratch?: Uint8Array): Uint8Array {
+  const w = new Writer(scratch ?? 256);
   for (const f of frames) writeFrame(w, f);
-  return w.finish();
+  return scratch ? w.view() : w.finish();
 }
 
 /** The encoded size of one frame. */

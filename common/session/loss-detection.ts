@@ -72,7 +72,16 @@ export class LossDetector {
   }
 
   onSent(p: Omit<SentPacket, 'seq'>): SentPacket {
-    const tracked: SentPacket = { ...p, seq: this.seq++ };
+    // Spelt out, not spread: this runs once per packet sent, and a spread copies slowly.
+    const tracked: SentPacket = {
+      pn: p.pn,
+      timeSent: p.timeSent,
+      size: p.size,
+      cwndLimited: p.cwndLimited,
+      frames: p.frames,
+      ackLargest: p.ackLargest,
+      seq: this.seq++,
+    };
     this.sent.set(p.pn, tracked);
     this.lastAckElicitingSent = p.timeSent;
     return tracked;

@@ -73,7 +73,14 @@ export class LossRecovery {
   onSent(p: Omit<SentPacket, 'seq' | 'cwndLimited'>): void {
     // RFC 9002 §7.8: the window counts as used when it is at least half full.
     const cwndLimited = (this.cc.bytesInFlight + p.size) * 2 >= this.cc.cwnd;
-    this.loss.onSent({ ...p, cwndLimited });
+    this.loss.onSent({
+      pn: p.pn,
+      timeSent: p.timeSent,
+      size: p.size,
+      frames: p.frames,
+      ackLargest: p.ackLargest,
+      cwndLimited,
+    });
     this.cc.onSent(p.size);
     if (this.probes > 0) this.probes--;
   }

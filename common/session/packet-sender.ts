@@ -56,6 +56,8 @@ interface Draft {
 export class PacketSender {
   private pn = 0;
   private flushTimer: TimerHandle | undefined;
+  /** Frames are encoded here before sealing: one buffer for the session's life, not one per packet. */
+  private readonly plaintext = new Uint8Array(MAX_PLAINTEXT);
   /** A PING goes in the next ack-eliciting packet (heartbeat, probe, confirmation). */
   pingPending = false;
   readonly n = { packetsSent: 0, bytesSent: 0, largestDatagram: 0 };
@@ -207,7 +209,7 @@ export class PacketSender {
     }
     const pn = this.pn++;
     const { cipher, phase } = keys.sealing(pn);
-    return sealPacket({ dcid: remoteCid, keyPhase: phase, pn }, encodeFrames(frames), cipher);
+    return sealPacket({ dcid: remoteCid, keyPhase: phase, pn }, encodeFrames(frames, this.plaintext), cipher);
   }
 
   private emit(path: SessionPath, datagram: Uint8Array): void {

@@ -60,16 +60,28 @@ export interface DataHeader {
 }
 
 export function encodeDataHeader(h: DataHeader): Uint8Array {
+  return writeDataHeader(new Uint8Array(DATA_HEADER_BYTES), h);
+}
+
+/** The 17 header bytes written at the start of `out`. */
+function writeDataHeader(out: Uint8Array, h: DataHeader): Uint8Array {
   if (h.dcid.length !== CID_BYTES) throw new RangeError('connection id must be 8 bytes');
   if (!Number.isSafeInteger(h.pn) || h.pn < 0 || h.pn > MAX_PACKET_NUMBER)
     throw new RangeError(`packet number out of range: ${h.pn}`);
-  return new Writer(DATA_HEADER_BYTES)
-    .u8(VERSION_BYTE)
-    .u8(MsgType.SESSION_DATA)
-    .bytes(h.dcid)
-    .u8(h.keyPhase)
-    .u48(h.pn)
-    .finish();
+  out[0] = VERSION_BYTE;
+  out[1] = MsgType.SESSION_DATA;
+  out.set(h.dcid, 2);
+  out[2 + CID_BYTES] = h.keyPhase;
+  const hi = Math.floor(h.pn / 2 ** 32);
+  const lo = h.pn >>> 0;
+  const o = 3 + CID_BYTES;
+  out[o] = hi >>> 8;
+  out[o + 1] = hi & 0xff;
+  out[o + 2] = lo >>> 24;
+  out[o + 3] = (lo >>> 16) & 0xff;
+  out[o + 4] = (lo >>> 8) & 0xff;
+  out[o + 5] = lo & 0xff;
+  return out;
 }
 
 export interface ParsedDataPacket {
@@ -96,15 +108,16 @@ export function parseDataPacket(datagram: Uint8Array): ParsedDataPacket {
   };
 }
 
-/** Header || ENCRYPT(k, pn, header, frames). */
+/**
+ * Header || ENCRYPT(k, pn, header, frames), built in one buffer: the header is written in place
+ * and is itself the associated data, and the ciphertext and tag land right after it.
+ */
 export function sealPacket(header: DataHeader, plaintext: Uint8Array, cipher: CipherState): Uint8Array {
   if (plaintext.length > MAX_PLAINTEXT)
     throw new RangeError(`${plaintext.length} frame bytes exceed a packet`);
-  const ad = encodeDataHeader(header);
-  const sealed = cipher.encryptWithNonce(header.pn, ad, plaintext);
-  const out = new Uint8Array(ad.length + sealed.length);
-  out.set(ad, 0);
-  out.set(sealed, ad.length);
+  const out = new Uint8Array(DATA_HEADER_BYTES + plaintext.length + TAG_LEN);
+  writeDataHeader(out, header);
+  cipher.encryptWithNonceInto(header.pn, out.subarray(0, DATA_HEADER_BYTES), plaintext, out, DATA_HEADER_BYTES);
   return out;
 }
 

@@ -82,10 +82,16 @@ export class SendBuffer {
     return span;
   }
 
-  /** Copy stream bytes [offset, offset + length); they must not be released yet. */
+  /**
+   * Stream bytes [offset, offset + length); they must not be released yet. A span inside one
+   * chunk is a view of it (chunks are never written after write()), else a copy.
+   */
   read(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
     let i = this.chunkAt(offset);
+    const first = this.chunks[i];
+    if (first && first.start <= offset && offset + length <= first.start + first.data.length)
+      return first.data.subarray(offset - first.start, offset - first.start + length);
+    const out = new Uint8Array(length);
     let o = offset;
     while (o < offset + length) {
       const c = this.chunks[i++];

@@ -19,4 +19,5 @@ export interface SessionPath {
 }
 
 /** Two session paths are the same path when their ids have the same pathKey. */
-export const samePath = (a: SessionPath, b: SessionPath): boolean => pathKey(a.id) === pathKey(b.id);
+export const samePath = (a: SessionPath, b: SessionPath): boolean =>
+  a === b || a.id === b.id || pathKey(a.id) === pathKey(b.id);

@@ -93,8 +93,9 @@ function decodeUtf8(b: Uint8Array, what: string): string {
 export class Writer {
   private buf: Uint8Array;
   private off = 0;
-  constructor(initial = 128) {
-    this.buf = new Uint8Array(initial);
+  /** A size to start with, or a buffer to write into (it grows into a new one if outgrown). */
+  constructor(initial: number | Uint8Array = 128) {
+    this.buf = typeof initial === 'number' ? new Uint8Array(initial) : initial;
   }
   private room(n: number): void {
     if (this.off + n <= this.buf.length) return;
@@ -156,6 +157,10 @@ export class Writer {
   }
   finish(): Uint8Array {
     return this.buf.slice(0, this.off);
+  }
+  /** What was written, without a copy: valid until the buffer is written again. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.off);
   }
 }
 
