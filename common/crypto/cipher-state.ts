@@ -89,7 +89,13 @@ export class CipherState {
   }
 
   /** encryptWithNonce, written into `out` at `offset` (plaintext.length + 16 bytes of room). */
-  encryptWithNonceInto(n: number, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+  encryptWithNonceInto(
+    n: number,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void {
     const k = this.requireKey();
     checkCounter(n);
     if (plaintext.length > MAX_MESSAGE_LEN - TAG_LEN) {

@@ -1,7 +1,7 @@
 import { TAG_LEN } from '../crypto/aead.js';
 import type { CipherState } from '../crypto/cipher-state.js';
 import { malformed } from '../errors.js';
-import { Reader, Writer, toHex } from '../wire/bytes.js';
+import { Reader, toHex } from '../wire/bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from '../wire/constants.js';
 
 /**
@@ -117,7 +117,13 @@ export function sealPacket(header: DataHeader, plaintext: Uint8Array, cipher: Ci
     throw new RangeError(`${plaintext.length} frame bytes exceed a packet`);
   const out = new Uint8Array(DATA_HEADER_BYTES + plaintext.length + TAG_LEN);
   writeDataHeader(out, header);
-  cipher.encryptWithNonceInto(header.pn, out.subarray(0, DATA_HEADER_BYTES), plaintext, out, DATA_HEADER_BYTES);
+  cipher.encryptWithNonceInto(
+    header.pn,
+    out.subarray(0, DATA_HEADER_BYTES),
+    plaintext,
+    out,
+    DATA_HEADER_BYTES,
+  );
   return out;
 }
 

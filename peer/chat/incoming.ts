@@ -27,13 +27,19 @@ export interface IncomingHooks {
   now: () => number;
   /** An error that is not a storage failure (a message dropped as malformed). */
   tell(e: ChatEvents['error']): void;
-  /** A new message is stored: show it. */
-  stored(r: HistoryRecord): void;
+  /**
+   * A new message arrived and is within quota: show it now, while it is being stored (the sender
+   * hears `delivered` only once it is stored). Called once per message in a run, also when its
+   * first store failed and the sender offers it again.
+   */
+  arrived(r: HistoryRecord): void;
 }
 
 /**
  * Incoming messages, stored before their sender may call them delivered: into history.jsonl
- * (fsync'd), within each sender's daily quota, once per sender and message id.
+ * (fsync'd), within each sender's daily quota, once per sender and message id. A message is
+ * shown as soon as it passes the quota, not after the fsync: the disk's latency stays off the
+ * screen, and only the acknowledgement waits for it (docs/architecture.md, Storage).
  */
 export class IncomingStore {
   /** Incoming messages refused (IO or QUOTA), retries included. */
@@ -42,6 +48,8 @@ export class IncomingStore {
   private quotaDay = -1;
   /** Text bytes stored (or being stored) per sending peer on `quotaDay`. */
   private readonly received = new Map<string, number>();
+  /** Shown, not yet stored ("sender|id"): a resend after a failed store is not shown twice. */
+  private readonly shownUnstored = new Set<string>();
 
   constructor(private readonly h: IncomingHooks) {}
 
@@ -73,6 +81,11 @@ export class IncomingStore {
       out: false,
       ...(m.action ? { action: true } : {}),
     };
+    const key = `${m.fromId}|${m.id}`;
+    if (!this.shownUnstored.has(key)) {
+      this.shownUnstored.add(key);
+      this.h.arrived(rec);
+    }
     let added: boolean;
     try {
       added = await this.h.history.add(rec);
@@ -80,9 +93,9 @@ export class IncomingStore {
       this.giveBack(m.fromId, bytes);
       this.refuse(m.fromName, ioError(e, 'cannot store an incoming message in history.jsonl'));
     }
+    this.shownUnstored.delete(key);
     if (!added) this.giveBack(m.fromId, bytes);
     this.h.errors.clear(m.fromName);
-    if (added) this.h.stored(rec);
   }
 
   /** Count the bytes against the sender's quota for today, or refuse the message (QUOTA). */

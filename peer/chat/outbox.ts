@@ -221,8 +221,15 @@ export class Outbox {
         `text is ${Buffer.byteLength(m.text)} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
     if (this.messages.has(m.id)) return;
-    await this.journal.append({ op: 'queue', ...m });
+    // In memory before the write completes: the message is already on its way, and its receipt
+    // (done) may come back before the fsync; its 'done' record is appended after this one.
     this.messages.set(m.id, { ...m, to: [...m.to], done: new Set() });
+    try {
+      await this.journal.append({ op: 'queue', ...m });
+    } catch (e) {
+      this.messages.delete(m.id);
+      throw e;
+    }
   }
 
   /** A recipient's receipt came back: recorded at once in memory, on disk with the next batch. */

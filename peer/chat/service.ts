@@ -101,7 +101,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       peerBytesPerDay: limits.peerBytesPerDay,
       now: this.now,
       tell: (e) => this.emit('error', e),
-      stored: (r) => {
+      arrived: (r) => {
         if (!this.closed) this.emit('message', this.toMessage(r));
       },
     });
@@ -352,26 +352,31 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   /**
-   * The outbox record first (once on disk the message survives a crash), then history, then the
-   * sessions. A crash between the two writes is repaired at start (recover.ts).
+   * The message goes to the sessions at once, and its outbox record is written meanwhile: the
+   * disk's latency (an fsync) never delays a chat line. Once the outbox record is on disk the
+   * message survives a crash; then history. A crash between the two writes is repaired at start
+   * (recover.ts). An outbox that cannot be written is reported: the message is still delivered
+   * while this process runs (sessions retransmit until acknowledged), but not after a restart.
    */
   private async commit(rec: HistoryRecord, recipients: string[]): Promise<PunchlineError | undefined> {
     const { id, text, ts } = rec;
     const room = rec.conv === 'room';
     const action = rec.action === true;
+    if (!this.closed) for (const to of recipients) this.handTo(to, rec);
     try {
       await this.outbox.add({ id, to: recipients, room, text, ts, ...(action ? { action } : {}) });
     } catch (e) {
-      this.delivery.drop(id);
       const err = isPunchlineError(e) ? e : ioError(e, 'cannot write outbox.jsonl');
-      return new PunchlineError(err.code, `message ${id} not sent: ${err.message}`, { cause: err });
+      return new PunchlineError(
+        err.code,
+        `message ${id} is not in the outbox (${err.message}): it is delivered while punchline runs, not after a restart`,
+        { cause: err },
+      );
     }
     this.writeHistory(rec);
-    if (this.closed) return;
-    for (const to of recipients) this.handTo(to, rec);
   }
 
-  /** One recipient of a message just written to the outbox. */
+  /** One recipient of a new message. */
   private handTo(to: string, rec: HistoryRecord): void {
     const { id, text, ts } = rec;
     if (!this.keys.mayDeliver(to)) {

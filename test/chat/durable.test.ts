@@ -61,6 +61,23 @@ describe('delivered means stored', () => {
     },
   );
 
+  it('the sender cannot write its outbox: the message leaves anyway, is delivered and stored by the peer, and the sender is told it is not kept for a restart', async () => {
+    await world.start();
+    const disk = faultyFs(/outbox\.jsonl$/);
+    const alice = await world.peer('alice', 'a', { fs: disk.fs });
+    const bob = await world.peer('bob', 'b');
+    await alice.until(sees(alice, 'bob'));
+    disk.fail = 'ENOSPC';
+    const sent = alice.chat.sendStored({ kind: 'peer', peerId: bobId(alice, 'bob') }, 'hello');
+    await expect(sent.stored).rejects.toMatchObject({
+      code: 'IO',
+      message: expect.stringMatching(/not in the outbox .*ENOSPC.*not after a restart/),
+    });
+    await alice.until(() => alice.nodeEvents.delivered.length === 1);
+    expect(bob.chatEvents.message.map((m) => m.text)).toEqual(['hello']);
+    expect(stored(bob)).toBe(1);
+  });
+
   it('a crash between the outbox write and the history write is repaired at the next start', async () => {
     await world.start();
     const crash = faultyFs(/history\.jsonl$/);

@@ -10,6 +10,7 @@ import { StorageErrors } from '../../peer/chat/storage-errors.js';
 import { TrustStore } from '../../peer/chat/trust.js';
 import type { ChatEvents } from '../../peer/chat/types.js';
 import { PunchlineError } from '../../common/errors.js';
+import { faultyFs } from '../support/faulty-fs.js';
 
 /** The parts peer/chat/service.ts is made of, each on its own (a settable clock, no network). */
 
@@ -97,7 +98,7 @@ describe('IncomingStore', () => {
       peerBytesPerDay: 10,
       now: () => now,
       tell: (e) => told.push(e),
-      stored: (r) => stored.push(r.id),
+      arrived: (r) => stored.push(r.id),
     });
     await store.store(msg('a', '123456'));
     await store.store(msg('a', '123456')); // a resend: stored before
@@ -111,6 +112,30 @@ describe('IncomingStore', () => {
     await history.close();
   });
 
+  it('shows a message before its fsync resolves, and a resend after a failed store is not shown again', async () => {
+    const shown: string[] = [];
+    const faults = faultyFs(/history/);
+    const history = new History(tmp(), { durable: false, fs: faults.fs });
+    const store = new IncomingStore({
+      history,
+      errors: new StorageErrors(() => {}),
+      peerBytesPerDay: 10 ** 9,
+      now: () => 0,
+      tell: () => {},
+      arrived: (r) => shown.push(r.id),
+    });
+    faults.fail = 'ENOSPC';
+    const first = store.store(msg('m', 'hi'));
+    expect(shown).toEqual(['m']); // before the write settled
+    await expect(first).rejects.toMatchObject({ code: 'IO' });
+    faults.fail = undefined;
+    await store.store(msg('m', 'hi')); // the sender's resend, stored now
+    await store.store(msg('m', 'hi')); // and once more: stored before
+    expect(shown).toEqual(['m']);
+    expect(history.has('b'.repeat(32), 'm')).toBe(true);
+    await history.close();
+  });
+
   it('acknowledges and drops a text over the limit with one MALFORMED', async () => {
     const told: ChatEvents['error'][] = [];
     const history = new History(tmp(), { durable: false });
@@ -120,7 +145,7 @@ describe('IncomingStore', () => {
       peerBytesPerDay: 10 ** 9,
       now: () => 0,
       tell: (e) => told.push(e),
-      stored: () => {},
+      arrived: () => {},
     });
     await store.store(msg('x', 'a'.repeat(1_000_001)));
     expect(told).toEqual([expect.objectContaining({ code: 'MALFORMED', peer: 'bob' })]);
