@@ -6,7 +6,9 @@ import type { SendBuffer } from './send-buffer.js';
  * Outgoing messages: each one's end offset is kept until the peer's RECEIPT counts it; then
  * 'delivered' fires for it and the send limit moves to that end plus the peer's receive window,
  * so the peer frees its window as its application takes messages. A full send buffer refuses
- * a message and remembers that the writer waits for room.
+ * a message and remembers that the writer waits for room. A message's id is given when it is
+ * written; a bulk message enters the stream later (send-buffer.ts writeBulk), so ids map to
+ * stream positions through `handles`.
  *
  * Incoming messages: the RECEIPT this side owes carries the count its owner released. A fresh
  * one may wait for the ACK it rides with; one that was lost (or released by the owner, who is
@@ -15,7 +17,11 @@ import type { SendBuffer } from './send-buffer.js';
 export class Receipts {
   /** End offsets of messages written, not yet counted by a RECEIPT (from `head`). */
   private ends: number[] = [];
+  /** The id send() gave each message, in stream order alongside `ends`. */
+  private handles: number[] = [];
   private head = 0;
+  /** Ids are given in the order send() is called; bulk messages may enter the stream later. */
+  private nextHandle = 0;
   private peerCount = 0;
   private wantWritable = false;
   private sentCount = 0;
@@ -26,19 +32,30 @@ export class Receipts {
   constructor(
     private readonly sendBuf: SendBuffer,
     private readonly released: () => number,
-  ) {}
+  ) {
+    sendBuf.onPlaced = (end, handle) => {
+      this.ends.push(end);
+      this.handles.push(handle);
+    };
+  }
 
   // ---- our messages, the peer's RECEIPTs ----
 
   /** Queue a message in the send buffer: its id, or false when there is no room (see writable). */
-  write(data: Uint8Array): number | false {
+  write(data: Uint8Array, bulk = false): number | false {
     if (!this.sendBuf.canWrite(data.length)) {
       this.wantWritable = true;
       return false;
     }
-    const { id, end } = this.sendBuf.write(data);
+    const handle = ++this.nextHandle;
+    if (bulk) {
+      this.sendBuf.writeBulk(data, handle);
+      return handle;
+    }
+    const { end } = this.sendBuf.write(data);
     this.ends.push(end);
-    return id;
+    this.handles.push(handle);
+    return handle;
   }
 
   /** Messages the peer's application has (the highest RECEIPT). */
@@ -56,11 +73,13 @@ export class Receipts {
     const ids: number[] = [];
     let end: number | undefined;
     while (this.peerCount < count) {
-      end = this.ends[this.head++];
-      ids.push(++this.peerCount);
+      end = this.ends[this.head];
+      ids.push(this.handles[this.head++]!);
+      this.peerCount++;
     }
     if (this.head > 1024 && this.head * 2 > this.ends.length) {
       this.ends = this.ends.slice(this.head);
+      this.handles = this.handles.slice(this.head);
       this.head = 0;
     }
     if (end !== undefined) this.sendBuf.flowLimit = end + receiveWindow;

@@ -33,12 +33,18 @@ export class SendBuffer {
   private readonly lost = new RangeSet();
   private chunks: Chunk[] = [];
   private head = 0;
+  /** Bulk messages waiting for the stream to drain, already framed (see writeBulk). */
+  private bulk: { data: Uint8Array; handle: number }[] = [];
+  private bulkHead = 0;
+  private bulkBytes = 0;
+  /** Told when a bulk message takes its place in the stream: its stream end and its handle. */
+  onPlaced: (end: number, handle: number) => void = () => {};
 
   constructor(readonly maxBytes: number) {}
 
-  /** Bytes held: written and not yet acknowledged. */
+  /** Bytes held: written and not yet acknowledged, bulk messages still waiting included. */
   get buffered(): number {
-    return this.writeOffset - this.ackedPrefix;
+    return this.writeOffset - this.ackedPrefix + this.bulkBytes;
   }
 
   canWrite(messageBytes: number): boolean {
@@ -47,12 +53,40 @@ export class SendBuffer {
 
   /** Append one message (copied); returns its id (1, 2, ...) and the stream offset after it. */
   write(message: Uint8Array): { id: number; end: number } {
-    const data = new Uint8Array(MESSAGE_HEADER_BYTES + message.length);
-    new DataView(data.buffer).setUint32(0, message.length);
-    data.set(message, MESSAGE_HEADER_BYTES);
+    return this.place(frame(message));
+  }
+
+  /**
+   * Queue a bulk message (copied). It takes its place in the stream only when everything before
+   * it has been sent (takeNew), so a message written later with write() waits behind at most one
+   * bulk message already under way, never behind the whole backlog. `handle` comes back through
+   * onPlaced with the message's stream end.
+   */
+  writeBulk(message: Uint8Array, handle: number): void {
+    const data = frame(message);
+    this.bulk.push({ data, handle });
+    this.bulkBytes += data.length;
+  }
+
+  private place(data: Uint8Array): { id: number; end: number } {
     this.chunks.push({ start: this.writeOffset, data });
     this.writeOffset += data.length;
     return { id: ++this.messagesWritten, end: this.writeOffset };
+  }
+
+  /** The next bulk message into the stream, when the stream has nothing left unsent. */
+  private placeBulk(): void {
+    if (this.nextOffset < this.writeOffset || this.writeOffset >= this.flowLimit) return;
+    const next = this.bulk[this.bulkHead];
+    if (!next) return;
+    this.bulk[this.bulkHead++] = undefined as never;
+    if (this.bulkHead > 256 && this.bulkHead * 2 > this.bulk.length) {
+      this.bulk = this.bulk.slice(this.bulkHead);
+      this.bulkHead = 0;
+    }
+    this.bulkBytes -= next.data.length;
+    const { end } = this.place(next.data);
+    this.onPlaced(end, next.handle);
   }
 
   hasLost(): boolean {
@@ -61,7 +95,12 @@ export class SendBuffer {
 
   /** New bytes ready to go now (written, unsent, inside the peer's window). */
   hasNew(): boolean {
-    return this.nextOffset < Math.min(this.writeOffset, this.flowLimit);
+    if (this.nextOffset < Math.min(this.writeOffset, this.flowLimit)) return true;
+    return (
+      this.bulkHead < this.bulk.length &&
+      this.nextOffset === this.writeOffset &&
+      this.writeOffset < this.flowLimit
+    );
   }
 
   /** Take up to `max` bytes of the lowest range waiting for retransmission. */
@@ -75,6 +114,7 @@ export class SendBuffer {
 
   /** Take up to `max` never-sent bytes. */
   takeNew(max: number): StreamSpan | undefined {
+    this.placeBulk();
     const end = Math.min(this.writeOffset, this.flowLimit, this.nextOffset + max);
     if (end <= this.nextOffset) return undefined;
     const span = { offset: this.nextOffset, length: end - this.nextOffset };
@@ -161,4 +201,12 @@ export class SendBuffer {
     }
     return lo;
   }
+}
+
+/** [u32 length][message]: one record of the stream. */
+function frame(message: Uint8Array): Uint8Array {
+  const data = new Uint8Array(MESSAGE_HEADER_BYTES + message.length);
+  new DataView(data.buffer).setUint32(0, message.length);
+  data.set(message, MESSAGE_HEADER_BYTES);
+  return data;
 }

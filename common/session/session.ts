@@ -221,12 +221,15 @@ export class Session extends Emitter<SessionEvents> {
   /**
    * Queue a message (copied) of at most maxMessageBytes. Returns its id, or false when the send
    * buffer is full: wait for 'writable'. Messages sent before 'open' or while 'dead' wait here.
+   * A `bulk` message yields to the others: it enters the stream only once everything before it
+   * has been sent, so a chat line waits behind at most one bulk message, not a file's backlog.
+   * Ids count in the order send() is called; 'message' and 'delivered' keep stream order.
    */
-  send(data: Uint8Array): number | false {
+  send(data: Uint8Array, opts: { bulk?: boolean } = {}): number | false {
     if (this.st === 'closed') throw closed('session is closed');
     if (data.length > this.t.maxMessageBytes)
       throw badArgument(`message of ${data.length} bytes exceeds ${this.t.maxMessageBytes}`);
-    const id = this.receipts.write(data);
+    const id = this.receipts.write(data, opts.bulk === true);
     if (id !== false) this.sender.queueFlush();
     return id;
   }
