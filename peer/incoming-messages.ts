@@ -3,6 +3,8 @@ import type { Logger } from '../common/log.js';
 import type { Session } from '../common/session/session.js';
 import { decodeApp } from './app-message.js';
 import type { AppMessage } from './app-message.js';
+import { BulkIntake, type BulkSink } from './bulk-intake.js';
+import { isBulkRecord } from './bulk-record.js';
 
 /** Incoming message ids remembered per peer for dropping resends (a restart forgets them; the chat history does not). */
 export const SEEN_IDS = 10_000;
@@ -24,6 +26,8 @@ export interface IncomingComponents {
   current: () => Session | undefined;
   /** A message for the application (when there is no store). */
   emit: (m: AppMessage) => void;
+  /** The application's consumer of bulk records, if it has one (peer/bulk-intake.ts). */
+  bulkSink?: () => BulkSink | undefined;
 }
 
 interface Unstored {
@@ -44,11 +48,15 @@ export class IncomingMessages {
   /** Messages of the current session whose store failed, waiting for the retry timer. */
   private unstored: Unstored[] = [];
   private retryTimer: TimerHandle | undefined;
+  private readonly intake: BulkIntake;
 
-  constructor(private readonly c: IncomingComponents) {}
+  constructor(private readonly c: IncomingComponents) {
+    this.intake = new BulkIntake(c);
+  }
 
   /** Session message `sid` of session `s` arrived with these bytes. */
   receive(s: Session, sid: number, data: Uint8Array, store: MessageStore | undefined): void {
+    if (isBulkRecord(data)) return this.intake.receive(s, sid, data, this.c.bulkSink?.());
     let m: AppMessage;
     try {
       m = decodeApp(data);
@@ -73,6 +81,7 @@ export class IncomingMessages {
   }
 
   close(): void {
+    this.intake.close();
     if (this.retryTimer !== undefined) this.c.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }

@@ -3,6 +3,7 @@ import type { SessionStats } from '../common/session/stats.js';
 import type { PathKind } from './peer-link.js';
 import type { PunchResult, PunchTrace } from './puncher.js';
 import type { ServerState } from './rendezvous-client.js';
+import type { BulkRecord } from './bulk-record.js';
 
 /**
  * What a PeerNode tells its owner, typed. In every event about another peer `peer` is the name it
@@ -64,6 +65,12 @@ export type SessionFigures = Pick<
   SessionStats,
   'loss' | 'cwnd' | 'bytesInFlight' | 'retransmits' | 'packetsSent' | 'packetsReceived'
 > & { rttMs?: number; minRttMs?: number };
+
+/** A bulk record from a peer (peer/bulk-record.ts), for PeerNode.setBulkReceiver. */
+export interface IncomingBulk extends BulkRecord {
+  readonly peer: string;
+  readonly peerId: string;
+}
 
 export interface PeerEvents extends Record<string, unknown> {
   /** `transport`: udp (public = your NAT's UDP mapping) or ws (the relay's WebSocket: public = your TCP source). */

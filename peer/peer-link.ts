@@ -5,15 +5,14 @@ import type { Identity } from '../common/identity/identity.js';
 import type { Logger } from '../common/log.js';
 import type { Endpoint } from '../common/net/types.js';
 import { type PathId, type PathKind, describePath, pathKey } from '../common/path/path-id.js';
-import { Session } from '../common/session/session.js';
-import type { SessionPath } from '../common/session/session.js';
+import { Session, type SessionPath } from '../common/session/session.js';
 import type { SessionStats } from '../common/session/stats.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce } from '../common/wire/messages.js';
-import { encodeApp } from './app-message.js';
-import type { AppMessage } from './app-message.js';
-import { IncomingMessages, STORE_RETRY_MS } from './incoming-messages.js';
-import type { MessageStore } from './incoming-messages.js';
+import { type AppMessage, encodeApp } from './app-message.js';
+import type { BulkSink } from './bulk-intake.js';
+import { BulkLane } from './bulk-lane.js';
+import { IncomingMessages, type MessageStore, STORE_RETRY_MS } from './incoming-messages.js';
 import type { PunchResult } from './puncher.js';
 
 /**
@@ -81,6 +80,8 @@ export interface LinkComponents {
   accept?: () => ((link: PeerLink, m: AppMessage) => Promise<void>) | undefined;
   /** How long after a rejected store to offer the message again (default STORE_RETRY_MS). */
   retryMs?: number;
+  /** The application's consumer of bulk records (peer/bulk-intake.ts), if it has one. */
+  bulkSink?: () => BulkSink | undefined;
 }
 
 interface Pending {
@@ -108,6 +109,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private readonly pending = new Map<string, Pending>();
   private readonly bySid = new Map<number, string>();
   private readonly incoming: IncomingMessages;
+  readonly bulk: BulkLane; // transfers to this peer (peer/bulk-lane.ts)
   private readonly paths = new Map<string, SessionPath>();
   /** The session (and the name it was asked under) mayHandOver cleared for messages. */
   private cleared: { session: Session; name: string } | undefined;
@@ -138,7 +140,11 @@ export class PeerLink extends Emitter<LinkEvents> {
       retryMs: c.retryMs ?? STORE_RETRY_MS,
       current: () => this.session,
       emit: (m) => this.emit('message', m),
+      bulkSink: c.bulkSink,
     });
+    this.bulk = new BulkLane(c.clock, () =>
+      this.session?.state === 'open' && this.clearedFor(this.session) ? this.session : undefined,
+    );
     // The server relays a frame only from the connection that registered this peer's id (its
     // key signed the registration): a handshake on it proving another key is the peer's own.
     this.relayPath = { id: { kind: 'relay' }, send: (b) => void this.relay?.send(this.id, b), vouched: true };
@@ -351,6 +357,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.c.route(old.routingIds(), undefined);
     old.close();
     this.incoming.sessionDropped();
+    this.bulk.sessionEnded(old);
   }
 
   /** The path for datagrams to/from `e` (one object per endpoint, kept by pathKey). */
@@ -484,6 +491,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   close(): void {
+    this.bulk.close();
     this.dropCandidate();
     this.dropSession();
     this.incoming.close();

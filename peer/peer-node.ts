@@ -12,11 +12,12 @@ import { endpointKey } from '../common/net/types.js';
 import { describePath } from '../common/path/path-id.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Member } from '../common/wire/messages.js';
-import { MAX_TEXT_BYTES } from './app-message.js';
-import type { AppMessage } from './app-message.js';
+import { type AppMessage, MAX_TEXT_BYTES } from './app-message.js';
+import type { BulkResult } from './bulk-lane.js';
 import { DatagramDemux, PeerStats } from './datagram-demux.js';
 import type {
   EmitPeerEvent,
+  IncomingBulk,
   PeerEvents,
   PeerFigures,
   PeerIdentity,
@@ -76,6 +77,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly punching: PunchOrchestrator;
   private trustGate: TrustGate | undefined;
   private receiver: ((m: PeerEvents['message']) => Promise<void>) | undefined;
+  private bulkReceiver: ((r: IncomingBulk) => Promise<void>) | undefined;
   private storeRetryMs: number | undefined;
   private closed = false;
   local: Endpoint | undefined;
@@ -254,6 +256,10 @@ export class PeerNode extends Emitter<PeerEvents> {
           const r = this.receiver;
           return r ? (l, m) => r(incoming(l, m)) : undefined;
         },
+        bulkSink: () => {
+          const r = this.bulkReceiver;
+          return r && ((b) => r({ ...b, peer: link.name, peerId: idHex }));
+        },
         ...(this.storeRetryMs !== undefined ? { retryMs: this.storeRetryMs } : {}),
         route: (cids, l) => this.demux.route(link, cids, l),
         mayHandOver: ({ name, intro }) =>
@@ -379,6 +385,27 @@ export class PeerNode extends Emitter<PeerEvents> {
   setReceiver(store: (m: PeerEvents['message']) => Promise<void>, retryMs?: number): void {
     this.receiver = store;
     if (retryMs !== undefined) this.storeRetryMs = retryMs;
+  }
+
+  /**
+   * Take incoming bulk records (sendBulk on the peer): each is acknowledged to its sender only once
+   * `sink` resolves; until then it holds the session's receive window (bounded memory).
+   */
+  setBulkReceiver(sink: (r: IncomingBulk) => Promise<void>): void {
+    this.bulkReceiver = sink;
+  }
+
+  /**
+   * Send bytes in bulk over the open session with a peer (peer/bulk-lane.ts): read a chunk at a
+   * time as the session takes them, behind any chat line. Resolves once the peer's receiver
+   * has taken every byte; fails (CLOSED) if there is no open session or it ends on the way.
+   */
+  sendBulk(
+    nameOrId: string,
+    source: AsyncIterable<Uint8Array> | Uint8Array,
+    id?: string,
+  ): Promise<BulkResult> {
+    return this.resolve(nameOrId).link.bulk.send(id ?? this.newId(), source);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { TAG_LEN } from '../crypto/aead.js';
 import type { CipherState } from '../crypto/cipher-state.js';
 import { malformed } from '../errors.js';
-import { Reader, toHex } from '../wire/bytes.js';
+import { Reader, putU48, toHex } from '../wire/bytes.js';
 import { Limits, MsgType, VERSION_BYTE } from '../wire/constants.js';
 
 /**
@@ -72,15 +72,7 @@ function writeDataHeader(out: Uint8Array, h: DataHeader): Uint8Array {
   out[1] = MsgType.SESSION_DATA;
   out.set(h.dcid, 2);
   out[2 + CID_BYTES] = h.keyPhase;
-  const hi = Math.floor(h.pn / 2 ** 32);
-  const lo = h.pn >>> 0;
-  const o = 3 + CID_BYTES;
-  out[o] = hi >>> 8;
-  out[o + 1] = hi & 0xff;
-  out[o + 2] = lo >>> 24;
-  out[o + 3] = (lo >>> 16) & 0xff;
-  out[o + 4] = (lo >>> 8) & 0xff;
-  out[o + 5] = lo & 0xff;
+  putU48(out, 3 + CID_BYTES, h.pn);
   return out;
 }
 

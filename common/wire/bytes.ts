@@ -164,6 +164,18 @@ export class Writer {
   }
 }
 
+/** `v` (0 <= v < 2^48) as 6 big-endian bytes at `out[at]`: packet numbers and offsets, no Writer. */
+export function putU48(out: Uint8Array, at: number, v: number): void {
+  const hi = Math.floor(v / 2 ** 32);
+  const lo = v >>> 0;
+  out[at] = hi >>> 8;
+  out[at + 1] = hi & 0xff;
+  out[at + 2] = lo >>> 24;
+  out[at + 3] = (lo >>> 16) & 0xff;
+  out[at + 4] = (lo >>> 8) & 0xff;
+  out[at + 5] = lo & 0xff;
+}
+
 const encoder = new TextEncoder();
 export const utf8Encode = (s: string): Uint8Array => encoder.encode(s);
 

@@ -37,6 +37,8 @@ import type {
   PeerView,
   SelfView,
   SendOptions,
+  BulkChunk,
+  BulkSent,
 } from './types.js';
 
 export { STORAGE_DEFAULTS } from './storage-limits.js';
@@ -46,8 +48,8 @@ const convKey = (c: ConversationId): string => (c.kind === 'room' ? 'room' : c.p
 
 /**
  * The chat layer over a PeerNode: what the TUI (and any UI) uses. Every outgoing message goes
- * to the outbox (one entry per recipient) before it is shown, and is marked done when that
- * recipient's receipt comes back; on start-up what is left is handed to the peers as they
+ * to the open sessions at once and to the outbox (one entry per recipient) meanwhile, and is
+ * marked done when that recipient's receipt comes back; on start-up what is left is handed to the peers as they
  * appear. Incoming messages are recorded in history once (by sender and id; incoming.ts).
  *
  * The first peer seen behind a name is pinned (peer/chat/trust.ts), with its keys once a session
@@ -291,6 +293,14 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
 
   send(c: ConversationId, text: string, opts: SendOptions = {}): ChatMessage {
     return this.submit(c, text, opts).message;
+  }
+
+  sendBulk(nameOrId: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<BulkSent> {
+    return this.node.sendBulk(this.node.lookup(nameOrId).id, source);
+  }
+
+  onBulk(sink: (r: BulkChunk) => Promise<void>): void {
+    this.node.setBulkReceiver(sink);
   }
 
   sendStored(

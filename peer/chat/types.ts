@@ -121,6 +121,22 @@ export interface ChatEvents extends Record<string, unknown> {
   server: { state: SelfView['server'] };
 }
 
+/** A finished bulk send: the bytes the peer took and the time from first record to last receipt. */
+export interface BulkSent {
+  readonly bytes: number;
+  readonly ms: number;
+}
+
+/** A piece of a bulk transfer from a peer: `data` starts at `offset`; `last` ends the transfer. */
+export interface BulkChunk {
+  readonly peer: string;
+  readonly peerId: string;
+  readonly transfer: string;
+  readonly offset: number;
+  readonly last: boolean;
+  readonly data: Uint8Array;
+}
+
 export interface SendOptions {
   /** A "/me" action rather than a plain message. */
   action?: boolean;
@@ -133,18 +149,30 @@ export interface ChatService {
   peers(): PeerView[];
   /** Messages of a conversation from history, oldest first (at most `limit`, the newest ones). */
   history(c: ConversationId, limit?: number): ChatMessage[];
-  /** Write to the outbox, then deliver when the peer(s) can be reached. Returns the message. */
+  /**
+   * Hand to the open sessions at once and write the outbox meanwhile; deliver to the others when
+   * they can be reached. Returns the message.
+   */
   send(c: ConversationId, text: string, opts?: SendOptions): ChatMessage;
   /**
    * send(), and learn when the message is safe: `stored` resolves once its outbox record is on
    * disk (it then survives a crash and goes out), or rejects with the error that kept it from
-   * being written (which is then not also an `error` event).
+   * being written (which is then not also an `error` event; the message is still delivered while
+   * this process runs).
    */
   sendStored(
     c: ConversationId,
     text: string,
     opts?: SendOptions,
   ): { message: ChatMessage; stored: Promise<void> };
+  /**
+   * Send bytes in bulk over the open session with a peer, behind any chat line, read from the
+   * source only as fast as the session takes them. Resolves once the peer's bulk receiver (onBulk)
+   * has taken every byte; rejects with CLOSED without an open session or if it ends on the way.
+   */
+  sendBulk(nameOrId: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<BulkSent>;
+  /** Take bulk records from peers: each is acknowledged to its sender once `sink` resolves. */
+  onBulk(sink: (r: BulkChunk) => Promise<void>): void;
   connect(nameOrId: string): Promise<void>;
   /** The open session with a peer, its path as it is now; undefined when none is open. */
   connection(nameOrId: string): PeerConnection | undefined;

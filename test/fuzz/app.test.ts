@@ -6,6 +6,8 @@ import { parseCommand } from '../../peer/cli/json-commands.js';
 import { parseInput } from '../../peer/tui/commands.js';
 import { MAX_APP_ID, MAX_TIMESTAMP_MS, decodeApp, encodeApp, isTimestamp } from '../../peer/app-message.js';
 import type { AppMessage } from '../../peer/app-message.js';
+import { MAX_TRANSFER_ID, decodeBulk, encodeBulk } from '../../peer/bulk-record.js';
+import type { BulkRecord } from '../../peer/bulk-record.js';
 import {
   anyBytes,
   anyFileContent,
@@ -57,6 +59,70 @@ describe('fuzz: app messages inside the session (peer/app-message.ts)', () => {
       FILE,
       fc.property(MESSAGE, (m) => {
         expect(decodeApp(encodeApp(m))).toEqual(m);
+      }),
+    );
+  });
+});
+
+const BULK: fc.Arbitrary<BulkRecord> = fc.record({
+  transfer: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+  offset: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  last: fc.boolean(),
+  data: fc.uint8Array({ maxLength: 2000 }),
+});
+const BULK_SEEDS = [
+  encodeBulk({
+    transfer: 'V1StGXR8_Z5jdHi6B-myT',
+    offset: 65_536,
+    last: false,
+    data: new Uint8Array(40).fill(7),
+  }),
+  encodeBulk({ transfer: 'x', offset: 0, last: true, data: new Uint8Array(0) }),
+];
+
+function hostileBulk(b: Uint8Array): void {
+  const r = decodesOrRefuses(() => decodeBulk(b));
+  if (!r) return;
+  expect(r.data.length).toBeLessThan(b.length);
+  expect(r.transfer.length >= 1 && r.transfer.length <= MAX_TRANSFER_ID).toBe(true);
+  expect(Number.isSafeInteger(r.offset) && r.offset >= 0).toBe(true);
+}
+
+describe('fuzz: bulk records inside the session (peer/bulk-record.ts)', () => {
+  it('arbitrary bytes decode to a valid record or MALFORMED', () => {
+    check(
+      FILE,
+      fc.property(
+        fc.oneof(
+          anyBytes(),
+          fc.uint8Array().map((b) => Uint8Array.of(0, ...b)),
+        ),
+        hostileBulk,
+      ),
+    );
+  });
+
+  it('mutations of valid records behave the same', () => {
+    check(
+      FILE,
+      fc.property(
+        fc.tuple(fc.constantFrom(...BULK_SEEDS), fc.nat(), fc.integer({ min: 0, max: 255 })),
+        ([seed, at, v]) => {
+          const b = new Uint8Array(seed);
+          b[at % b.length] = v;
+          hostileBulk(b);
+          hostileBulk(b.subarray(0, at % (b.length + 1)));
+        },
+      ),
+    );
+  });
+
+  it('decodeBulk(encodeBulk(r)) == r for arbitrary records', () => {
+    check(
+      FILE,
+      fc.property(BULK, (r) => {
+        const back = decodeBulk(encodeBulk(r));
+        expect({ ...back, data: [...back.data] }).toEqual({ ...r, data: [...r.data] });
       }),
     );
   });

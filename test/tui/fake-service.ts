@@ -9,6 +9,7 @@ import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, badArgument } from '../../common/errors.js';
 import type {
   ChatEvents,
+  BulkSent,
   ChatMessage,
   ChatService,
   ConversationId,
@@ -128,6 +129,14 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
   ): { message: ChatMessage; stored: Promise<void> } {
     return { message: this.send(c, text, opts), stored: Promise.resolve() };
   }
+
+  /** No open sessions in the fake, so no bulk path either: CLOSED, as the real one says without a session. */
+  sendBulk(nameOrId: string): Promise<BulkSent> {
+    this.resolvePeer(nameOrId);
+    return Promise.reject(new PunchlineError('CLOSED', 'no open session'));
+  }
+
+  onBulk(): void {}
 
   /** No open sessions in the fake: `connected` comes only from connect(). */
   connection(nameOrId: string): PeerConnection | undefined {
