@@ -95,7 +95,7 @@ describe('bulk path', () => {
     expect(maxReadAhead).toBeLessThanOrEqual(
       SESSION_DEFAULTS.sendBufferBytes + SESSION_DEFAULTS.receiveWindowBytes + 64 * 1024 + BULK_CHUNK_BYTES,
     );
-  });
+  }, 120_000);
 
   it('a sink that fails gets the record again, nothing lost or doubled; "done" waits for the last record taken', async () => {
     const [alice, bob] = await pair();
