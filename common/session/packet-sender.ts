@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { PunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describePath } from '../path/path-id.js';
@@ -55,7 +55,8 @@ interface Draft {
  */
 export class PacketSender {
   private pn = 0;
-  private flushTimer: TimerHandle | undefined;
+  /** A flush is deferred to the end of this turn (clock.defer). */
+  private flushQueued = false;
   /** A PING goes in the next ack-eliciting packet (heartbeat, probe, confirmation). */
   pingPending = false;
   readonly n = { packetsSent: 0, bytesSent: 0, largestDatagram: 0 };
@@ -72,17 +73,21 @@ export class PacketSender {
     return this.pn;
   }
 
+  /**
+   * Flush at the end of the current task (clock.defer, not a timer: node's fire no sooner than
+   * 1 ms, which capped a bulk transfer at one burst per millisecond), so the send() calls and
+   * datagrams of one turn share packets.
+   */
   queueFlush(): void {
-    if (this.flushTimer || !this.hooks.active()) return;
-    this.flushTimer = this.clock.setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush();
-    }, 0);
+    if (this.flushQueued || !this.hooks.active()) return;
+    this.flushQueued = true;
+    this.clock.defer(() => {
+      if (this.flushQueued) this.flush();
+    });
   }
 
   flush(): void {
-    this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.flushQueued = false;
     const path = this.hooks.path();
     if (!this.hooks.active() || !path) return;
     let sentEliciting = false;
@@ -111,10 +116,9 @@ export class PacketSender {
     }
   }
 
-  /** Stop the flush timer. Idempotent. */
+  /** Forget a deferred flush. Idempotent. */
   close(): void {
-    this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.flushQueued = false;
   }
 
   /** Build and send one packet from what is pending; 'none' when nothing justifies one. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../common/clock.js';
+import { type Clock, SystemClock, VirtualClock } from '../../common/clock.js';
 import { CipherState } from '../../common/crypto/cipher-state.js';
 import { silentLogger } from '../../common/log.js';
 import { AckTracker } from '../../common/session/ack-tracker.js';
@@ -18,16 +18,18 @@ const KEY = new Uint8Array(32).fill(5);
 const CID = new Uint8Array(8).fill(0xcc);
 
 /** A sender wired to real parts, on a path that records the frames of each packet (opened with the peer's key). */
-function setup(): {
+function setup(realClock?: Clock): {
   clock: VirtualClock;
   sender: PacketSender;
+  recovery: LossRecovery;
   acks: AckTracker;
   buf: SendBuffer;
   receipts: Receipts;
   release: (n: number) => void;
   packets: { at: number; frames: Frame['type'][] }[];
 } {
-  const clock = new VirtualClock();
+  const virtual = new VirtualClock();
+  const clock = realClock ?? virtual;
   const buf = new SendBuffer(1 << 20);
   buf.flowLimit = 1 << 20;
   let released = 0;
@@ -64,7 +66,16 @@ function setup(): {
     { active: () => true, path: () => path, keys: () => keys, remoteCid: () => CID, fail: () => {} },
   );
   ref.sender = sender;
-  return { clock, sender, acks, buf, receipts, release: (n) => void (released = n), packets };
+  return {
+    clock: virtual,
+    sender,
+    recovery,
+    acks,
+    buf,
+    receipts,
+    release: (n) => void (released = n),
+    packets,
+  };
 }
 
 describe('PacketSender', () => {
@@ -78,6 +89,17 @@ describe('PacketSender', () => {
     expect(t.packets.map((p) => p.frames)).toEqual([['stream'], ['stream']]); // 1.5 KB: two packets
     expect(t.sender.nextPn).toBe(2);
     expect(t.sender.n.packetsSent).toBe(2);
+  });
+
+  it('on the real clock a queued flush goes in the same turn of the event loop, not after a timer', async () => {
+    const t = setup(new SystemClock());
+    t.receipts.write(new Uint8Array(100));
+    t.sender.queueFlush();
+    expect(t.packets).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.packets.map((p) => p.frames)).toEqual([['stream']]);
+    t.sender.close();
+    t.recovery.close(); // the loss timer the packet armed
   });
 
   it('nothing pending, nothing sent; a lone ACK goes only when due', () => {
