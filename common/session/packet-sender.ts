@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { PunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describePath } from '../path/path-id.js';
@@ -49,14 +49,16 @@ interface Draft {
 
 /**
  * Builds, seals and sends data packets: an ACK when one is due, a RECEIPT, a PING, then stream
- * data (retransmissions first) as the congestion window allows; every packet under the next
- * packet number. flush() sends while anything justifies a packet; queueFlush() does so on the
- * next clock turn, so several send() calls share packets.
+ * data (retransmissions first) as the congestion window and the pacer allow; every packet under
+ * the next packet number. flush() sends while anything justifies a packet; queueFlush() does so
+ * at the end of the current task, so several send() calls share packets.
  */
 export class PacketSender {
   private pn = 0;
   /** A flush is deferred to the end of this turn (clock.defer). */
   private flushQueued = false;
+  /** The pacer holds data back until this fires. */
+  private paceTimer: TimerHandle | undefined;
   /** A PING goes in the next ack-eliciting packet (heartbeat, probe, confirmation). */
   pingPending = false;
   readonly n = { packetsSent: 0, bytesSent: 0, largestDatagram: 0 };
@@ -98,6 +100,24 @@ export class PacketSender {
       if (i === MAX_PACKETS_PER_FLUSH - 1) this.queueFlush();
     }
     if (sentEliciting) this.parts.recovery.arm();
+    this.afterFlush();
+  }
+
+  /**
+   * Stream data left waiting only for the pacer: flush again when it allows the next packet
+   * (a timer on the injected clock). Nothing left at all: the sender is application-limited,
+   * which the congestion controller must know to read its rate samples right.
+   */
+  private afterFlush(): void {
+    const { sendBuf, recovery } = this.parts;
+    if (!sendBuf.hasLost() && !sendBuf.hasNew()) return recovery.onAppLimited();
+    if (this.paceTimer || !recovery.cc.canSend()) return;
+    const wait = recovery.pacingWait();
+    if (wait <= 0) return;
+    this.paceTimer = this.clock.setTimeout(() => {
+      this.paceTimer = undefined;
+      this.flush();
+    }, wait);
   }
 
   /** A packet outside loss recovery (path probes, CLOSE): sent once, on the given path. */
@@ -116,9 +136,11 @@ export class PacketSender {
     }
   }
 
-  /** Forget a deferred flush. Idempotent. */
+  /** Forget a deferred flush and stop the pacing timer. Idempotent. */
   close(): void {
     this.flushQueued = false;
+    this.clock.clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
   }
 
   /** Build and send one packet from what is pending; 'none' when nothing justifies one. */
