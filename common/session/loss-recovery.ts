@@ -32,8 +32,8 @@ export interface RecoveryHooks {
 /**
  * Loss recovery and congestion control after RFC 9002 for the packets this side sends: the RTT
  * estimate, loss detection (packet and time thresholds), the loss timer with its probe timeout,
- * the NewReno window, and what a lost packet's frames put back in line (frames, not packets,
- * are sent again: RFC 9000 §13.3).
+ * the congestion controller (BBR, bbr.ts) and the pacer, and what a lost packet's frames put
+ * back in line (frames, not packets, are sent again: RFC 9000 §13.3).
  */
 export class LossRecovery {
   readonly rtt: RttEstimator;
