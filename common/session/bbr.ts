@@ -17,8 +17,7 @@ import { DeliveryRate, type RateSample, type RateSnapshot } from './delivery-rat
  * round trip and collapses at a few percent of random loss).
  *
  * Loss still counts when it comes with a queue: a loss while the latest RTT stands more than
- * QUEUE_RTT_FRACTION of min RTT above the minimum means the sender overflowed a bottleneck
- * queue. Once per round trip it then ends Startup or an upward probe, and caps the bandwidth
+ * queueThresholdMs above the minimum means the sender overflowed a bottleneck queue. Once per round trip it then ends Startup or an upward probe, and caps the bandwidth
  * estimate at max(what the last round delivered, LOSS_BETA × the estimate), after BBRv2's bw_lo
  * (draft-cardwell-iccrg-bbr-congestion-control-02): the next upward probe finds any more.
  * Persistent congestion (RFC 9002 §7.6) collapses the window to the minimum and starts over.
@@ -35,8 +34,12 @@ export const BW_WINDOW_ROUNDS = 10;
 /** Startup ends after this many rounds without 25% more bandwidth. */
 export const FULL_BW_ROUNDS = 3;
 export const FULL_BW_GROWTH = 1.25;
-/** A loss counts as congestion when the RTT is this fraction of min RTT above it (a queue). */
-export const QUEUE_RTT_FRACTION = 0.125;
+/**
+ * A loss counts as congestion when the latest RTT is this far above min RTT (a queue): HyStart++'s
+ * RTT threshold (RFC 9406 §4.2), min RTT / 8 clamped to [4, 16] ms, so that timer and event-loop
+ * jitter of a few ms on a short path is not taken for a queue.
+ */
+export const queueThresholdMs = (minRtt: number): number => Math.min(Math.max(minRtt / 8, 4), 16);
 /** How far one congestion round lowers the bandwidth used (BBRv2's beta). */
 export const LOSS_BETA = 0.7;
 /** BBR's floor: four packets keep the ACK clock going with delayed ACKs. */
@@ -174,7 +177,7 @@ export class Bbr implements CongestionController {
 
   /** A queue stands at the bottleneck: the latest RTT is well above the minimum. */
   private queueBuilt(rtt: RttView): boolean {
-    return rtt.hasSample && rtt.latest > rtt.min * (1 + QUEUE_RTT_FRACTION);
+    return rtt.hasSample && rtt.latest > rtt.min + queueThresholdMs(rtt.min);
   }
 
   /** A round trip ends when a packet sent after it began is acknowledged. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BBR_MIN_WINDOW, Bbr, LOSS_BETA, STARTUP_GAIN } from '../../common/session/bbr.js';
+import { BBR_MIN_WINDOW, Bbr, LOSS_BETA, STARTUP_GAIN, queueThresholdMs } from '../../common/session/bbr.js';
 import { type CcPacket, INITIAL_WINDOW, MINIMUM_WINDOW } from '../../common/session/congestion.js';
 import { PACING_BURST_MS, PACING_BURST_PACKETS, Pacer } from '../../common/session/pacer.js';
 
@@ -87,25 +87,29 @@ describe('Bbr', () => {
     expect(t).toBeGreaterThan(0);
   });
 
-  it('a loss with a queue (RTT ≥ 1/8 above the minimum) is congestion, once per round: it ends Startup and lowers the rate used', () => {
+  it('a loss with a queue (RTT over 4 ms, min RTT / 8 clamped to 4-16 ms, above the minimum) is congestion, once per round: it ends Startup and lowers the rate used', () => {
     const cc = new Bbr();
     let t = fill(cc, 0, 3, 1000);
     expect(cc.state).toBe('startup');
     const bw = cc.maxBw;
-    t = round(cc, t, 20, { rtt: 24 }); // 24 ms = min RTT + 20%: a queue, no loss yet (delivering less)
+    t = round(cc, t, 20, { rtt: 25 }); // 25 ms = min RTT + 5 ms: a queue, no loss yet (delivering less)
     expect(cc.congestionEvents).toBe(0);
-    t = round(cc, t, 20, { rtt: 24, lose: 2 }); // the queue overflowed
+    t = round(cc, t, 20, { rtt: 25, lose: 2 }); // the queue overflowed
     expect(cc.congestionEvents).toBe(1);
     expect(cc.state).not.toBe('startup');
-    cc.onLost([{ timeSent: t, size: MSS, cwndLimited: true }], t, false, view(24)); // same round: no second event
+    cc.onLost([{ timeSent: t, size: MSS, cwndLimited: true }], t, false, view(25)); // same round: no second event
     expect(cc.congestionEvents).toBe(1);
     // The estimate is capped at max(last round's delivery rate, 0.7 × the estimate).
     expect(cc.maxBw).toBe(LOSS_BETA * bw);
     expect(cc.pacingRate(view(BASE_RTT))).toBeLessThan(bw);
-    // A loss at 22 ms (10% over the minimum) is random.
+    // A loss at 24 ms (4 ms over the minimum, timer jitter on a short path) is random.
     const events = cc.congestionEvents;
-    t = round(cc, t, 10, { rtt: 22, lose: 1 });
+    t = round(cc, t, 10, { rtt: 24, lose: 1 });
     expect(cc.congestionEvents).toBe(events);
+  });
+
+  it("the queue threshold is HyStart++'s: min RTT / 8 within 4-16 ms (RFC 9406 §4.2)", () => {
+    expect([1, 20, 32, 80, 128, 400].map(queueThresholdMs)).toEqual([4, 4, 4, 10, 16, 16]);
   });
 
   it('persistent congestion (RFC 9002 §7.6) collapses the window to the minimum and starts over', () => {
