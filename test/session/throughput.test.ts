@@ -38,6 +38,25 @@ describe('congestion control on the simulated network (virtual time)', () => {
     expect(r.queueDrops / r.sent).toBeLessThan(0.06);
   });
 
+  it('a 3 s blackout mid-transfer is persistent congestion (RFC 9002 §7.6): the window collapses, then the transfer completes', async () => {
+    const p = await simPair({ seed: 3, linkA: { delayMs: DELAY, rateBytesPerMs: 10 * MIB_PER_S } });
+    drive(p.sim, () => p.a.stats().state === 'open', 10_000);
+    let got = 0;
+    p.b.on('message', () => got++);
+    for (let i = 0; i < 32; i++) p.a.send(makeMessage(i, 64 * 1024, 'bulk'));
+    drive(p.sim, () => false, 100);
+    const before = p.a.stats().cwnd;
+    p.sim.setLink(p.hostA, { loss: 1 });
+    drive(p.sim, () => false, 3000);
+    p.sim.setLink(p.hostA, { loss: 0 });
+    drive(p.sim, () => p.a.stats().persistentCongestion > 0, 10_000);
+    expect(p.a.stats().persistentCongestion).toBeGreaterThan(0);
+    expect(p.a.stats().cwnd).toBeLessThan(before / 4);
+    expect(drive(p.sim, () => got === 32, 60_000)).toBe(true);
+    p.a.close();
+    p.b.close();
+  });
+
   it('chat-like traffic (a short message every 200 ms) does not grow the window (RFC 9002 §7.8)', async () => {
     const p = await simPair({ seed: 2, linkA: { delayMs: DELAY, rateBytesPerMs: 10 * MIB_PER_S } });
     drive(p.sim, () => p.a.stats().state === 'open', 10_000);
