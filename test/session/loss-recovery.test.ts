@@ -108,6 +108,22 @@ describe('LossRecovery', () => {
     expect([t.r.stats().rttMs, t.r.stats().cwnd]).toEqual([333, INITIAL_WINDOW]);
   });
 
+  it('stream data is paced after a burst of 10 packets; probes are not (like they are not held to the window)', () => {
+    const cc = Object.assign(new NewReno(), { cwnd: 1e9, pacingRate: () => 0.012 }); // a packet per 100 s
+    const t = setup(cc);
+    t.buf.write(new Uint8Array(50_000));
+    for (let pn = 0; pn < 10; pn++) {
+      expect(t.r.canSend()).toBe(true);
+      const s = t.buf.takeNew(1000)!;
+      t.send(pn, s.offset, s.length);
+    }
+    expect(t.r.canSend()).toBe(false);
+    expect(t.r.pacingWait()).toBe(100_000);
+    t.r.arm();
+    t.clock.advance(1024); // the probe timeout
+    expect([t.r.probing, t.r.pacingWait(), t.r.canSend()]).toEqual([true, 0, true]);
+  });
+
   it('close() stops the loss timer', () => {
     const t = setup();
     t.send(0, 0, 0);
