@@ -11,6 +11,12 @@ export interface Clock {
   wallNow(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
+  /**
+   * Run `fn` once the current task is over, before any timer: work several calls in one turn of
+   * the event loop should share (a session's flush after a batch of datagrams or send() calls)
+   * without waiting for a timer, which on node fires no sooner than 1 ms.
+   */
+  defer(fn: () => void): void;
 }
 
 let nextId = 1;
@@ -38,6 +44,10 @@ export class SystemClock implements Clock {
     );
     this.timers.set(id, t);
     return { id };
+  }
+  /** setImmediate: after the I/O callbacks of this turn of the event loop (so a batch of datagrams shares one flush). */
+  defer(fn: () => void): void {
+    setImmediate(fn);
   }
   clearTimeout(handle: TimerHandle | undefined): void {
     if (!handle) return;
@@ -88,6 +98,13 @@ export class VirtualClock implements Clock {
   }
   clearTimeout(handle: TimerHandle | undefined): void {
     if (handle) this.live.delete(handle.id);
+  }
+  /**
+   * At the same virtual time, after everything already due then: the task that calls it and
+   * every timer scheduled for now, in insertion order, so the run stays deterministic.
+   */
+  defer(fn: () => void): void {
+    this.setTimeout(fn, 0);
   }
   /** Number of timers still scheduled. */
   get timerCount(): number {

@@ -2,9 +2,19 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import type { DatagramHandler, DatagramSocket, Endpoint, Network } from './types.js';
 
+/** Requested UDP socket buffer size, each way. */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** node:dgram behind the DatagramSocket seam. IPv4 (the NAT-traversal world punchline lives in). */
 export class NodeUdpSocket implements DatagramSocket {
-  private readonly sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  // 4 MiB buffers (the kernel caps them at net.core.rmem_max / wmem_max): a bulk transfer's
+  // bursts overflowed the default receive buffer, and every overflow is a loss to the sender.
+  private readonly sock = dgram.createSocket({
+    type: 'udp4',
+    reuseAddr: false,
+    recvBufferSize: SOCKET_BUFFER_BYTES,
+    sendBufferSize: SOCKET_BUFFER_BYTES,
+  });
   private handler: DatagramHandler = () => {};
   private closed = false;
   private inFlight = 0;
@@ -52,6 +62,11 @@ export class NodeUdpSocket implements DatagramSocket {
       });
     });
   }
+  /** The kernel's buffer sizes once bound (Linux reports twice what it grants). */
+  bufferSizes(): { receive: number; send: number } {
+    return { receive: this.sock.getRecvBufferSize(), send: this.sock.getSendBufferSize() };
+  }
+
   onMessage(handler: DatagramHandler): void {
     this.handler = handler;
   }

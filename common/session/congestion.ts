@@ -1,7 +1,9 @@
+import type { RateSnapshot } from './delivery-rate.js';
+
 /**
- * NewReno congestion control as RFC 9002 §7 and Appendix B describe it, counted in bytes of
- * UDP payload: slow start, congestion avoidance, a recovery period so one loss episode halves
- * the window once, a floor of two datagrams, and persistent congestion (§7.6).
+ * The congestion controller seam loss-recovery.ts drives (docs/session.md, "Congestion
+ * control"), and NewReno as RFC 9002 §7 and Appendix B describe it. The session uses the BBR
+ * model in bbr.ts; NewReno stays as the reference the controller is measured against.
  */
 
 /** RFC 9002 §7.2 / B.2: the max_datagram_size the window is counted in. */
@@ -19,9 +21,51 @@ export interface CcPacket {
   readonly timeSent: number;
   /** The window was at least half full when it was sent (RFC 9002 §7.8, see onAcked). */
   readonly cwndLimited: boolean;
+  /** The delivery-rate state when it was sent (controllers that estimate bandwidth). */
+  readonly rate?: RateSnapshot;
 }
 
-export class NewReno {
+/** What a controller reads of the RTT estimator (rtt.ts), in ms. */
+export interface RttView {
+  readonly hasSample: boolean;
+  readonly latest: number;
+  readonly smoothed: number;
+  readonly min: number;
+}
+
+/** A congestion controller, pure and clock-driven: the caller passes the time. */
+export interface CongestionController {
+  readonly cwnd: number;
+  readonly ssthresh: number;
+  readonly bytesInFlight: number;
+  /** Losses the controller answered by sending less. */
+  readonly congestionEvents: number;
+  readonly persistentCongestionEvents: number;
+  /** Room for `bytes` more in flight. */
+  canSend(bytes?: number): boolean;
+  /** Bytes per ms packets should leave at (RFC 9002 §7.7); Infinity: unpaced. */
+  pacingRate(rtt: RttView): number;
+  /** An ack-eliciting packet of `bytes` went out; what to remember with it. */
+  onSent(bytes: number, now: number): RateSnapshot | undefined;
+  /** The packets one ACK newly acknowledged, in packet-number order. */
+  onAcked(acked: readonly CcPacket[], rtt: RttView, now: number): void;
+  onLost(lost: readonly CcPacket[], now: number, persistentCongestion: boolean, rtt: RttView): void;
+  /** The sender has nothing more to send (it is application-limited). */
+  onAppLimited(): void;
+  /** Forget packets without a congestion signal (they left on a path we no longer use). */
+  discard(bytes: number): void;
+  /** A new path starts afresh (RFC 9000 §9.4). */
+  reset(): void;
+}
+
+/** RFC 9002 §7.7: pace at N × cwnd / smoothed_rtt, N = 1.25 so a window still fits in an RTT. */
+const NEWRENO_PACING_GAIN = 1.25;
+
+/**
+ * NewReno in bytes of UDP payload: slow start, congestion avoidance, a recovery period so one
+ * loss episode halves the window once, a floor of two datagrams, and persistent congestion (§7.6).
+ */
+export class NewReno implements CongestionController {
   cwnd = INITIAL_WINDOW;
   ssthresh = Infinity;
   bytesInFlight = 0;
@@ -39,12 +83,25 @@ export class NewReno {
     return this.bytesInFlight + bytes <= this.cwnd;
   }
 
-  onSent(bytes: number): void {
+  pacingRate(rtt: RttView): number {
+    return rtt.hasSample ? (NEWRENO_PACING_GAIN * this.cwnd) / Math.max(rtt.smoothed, 1) : Infinity;
+  }
+
+  onSent(bytes: number): undefined {
     this.bytesInFlight += bytes;
+    return undefined;
+  }
+
+  onAcked(acked: readonly CcPacket[]): void {
+    for (const p of acked) this.onAckedOne(p);
+  }
+
+  onAppLimited(): void {
+    // §7.8 is applied per packet (cwndLimited) instead.
   }
 
   /** RFC 9002 B.5 OnPacketsAcked, for one packet. */
-  onAcked(p: CcPacket): void {
+  private onAckedOne(p: CcPacket): void {
     this.bytesInFlight = Math.max(0, this.bytesInFlight - p.size);
     // B.5: no increase for packets sent before recovery began.
     if (this.inRecovery(p.timeSent)) return;

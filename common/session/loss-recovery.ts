@@ -1,8 +1,10 @@
 import type { Clock, TimerHandle } from '../clock.js';
-import { NewReno } from './congestion.js';
+import { Bbr } from './bbr.js';
+import type { CongestionController } from './congestion.js';
 import { type AckOutcome, LossDetector, type SentFrame, type SentPacket } from './loss-detection.js';
 import { LossMeter } from './loss-meter.js';
 import type { SessionTuning } from './options.js';
+import { Pacer } from './pacer.js';
 import type { Receipts } from './receipts.js';
 import { RttEstimator } from './rtt.js';
 import type { SendBuffer } from './send-buffer.js';
@@ -30,13 +32,13 @@ export interface RecoveryHooks {
 /**
  * Loss recovery and congestion control after RFC 9002 for the packets this side sends: the RTT
  * estimate, loss detection (packet and time thresholds), the loss timer with its probe timeout,
- * the NewReno window, and what a lost packet's frames put back in line (frames, not packets,
- * are sent again: RFC 9000 §13.3).
+ * the congestion controller (BBR, bbr.ts) and the pacer, and what a lost packet's frames put
+ * back in line (frames, not packets, are sent again: RFC 9000 §13.3).
  */
 export class LossRecovery {
   readonly rtt: RttEstimator;
   readonly loss: LossDetector;
-  readonly cc = new NewReno();
+  readonly pacer = new Pacer();
   readonly lossMeter = new LossMeter();
   private timer: TimerHandle | undefined;
   /** Packets the probe timeout allows beyond the congestion window (RFC 9002 §7.5). */
@@ -49,6 +51,8 @@ export class LossRecovery {
     private readonly sendBuf: SendBuffer,
     private readonly receipts: Receipts,
     private readonly hooks: RecoveryHooks,
+    /** The congestion controller (docs/session.md, "Congestion control"); a test may pass another. */
+    readonly cc: CongestionController = new Bbr(),
   ) {
     this.rtt = new RttEstimator(t.initialRttMs);
     this.loss = new LossDetector(this.rtt, {
@@ -64,15 +68,33 @@ export class LossRecovery {
     return this.probes > 0;
   }
 
-  /** May stream data go out: a probe, or room in the congestion window. */
+  /** May stream data go out: a probe, or room in the congestion window and the pacer's say-so. */
   canSend(): boolean {
-    return this.probes > 0 || this.cc.canSend();
+    return this.probes > 0 || (this.cc.canSend() && this.pacingWait() === 0);
+  }
+
+  /**
+   * ms until the pacer lets the next full packet go (RFC 9002 §7.7); 0 when it may go now.
+   * Probes are not paced, like they are not held to the window.
+   */
+  pacingWait(): number {
+    if (this.probes > 0) return 0;
+    return this.pacer.wait(this.clock.now(), this.cc.pacingRate(this.rtt));
+  }
+
+  /** The window has room for more but nothing waits to be sent. */
+  onAppLimited(): void {
+    this.cc.onAppLimited();
   }
 
   /** An ack-eliciting packet went out. */
-  onSent(p: Omit<SentPacket, 'seq' | 'cwndLimited'>): void {
+  onSent(p: Omit<SentPacket, 'seq' | 'cwndLimited' | 'rate'>): void {
+    const now = this.clock.now();
     // RFC 9002 §7.8: the window counts as used when it is at least half full.
     const cwndLimited = (this.cc.bytesInFlight + p.size) * 2 >= this.cc.cwnd;
+    if (this.probes === 0) this.pacer.onSent(now, this.cc.pacingRate(this.rtt), p.size);
+    const rate = this.cc.onSent(p.size, now);
+    // Spelt out, not spread: this runs once per packet sent.
     this.loss.onSent({
       pn: p.pn,
       timeSent: p.timeSent,
@@ -80,18 +102,17 @@ export class LossRecovery {
       frames: p.frames,
       ackLargest: p.ackLargest,
       cwndLimited,
+      rate,
     });
-    this.cc.onSent(p.size);
     if (this.probes > 0) this.probes--;
   }
 
   /** An ACK frame: the packets it newly acknowledges (the window grows) and those now deemed lost. */
   onAck(ranges: readonly { smallest: number; largest: number }[], delayUs: number): AckOutcome {
-    const out = this.loss.onAck(ranges, delayUs / 1000, this.hooks.peerMaxAckDelay(), this.clock.now());
-    for (const p of out.acked) {
-      this.cc.onAcked(p);
-      this.lossMeter.record(false);
-    }
+    const now = this.clock.now();
+    const out = this.loss.onAck(ranges, delayUs / 1000, this.hooks.peerMaxAckDelay(), now);
+    this.cc.onAcked(out.acked, this.rtt, now);
+    for (let i = 0; i < out.acked.length; i++) this.lossMeter.record(false);
     return out;
   }
 
@@ -104,7 +125,7 @@ export class LossRecovery {
       this.requeue(p);
     }
     const persistent = this.loss.persistentCongestion(lost, this.hooks.peerMaxAckDelay());
-    this.cc.onLost(lost, this.clock.now(), persistent);
+    this.cc.onLost(lost, this.clock.now(), persistent, this.rtt);
   }
 
   /**
@@ -119,6 +140,7 @@ export class LossRecovery {
     }
     if (resetEstimates) {
       this.cc.reset();
+      this.pacer.reset();
       this.rtt.reset();
     }
   }

@@ -49,13 +49,16 @@ interface Draft {
 
 /**
  * Builds, seals and sends data packets: an ACK when one is due, a RECEIPT, a PING, then stream
- * data (retransmissions first) as the congestion window allows; every packet under the next
- * packet number. flush() sends while anything justifies a packet; queueFlush() does so on the
- * next clock turn, so several send() calls share packets.
+ * data (retransmissions first) as the congestion window and the pacer allow; every packet under
+ * the next packet number. flush() sends while anything justifies a packet; queueFlush() does so
+ * at the end of the current task, so several send() calls share packets.
  */
 export class PacketSender {
   private pn = 0;
-  private flushTimer: TimerHandle | undefined;
+  /** A flush is deferred to the end of this turn (clock.defer). */
+  private flushQueued = false;
+  /** The pacer holds data back until this fires. */
+  private paceTimer: TimerHandle | undefined;
   /** Frames are encoded here before sealing: one buffer for the session's life, not one per packet. */
   private readonly plaintext = new Uint8Array(MAX_PLAINTEXT);
   /** A PING goes in the next ack-eliciting packet (heartbeat, probe, confirmation). */
@@ -74,17 +77,21 @@ export class PacketSender {
     return this.pn;
   }
 
+  /**
+   * Flush at the end of the current task (clock.defer, not a timer: node's fire no sooner than
+   * 1 ms, which capped a bulk transfer at one burst per millisecond), so the send() calls and
+   * datagrams of one turn share packets.
+   */
   queueFlush(): void {
-    if (this.flushTimer || !this.hooks.active()) return;
-    this.flushTimer = this.clock.setTimeout(() => {
-      this.flushTimer = undefined;
-      this.flush();
-    }, 0);
+    if (this.flushQueued || !this.hooks.active()) return;
+    this.flushQueued = true;
+    this.clock.defer(() => {
+      if (this.flushQueued) this.flush();
+    });
   }
 
   flush(): void {
-    this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.flushQueued = false;
     const path = this.hooks.path();
     if (!this.hooks.active() || !path) return;
     let sentEliciting = false;
@@ -95,6 +102,24 @@ export class PacketSender {
       if (i === MAX_PACKETS_PER_FLUSH - 1) this.queueFlush();
     }
     if (sentEliciting) this.parts.recovery.arm();
+    this.afterFlush();
+  }
+
+  /**
+   * Stream data left waiting only for the pacer: flush again when it allows the next packet
+   * (a timer on the injected clock). Nothing left at all: the sender is application-limited,
+   * which the congestion controller must know to read its rate samples right.
+   */
+  private afterFlush(): void {
+    const { sendBuf, recovery } = this.parts;
+    if (!sendBuf.hasLost() && !sendBuf.hasNew()) return recovery.onAppLimited();
+    if (this.paceTimer || !recovery.cc.canSend()) return;
+    const wait = recovery.pacingWait();
+    if (wait <= 0) return;
+    this.paceTimer = this.clock.setTimeout(() => {
+      this.paceTimer = undefined;
+      this.flush();
+    }, wait);
   }
 
   /** A packet outside loss recovery (path probes, CLOSE): sent once, on the given path. */
@@ -113,10 +138,11 @@ export class PacketSender {
     }
   }
 
-  /** Stop the flush timer. Idempotent. */
+  /** Forget a deferred flush and stop the pacing timer. Idempotent. */
   close(): void {
-    this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.flushQueued = false;
+    this.clock.clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
   }
 
   /** Build and send one packet from what is pending; 'none' when nothing justifies one. */

@@ -40,8 +40,8 @@ export type { CloseReason, SessionComponents, SessionEvents, SessionOptions, Ses
  *
  * Noise XX proves both static keys; then every packet is sealed with ChaCha20-Poly1305 under a
  * 48-bit packet number. Messages up to 1 MiB travel on one ordered stream, acknowledged with
- * ACK ranges, recovered after RFC 9002 (packet and time thresholds, probe timeout), paced by a
- * NewReno window, and confirmed to the sender with RECEIPTs. The session sends on the path it is
+ * ACK ranges, recovered after RFC 9002 (packet and time thresholds, probe timeout), sent at the
+ * pace of a BBR model of the path (bbr.ts), and confirmed to the sender with RECEIPTs. The session sends on the path it is
  * given and is fed every datagram for its connection ids; it follows the peer to a new address
  * only after a PATH_CHALLENGE/PATH_RESPONSE round trip on that address.
  *

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../common/clock.js';
-import { INITIAL_WINDOW } from '../../common/session/congestion.js';
+import { type CongestionController, INITIAL_WINDOW, NewReno } from '../../common/session/congestion.js';
 import { LossRecovery, PROBES_PER_PTO } from '../../common/session/loss-recovery.js';
 import { SESSION_DEFAULTS } from '../../common/session/options.js';
 import { Receipts } from '../../common/session/receipts.js';
 import { SendBuffer } from '../../common/session/send-buffer.js';
 
-function setup(): {
+function setup(cc?: CongestionController): {
   clock: VirtualClock;
   r: LossRecovery;
   buf: SendBuffer;
@@ -20,12 +20,19 @@ function setup(): {
   const receipts = new Receipts(buf, () => 0);
   const flushes: number[] = [];
   const pings: number[] = [];
-  const r = new LossRecovery(clock, SESSION_DEFAULTS, buf, receipts, {
-    active: () => true,
-    peerMaxAckDelay: () => 25,
-    ping: () => pings.push(clock.now()),
-    flush: () => flushes.push(clock.now()),
-  });
+  const r = new LossRecovery(
+    clock,
+    SESSION_DEFAULTS,
+    buf,
+    receipts,
+    {
+      active: () => true,
+      peerMaxAckDelay: () => 25,
+      ping: () => pings.push(clock.now()),
+      flush: () => flushes.push(clock.now()),
+    },
+    cc,
+  );
   const send = (pn: number, offset: number, length: number): void =>
     r.onSent({
       pn,
@@ -66,8 +73,8 @@ describe('LossRecovery', () => {
     expect(t.pings).toEqual([1024]);
   });
 
-  it('an ACK gives the RTT sample; packets three behind the largest acknowledged are lost, requeued, and shrink the window', () => {
-    const t = setup();
+  it('an ACK gives the RTT sample; packets three behind the largest acknowledged are lost, requeued, and tell the controller (NewReno: a smaller window)', () => {
+    const t = setup(new NewReno());
     t.buf.write(new Uint8Array(5000));
     for (let pn = 0; pn < 5; pn++) {
       const s = t.buf.takeNew(1000)!;
@@ -99,6 +106,22 @@ describe('LossRecovery', () => {
     expect(t.buf.hasLost()).toBe(true);
     t.r.onPathChanged(true);
     expect([t.r.stats().rttMs, t.r.stats().cwnd]).toEqual([333, INITIAL_WINDOW]);
+  });
+
+  it('stream data is paced after a burst of 10 packets; probes are not (like they are not held to the window)', () => {
+    const cc = Object.assign(new NewReno(), { cwnd: 1e9, pacingRate: () => 0.012 }); // a packet per 100 s
+    const t = setup(cc);
+    t.buf.write(new Uint8Array(50_000));
+    for (let pn = 0; pn < 10; pn++) {
+      expect(t.r.canSend()).toBe(true);
+      const s = t.buf.takeNew(1000)!;
+      t.send(pn, s.offset, s.length);
+    }
+    expect(t.r.canSend()).toBe(false);
+    expect(t.r.pacingWait()).toBe(100_000);
+    t.r.arm();
+    t.clock.advance(1024); // the probe timeout
+    expect([t.r.probing, t.r.pacingWait(), t.r.canSend()]).toEqual([true, 0, true]);
   });
 
   it('close() stops the loss timer', () => {

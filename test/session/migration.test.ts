@@ -37,7 +37,8 @@ describe('migration under loss', () => {
           if (na < N) p.a.send(makeMessage(na++, r.int(0, 2000), 'a'));
           if (nb < N) p.b.send(makeMessage(nb++, r.int(0, 2000), 'b'));
         }
-        if (na < N || nb < N) p.sim.clock.setTimeout(tick, 50);
+        // 6 s of conversation: the rebindings (0.5 s, then every 0.7-2.2 s) happen during it.
+        if (na < N || nb < N) p.sim.clock.setTimeout(tick, 100);
       };
       tick();
       let flushes = 0;
@@ -49,7 +50,9 @@ describe('migration under loss', () => {
       };
       p.sim.clock.setTimeout(flusher, 500);
       expect(drive(p.sim, () => got.a === N && got.b === N, 600_000)).toBe(true);
-      drive(p.sim, () => false, 5000);
+      // A rebinding after the last message shows when A next sends: its heartbeat, at most
+      // pingIntervalMs (5 s) later.
+      drive(p.sim, () => false, 10_000);
       const all = [...Array(N)].map((_, i) => i);
       expect(seqs.a).toEqual(all);
       expect(seqs.b).toEqual(all);

@@ -133,10 +133,10 @@ describe('NewReno (RFC 9002 §7)', () => {
     expect(cc.cwnd).toBe(12_000);
     for (let i = 0; i < 10; i++) cc.onSent(1200);
     expect(cc.canSend()).toBe(false);
-    cc.onAcked(p(0));
+    cc.onAcked([p(0)]);
     expect(cc.cwnd).toBe(13_200);
     expect(cc.bytesInFlight).toBe(9 * 1200);
-    cc.onAcked(p(0, 1200, false)); // application-limited: no growth (§7.8)
+    cc.onAcked([p(0, 1200, false)]); // application-limited: no growth (§7.8)
     expect(cc.cwnd).toBe(13_200);
   });
 
@@ -149,9 +149,9 @@ describe('NewReno (RFC 9002 §7)', () => {
     expect(cc.congestionEvents).toBe(1);
     cc.onLost([p(50)], 120, false); // sent before recovery began (t=100): same episode
     expect(cc.cwnd).toBe(6_000);
-    cc.onAcked(p(90)); // sent before recovery: no growth
+    cc.onAcked([p(90)]); // sent before recovery: no growth
     expect(cc.cwnd).toBe(6_000);
-    cc.onAcked(p(150)); // after: congestion avoidance, += 1200 * 1200 / 6000
+    cc.onAcked([p(150)]); // after: congestion avoidance, += 1200 * 1200 / 6000
     expect(cc.cwnd).toBe(6_240);
     cc.onLost([p(200)], 300, false); // a new episode
     expect(cc.cwnd).toBe(3_120);

@@ -243,8 +243,9 @@ describe('key rotation', () => {
     expect(ga.map((m) => m.text.replace(/\.+$/, ''))).toEqual([...Array(N)].map((_, i) => `b${i}`));
     const sa = p.a.stats();
     const sb = p.b.stats();
-    expect(sa.keyPhase.sendRotations).toBeGreaterThan(10);
+    // A key rotates at most once per round trip (it waits for an ACK of the current phase).
+    expect(sa.keyPhase.sendRotations).toBeGreaterThan(5);
     expect(sb.keyPhase.receiveRotations).toBe(sa.keyPhase.sendRotations);
-    expect(sb.keyPhase.sendRotations).toBeGreaterThan(10);
+    expect(sb.keyPhase.sendRotations).toBeGreaterThan(5);
   });
 });

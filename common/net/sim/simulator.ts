@@ -173,10 +173,15 @@ export class Simulator implements SimContext {
   }
 
   transmit(link: Link, direction: LinkDirection, p: Packet, arrive: (p: Packet) => void): void {
-    const delays = linkFate(link[direction], link.rng);
+    const c = link[direction];
+    // The bottleneck comes first (no random draw, so a link without one keeps its trace); what
+    // the wire then does to the packet is linkFate's, after it has been serialised.
+    const queued = link.queue[direction].admit(c, p.data.byteLength, this.clock.now());
+    if (queued === undefined) return this.drop(p, 'queue', link.name);
+    const delays = linkFate(c, link.rng);
     if (delays.length === 0) return this.drop(p, 'loss', link.name);
     this.stats.duplicated += delays.length - 1;
-    for (const d of delays) this.clock.setTimeout(() => arrive(p), d);
+    for (const d of delays) this.clock.setTimeout(() => arrive(p), queued + d);
   }
 
   sent(p: Packet, node: string): void {

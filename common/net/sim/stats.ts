@@ -1,6 +1,7 @@
 /** Why the simulated network dropped a datagram (docs/contributing.md §8: counters, not sleeps). */
 export type DropReason =
   | 'loss' // link loss (LinkConditions.loss)
+  | 'queue' // a bottleneck's drop-tail queue was full (LinkConditions.rateBytesPerMs, queuePackets)
   | 'too-big' // payload over MAX_UDP_PAYLOAD (EMSGSIZE)
   | 'no-route' // no host with that address where the packet looked for it
   | 'no-listener' // reached the host, but no socket is bound to the port (ICMP port unreachable)
@@ -14,6 +15,7 @@ export type DropReason =
 
 export const DROP_REASONS: readonly DropReason[] = [
   'loss',
+  'queue',
   'too-big',
   'no-route',
   'no-listener',
