@@ -12,6 +12,8 @@
  *     each; honest registrations served (REGISTERED within 2 s) and their latency, with the
  *     per-source REGISTER bucket (--register-rate) at its default and lifted, side by side.
  *     BENCH_ONLY=flood runs this one alone.
+ *  4. The transport: punchline's session vs TCP vs hyperdht (test/bench/transport.ts);
+ *     BENCH_ONLY=transport runs it alone.
  *
  * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
  * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
@@ -27,6 +29,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { journalBench } from './journal.js';
+import { transportBench } from './transport.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../../peer/bin/punchline.js');
@@ -358,9 +361,10 @@ async function floodOnly(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_ONLY=journal or =flood runs only that section.
+  // BENCH_ONLY=journal, =flood or =transport runs only that section.
   if (process.env.BENCH_ONLY === 'journal') return journal();
   if (process.env.BENCH_ONLY === 'flood') return floodOnly();
+  if (process.env.BENCH_ONLY === 'transport') return transportBench();
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
@@ -440,6 +444,7 @@ async function main(): Promise<void> {
       '\n',
   );
   await journal();
+  await transportBench(); // test/bench/transport.ts
 }
 
 main().catch((e: unknown) => {
