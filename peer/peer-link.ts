@@ -10,10 +10,10 @@ import type { SessionPath } from '../common/session/session.js';
 import type { SessionStats } from '../common/session/stats.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce } from '../common/wire/messages.js';
-import { encodeApp } from './app-message.js';
 import type { AppMessage } from './app-message.js';
 import { IncomingMessages, STORE_RETRY_MS } from './incoming-messages.js';
 import type { MessageStore } from './incoming-messages.js';
+import { OutboundMessages } from './outbound-messages.js';
 import type { PunchResult } from './puncher.js';
 
 /**
@@ -83,11 +83,6 @@ export interface LinkComponents {
   retryMs?: number;
 }
 
-interface Pending {
-  msg: AppMessage;
-  sid: number | undefined; // session message id once handed to the current session
-}
-
 /**
  * Everything punchline keeps about one other peer: its session (the encrypted, reliable
  * channel), the messages not yet confirmed by a receipt, and the ids already received.
@@ -105,8 +100,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private introAt = 0;
   punch: PunchResult | undefined;
   remote: Endpoint | undefined;
-  private readonly pending = new Map<string, Pending>();
-  private readonly bySid = new Map<number, string>();
+  private readonly outbound = new OutboundMessages();
   private readonly incoming: IncomingMessages;
   private readonly paths = new Map<string, SessionPath>();
   /** The session (and the name it was asked under) mayHandOver cleared for messages. */
@@ -117,6 +111,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private pendingIntro: { intro: Introduce; at: number; session: Session } | undefined;
   /** The relay's chance to prove a session whose direct path went silent (armRelayTrial). */
   private relayTrial: TimerHandle | undefined;
+  /** The session whose 'open' this link has emitted. */
+  private announced: Session | undefined;
   /** 'dead' was emitted for the current session and nothing has been heard since. */
   private deadReported = false;
 
@@ -174,7 +170,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.outbound.size;
   }
 
   /**
@@ -201,18 +197,32 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.introAt = this.c.clock.now();
     this.punch = undefined;
     this.remote = undefined;
-    const s = this.spawn(intro);
-    this.session = s;
-    // The relay carries the session from the first packet: nothing waits for punching.
-    if (this.canRelay) {
-      s.setPath(this.relayPath);
-      s.start();
-    }
+    this.session = this.spawn(intro);
     // Everything not yet confirmed goes to the new session, in the order it was sent (it
     // waits inside the session until the session has a path).
-    this.bySid.clear();
-    for (const p of this.pending.values()) p.sid = undefined;
+    this.outbound.reset();
     this.push();
+  }
+
+  /**
+   * Start adopt()'s session. Without punching (`direct` undefined) it rides the relay, if any.
+   * With punching (`direct`: the endpoints probed) message 1 races on those and on the relay,
+   * and the session opens on the path that answers first (nothing waits for punching).
+   */
+  begin(direct: readonly Endpoint[] | undefined): void {
+    const s = this.session;
+    if (!s || s.state !== 'idle') return;
+    if (!direct && !this.canRelay) return; // relayUp() starts it
+    if (!direct) s.setPath(this.relayPath);
+    for (const e of direct ?? []) s.offer(this.pathTo(e));
+    if (this.canRelay) s.offer(this.relayPath);
+    s.start();
+  }
+
+  /** Punching found nothing: a session still racing for its first path takes the relay. */
+  directFailed(): void {
+    const s = this.session;
+    if (s?.state === 'handshaking' && s.pathId === undefined && this.canRelay) s.setPath(this.relayPath);
   }
 
   /**
@@ -247,8 +257,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.punch = undefined;
     const id = s.pathId;
     this.remote = id?.kind === 'direct' ? id.remote : undefined;
-    this.bySid.clear();
-    for (const p of this.pending.values()) p.sid = undefined;
+    this.outbound.reset();
     this.push();
   }
 
@@ -270,6 +279,9 @@ export class PeerLink extends Emitter<LinkEvents> {
         staticKey: { publicKey: this.c.identity.dhPublic, privateKey: this.c.identity.dhPrivate },
         expectedRemoteStatic: intro.dhKey,
         prologue: intro.introId,
+        // The asking side initiates (a crossing pair both asked: the lower key wins): its first
+        // message reaches the peer 1.5 round trips after the introduction (docs/nat-traversal.md).
+        initiator: intro.initiator,
         ...(this.mode !== 'direct-only' && this.relay ? { deadAfterMs: DIRECT_TRUST_MS } : {}),
       },
       { clock: this.c.clock, randomBytes: this.c.randomBytes, logger: this.c.logger },
@@ -278,6 +290,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.on('open', (e) => {
       if (asCandidate) this.promote(s);
       if (!mine()) return;
+      this.announced = s;
       const path = e.path && describePath(e.path);
       this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path });
     });
@@ -285,25 +298,14 @@ export class PeerLink extends Emitter<LinkEvents> {
       if (mine()) this.incoming.receive(s, e.id, e.data, store);
     });
     s.on('delivered', (e) => {
-      if (mine()) this.onDelivered(e.id);
+      const id = mine() ? this.outbound.delivered(e.id) : undefined;
+      if (id !== undefined) this.emit('delivered', { id });
     });
     s.on('writable', () => {
       if (mine()) this.push();
     });
     s.on('dead', (e) => {
-      if (!mine()) return;
-      // A silent direct path with the relay at hand: move to the relay, keep the session, and
-      // give the relay DIRECT_TRUST_MS to carry an answer before the peer is reported gone.
-      if (this.path === 'direct' && this.canRelay) {
-        this.c.logger.info('direct path silent, falling back to the relay', {
-          peer: this.idHex,
-          silentMs: e.silentMs,
-        });
-        s.setPath(this.relayPath);
-        this.armRelayTrial(s, e.silentMs);
-        return;
-      }
-      this.reportDead(s, e.silentMs);
+      if (mine()) this.onDead(s, e.silentMs);
     });
     s.on('alive', () => {
       if (!mine()) return;
@@ -319,6 +321,8 @@ export class PeerLink extends Emitter<LinkEvents> {
         this.directSince = this.c.clock.now();
         this.remote = e.id.remote;
       }
+      // The path a racing handshake opened on: 'open' tells it, this is no change of path.
+      if (e.via === 'adopted' && this.announced !== s) return;
       this.emit('pathChanged', e.id);
     });
     s.on('closed', (e) => {
@@ -339,6 +343,21 @@ export class PeerLink extends Emitter<LinkEvents> {
     });
     this.c.route(s.routingIds(), this);
     return s;
+  }
+
+  /**
+   * The session heard nothing for its dead timeout. A silent direct path with the relay at hand:
+   * move to the relay, keep the session, and give the relay DIRECT_TRUST_MS to carry an answer
+   * before the peer is reported gone.
+   */
+  private onDead(s: Session, silentMs: number): void {
+    if (this.path === 'direct' && this.canRelay) {
+      this.c.logger.info('direct path silent, falling back to the relay', { peer: this.idHex, silentMs });
+      s.setPath(this.relayPath);
+      this.armRelayTrial(s, silentMs);
+      return;
+    }
+    this.reportDead(s, silentMs);
   }
 
   private dropSession(): void {
@@ -374,7 +393,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (cand && cand.state !== 'closed') cand.setPath(this.pathTo(result.remote));
     if (!this.session || this.session.state === 'closed') return;
     this.directSince = this.c.clock.now();
-    this.session.setPath(this.pathTo(result.remote));
+    this.session.setPath(this.pathTo(result.remote), result.rttMs);
     this.session.start();
   }
 
@@ -385,6 +404,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   relayUp(): void {
     const s = this.session;
     if (!s || s.state === 'closed' || !this.canRelay || this.deadReported) return;
+    // A handshake racing for its first path (begin()) races on the relay too.
+    if (s.state === 'handshaking' && s.pathId === undefined) return s.offer(this.relayPath);
     if (s.pathId === undefined || s.dead) {
       const wasDead = s.dead;
       s.setPath(this.relayPath);
@@ -440,9 +461,7 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** Queue a message until its receipt comes back (across sessions). */
   send(msg: AppMessage): void {
-    if (this.pending.has(msg.id)) return;
-    this.pending.set(msg.id, { msg, sid: undefined });
-    this.push();
+    if (this.outbound.add(msg)) this.push();
   }
 
   /** Ask mayHandOver again (the user trusted the key): messages it held go to the session now. */
@@ -461,22 +480,9 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private push(): void {
     const s = this.session;
-    if (!s || s.state === 'closed' || this.pending.size === 0) return;
+    if (!s || s.state === 'closed' || this.outbound.size === 0) return;
     if (!this.clearedFor(s)) return; // held: the keys are not (yet) the pinned ones
-    for (const p of this.pending.values()) {
-      if (p.sid !== undefined) continue;
-      const sid = s.send(encodeApp(p.msg));
-      if (sid === false) return; // the send buffer is full: 'writable' calls push() again
-      p.sid = sid;
-      this.bySid.set(sid, p.msg.id);
-    }
-  }
-
-  private onDelivered(sid: number): void {
-    const id = this.bySid.get(sid);
-    if (id === undefined) return;
-    this.bySid.delete(sid);
-    if (this.pending.delete(id)) this.emit('delivered', { id });
+    this.outbound.pushTo(s);
   }
 
   stats(): SessionStats | undefined {

@@ -155,6 +155,11 @@ export class PunchAttempt {
     this.timers.push(c.clock.setTimeout(() => this.fail(), opts.deadlineMs));
   }
 
+  /** The endpoints this attempt probes from the start (the handshake races on them: PeerLink.begin). */
+  get probed(): Endpoint[] {
+    return this.candidates.filter((c) => c.allowance > 0).map((c) => c.endpoint);
+  }
+
   get finished(): boolean {
     return this.done;
   }

@@ -198,17 +198,23 @@ export class Session extends Emitter<SessionEvents> {
    * Send on this path from now on. Any time: before start, during the handshake (which is
    * retransmitted on it at once), or after 'dead' or a change of route (the congestion window and
    * RTT estimate start afresh, RFC 9000 §9.4, and everything in flight is sent again at once).
+   * `rttSampleMs`: a round trip the owner measured on it (punching) times handshake retransmissions.
    */
-  setPath(path: SessionPath): void {
+  setPath(path: SessionPath, rttSampleMs?: number): void {
     if (this.st === 'closed') return;
     const changed = !this.path || !samePath(this.path, path) || this.liveness.dead;
     this.path = path;
     if (this.validator.isValidating(path)) this.validator.cancel();
-    if (this.st === 'handshaking') return this.hs.onPathSet(path);
+    if (this.st === 'handshaking') return this.hs.onPathSet(path, rttSampleMs);
     if (this.st !== 'open' || !changed) return;
     if (!this.hs.confirmed) this.hs.resend(); // message 3 again, on the new path
     this.fire('path', { id: path.id, via: 'set' });
     this.onPathChanged(true);
+  }
+
+  /** Until a path is set, race the handshake on this one too (SessionHandshake.offer). */
+  offer(path: SessionPath): void {
+    if (this.st !== 'closed') this.hs.offer(path);
   }
 
   /** Begin: the initiator sends message 1 (on the path, once there is one). Idempotent. */
