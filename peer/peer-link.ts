@@ -8,6 +8,7 @@ import { type PathId, type PathKind, describePath, pathKey } from '../common/pat
 import { Session } from '../common/session/session.js';
 import type { SessionPath } from '../common/session/session.js';
 import type { SessionStats } from '../common/session/stats.js';
+import type { TimerCoalescer } from '../common/session/timer-coalescer.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce } from '../common/wire/messages.js';
 import type { AppMessage } from './app-message.js';
@@ -16,33 +17,18 @@ import type { MessageStore } from './incoming-messages.js';
 import { OutboundMessages } from './outbound-messages.js';
 import type { PunchResult } from './puncher.js';
 
-/**
- * With a relay to fall back on, a direct path silent this long is abandoned for the relay
- * (Tailscale trusts a direct path for 6.5 s without a heartbeat answer; the session pings every
- * 5 s). Without one, the session's own 15 s dead timeout applies and the peer is re-introduced.
- */
-export const DIRECT_TRUST_MS = 7_000;
+import {
+  DIRECT_TRUST_MS,
+  type IntroVerdict,
+  type PathMode,
+  type RelayPort,
+  UPGRADE_GRACE_MS,
+} from './link-policy.js';
 
-export type PathMode = 'auto' | 'relay-only' | 'direct-only';
-
-/**
- * After this side moves to a direct path, relayed packets from the other side are taken as if
- * they came on the direct path for this long: the other side's own upgrade lands within a round
- * trip or two. Later, a relayed packet means the other side stopped hearing us directly, and the
- * session follows it to the relay.
- */
-export const UPGRADE_GRACE_MS = 2_000;
-
-/** The relay as a link sees it: whether it is up, and how to send a packet to a peer through it. */
-export interface RelayPort {
-  readonly ready: boolean;
-  send(to: Uint8Array, payload: Uint8Array): boolean;
-}
-
+export { DIRECT_TRUST_MS, UPGRADE_GRACE_MS };
+export type { IntroVerdict, PathMode, RelayPort };
 export type { PathKind };
 
-/** What to do with an introduction (see PeerLink.consider). */
-export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
 export { STORE_RETRY_MS } from './incoming-messages.js';
 
 export interface LinkEvents extends Record<string, unknown> {
@@ -63,6 +49,8 @@ export interface LinkComponents {
   clock: Clock;
   logger: Logger;
   randomBytes: (n: number) => Uint8Array;
+  /** The node's shared heartbeat timer, handed to every session (common/session/timer-coalescer.ts). */
+  heartbeats?: TimerCoalescer;
   /** Route session packets with these connection ids (hex) to this link, or stop routing them. */
   route: (cids: string[], link: PeerLink | undefined) => void;
   /**
@@ -219,6 +207,11 @@ export class PeerLink extends Emitter<LinkEvents> {
     s.start();
   }
 
+  /** The peer's PROBE came from `from`: a handshake still racing sends message 1 there at once. */
+  probeHeard(from: Endpoint): void {
+    if (this.session?.state === 'handshaking') this.session.offer(this.pathTo(from), true);
+  }
+
   /** Punching found nothing: a session still racing for its first path takes the relay. */
   directFailed(): void {
     const s = this.session;
@@ -284,7 +277,12 @@ export class PeerLink extends Emitter<LinkEvents> {
         initiator: intro.initiator,
         ...(this.mode !== 'direct-only' && this.relay ? { deadAfterMs: DIRECT_TRUST_MS } : {}),
       },
-      { clock: this.c.clock, randomBytes: this.c.randomBytes, logger: this.c.logger },
+      {
+        clock: this.c.clock,
+        randomBytes: this.c.randomBytes,
+        logger: this.c.logger,
+        ...(this.c.heartbeats ? { heartbeats: this.c.heartbeats } : {}),
+      },
     );
     const mine = (): boolean => this.session === s;
     s.on('open', (e) => {

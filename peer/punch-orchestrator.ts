@@ -180,6 +180,8 @@ export class PunchOrchestrator {
         clock: this.c.clock,
         send: this.c.send,
         selfPublic: () => this.c.udp()?.observed,
+        // The peer's NAT is open towards us there: a racing handshake sends message 1 at once.
+        heard: (from) => this.c.table.get(toHex(intro.id))?.link.probeHeard(from),
         counters: this.c.counters,
         limited: (what, fields) => this.limitBit(what, fields),
         trace: (t) => {

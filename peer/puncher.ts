@@ -91,6 +91,8 @@ export interface PunchComponents {
   selfPublic?: () => Endpoint | undefined;
   clock: Clock;
   send: (bytes: Uint8Array, to: Endpoint) => void;
+  /** A fresh, valid PROBE came from this endpoint: the peer's NAT lets us in there now. */
+  heard?: (from: Endpoint) => void;
 }
 
 /** Is this probe (or ack) a valid message of this punch attempt from the introduced peer? */
@@ -233,6 +235,7 @@ export class PunchAttempt {
       return;
     }
     this.seenSeqs.add(p.seq);
+    this.c.heard?.(from);
     const key = endpointKey(from);
     const known = this.candidates.find((c) => endpointKey(c.endpoint) === key);
     this.c.trace?.({ type: 'probe-in', from: key, known: known !== undefined });

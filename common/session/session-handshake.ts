@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { RandomBytes } from '../crypto/x25519.js';
 import { PunchlineError, isPunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { describePath } from '../path/path-id.js';
+import { describePath, pathKey } from '../path/path-id.js';
 import { equalBytes } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
 import {
@@ -99,6 +99,8 @@ export class SessionHandshake {
   private tries = 0;
   /** Paths message 1 goes on until the owner sets one (offer()); the handshake opens on the first that answers. */
   private offered: SessionPath[] = [];
+  /** Paths nudge() sent message 1 on (each once). */
+  private readonly nudged = new Set<string>();
   /** A round trip the owner measured on the path it set (punching), for the retransmission timer. */
   private rttSampleMs: number | undefined;
   /** The last handshake message that proved another static key (unvouched path): the deadline's error. */
@@ -170,6 +172,25 @@ export class SessionHandshake {
     if (this.host.path() || this.offered.length >= MAX_OFFERED_PATHS) return;
     if (this.offered.some((p) => samePath(p, path))) return;
     this.offered.push(path);
+    this.sendInit(path);
+  }
+
+  /**
+   * The owner just learned the peer can be reached on this path (its PROBE came from there, so
+   * its NAT is open towards us now): send message 1 there at once, once per path, instead of
+   * waiting for the retransmission timer. The copy sent with the first probes may have reached
+   * the peer's NAT before the peer's own first probe opened it (docs/nat-traversal.md).
+   */
+  nudge(path: SessionPath): void {
+    const key = pathKey(path.id);
+    if (this.host.path() || this.nudged.has(key) || this.nudged.size >= MAX_OFFERED_PATHS) return;
+    this.nudged.add(key);
+    if (!this.offered.some((p) => samePath(p, path)) && this.offered.length < MAX_OFFERED_PATHS)
+      this.offered.push(path);
+    this.sendInit(path);
+  }
+
+  private sendInit(path: SessionPath): void {
     if (this.role === 'initiator' && this.initiatorHs && this.host.state() === 'handshaking')
       this.host.sendRaw(
         path,

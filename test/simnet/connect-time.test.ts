@@ -97,11 +97,14 @@ describe('connection time on the simulated network (docs/nat-traversal.md, "Conn
 
   it("the handshake retransmits at the punch-measured PTO when a's message 1 is lost (no relay)", async () => {
     const rttMs = 20;
-    // Lost: the copy sent with the first probes, and the one sent when punching found the path.
-    const { w, a, b, inits } = await world(3, rttMs, { relay: false, dropInits: 2 });
+    // Lost: the copy sent with the first probes, the one sent when b's first probe came in, and
+    // the one sent when punching found the path (PeerLink.begin, probeHeard, useDirect).
+    const { w, a, b, inits } = await world(3, rttMs, { relay: false, dropInits: 3 });
     const ms = await firstMessageMs(w, a, b);
-    expect(inits).toHaveLength(3);
-    expect(inits[2]! - inits[1]!).toBe(3 * rttMs);
+    expect(inits).toHaveLength(4);
+    expect(inits[1]! - inits[0]!).toBe(rttMs / 2); // b's probe: half a round trip after a's intro
+    expect(inits[2]! - inits[0]!).toBe(rttMs); // a's probe answered
+    expect(inits[3]! - inits[2]!).toBe(3 * rttMs);
     // Punching measured rttMs: PTO = 3 x rttMs (RFC 9002 §5.3 first sample), far below the 1 s
     // retransmission used without a sample. Introduction + punch round trip + PTO + XX (1.5 RTT).
     expect(ms).toBeLessThanOrEqual(rttMs + rttMs + 3 * rttMs + 1.5 * rttMs);

@@ -1,3 +1,4 @@
+import type { Clock } from '../../common/clock.js';
 import { identityFromSeed } from '../../common/identity/identity.js';
 import type { Identity } from '../../common/identity/identity.js';
 import type { Endpoint, Network } from '../../common/net/types.js';
@@ -77,18 +78,20 @@ export class SimWorld {
       internetAddress?: string;
       /** Datagrams this peer sends are dropped when this says false (a firewall rule, a lost packet). */
       udpOut?: (data: Uint8Array, to: Endpoint) => boolean;
+      /** The peer's clock instead of the simulator's own (one that counts, driven by it). */
+      clock?: Clock;
     },
     opts: Partial<PeerOptions> = {},
     /** Keep an identity across a restart (a new node for the same peer). */
     identity: Identity = this.seededIdentity(),
   ): Promise<SimPeer> {
-    const { udpOut, ...placement } = where;
+    const { udpOut, clock, ...placement } = where;
     const host = this.sim.addHost(name, placement);
     const node = new PeerNode(
       { server: SERVER, name, ...(this.relay ? { relayUrl: RELAY_URL } : {}), ...opts },
       {
         network: udpOut ? filtered(host.network, udpOut) : host.network,
-        clock: this.sim.clock,
+        clock: clock ?? this.sim.clock,
         identity,
         randomBytes: this.randomSource(`peer:${name}:${this.made++}`),
         ...(this.relay ? { streams: host.network } : {}),
