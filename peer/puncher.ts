@@ -91,7 +91,7 @@ export interface PunchComponents {
   selfPublic?: () => Endpoint | undefined;
   clock: Clock;
   send: (bytes: Uint8Array, to: Endpoint) => void;
-  /** A fresh, valid PROBE came from this endpoint: the peer's NAT lets us in there now. */
+  /** A fresh, valid PROBE came from this probed candidate: the peer's NAT lets us in there now. */
   heard?: (from: Endpoint) => void;
 }
 
@@ -235,10 +235,12 @@ export class PunchAttempt {
       return;
     }
     this.seenSeqs.add(p.seq);
-    this.c.heard?.(from);
     const key = endpointKey(from);
     const known = this.candidates.find((c) => endpointKey(c.endpoint) === key);
     this.c.trace?.({ type: 'probe-in', from: key, known: known !== undefined });
+    // Only a candidate we probe anyway: a PROBE's source is not verified, and what the owner
+    // sends there (the handshake's 1200-byte message 1) is larger than the PROBE.
+    if (known && known.allowance > 0) this.c.heard?.(from);
     if (known) {
       if (triggeredCheck(this.count(known))) {
         this.counters.triggeredChecks++;

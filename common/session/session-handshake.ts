@@ -142,7 +142,7 @@ export class SessionHandshake {
     }, this.t.handshakeTimeoutMs);
     if (this.role === 'initiator') {
       this.initiatorHs = new InitiatorHandshake(this.config);
-      this.resend();
+      this.resend(true);
       this.armTimer();
     } else {
       this.responderHs = new ResponderHandshake(this.config);
@@ -190,6 +190,15 @@ export class SessionHandshake {
     this.sendInit(path);
   }
 
+  /**
+   * An offered path message 1 is sent on again by the timer: one that vouches for the peer (the
+   * relay) or that the peer showed to reach it (nudge). Other offered addresses get it once:
+   * they are only claimed (docs/security.md, "Punching").
+   */
+  private proven(p: SessionPath): boolean {
+    return p.vouched === true || this.nudged.has(pathKey(p.id));
+  }
+
   private sendInit(path: SessionPath): void {
     if (this.role === 'initiator' && this.initiatorHs && this.host.state() === 'handshaking')
       this.host.sendRaw(
@@ -198,8 +207,8 @@ export class SessionHandshake {
       );
   }
 
-  /** Retransmit the handshake message this side is waiting on an answer to. */
-  resend(): void {
+  /** (Re)transmit the handshake message this side is waiting on an answer to; `first`: on every offered path. */
+  resend(first = false): void {
     const st = this.host.state();
     const path = this.host.path();
     if (this.role === 'initiator' && this.initiatorHs) {
@@ -209,7 +218,8 @@ export class SessionHandshake {
           this.initialCid,
           this.initiatorHs.message1,
         );
-        for (const p of path ? [path] : this.offered) this.host.sendRaw(p, packet);
+        for (const p of path ? [path] : this.offered.filter((o) => first || this.proven(o)))
+          this.host.sendRaw(p, packet);
       } else if (st === 'open' && !this.isConfirmed && path && this.remoteCid) {
         this.host.sendRaw(
           path,
