@@ -225,7 +225,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * runs beside the open one; only when its handshake proves the introduced key does it replace
    * the open session (promote): an unauthenticated packet never ends the open session, and one
    * candidate at a time is kept. A peer whose session is open asks for an introduction only to
-   * retry the direct path, and only the side with the lower static key (the Noise initiator)
+   * retry the direct path, and only the session's Noise initiator (the side that asked first)
    * does: the candidate this gives the other side is a responder, which sends nothing and waits
    * for a first handshake message that never comes (the asker keeps its session), until the
    * handshake deadline or the next introduction drops it. Nothing on the wire, nothing replaced.

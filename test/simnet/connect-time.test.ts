@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Endpoint } from '../../common/net/types.js';
+import { type Endpoint, endpointKey } from '../../common/net/types.js';
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
 import { SERVER, SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
@@ -10,6 +10,9 @@ const isInit = (d: Uint8Array): boolean => d.length === 1200 && d[1] === 0x30;
 
 interface Options {
   relay?: boolean;
+  /** The NATs (default port-restricted cones). */
+  natA?: object;
+  natB?: object;
   /** Drop every UDP datagram between the peers (only the server is reachable over UDP). */
   blockDirect?: boolean;
   /** Drop this many of a's direct message-1 datagrams. */
@@ -26,20 +29,22 @@ async function world(
   seed: number,
   rttMs: number,
   o: Options = {},
-): Promise<{ w: SimWorld; a: SimPeer; b: SimPeer; inits: number[] }> {
+): Promise<{ w: SimWorld; a: SimPeer; b: SimPeer; inits: number[]; initsTo: string[] }> {
   const w = new SimWorld(seed, o.relay ?? true);
   await w.start();
   const quarter = { delayMs: rttMs / 4 };
   w.sim.setLink(w.sim.get('rendezvous')!, quarter);
-  const na = w.nat('na', { ...NAT_PRESETS.portRestrictedCone, link: quarter });
-  const nb = w.nat('nb', { ...NAT_PRESETS.portRestrictedCone, link: quarter });
+  const na = w.nat('na', { ...(o.natA ?? NAT_PRESETS.portRestrictedCone), link: quarter });
+  const nb = w.nat('nb', { ...(o.natB ?? NAT_PRESETS.portRestrictedCone), link: quarter });
   let drops = o.dropInits ?? 0;
-  /** When a sent a message 1 straight to b (virtual ms). */
+  /** When a sent a message 1 straight to b (virtual ms), and where. */
   const inits: number[] = [];
+  const initsTo: string[] = [];
   const keepA = (d: Uint8Array, to: Endpoint): boolean => {
     if (o.blockDirect) return toServer(to);
     if (toServer(to) || !isInit(d)) return true;
     inits.push(w.sim.clock.now());
+    initsTo.push(endpointKey(to));
     return drops-- <= 0;
   };
   const keepB = (_d: Uint8Array, to: Endpoint): boolean => !o.blockDirect || toServer(to);
@@ -50,7 +55,7 @@ async function world(
     p.events.presence.some((e) => e.peers.length === 1) &&
     (!o.relay || p.events.registered.some((r) => r.transport === 'ws'));
   expect(await w.run(() => ready(a) && ready(b), 30_000)).toBe(true);
-  return { w, a, b, inits };
+  return { w, a, b, inits, initsTo };
 }
 
 /** Virtual ms from a's first message to b (connecting first) until b has it. */
@@ -91,7 +96,7 @@ describe('connection time on the simulated network (docs/nat-traversal.md, "Conn
     // own delays: 102 ms measured. Before the handshake raced direct and relay (and before the
     // asking side initiated) it was 122 ms: the race costs relay-only pairs nothing.
     expect(ms).toBeLessThanOrEqual(6 * rttMs);
-    expect(a.events.connected.map((e) => e.path)).toEqual(['relay']);
+    expect(a.node.stats.punch.triggeredChecks + a.node.stats.punch.probesSent).toBeGreaterThan(0);
     await w.close();
   }, 30_000);
 
@@ -109,6 +114,19 @@ describe('connection time on the simulated network (docs/nat-traversal.md, "Conn
     // retransmission used without a sample. Introduction + punch round trip + PTO + XX (1.5 RTT).
     expect(ms).toBeLessThanOrEqual(rttMs + rttMs + 3 * rttMs + 1.5 * rttMs);
     expect(a.events.connected.map((e) => e.path)).toEqual(['direct']);
+    await w.close();
+  }, 30_000);
+
+  it("a full cone, b symmetric: b's probes come from a port a never probed, and earn no message 1 there", async () => {
+    // That source is a peer-reflexive address, verified by nothing: 1200 bytes there would answer
+    // a 133-byte PROBE with 9 times as much (docs/security.md, "Punching").
+    const { w, a, b, initsTo } = await world(5, 20, {
+      natA: NAT_PRESETS.fullCone,
+      natB: NAT_PRESETS.symmetric,
+    });
+    await firstMessageMs(w, a, b);
+    expect(initsTo.length).toBeGreaterThan(0);
+    expect(new Set(initsTo).size).toBe(1); // only b's public candidate, the server-observed one
     await w.close();
   }, 30_000);
 });
