@@ -99,6 +99,8 @@ export class PeerLink extends Emitter<LinkEvents> {
   private pendingIntro: { intro: Introduce; at: number; session: Session } | undefined;
   /** The relay's chance to prove a session whose direct path went silent (armRelayTrial). */
   private relayTrial: TimerHandle | undefined;
+  /** The relay's round trip guessed as twice ours to the server: it times message 1's resends. */
+  private relayRttMs: number | undefined;
   /** The session whose 'open' this link has emitted. */
   private announced: Session | undefined;
   /** 'dead' was emitted for the current session and nothing has been heard since. */
@@ -197,13 +199,14 @@ export class PeerLink extends Emitter<LinkEvents> {
    * With punching (`direct`: the endpoints probed) message 1 races on those and on the relay,
    * and the session opens on the path that answers first (nothing waits for punching).
    */
-  begin(direct: readonly Endpoint[] | undefined): void {
+  begin(direct: readonly Endpoint[] | undefined, serverRttMs?: number): void {
     const s = this.session;
     if (!s || s.state !== 'idle') return;
     if (!direct && !this.canRelay) return; // relayUp() starts it
     if (!direct) s.setPath(this.relayPath);
     for (const e of direct ?? []) s.offer(this.pathTo(e));
-    if (this.canRelay) s.offer(this.relayPath);
+    this.relayRttMs = serverRttMs === undefined ? undefined : 2 * serverRttMs;
+    if (this.canRelay) s.offer(this.relayPath, false, this.relayRttMs);
     s.start();
   }
 
@@ -403,7 +406,8 @@ export class PeerLink extends Emitter<LinkEvents> {
     const s = this.session;
     if (!s || s.state === 'closed' || !this.canRelay || this.deadReported) return;
     // A handshake racing for its first path (begin()) races on the relay too.
-    if (s.state === 'handshaking' && s.pathId === undefined) return s.offer(this.relayPath);
+    if (s.state === 'handshaking' && s.pathId === undefined)
+      return s.offer(this.relayPath, false, this.relayRttMs);
     if (s.pathId === undefined || s.dead) {
       const wasDead = s.dead;
       s.setPath(this.relayPath);

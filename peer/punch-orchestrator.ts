@@ -133,7 +133,7 @@ export class PunchOrchestrator {
     }
     const attempt = this.attempt(intro);
     // The handshake races on the probed endpoints and the relay (PeerLink.begin).
-    if (verdict === 'new-session') link.begin(attempt.probed);
+    if (verdict === 'new-session') link.begin(attempt.probed, this.c.udp()?.rttMs);
     let result: PunchResult;
     try {
       result = await attempt.result;

@@ -168,11 +168,15 @@ export class SessionHandshake {
    * retransmission). The responder answers on the path message 1 reached it by, and the session
    * opens on the path the answer came back on: the fastest that works (docs/session.md).
    */
-  offer(path: SessionPath): void {
+  offer(path: SessionPath, rttMs?: number): void {
     if (this.host.path() || this.offered.length >= MAX_OFFERED_PATHS) return;
     if (this.offered.some((p) => samePath(p, path))) return;
     this.offered.push(path);
     this.sendInit(path);
+    // A round trip estimated for it times the retransmissions until a path is set (re-armed if running).
+    if (rttMs === undefined || this.rttSampleMs !== undefined || !(rttMs >= 0)) return;
+    this.rttSampleMs = rttMs;
+    if (this.timer && this.role === 'initiator') this.armTimer();
   }
 
   /**

@@ -210,8 +210,8 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   /** Race the handshake on this path too until one is set; `now`: it just proved reachable (nudge). */
-  offer(path: SessionPath, now = false): void {
-    if (this.st !== 'closed') this.hs[now ? 'nudge' : 'offer'](path);
+  offer(path: SessionPath, now = false, rttMs?: number): void {
+    if (this.st !== 'closed') void (now ? this.hs.nudge(path) : this.hs.offer(path, rttMs));
   }
 
   /** Begin: the initiator sends message 1 (on the path, once there is one). Idempotent. */

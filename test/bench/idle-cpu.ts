@@ -68,7 +68,10 @@ async function hub(port: number, n: number, windowMs: number): Promise<void> {
   process.exit(0);
 }
 
-function child(args: string[]): { next: (event: string) => Promise<Record<string, unknown>>; kill: () => void } {
+function child(args: string[]): {
+  next: (event: string) => Promise<Record<string, unknown>>;
+  kill: () => void;
+} {
   const c = fork(fileURLToPath(import.meta.url), args, { stdio: 'inherit' });
   const queue: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];

@@ -69,4 +69,17 @@ describe('racing the handshake on several paths (SessionHandshake.offer, nudge)'
     expect(pub.at).toEqual([0, 1_000]);
     s.close();
   });
+
+  it('a round trip estimated for an offered path (the relay: twice the server RTT) times its resends', () => {
+    // Message 1 on the relay is lost while the peer's relay stream is not up yet: resent after
+    // 3 x 40 ms, not 1 s (peer/peer-link.ts, begin).
+    const clock = new VirtualClock();
+    const s = initiator(clock);
+    const relay = recorder(clock, { kind: 'relay' }, true);
+    s.offer(relay, false, 40);
+    s.start();
+    clock.advance(400);
+    expect(relay.at).toEqual([0, 120, 360]);
+    s.close();
+  });
 });
