@@ -101,7 +101,7 @@ export class SessionHandshake {
   private offered: SessionPath[] = [];
   /** Paths nudge() sent message 1 on (each once). */
   private readonly nudged = new Set<string>();
-  /** A round trip the owner measured on the path it set (punching), for the retransmission timer. */
+  /** A round trip the owner measured on the path it set (punching) or estimated for one it offered: the retransmission timer's base. */
   private rttSampleMs: number | undefined;
   /** The last handshake message that proved another static key (unvouched path): the deadline's error. */
   private wrongKey: PunchlineError | undefined;
@@ -164,8 +164,8 @@ export class SessionHandshake {
   }
 
   /**
-   * Before the owner picks a path: race message 1 on this one too (now, and on every
-   * retransmission). The responder answers on the path message 1 reached it by, and the session
+   * Before the owner picks a path: race message 1 on this one too (now; on retransmissions only
+   * if proven()). The responder answers on the path message 1 reached it by, and the session
    * opens on the path the answer came back on: the fastest that works (docs/session.md).
    */
   offer(path: SessionPath, rttMs?: number): void {

@@ -7,7 +7,10 @@
  *
  *   node dist/test/bench/idle-cpu.js [sessions=20] [windowMs=60000]
  *
- * Prints one JSON line: {"sessions", "windowMs", "cpuPct", "peersCpuPct"} (percent of one core).
+ * Prints one JSON line: {"sessions", "windowMs", "cpuPct"} (percent of one core), and from the
+ * connections made one at a time before: `connectMs` (from the hub's first message to a peer to
+ * its arrival there, wall clock, which includes the introduction), its median, and the path
+ * each session opened on (`opened`).
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -36,15 +39,16 @@ async function node(name: string, port: number): Promise<PeerNode> {
   return n;
 }
 
-/** Child: `n` peers that answer; they run until the parent ends the process. */
+/** Wall-clock ms comparable across the processes of one machine, sub-millisecond. */
+const stamp = (): number => performance.timeOrigin + performance.now();
+
+/** Child: `n` peers that answer and say when each first message arrived; they run until ended. */
 async function peers(port: number, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await node(`p${i}`, port);
+  for (let i = 0; i < n; i++) {
+    const p = await node(`p${i}`, port);
+    p.on('message', () => say({ event: 'arrived', peer: `p${i}`, at: stamp() }));
+  }
   say({ event: 'ready' });
-  const t0 = process.cpuUsage();
-  process.on('message', () => {
-    const d = process.cpuUsage(t0);
-    say({ event: 'cpu', us: d.user + d.system });
-  });
 }
 
 /** Child: the hub connects to every peer, then measures its own CPU while idle. */
@@ -54,8 +58,16 @@ async function hub(port: number, n: number, windowMs: number): Promise<void> {
   while (h.peerList().length < n) await sleep(100);
   let delivered = 0;
   h.on('delivered', () => void delivered++);
-  for (const p of names) h.sendMessage(p, 'hi');
-  while (delivered < n) await sleep(50);
+  const opened: string[] = [];
+  h.on('connected', (c) => void opened.push(c.path));
+  // One connection at a time (connect to first message, measured at the peer), then idle.
+  for (const p of names) {
+    say({ event: 'sent', peer: p, at: stamp() });
+    h.sendMessage(p, 'hi');
+    const want = delivered + 1;
+    while (delivered < want) await sleep(5);
+    await sleep(100);
+  }
   await sleep(SETTLE_MS);
   const t0 = process.cpuUsage();
   const w0 = performance.now();
@@ -63,7 +75,7 @@ async function hub(port: number, n: number, windowMs: number): Promise<void> {
   const d = process.cpuUsage(t0);
   const ms = performance.now() - w0;
   const paths = h.peerList().map((p) => p.state);
-  say({ event: 'done', cpuPct: ((d.user + d.system) / 1000 / ms) * 100, paths });
+  say({ event: 'done', cpuPct: ((d.user + d.system) / 1000 / ms) * 100, paths, opened });
   await h.close();
   process.exit(0);
 }
@@ -103,9 +115,20 @@ async function main(): Promise<void> {
   await p.next('ready');
   const h = child(['hub', String(port), String(n), String(windowMs)]);
   const done = await h.next('done');
+  const connectMs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const sent = await h.next('sent');
+    const arrived = await p.next('arrived');
+    if (sent.peer === arrived.peer)
+      connectMs.push(Math.round(((arrived.at as number) - (sent.at as number)) * 10) / 10);
+  }
+  connectMs.sort((x, y) => x - y);
   p.kill();
   await server.close();
-  process.stdout.write(JSON.stringify({ sessions: n, windowMs, ...done, event: undefined }) + '\n');
+  const median = connectMs[Math.floor(connectMs.length / 2)];
+  process.stdout.write(
+    JSON.stringify({ sessions: n, windowMs, ...done, event: undefined, median, connectMs }) + '\n',
+  );
 }
 
 const role = process.argv[2];
