@@ -7,41 +7,29 @@ import type { Endpoint } from '../common/net/types.js';
 import { type PathId, type PathKind, describePath, pathKey } from '../common/path/path-id.js';
 import { Session, type SessionPath } from '../common/session/session.js';
 import type { SessionStats } from '../common/session/stats.js';
+import type { TimerCoalescer } from '../common/session/timer-coalescer.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce } from '../common/wire/messages.js';
-import { type AppMessage, encodeApp } from './app-message.js';
+import type { AppMessage } from './app-message.js';
 import type { BulkSink } from './bulk-intake.js';
 import { BulkLane } from './bulk-lane.js';
 import { IncomingMessages, type MessageStore, STORE_RETRY_MS } from './incoming-messages.js';
+import { OutboundMessages } from './outbound-messages.js';
 import type { PunchResult } from './puncher.js';
 
-/**
- * With a relay to fall back on, a direct path silent this long is abandoned for the relay
- * (Tailscale trusts a direct path for 6.5 s without a heartbeat answer; the session pings every
- * 5 s). Without one, the session's own 15 s dead timeout applies and the peer is re-introduced.
- */
-export const DIRECT_TRUST_MS = 7_000;
+import {
+  DIRECT_TRUST_MS,
+  type IntroVerdict,
+  considerIntro,
+  type PathMode,
+  type RelayPort,
+  UPGRADE_GRACE_MS,
+} from './link-policy.js';
 
-export type PathMode = 'auto' | 'relay-only' | 'direct-only';
-
-/**
- * After this side moves to a direct path, relayed packets from the other side are taken as if
- * they came on the direct path for this long: the other side's own upgrade lands within a round
- * trip or two. Later, a relayed packet means the other side stopped hearing us directly, and the
- * session follows it to the relay.
- */
-export const UPGRADE_GRACE_MS = 2_000;
-
-/** The relay as a link sees it: whether it is up, and how to send a packet to a peer through it. */
-export interface RelayPort {
-  readonly ready: boolean;
-  send(to: Uint8Array, payload: Uint8Array): boolean;
-}
-
+export { DIRECT_TRUST_MS, UPGRADE_GRACE_MS };
+export type { IntroVerdict, PathMode, RelayPort };
 export type { PathKind };
 
-/** What to do with an introduction (see PeerLink.consider). */
-export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
 export { STORE_RETRY_MS } from './incoming-messages.js';
 
 export interface LinkEvents extends Record<string, unknown> {
@@ -62,6 +50,8 @@ export interface LinkComponents {
   clock: Clock;
   logger: Logger;
   randomBytes: (n: number) => Uint8Array;
+  /** The node's shared heartbeat timer, handed to every session (common/session/timer-coalescer.ts). */
+  heartbeats?: TimerCoalescer;
   /** Route session packets with these connection ids (hex) to this link, or stop routing them. */
   route: (cids: string[], link: PeerLink | undefined) => void;
   /**
@@ -84,11 +74,6 @@ export interface LinkComponents {
   bulkSink?: () => BulkSink | undefined;
 }
 
-interface Pending {
-  msg: AppMessage;
-  sid: number | undefined; // session message id once handed to the current session
-}
-
 /**
  * Everything punchline keeps about one other peer: its session (the encrypted, reliable
  * channel), the messages not yet confirmed by a receipt, and the ids already received.
@@ -106,8 +91,7 @@ export class PeerLink extends Emitter<LinkEvents> {
   private introAt = 0;
   punch: PunchResult | undefined;
   remote: Endpoint | undefined;
-  private readonly pending = new Map<string, Pending>();
-  private readonly bySid = new Map<number, string>();
+  private readonly outbound = new OutboundMessages();
   private readonly incoming: IncomingMessages;
   readonly bulk: BulkLane; // transfers to this peer (peer/bulk-lane.ts)
   private readonly paths = new Map<string, SessionPath>();
@@ -119,6 +103,10 @@ export class PeerLink extends Emitter<LinkEvents> {
   private pendingIntro: { intro: Introduce; at: number; session: Session } | undefined;
   /** The relay's chance to prove a session whose direct path went silent (armRelayTrial). */
   private relayTrial: TimerHandle | undefined;
+  /** The relay's round trip guessed as twice ours to the server: it times message 1's resends. */
+  private relayRttMs: number | undefined;
+  /** The session whose 'open' this link has emitted. */
+  private announced: Session | undefined;
   /** 'dead' was emitted for the current session and nothing has been heard since. */
   private deadReported = false;
 
@@ -180,23 +168,12 @@ export class PeerLink extends Emitter<LinkEvents> {
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.outbound.size;
   }
 
-  /**
-   * What an introduction means for this link:
-   * - no session, or a closed or dead one: a fresh session (this is a (re)connect);
-   * - an open, healthy session: keep it and only punch (a retry of the direct path while on the
-   *   relay, or the other side's crossing introduction);
-   * - a session still handshaking: crossing introductions converge on the lower id, so both
-   *   sides end in the same session.
-   */
+  /** What an introduction means for this link (peer/link-policy.ts considerIntro). */
   consider(intro: Introduce): IntroVerdict {
-    const s = this.session;
-    if (!this.intro || !s || s.state === 'closed' || s.dead) return 'new-session';
-    if (toHex(intro.introId) === toHex(this.intro.introId)) return 'ignore';
-    if (s.state === 'open') return 'punch-only';
-    return Buffer.compare(intro.introId, this.intro.introId) < 0 ? 'new-session' : 'ignore';
+    return considerIntro(intro, this.intro, this.session);
   }
 
   /** Start a fresh session for this introduction (closing the old one). */
@@ -207,18 +184,38 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.introAt = this.c.clock.now();
     this.punch = undefined;
     this.remote = undefined;
-    const s = this.spawn(intro);
-    this.session = s;
-    // The relay carries the session from the first packet: nothing waits for punching.
-    if (this.canRelay) {
-      s.setPath(this.relayPath);
-      s.start();
-    }
+    this.session = this.spawn(intro);
     // Everything not yet confirmed goes to the new session, in the order it was sent (it
     // waits inside the session until the session has a path).
-    this.bySid.clear();
-    for (const p of this.pending.values()) p.sid = undefined;
+    this.outbound.reset();
     this.push();
+  }
+
+  /**
+   * Start adopt()'s session. Without punching (`direct` undefined) it rides the relay, if any.
+   * With punching (`direct`: the endpoints probed) message 1 races on those and on the relay,
+   * and the session opens on the path that answers first (nothing waits for punching).
+   */
+  begin(direct: readonly Endpoint[] | undefined, serverRttMs?: number): void {
+    const s = this.session;
+    if (!s || s.state !== 'idle') return;
+    if (!direct && !this.canRelay) return; // relayUp() starts it
+    if (!direct) s.setPath(this.relayPath);
+    for (const e of direct ?? []) s.offer(this.pathTo(e));
+    this.relayRttMs = serverRttMs === undefined ? undefined : 2 * serverRttMs;
+    if (this.canRelay) s.offer(this.relayPath, false, this.relayRttMs);
+    s.start();
+  }
+
+  /** The peer's PROBE came from `from`: a handshake still racing sends message 1 there at once. */
+  probeHeard(from: Endpoint): void {
+    if (this.session?.state === 'handshaking') this.session.offer(this.pathTo(from), true);
+  }
+
+  /** Punching found nothing: a session still racing for its first path takes the relay. */
+  directFailed(): void {
+    const s = this.session;
+    if (s?.state === 'handshaking' && s.pathId === undefined && this.canRelay) s.setPath(this.relayPath);
   }
 
   /**
@@ -228,7 +225,7 @@ export class PeerLink extends Emitter<LinkEvents> {
    * runs beside the open one; only when its handshake proves the introduced key does it replace
    * the open session (promote): an unauthenticated packet never ends the open session, and one
    * candidate at a time is kept. A peer whose session is open asks for an introduction only to
-   * retry the direct path, and only the side with the lower static key (the Noise initiator)
+   * retry the direct path, and only the session's Noise initiator (the side that asked first)
    * does: the candidate this gives the other side is a responder, which sends nothing and waits
    * for a first handshake message that never comes (the asker keeps its session), until the
    * handshake deadline or the next introduction drops it. Nothing on the wire, nothing replaced.
@@ -253,8 +250,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.punch = undefined;
     const id = s.pathId;
     this.remote = id?.kind === 'direct' ? id.remote : undefined;
-    this.bySid.clear();
-    for (const p of this.pending.values()) p.sid = undefined;
+    this.outbound.reset();
     this.push();
   }
 
@@ -276,14 +272,23 @@ export class PeerLink extends Emitter<LinkEvents> {
         staticKey: { publicKey: this.c.identity.dhPublic, privateKey: this.c.identity.dhPrivate },
         expectedRemoteStatic: intro.dhKey,
         prologue: intro.introId,
+        // The asking side initiates (a crossing pair both asked: the lower key wins): its first
+        // message reaches the peer 1.5 round trips after the introduction (docs/nat-traversal.md).
+        initiator: intro.initiator,
         ...(this.mode !== 'direct-only' && this.relay ? { deadAfterMs: DIRECT_TRUST_MS } : {}),
       },
-      { clock: this.c.clock, randomBytes: this.c.randomBytes, logger: this.c.logger },
+      {
+        clock: this.c.clock,
+        randomBytes: this.c.randomBytes,
+        logger: this.c.logger,
+        ...(this.c.heartbeats ? { heartbeats: this.c.heartbeats } : {}),
+      },
     );
     const mine = (): boolean => this.session === s;
     s.on('open', (e) => {
       if (asCandidate) this.promote(s);
       if (!mine()) return;
+      this.announced = s;
       const path = e.path && describePath(e.path);
       this.emit('open', { ms: Math.round(this.c.clock.now() - this.introAt), path });
     });
@@ -291,25 +296,14 @@ export class PeerLink extends Emitter<LinkEvents> {
       if (mine()) this.incoming.receive(s, e.id, e.data, store);
     });
     s.on('delivered', (e) => {
-      if (mine()) this.onDelivered(e.id);
+      const id = mine() ? this.outbound.delivered(e.id) : undefined;
+      if (id !== undefined) this.emit('delivered', { id });
     });
     s.on('writable', () => {
       if (mine()) this.push();
     });
     s.on('dead', (e) => {
-      if (!mine()) return;
-      // A silent direct path with the relay at hand: move to the relay, keep the session, and
-      // give the relay DIRECT_TRUST_MS to carry an answer before the peer is reported gone.
-      if (this.path === 'direct' && this.canRelay) {
-        this.c.logger.info('direct path silent, falling back to the relay', {
-          peer: this.idHex,
-          silentMs: e.silentMs,
-        });
-        s.setPath(this.relayPath);
-        this.armRelayTrial(s, e.silentMs);
-        return;
-      }
-      this.reportDead(s, e.silentMs);
+      if (mine()) this.onDead(s, e.silentMs);
     });
     s.on('alive', () => {
       if (!mine()) return;
@@ -325,6 +319,8 @@ export class PeerLink extends Emitter<LinkEvents> {
         this.directSince = this.c.clock.now();
         this.remote = e.id.remote;
       }
+      // The path a racing handshake opened on: 'open' tells it, this is no change of path.
+      if (e.via === 'adopted' && this.announced !== s) return;
       this.emit('pathChanged', e.id);
     });
     s.on('closed', (e) => {
@@ -345,6 +341,21 @@ export class PeerLink extends Emitter<LinkEvents> {
     });
     this.c.route(s.routingIds(), this);
     return s;
+  }
+
+  /**
+   * The session heard nothing for its dead timeout. A silent direct path with the relay at hand:
+   * move to the relay, keep the session, and give the relay DIRECT_TRUST_MS to carry an answer
+   * before the peer is reported gone.
+   */
+  private onDead(s: Session, silentMs: number): void {
+    if (this.path === 'direct' && this.canRelay) {
+      this.c.logger.info('direct path silent, falling back to the relay', { peer: this.idHex, silentMs });
+      s.setPath(this.relayPath);
+      this.armRelayTrial(s, silentMs);
+      return;
+    }
+    this.reportDead(s, silentMs);
   }
 
   private dropSession(): void {
@@ -381,7 +392,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     if (cand && cand.state !== 'closed') cand.setPath(this.pathTo(result.remote));
     if (!this.session || this.session.state === 'closed') return;
     this.directSince = this.c.clock.now();
-    this.session.setPath(this.pathTo(result.remote));
+    this.session.setPath(this.pathTo(result.remote), result.rttMs);
     this.session.start();
   }
 
@@ -392,6 +403,9 @@ export class PeerLink extends Emitter<LinkEvents> {
   relayUp(): void {
     const s = this.session;
     if (!s || s.state === 'closed' || !this.canRelay || this.deadReported) return;
+    // A handshake racing for its first path (begin()) races on the relay too.
+    if (s.state === 'handshaking' && s.pathId === undefined)
+      return s.offer(this.relayPath, false, this.relayRttMs);
     if (s.pathId === undefined || s.dead) {
       const wasDead = s.dead;
       s.setPath(this.relayPath);
@@ -447,9 +461,7 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   /** Queue a message until its receipt comes back (across sessions). */
   send(msg: AppMessage): void {
-    if (this.pending.has(msg.id)) return;
-    this.pending.set(msg.id, { msg, sid: undefined });
-    this.push();
+    if (this.outbound.add(msg)) this.push();
   }
 
   /** Ask mayHandOver again (the user trusted the key): messages it held go to the session now. */
@@ -468,22 +480,9 @@ export class PeerLink extends Emitter<LinkEvents> {
 
   private push(): void {
     const s = this.session;
-    if (!s || s.state === 'closed' || this.pending.size === 0) return;
+    if (!s || s.state === 'closed' || this.outbound.size === 0) return;
     if (!this.clearedFor(s)) return; // held: the keys are not (yet) the pinned ones
-    for (const p of this.pending.values()) {
-      if (p.sid !== undefined) continue;
-      const sid = s.send(encodeApp(p.msg));
-      if (sid === false) return; // the send buffer is full: 'writable' calls push() again
-      p.sid = sid;
-      this.bySid.set(sid, p.msg.id);
-    }
-  }
-
-  private onDelivered(sid: number): void {
-    const id = this.bySid.get(sid);
-    if (id === undefined) return;
-    this.bySid.delete(sid);
-    if (this.pending.delete(id)) this.emit('delivered', { id });
+    this.outbound.pushTo(s);
   }
 
   stats(): SessionStats | undefined {

@@ -10,6 +10,7 @@ import type { Logger } from '../common/log.js';
 import type { DatagramSocket, Endpoint } from '../common/net/types.js';
 import { endpointKey } from '../common/net/types.js';
 import { describePath } from '../common/path/path-id.js';
+import { TimerCoalescer } from '../common/session/timer-coalescer.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Member } from '../common/wire/messages.js';
 import { type AppMessage, MAX_TEXT_BYTES } from './app-message.js';
@@ -63,6 +64,8 @@ export type { PeerComponents, PeerOptions } from './peer-options.js';
  */
 export class PeerNode extends Emitter<PeerEvents> {
   readonly stats = new PeerStats();
+  /** One timer for the heartbeats of all this node's sessions (docs/session.md, "Idle timers"). */
+  private readonly heartbeats: TimerCoalescer;
   readonly identity: Identity;
   private readonly opts: PeerOptions & { room: string; port: number; keepaliveMs: number; mode: PathMode };
   private readonly clock: Clock;
@@ -90,6 +93,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.opts = { ...PEER_DEFAULTS, ...options };
     this.identity = c.identity;
     this.clock = c.clock;
+    this.heartbeats = new TimerCoalescer(c.clock);
     this.log = c.logger ?? silentLogger;
     this.random = c.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
     // nanoid's alphabet and length, drawn from the injected random source (a seeded run replays).
@@ -252,6 +256,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         clock: this.clock,
         logger: this.log,
         randomBytes: this.random,
+        heartbeats: this.heartbeats,
         accept: () => {
           const r = this.receiver;
           return r ? (l, m) => r(incoming(l, m)) : undefined;
@@ -478,6 +483,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.closed = true;
     this.punching.close();
     for (const e of this.table.values()) e.link.close();
+    this.heartbeats.close();
     this.servers?.close();
     await this.socket?.flush?.();
     this.socket?.close();

@@ -127,11 +127,16 @@ export class PunchOrchestrator {
     // A peer introduced to us over and over (every CONNECT it sends makes the server introduce
     // it again) gets PROBE_BUDGET.attemptsPerWindow punch attempts a minute; later introductions
     // are served over the relay only (common/path/probe-budget.ts).
-    if (!wantsPunch || !this.admitPunch(e, intro))
+    if (!wantsPunch || !this.admitPunch(e, intro)) {
+      if (verdict === 'new-session') link.begin(undefined);
       return this.withoutPunch(e, intro, verdict, wantsPunch, opened);
+    }
+    const attempt = this.attempt(intro);
+    // The handshake races on the probed endpoints and the relay (PeerLink.begin).
+    if (verdict === 'new-session') link.begin(attempt.probed, this.c.udp()?.rttMs);
     let result: PunchResult;
     try {
-      result = await this.attempt(intro).result;
+      result = await attempt.result;
     } catch (err) {
       return this.punchFailed(e, verdict, opened, err);
     }
@@ -175,6 +180,8 @@ export class PunchOrchestrator {
         clock: this.c.clock,
         send: this.c.send,
         selfPublic: () => this.c.udp()?.observed,
+        // The peer's NAT is open towards us there: a racing handshake sends message 1 at once.
+        heard: (from) => this.c.table.get(toHex(intro.id))?.link.probeHeard(from),
         counters: this.c.counters,
         limited: (what, fields) => this.limitBit(what, fields),
         trace: (t) => {
@@ -203,6 +210,7 @@ export class PunchOrchestrator {
     const link = e.link;
     if (!link.session || link.session.state === 'closed') return; // superseded or closed
     const pe = isPunchlineError(err) ? err : new PunchlineError('INTERNAL', String(err));
+    link.directFailed();
     if (link.path === 'relay' || (this.c.relay().ready && this.c.mode !== 'direct-only')) {
       // The relay carries the session: no error, just stay there and retry later.
       this.c.logger.info('no direct path yet; staying on the relay', { peer: link.name, reason: pe.message });

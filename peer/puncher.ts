@@ -91,6 +91,8 @@ export interface PunchComponents {
   selfPublic?: () => Endpoint | undefined;
   clock: Clock;
   send: (bytes: Uint8Array, to: Endpoint) => void;
+  /** A fresh, valid PROBE came from this probed candidate: the peer's NAT lets us in there now. */
+  heard?: (from: Endpoint) => void;
 }
 
 /** Is this probe (or ack) a valid message of this punch attempt from the introduced peer? */
@@ -153,6 +155,11 @@ export class PunchAttempt {
     for (const at of probeSchedule(opts.deadlineMs, opts.paceMs))
       this.timers.push(c.clock.setTimeout(() => this.round(), at));
     this.timers.push(c.clock.setTimeout(() => this.fail(), opts.deadlineMs));
+  }
+
+  /** The endpoints this attempt probes from the start (the handshake races on them: PeerLink.begin). */
+  get probed(): Endpoint[] {
+    return this.candidates.filter((c) => c.allowance > 0).map((c) => c.endpoint);
   }
 
   get finished(): boolean {
@@ -231,6 +238,9 @@ export class PunchAttempt {
     const key = endpointKey(from);
     const known = this.candidates.find((c) => endpointKey(c.endpoint) === key);
     this.c.trace?.({ type: 'probe-in', from: key, known: known !== undefined });
+    // Only a candidate we probe anyway: a PROBE's source is not verified, and what the owner
+    // sends there (the handshake's 1200-byte message 1) is larger than the PROBE.
+    if (known && known.allowance > 0) this.c.heard?.(from);
     if (known) {
       if (triggeredCheck(this.count(known))) {
         this.counters.triggeredChecks++;

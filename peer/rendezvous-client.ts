@@ -108,6 +108,10 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   readonly stats: RendezvousClientStats = emptyClientStats();
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
+  /** The round trip to the server measured by the last answered request (ms), if any. */
+  get rttMs(): number | undefined {
+    return this.requests.lastRttMs;
+  }
 
   constructor(
     private readonly opts: RendezvousClientOptions,

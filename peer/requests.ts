@@ -16,6 +16,8 @@ const RENDEZVOUS_SCHEDULE: RetransmitSchedule = { backoff: REQUEST_BACKOFF, trie
  */
 export class Requests {
   private readonly transactions: Transactions<Message>;
+  /** The round trip of the last answered request (ms; from its last try), if any. */
+  lastRttMs: number | undefined;
 
   constructor(
     clock: Clock,
@@ -47,7 +49,9 @@ export class Requests {
    */
   async request(txid: Uint8Array, bytes: Uint8Array | (() => Uint8Array), what: string): Promise<Message> {
     const make = typeof bytes === 'function' ? bytes : () => bytes;
-    return (await this.transactions.request(txid, () => this.transmit(make()), what)).answer;
+    const r = await this.transactions.request(txid, () => this.transmit(make()), what);
+    this.lastRttMs = r.rttMs;
+    return r.answer;
   }
 
   /** Complete the transaction this answer belongs to; false if none is pending (late or forged). */

@@ -4,6 +4,7 @@ import type { PunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PathId } from '../path/path-id.js';
 import type { SessionTuning } from './options.js';
+import type { TimerCoalescer } from './timer-coalescer.js';
 import type { SessionStats } from './stats.js';
 
 /** What the owner of a Session (common/session/session.ts) passes to it and hears from it. */
@@ -36,6 +37,8 @@ export interface SessionComponents {
   clock: Clock;
   randomBytes?: RandomBytes;
   logger?: Logger;
+  /** One timer for the heartbeats of all of an owner's sessions (a node's); default one each. */
+  heartbeats?: TimerCoalescer;
 }
 
 export type SessionState = SessionStats['state'];

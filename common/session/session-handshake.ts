@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { RandomBytes } from '../crypto/x25519.js';
 import { PunchlineError, isPunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { describePath } from '../path/path-id.js';
+import { describePath, pathKey } from '../path/path-id.js';
 import { equalBytes } from '../wire/bytes.js';
 import { MsgType } from '../wire/constants.js';
 import {
@@ -14,7 +14,7 @@ import {
 } from './handshake-driver.js';
 import type { SessionTuning } from './options.js';
 import { CID_BYTES, encodeHandshakePacket, parseHandshakePacket } from './packet.js';
-import type { SessionPath } from './session-path.js';
+import { type SessionPath, samePath } from './session-path.js';
 import type { DropCounts, SessionStats } from './stats.js';
 
 /** The initiator by the default rule: the lower static public key, compared bytewise. */
@@ -41,6 +41,24 @@ export function freshConnectionId(random: RandomBytes, initialCid: Uint8Array): 
   }
   throw new PunchlineError('INTERNAL', 'random source gave no usable connection id');
 }
+
+/**
+ * The floor of a retransmission timeout timed from a measured round trip: the peer's side of the
+ * handshake costs three X25519 operations and a turn of its event loop, which a busy host may
+ * delay by tens of ms, so a sub-millisecond LAN sample must not mean a retransmission every ms.
+ */
+export const HANDSHAKE_PTO_FLOOR_MS = 50;
+
+/**
+ * The first retransmission timeout after one RTT sample (RFC 9002 §5.3: smoothed_rtt = sample,
+ * rttvar = sample / 2; §6.2.1: PTO = smoothed_rtt + 4 x rttvar, no max_ack_delay in the
+ * handshake), floored at HANDSHAKE_PTO_FLOOR_MS.
+ */
+export const ptoFromSample = (rttMs: number): number =>
+  Math.max(HANDSHAKE_PTO_FLOOR_MS, rttMs + 4 * (rttMs / 2));
+
+/** Paths message 1 is raced on at most (a few direct candidates and the relay). */
+export const MAX_OFFERED_PATHS = 6;
 
 export type HandshakeTuning = Pick<
   SessionTuning,
@@ -79,6 +97,12 @@ export class SessionHandshake {
   private timer: TimerHandle | undefined;
   private deadline: TimerHandle | undefined;
   private tries = 0;
+  /** Paths message 1 goes on until the owner sets one (offer()); the handshake opens on the first that answers. */
+  private offered: SessionPath[] = [];
+  /** Paths nudge() sent message 1 on (each once). */
+  private readonly nudged = new Set<string>();
+  /** A round trip the owner measured on the path it set (punching) or estimated for one it offered: the retransmission timer's base. */
+  private rttSampleMs: number | undefined;
   /** The last handshake message that proved another static key (unvouched path): the deadline's error. */
   private wrongKey: PunchlineError | undefined;
   private remoteCid: Uint8Array | undefined;
@@ -118,31 +142,88 @@ export class SessionHandshake {
     }, this.t.handshakeTimeoutMs);
     if (this.role === 'initiator') {
       this.initiatorHs = new InitiatorHandshake(this.config);
-      this.resend();
+      this.resend(true);
       this.armTimer();
     } else {
       this.responderHs = new ResponderHandshake(this.config);
     }
   }
 
-  /** The owner set a path while handshaking: its choice beats where message 1 came from; resend at once. */
-  onPathSet(path: SessionPath): void {
+  /**
+   * The owner set a path while handshaking: its choice beats where message 1 came from and the
+   * paths offered; resend at once. `rttMs`: a round trip measured on it (punching), which times
+   * the retransmissions from now on instead of the fixed handshakeRetransmitMs.
+   */
+  onPathSet(path: SessionPath, rttMs?: number): void {
     this.hsPath = path;
+    this.offered = [];
+    if (rttMs !== undefined && Number.isFinite(rttMs) && rttMs >= 0) this.rttSampleMs = rttMs;
     this.tries = 0;
     this.resend();
     this.armTimer();
   }
 
-  /** Retransmit the handshake message this side is waiting on an answer to. */
-  resend(): void {
+  /**
+   * Before the owner picks a path: race message 1 on this one too (now; on retransmissions only
+   * if proven()). The responder answers on the path message 1 reached it by, and the session
+   * opens on the path the answer came back on: the fastest that works (docs/session.md).
+   */
+  offer(path: SessionPath, rttMs?: number): void {
+    if (this.host.path() || this.offered.length >= MAX_OFFERED_PATHS) return;
+    if (this.offered.some((p) => samePath(p, path))) return;
+    this.offered.push(path);
+    this.sendInit(path);
+    // A round trip estimated for it times the retransmissions until a path is set (re-armed if running).
+    if (rttMs === undefined || this.rttSampleMs !== undefined || !(rttMs >= 0)) return;
+    this.rttSampleMs = rttMs;
+    if (this.timer && this.role === 'initiator') this.armTimer();
+  }
+
+  /**
+   * The owner just learned the peer can be reached on this path (its PROBE came from there, so
+   * its NAT is open towards us now): send message 1 there at once, once per path, instead of
+   * waiting for the retransmission timer. The copy sent with the first probes may have reached
+   * the peer's NAT before the peer's own first probe opened it (docs/nat-traversal.md).
+   */
+  nudge(path: SessionPath): void {
+    const key = pathKey(path.id);
+    if (this.host.path() || this.nudged.has(key) || this.nudged.size >= MAX_OFFERED_PATHS) return;
+    this.nudged.add(key);
+    if (!this.offered.some((p) => samePath(p, path)) && this.offered.length < MAX_OFFERED_PATHS)
+      this.offered.push(path);
+    this.sendInit(path);
+  }
+
+  /**
+   * An offered path message 1 is sent on again by the timer: one that vouches for the peer (the
+   * relay) or that the peer showed to reach it (nudge). Other offered addresses get it once:
+   * they are only claimed (docs/security.md, "Punching").
+   */
+  private proven(p: SessionPath): boolean {
+    return p.vouched === true || this.nudged.has(pathKey(p.id));
+  }
+
+  private sendInit(path: SessionPath): void {
+    if (this.role === 'initiator' && this.initiatorHs && this.host.state() === 'handshaking')
+      this.host.sendRaw(
+        path,
+        encodeHandshakePacket(MsgType.SESSION_INIT, this.initialCid, this.initiatorHs.message1),
+      );
+  }
+
+  /** (Re)transmit the handshake message this side is waiting on an answer to; `first`: on every offered path. */
+  resend(first = false): void {
     const st = this.host.state();
     const path = this.host.path();
     if (this.role === 'initiator' && this.initiatorHs) {
-      if (st === 'handshaking' && path) {
-        this.host.sendRaw(
-          path,
-          encodeHandshakePacket(MsgType.SESSION_INIT, this.initialCid, this.initiatorHs.message1),
+      if (st === 'handshaking') {
+        const packet = encodeHandshakePacket(
+          MsgType.SESSION_INIT,
+          this.initialCid,
+          this.initiatorHs.message1,
         );
+        for (const p of path ? [path] : this.offered.filter((o) => first || this.proven(o)))
+          this.host.sendRaw(p, packet);
       } else if (st === 'open' && !this.isConfirmed && path && this.remoteCid) {
         this.host.sendRaw(
           path,
@@ -324,7 +405,9 @@ export class SessionHandshake {
 
   private armTimer(): void {
     this.host.clock.clearTimeout(this.timer);
-    const delay = Math.min(this.t.handshakeRetransmitMs * 2 ** this.tries, this.t.handshakeRetransmitMaxMs);
+    const base =
+      this.rttSampleMs === undefined ? this.t.handshakeRetransmitMs : ptoFromSample(this.rttSampleMs);
+    const delay = Math.min(base * 2 ** this.tries, this.t.handshakeRetransmitMaxMs);
     this.timer = this.host.clock.setTimeout(() => {
       this.timer = undefined;
       const st = this.host.state();

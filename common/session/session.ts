@@ -11,7 +11,7 @@ import { CloseCode, type Frame, isAckEliciting, isProbing } from './frames.js';
 import type { HandshakeResult } from './handshake-driver.js';
 import type { TransportParams } from './handshake-payload.js';
 import { KeySchedule } from './key-schedule.js';
-import { LivenessMonitor } from './liveness-monitor.js';
+import { LivenessMonitor, isHeartbeat } from './liveness-monitor.js';
 import { LossRecovery } from './loss-recovery.js';
 import { type SessionTuning, resolveTuning } from './options.js';
 import { MAX_DATAGRAM, isSessionPacket } from './packet.js';
@@ -144,12 +144,10 @@ export class Session extends Emitter<SessionEvents> {
     });
     this.liveness = new LivenessMonitor(this.clock, this.t, {
       dead: (silentMs) => this.fire('dead', { reason: 'timeout', silentMs, path: this.path?.id }),
-      ping: () => {
-        this.sender.pingPending = true;
-        this.sender.flush();
-        return !this.sender.pingPending;
-      },
+      ping: () => this.heartbeat(),
       active,
+      defers: () => !this.hs.isInitiator, // the initiator heartbeats for both (liveness-monitor.ts)
+      timers: components.heartbeats,
     });
     const { acks, receipts, sendBuf, recovery, liveness } = this;
     this.sender = new PacketSender(
@@ -195,20 +193,25 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   /**
-   * Send on this path from now on. Any time: before start, during the handshake (which is
-   * retransmitted on it at once), or after 'dead' or a change of route (the congestion window and
-   * RTT estimate start afresh, RFC 9000 §9.4, and everything in flight is sent again at once).
+   * Send on this path from now on. Any time: before start, during the handshake (retransmitted
+   * on it at once, timed from `rttSampleMs` if the owner measured one there), or after 'dead' or
+   * a change of route (window and RTT estimate afresh, RFC 9000 §9.4; everything in flight resent).
    */
-  setPath(path: SessionPath): void {
+  setPath(path: SessionPath, rttSampleMs?: number): void {
     if (this.st === 'closed') return;
     const changed = !this.path || !samePath(this.path, path) || this.liveness.dead;
     this.path = path;
     if (this.validator.isValidating(path)) this.validator.cancel();
-    if (this.st === 'handshaking') return this.hs.onPathSet(path);
+    if (this.st === 'handshaking') return this.hs.onPathSet(path, rttSampleMs);
     if (this.st !== 'open' || !changed) return;
     if (!this.hs.confirmed) this.hs.resend(); // message 3 again, on the new path
     this.fire('path', { id: path.id, via: 'set' });
     this.onPathChanged(true);
+  }
+
+  /** Race the handshake on this path too until one is set; `now`: it just proved reachable (nudge). */
+  offer(path: SessionPath, now = false, rttMs?: number): void {
+    if (this.st !== 'closed') void (now ? this.hs.nudge(path) : this.hs.offer(path, rttMs));
   }
 
   /** Begin: the initiator sends message 1 (on the path, once there is one). Idempotent. */
@@ -330,7 +333,8 @@ export class Session extends Emitter<SessionEvents> {
     this.replay.accept(pn);
     this.received.packetsReceived++;
     this.received.bytesReceived += datagram.length;
-    if (this.liveness.heard(now)) {
+    const eliciting = frames.some(isAckEliciting);
+    if (this.liveness.heard(now, eliciting)) {
       this.fire('alive', { path: this.path?.id });
       this.liveness.arm();
     }
@@ -340,18 +344,16 @@ export class Session extends Emitter<SessionEvents> {
     // and only a PATH_RESPONSE from that address completes it.
     if (newest && !(this.path && samePath(from, this.path)) && !frames.every(isProbing))
       this.startValidation(from);
-
-    if (frames.some(isAckEliciting))
-      this.acks.onAckEliciting(
-        pn,
-        outOfOrder,
-        frames.some((f) => f.type === 'ping'),
-      );
+    const ping = frames.some((f) => f.type === 'ping');
+    if (eliciting) this.acks.onAckEliciting(pn, outOfOrder, ping);
     for (const f of frames) {
       if (this.st !== 'open') return;
       this.onFrame(f, from);
     }
-    this.sender.queueFlush();
+    // A heartbeat or its ACK is answered now, not on a timer (a wakeup each); data stays batched.
+    const idle = frames.every(isHeartbeat) && !this.sendBuf.hasNew() && !this.sendBuf.hasLost();
+    if (idle) this.sender.flush();
+    else this.sender.queueFlush();
   }
 
   private onFrame(f: Frame, from: SessionPath): void {
@@ -485,6 +487,13 @@ export class Session extends Emitter<SessionEvents> {
     } catch (err) {
       this.log.error('session event handler threw', { event: name, error: String(err) });
     }
+  }
+
+  /** Send a PING now; false when it could not go (no path). */
+  private heartbeat(): boolean {
+    this.sender.pingPending = true;
+    this.sender.flush();
+    return !this.sender.pingPending;
   }
 
   private peerMaxAckDelay(): number {

@@ -276,7 +276,8 @@ async function playActs(w: World, outcome: Outcome, msg: Message, emit: Emit): P
     () => p('alice').connected?.path === 'relay' || (punchOver(p('alice')) && punchOver(p('bob'))),
     deadlineMs + CONNECT_SLACK_MS,
   );
-  // ...then the encrypted handshake completes on the path they picked (or gives up).
+  // ...and the encrypted handshake, racing on the punched addresses and the relay since the
+  // introduction, has opened on the path that answered first (or opens now, or gives up).
   await clock.runUntil(() => settled(p('alice')) && settled(p('bob')), SESSION_MS);
 
   const a = p('alice');

@@ -1,6 +1,7 @@
 /**
- * The move from the relay to a punched path through real Linux NAT (relay-kit.ts): between cone
- * NATs the session starts on the relay and moves to the punched direct path within 2 s, with
+ * The direct path through real Linux NAT (relay-kit.ts): between cone NATs the session's
+ * handshake races on the relay and the punched candidates, and the session is direct within 2 s
+ * (opened there, or moved from the relay when the relay answered first), with
  * messages in flight across the switch; and both peers sending their first message at the same
  * moment (crossing introductions). Each scenario prints one line (`lab relay:`), and the file
  * ends with a markdown summary. The outcomes that stay on the relay are in relay-paths.test.ts.
@@ -32,13 +33,14 @@ describeLab('real-NAT lab: the move from the relay to direct', () => {
     if (table) console.log(table);
   });
 
-  it("cone/cone: the session starts on the relay and is direct before A's last of 30 sends (~1.5 s), nothing lost or doubled", async () => {
+  it("cone/cone: the session is direct before A's last of 30 sends (~1.5 s), nothing lost or doubled", async () => {
     world = await World.create();
     const { a, b } = await world.pair({ nat: 'cone' }, { nat: 'cone' });
     const [regA] = await a.ready('bob', ['udp', 'ws']);
     const [regB] = await b.ready('alice', ['udp', 'ws']);
 
-    // A's first send starts everything (introduction, the session on the relay, punching). A
+    // A's first send starts everything (introduction, the handshake racing on the relay and the
+    // punched candidates, punching). A
     // sends one message every 50 ms for 1.5 s; B answers in kind once its session is open (were
     // B to send before that, its send would ask for a second, crossing introduction: the next
     // scenario). So messages are in flight both ways while the session moves.

@@ -40,6 +40,8 @@ class FakeLink extends Emitter<{ open: object; closed: { reason: string; error?:
     this.session = { state: 'handshaking', isInitiator: true };
   }
   candidate(): void {}
+  begin(): void {}
+  directFailed(): void {}
   shouldPunch(): boolean {
     return true;
   }

@@ -5,7 +5,7 @@ import type { Endpoint } from '../../common/net/types.js';
 import { InitiatorHandshake, ResponderHandshake } from '../../common/session/handshake-driver.js';
 import type { HandshakeConfig } from '../../common/session/handshake-driver.js';
 import { encodeHandshakePacket, parseHandshakePacket } from '../../common/session/packet.js';
-import { initialConnectionId, initiatorByKeys } from '../../common/session/session-handshake.js';
+import { initialConnectionId } from '../../common/session/session-handshake.js';
 import type { Session } from '../../common/session/session.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { fromHex } from '../../common/wire/bytes.js';
@@ -46,9 +46,8 @@ async function attack(seed: number): Promise<{ a: SimPeer; b: SimPeer; forged: n
     sock.send(d, to);
   };
 
-  const [initiator, responder] = initiatorByKeys(a.node.identity.dhPublic, b.node.identity.dhPublic)
-    ? [a, b]
-    : [b, a];
+  // a asks for the introduction, so a initiates the session (peer/peer-link.ts, spawn).
+  const [initiator, responder] = [a, b];
   const at = (p: SimPeer): Endpoint => ({ address: p.host.address, port: p.node.local!.port });
   const config = (introId: Uint8Array, victim: SimPeer): HandshakeConfig => ({
     staticKey: { publicKey: mallory.dhPublic, privateKey: mallory.dhPrivate },

@@ -53,8 +53,9 @@ describe('relay fallback and upgrade on the simulated network', () => {
   }, 30_000);
 
   it('direct-path retries on the relay keep the one session: no candidate replaces it, nothing lost or doubled', async () => {
-    // Both behind symmetric NATs: the lower key asks for a new introduction at 5, 10, 20, 40 and
-    // 60 s; the other side gets each with its session open (a silent candidate, never promoted).
+    // Both behind symmetric NATs: a (it asked first: the initiator) asks for a new introduction
+    // at 5, 10, 20, 40 and 60 s; the other side gets each with its session open (a silent
+    // candidate, never promoted).
     const { w, a, b } = await world(44, NAT_PRESETS.symmetric, NAT_PRESETS.symmetric);
     a.node.sendMessage('b', 'first');
     expect(await w.run(() => a.events.delivered.length === 1, 20_000)).toBe(true);

@@ -1,5 +1,7 @@
+import type { Clock } from '../../common/clock.js';
 import { identityFromSeed } from '../../common/identity/identity.js';
 import type { Identity } from '../../common/identity/identity.js';
+import type { Endpoint, Network } from '../../common/net/types.js';
 import type { NatOptions } from '../../common/net/sim/simulator.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
 import type { SimHost } from '../../common/net/sim/host.js';
@@ -71,17 +73,25 @@ export class SimWorld {
 
   async peer(
     name: string,
-    where: { behind?: SimNat; internetAddress?: string },
+    where: {
+      behind?: SimNat;
+      internetAddress?: string;
+      /** Datagrams this peer sends are dropped when this says false (a firewall rule, a lost packet). */
+      udpOut?: (data: Uint8Array, to: Endpoint) => boolean;
+      /** The peer's clock instead of the simulator's own (one that counts, driven by it). */
+      clock?: Clock;
+    },
     opts: Partial<PeerOptions> = {},
     /** Keep an identity across a restart (a new node for the same peer). */
     identity: Identity = this.seededIdentity(),
   ): Promise<SimPeer> {
-    const host = this.sim.addHost(name, where);
+    const { udpOut, clock, ...placement } = where;
+    const host = this.sim.addHost(name, placement);
     const node = new PeerNode(
       { server: SERVER, name, ...(this.relay ? { relayUrl: RELAY_URL } : {}), ...opts },
       {
-        network: host.network,
-        clock: this.sim.clock,
+        network: udpOut ? filtered(host.network, udpOut) : host.network,
+        clock: clock ?? this.sim.clock,
         identity,
         randomBytes: this.randomSource(`peer:${name}:${this.made++}`),
         ...(this.relay ? { streams: host.network } : {}),
@@ -119,4 +129,19 @@ export class SimWorld {
     for (const p of this.peers) await p.node.close();
     await this.server.close();
   }
+}
+
+/** A network whose UDP sockets drop what `keep` refuses on the way out. */
+function filtered(network: Network, keep: (data: Uint8Array, to: Endpoint) => boolean): Network {
+  return {
+    localAddresses: () => network.localAddresses(),
+    createUdpSocket: () => {
+      const s = network.createUdpSocket();
+      const send = s.send.bind(s);
+      s.send = (data, to) => {
+        if (keep(data, to)) send(data, to);
+      };
+      return s;
+    },
+  };
 }

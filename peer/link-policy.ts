@@ -1,0 +1,49 @@
+import type { Session } from '../common/session/session.js';
+import type { Introduce } from '../common/wire/messages.js';
+
+/** The numbers and words of a PeerLink's path policy (peer/peer-link.ts). */
+
+/**
+ * With a relay to fall back on, a direct path silent this long is abandoned for the relay
+ * (Tailscale trusts a direct path for 6.5 s without a heartbeat answer; the session pings every
+ * 5 s). Without one, the session's own 15 s dead timeout applies and the peer is re-introduced.
+ */
+export const DIRECT_TRUST_MS = 7_000;
+
+export type PathMode = 'auto' | 'relay-only' | 'direct-only';
+
+/**
+ * After this side moves to a direct path, relayed packets from the other side are taken as if
+ * they came on the direct path for this long: the other side's own upgrade lands within a round
+ * trip or two. Later, a relayed packet means the other side stopped hearing us directly, and the
+ * session follows it to the relay.
+ */
+export const UPGRADE_GRACE_MS = 2_000;
+
+/** The relay as a link sees it: whether it is up, and how to send a packet to a peer through it. */
+export interface RelayPort {
+  readonly ready: boolean;
+  send(to: Uint8Array, payload: Uint8Array): boolean;
+}
+
+/** What to do with an introduction (see PeerLink.consider). */
+export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
+
+/**
+ * What an introduction means for a link whose current introduction and session are given:
+ * - no session, or a closed or dead one: a fresh session (this is a (re)connect);
+ * - an open, healthy session: keep it and only punch (a retry of the direct path while on the
+ *   relay, or the other side's crossing introduction);
+ * - a session still handshaking: crossing introductions converge on the lower id, so both
+ *   sides end in the same session.
+ */
+export function considerIntro(
+  intro: Introduce,
+  current: Introduce | undefined,
+  s: Session | undefined,
+): IntroVerdict {
+  if (!current || !s || s.state === 'closed' || s.dead) return 'new-session';
+  if (Buffer.compare(intro.introId, current.introId) === 0) return 'ignore';
+  if (s.state === 'open') return 'punch-only';
+  return Buffer.compare(intro.introId, current.introId) < 0 ? 'new-session' : 'ignore';
+}
