@@ -72,12 +72,14 @@ export class LossDetector {
   }
 
   onSent(p: Omit<SentPacket, 'seq'>): SentPacket {
-    // Spelt out, not spread: this runs once per packet sent, and a spread copies slowly.
+    // Spelt out, not spread (this runs once per packet sent): a field added to SentPacket must be
+    // added here too (test/session/throughput.test.ts fails without `rate`).
     const tracked: SentPacket = {
       pn: p.pn,
       timeSent: p.timeSent,
       size: p.size,
       cwndLimited: p.cwndLimited,
+      rate: p.rate,
       frames: p.frames,
       ackLargest: p.ackLargest,
       seq: this.seq++,
