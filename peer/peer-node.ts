@@ -3,12 +3,9 @@ import { customRandom, urlAlphabet } from 'nanoid';
 import type { Clock } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError } from '../common/errors.js';
-import type { Identity } from '../common/identity/identity.js';
-import { fingerprint } from '../common/identity/identity.js';
-import { silentLogger } from '../common/log.js';
-import type { Logger } from '../common/log.js';
-import type { DatagramSocket, Endpoint } from '../common/net/types.js';
-import { endpointKey } from '../common/net/types.js';
+import { type Identity, fingerprint } from '../common/identity/identity.js';
+import { silentLogger, type Logger } from '../common/log.js';
+import { type DatagramSocket, type Endpoint, endpointKey } from '../common/net/types.js';
 import { describePath } from '../common/path/path-id.js';
 import { TimerCoalescer } from '../common/session/timer-coalescer.js';
 import { toHex } from '../common/wire/bytes.js';
@@ -25,18 +22,17 @@ import type {
   PeerInfo,
   TrustGate,
 } from './peer-events.js';
-import { PeerLink } from './peer-link.js';
-import type { PathMode, RelayPort } from './peer-link.js';
-import { PEER_DEFAULTS } from './peer-options.js';
-import type { PeerComponents, PeerOptions } from './peer-options.js';
-import { PeerTable } from './peer-table.js';
-import type { PeerEntry } from './peer-table.js';
+import { PeerLink, type PathMode, type RelayPort } from './peer-link.js';
+import { PEER_DEFAULTS, type PeerComponents, type PeerOptions } from './peer-options.js';
+import { PeerTable, type PeerEntry } from './peer-table.js';
 import { PunchOrchestrator } from './punch-orchestrator.js';
 import { PUNCH_DEFAULTS } from './puncher.js';
-import { emptyClientStats } from './rendezvous-client.js';
-import type { RendezvousClientStats, ServerState } from './rendezvous-client.js';
-import { ServerConnections } from './server-connections.js';
-import type { ServerConnectionsComponents, ServerConnectionsOptions } from './server-connections.js';
+import { emptyClientStats, type RendezvousClientStats, type ServerState } from './rendezvous-client.js';
+import {
+  ServerConnections,
+  type ServerConnectionsComponents,
+  type ServerConnectionsOptions,
+} from './server-connections.js';
 import { ServerGate } from './server-gate.js';
 
 export type {
@@ -392,10 +388,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     if (retryMs !== undefined) this.storeRetryMs = retryMs;
   }
 
-  /**
-   * Take incoming bulk records (sendBulk on the peer): each is acknowledged to its sender only once
-   * `sink` resolves; until then it holds the session's receive window (bounded memory).
-   */
+  /** Take peers' bulk records: each is acknowledged only once `sink` resolves (peer/bulk-intake.ts). */
   setBulkReceiver(sink: (r: IncomingBulk) => Promise<void>): void {
     this.bulkReceiver = sink;
   }

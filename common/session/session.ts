@@ -222,11 +222,9 @@ export class Session extends Emitter<SessionEvents> {
   }
 
   /**
-   * Queue a message (copied) of at most maxMessageBytes. Returns its id, or false when the send
-   * buffer is full: wait for 'writable'. Messages sent before 'open' or while 'dead' wait here.
-   * A `bulk` message yields to the others: it enters the stream only once everything before it
-   * has been sent, so a chat line waits behind at most one bulk message, not a file's backlog.
-   * Ids count in the order send() is called; 'message' and 'delivered' keep stream order.
+   * Queue a message (copied) of at most maxMessageBytes: its id (ids count in call order), or
+   * false when the send buffer is full (wait for 'writable'); it waits here before 'open' and
+   * while 'dead'. A `bulk` message yields: a chat line waits behind at most one (send-buffer.ts).
    */
   send(data: Uint8Array, opts: { bulk?: boolean } = {}): number | false {
     if (this.st === 'closed') throw closed('session is closed');
@@ -237,10 +235,7 @@ export class Session extends Emitter<SessionEvents> {
     return id;
   }
 
-  /**
-   * Feed one datagram for this session (routed by connectionIdOf). `from` is the path it came
-   * from. Never throws: anything wrong is counted in stats().dropped and dropped.
-   */
+  /** Feed one datagram (routed by connectionIdOf) that came on `from`; never throws (see stats().dropped). */
   receive(datagram: Uint8Array, from: SessionPath): void {
     try {
       if (this.st === 'closed') {

@@ -147,7 +147,10 @@ export interface ChatService {
   on<K extends keyof ChatEvents>(name: K, fn: (e: ChatEvents[K]) => void): () => void;
   readonly self: SelfView;
   peers(): PeerView[];
-  /** Messages of a conversation from history, oldest first (at most `limit`, the newest ones). */
+  /**
+   * Messages of a conversation from history, oldest first (at most `limit`, the newest ones): stored
+   * ones. A message just sent is shown by the `message` event at once and listed here once on disk.
+   */
   history(c: ConversationId, limit?: number): ChatMessage[];
   /**
    * Hand to the open sessions at once and write the outbox meanwhile; deliver to the others when
