@@ -26,6 +26,16 @@ export interface RelayPort {
   send(to: Uint8Array, payload: Uint8Array): boolean;
 }
 
+/**
+ * A session's side that did not ask for the introduction waits for message 1 from the side that
+ * did; a peer still on the older rule (the lower key initiates) that asked while holding the
+ * higher key waits too. After this long without message 1, the side the key rule names starts
+ * the handshake itself (common/session/session-handshake.ts), so such a pair still connects, one
+ * second late. Not for a candidate session (PeerLink.candidate): its asker keeps its open session
+ * and never answers, so a fallback there would only send unanswered messages.
+ */
+export const KEY_RULE_FALLBACK_MS = 1_000;
+
 /** What to do with an introduction (see PeerLink.consider). */
 export type IntroVerdict = 'new-session' | 'punch-only' | 'ignore';
 

@@ -16,10 +16,10 @@ import { BulkLane } from './bulk-lane.js';
 import { IncomingMessages, type MessageStore, STORE_RETRY_MS } from './incoming-messages.js';
 import { OutboundMessages } from './outbound-messages.js';
 import type { PunchResult } from './puncher.js';
-
 import {
   DIRECT_TRUST_MS,
   type IntroVerdict,
+  KEY_RULE_FALLBACK_MS,
   considerIntro,
   type PathMode,
   type RelayPort,
@@ -275,6 +275,7 @@ export class PeerLink extends Emitter<LinkEvents> {
         // The asking side initiates (a crossing pair both asked: the lower key wins): its first
         // message reaches the peer 1.5 round trips after the introduction (docs/nat-traversal.md).
         initiator: intro.initiator,
+        ...(asCandidate ? {} : { keyRuleFallbackMs: KEY_RULE_FALLBACK_MS }), // link-policy.ts
         ...(this.mode !== 'direct-only' && this.relay ? { deadAfterMs: DIRECT_TRUST_MS } : {}),
       },
       {

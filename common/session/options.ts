@@ -86,6 +86,13 @@ export const SESSION_DEFAULTS: Readonly<SessionTuning> = {
   pathChallengeTries: 3,
 };
 
+/** The tuning fields of a larger options object (the rest, such as keys and roles, left out). */
+export function pickTuning(o: object): Partial<SessionTuning> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(SESSION_DEFAULTS)) if (k in o) out[k] = (o as Record<string, unknown>)[k];
+  return out as Partial<SessionTuning>;
+}
+
 export function resolveTuning(t: Partial<SessionTuning> = {}): SessionTuning {
   const o = { ...SESSION_DEFAULTS, ...t };
   for (const [k, v] of Object.entries(o)) {

@@ -31,6 +31,12 @@ export interface SessionOptions extends Partial<SessionTuning> {
    * after one window's worth.
    */
   releaseByOwner?: boolean;
+  /**
+   * With `initiator: false` given by the owner while the key rule would make this side the
+   * initiator: start the handshake anyway after this many ms without a message 1 (a peer on the
+   * older rule waits for us). Unset: never.
+   */
+  keyRuleFallbackMs?: number;
 }
 
 export interface SessionComponents {

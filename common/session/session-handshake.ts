@@ -90,6 +90,7 @@ export interface HandshakeHost {
 export class SessionHandshake {
   private role: 'initiator' | 'responder';
   private readonly prefersInitiator: boolean;
+  private readonly keyRuleFallbackMs: number | undefined;
   private initiatorHs: InitiatorHandshake | undefined;
   private responderHs: ResponderHandshake | undefined;
   /** Where message 2 goes (where message 1 came from, unless the owner set a path since). */
@@ -113,10 +114,13 @@ export class SessionHandshake {
   constructor(
     private readonly config: HandshakeConfig,
     private readonly initialCid: Uint8Array,
-    initiator: boolean | undefined,
+    /** The owner's choice of role, and keyRuleFallbackMs (see start()); SessionOptions has both. */
+    roles: { readonly initiator?: boolean; readonly keyRuleFallbackMs?: number },
     private readonly t: HandshakeTuning,
     private readonly host: HandshakeHost,
   ) {
+    this.keyRuleFallbackMs = roles.keyRuleFallbackMs;
+    const initiator = roles.initiator;
     this.prefersInitiator = initiatorByKeys(config.staticKey.publicKey, config.expectedRemoteStatic);
     this.role = (initiator ?? this.prefersInitiator) ? 'initiator' : 'responder';
   }
@@ -146,7 +150,23 @@ export class SessionHandshake {
       this.armTimer();
     } else {
       this.responderHs = new ResponderHandshake(this.config);
+      // A peer on the older rule (the lower key initiates) that asked for the introduction while
+      // holding the higher key waits for us as we wait for it: after keyRuleFallbackMs without a
+      // message 1, the side the key rule names starts; if both start, onInit keeps the lower key.
+      if (this.prefersInitiator && this.keyRuleFallbackMs !== undefined)
+        this.timer = this.host.clock.setTimeout(() => this.startByKeyRule(), this.keyRuleFallbackMs);
     }
+  }
+
+  private startByKeyRule(): void {
+    this.timer = undefined;
+    if (this.role !== 'responder' || this.responderHs?.latest || this.host.state() !== 'handshaking') return;
+    this.role = 'initiator';
+    this.responderHs = undefined;
+    this.initiatorHs = new InitiatorHandshake(this.config);
+    this.tries = 0;
+    this.resend(true);
+    this.armTimer();
   }
 
   /**

@@ -13,7 +13,7 @@ import type { TransportParams } from './handshake-payload.js';
 import { KeySchedule } from './key-schedule.js';
 import { LivenessMonitor, isHeartbeat } from './liveness-monitor.js';
 import { LossRecovery } from './loss-recovery.js';
-import { type SessionTuning, resolveTuning } from './options.js';
+import { type SessionTuning, pickTuning, resolveTuning } from './options.js';
 import { MAX_DATAGRAM, isSessionPacket } from './packet.js';
 import { openDataPacket } from './packet-opener.js';
 import { PacketSender } from './packet-sender.js';
@@ -87,8 +87,8 @@ export class Session extends Emitter<SessionEvents> {
 
   constructor(options: SessionOptions, components: SessionComponents) {
     super();
-    const { initiator, staticKey, expectedRemoteStatic, prologue, releaseByOwner: _r, ...tuning } = options;
-    this.t = resolveTuning(tuning);
+    const { staticKey, expectedRemoteStatic, prologue } = options;
+    this.t = resolveTuning(pickTuning(options));
     if (staticKey.publicKey.length !== DH_LEN || staticKey.privateKey.length !== DH_LEN)
       throw badArgument('staticKey must be an X25519 key pair');
     if (expectedRemoteStatic.length !== DH_LEN) throw badArgument('expectedRemoteStatic must be 32 bytes');
@@ -105,7 +105,7 @@ export class Session extends Emitter<SessionEvents> {
       params: { receiveWindow: this.t.receiveWindowBytes, maxAckDelayMs: this.t.maxAckDelayMs },
       randomBytes: this.random,
     };
-    this.hs = new SessionHandshake(hsConfig, this.initialCid, initiator, this.t, {
+    this.hs = new SessionHandshake(hsConfig, this.initialCid, options, this.t, {
       clock: this.clock,
       log: this.log,
       dropped: this.dropped,

@@ -32,7 +32,7 @@ class Side {
   constructor(
     readonly clock: VirtualClock,
     which: 0 | 1,
-    initiator?: boolean,
+    roles: { initiator?: boolean; keyRuleFallbackMs?: number } = {},
   ) {
     const keys = orderedKeys(3);
     const random = seededRandom(new Rng(3, `side${which}`));
@@ -52,7 +52,7 @@ class Side {
       params: { receiveWindow: 1 << 20, maxAckDelayMs: 25 },
       randomBytes: random,
     };
-    this.hs = new SessionHandshake(config, initialCid, initiator, SESSION_DEFAULTS, {
+    this.hs = new SessionHandshake(config, initialCid, roles, SESSION_DEFAULTS, {
       clock,
       log: silentLogger,
       dropped: this.dropped,
@@ -78,16 +78,46 @@ class Side {
   }
 }
 
-function pair(o: { aInitiator?: boolean; bInitiator?: boolean } = {}): [Side, Side, VirtualClock] {
+function pair(
+  o: { aInitiator?: boolean; bInitiator?: boolean; aFallbackMs?: number } = {},
+): [Side, Side, VirtualClock] {
   const clock = new VirtualClock();
-  const a = new Side(clock, 0, o.aInitiator);
-  const b = new Side(clock, 1, o.bInitiator);
+  const a = new Side(clock, 0, { initiator: o.aInitiator, keyRuleFallbackMs: o.aFallbackMs });
+  const b = new Side(clock, 1, { initiator: o.bInitiator });
   a.peer = b;
   b.peer = a;
   return [a, b, clock];
 }
 
 describe('SessionHandshake', () => {
+  it('a peer on the older key rule that asked with the higher key: both wait, unless the lower key falls back to initiating (keyRuleFallbackMs)', () => {
+    // b holds the higher key and waits (the older rule); a did not ask, so the owner made it responder.
+    const [a0, b0, clock0] = pair({ aInitiator: false, bInitiator: false });
+    a0.start();
+    b0.start();
+    clock0.advance(40_000);
+    expect([a0.opened, b0.opened]).toEqual([0, 0]); // a stall: nobody sends message 1
+    const [a, b, clock] = pair({ aInitiator: false, bInitiator: false, aFallbackMs: 1_000 });
+    a.start();
+    b.start();
+    clock.advance(999);
+    expect(a.sent).toEqual([]);
+    clock.advance(100);
+    expect([a.opened, b.opened]).toEqual([1, 1]);
+    expect(a.sent[0]).toEqual({ type: MsgType.SESSION_INIT, at: 1_000 });
+    expect(a.hs.isInitiator).toBe(true);
+  });
+
+  it('with keyRuleFallbackMs, a responder that hears message 1 in time never starts one of its own', () => {
+    const [a, b, clock] = pair({ aInitiator: false, bInitiator: true, aFallbackMs: 1_000 });
+    a.start();
+    b.start();
+    clock.advance(5_000);
+    expect([a.opened, b.opened]).toEqual([1, 1]);
+    expect(a.sent.map((x) => x.type)).toEqual([MsgType.SESSION_RESPONSE]);
+    expect(a.hs.isInitiator).toBe(false);
+  });
+
   it('the lower key initiates; message 1 is retransmitted with backoff (1, 2, 4, 8, 8 s) until the 30 s deadline', () => {
     const [a, b, clock] = pair();
     a.peer = undefined; // nobody answers
