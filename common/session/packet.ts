@@ -107,7 +107,9 @@ export function parseDataPacket(datagram: Uint8Array): ParsedDataPacket {
 export function sealPacket(header: DataHeader, plaintext: Uint8Array, cipher: CipherState): Uint8Array {
   if (plaintext.length > MAX_PLAINTEXT)
     throw new RangeError(`${plaintext.length} frame bytes exceed a packet`);
-  const out = new Uint8Array(DATA_HEADER_BYTES + plaintext.length + TAG_LEN);
+  // Every byte is written below (header, ciphertext, tag), so the buffer need not be zeroed first.
+  const raw = Buffer.allocUnsafe(DATA_HEADER_BYTES + plaintext.length + TAG_LEN);
+  const out = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   writeDataHeader(out, header);
   cipher.encryptWithNonceInto(
     header.pn,
