@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cliChatRun, type CliChatResult } from './transport-cli.js';
 import { lossUnavailableReason, withLossNamespace } from './transport-loss.js';
 import { figureTable, table, type Row, type Series } from './transport-report.js';
 import {
@@ -181,6 +182,20 @@ function simTable(sims: SimFigures[]): string {
   ]);
 }
 
+/** The CLI's chat latency per run (punchline only; beside the session-API row above). */
+function cliTable(runs: CliChatResult[]): string {
+  const cell = (f: (r: CliChatResult) => number): string => {
+    const v = runs.map(f).sort((a, b) => a - b);
+    return `${v[Math.floor(v.length / 2)]!.toFixed(3)} [${v[0]!.toFixed(3)}–${v.at(-1)!.toFixed(3)}]`;
+  };
+  return table([
+    ['punchline chat --json, 20 msg/s, loopback (ms)', 'median [min–max] over runs'],
+    ['chat one-way latency p50', cell((r) => r.p50)],
+    ['chat one-way latency p99', cell((r) => r.p99)],
+    ['messages arrived (%)', cell((r) => (100 * r.received) / r.sent)],
+  ]);
+}
+
 export async function transportBench(): Promise<void> {
   const cpus = os.cpus();
   const machine = `${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}`;
@@ -195,6 +210,9 @@ export async function transportBench(): Promise<void> {
     process.stdout.write(
       `\nloopback of a network namespace with random loss (iptables statistic):\n${figureTable(loss.rows)}\n`,
     );
+  const cli: CliChatResult[] = [];
+  for (let i = 0; i < CFG.runs; i++) cli.push(await cliChatRun(20 * CFG.chatSeconds, 20));
+  process.stdout.write(`\n${cliTable(cli)}\n`);
   const sims: SimFigures[] = [];
   for (const l of [0, 0.05]) sims.push(await simFigures(1, l, CFG.simMib));
   process.stdout.write(`\n${simTable(sims)}\n`);
@@ -211,6 +229,7 @@ export async function transportBench(): Promise<void> {
         hostSummary: host.rows,
         loss: 'skipped' in loss ? loss : { rows: loss.rows, raw: loss.raw },
         sim: sims,
+        cli,
       },
       null,
       1,
