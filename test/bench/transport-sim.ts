@@ -1,17 +1,16 @@
 /**
- * Punchline alone on the simulated network (common/net/sim): two hosts on the simulated
- * internet, A's access link losing `loss` of the packets in each direction, 10 ms one-way on it
- * (1 ms on B's: a 22 ms round trip), no bandwidth limit. Virtual time on the simulator's
+ * Punchline alone on the simulated network (common/net/sim): the session pair of
+ * test/session/sim-harness.ts (A behind a NAT, B on the simulated internet), A's access link
+ * losing `loss` of the packets in each direction, 10 ms one-way on it (1 ms on B's: a 22 ms
+ * round trip), no bandwidth limit. Virtual time on the simulator's
  * VirtualClock: one seed gives the same figures on any machine, however loaded.
  *
  *  - bulk: `mib` MiB in 64 KiB messages; goodput = bytes / virtual seconds until the last arrived.
  *  - chat: 20 messages/s of 100 bytes for 10 s; one-way latency p50/p99 in virtual ms.
  */
-import { Simulator } from '../../common/net/sim/simulator.js';
-import { Rng } from '../../common/net/sim/random.js';
-import { Session } from '../../common/session/session.js';
-import { orderedKeys, seededRandom } from '../session/helpers.js';
-import { SocketOwner, drive } from '../session/sim-harness.js';
+import type { Simulator } from '../../common/net/sim/simulator.js';
+import type { Session } from '../../common/session/session.js';
+import { drive, simPair } from '../session/sim-harness.js';
 
 export interface SimFigures {
   seed: number;
@@ -25,30 +24,7 @@ export interface SimFigures {
 }
 
 async function simSessions(seed: number, loss: number): Promise<{ sim: Simulator; a: Session; b: Session }> {
-  const sim = new Simulator({ seed });
-  const hostA = sim.addHost('a', { internetAddress: '203.0.113.20', link: { loss, delayMs: 10 } });
-  const hostB = sim.addHost('b', { internetAddress: '203.0.113.30' });
-  const sockA = hostA.network.createUdpSocket();
-  const sockB = hostB.network.createUdpSocket();
-  await sockA.bind(4000);
-  const bEndpoint = { address: hostB.address, port: (await sockB.bind(5000)).port };
-  const [ownerA, ownerB] = [new SocketOwner(sockA), new SocketOwner(sockB)];
-  const [ka, kb] = orderedKeys(seed);
-  const rng = new Rng(seed, 'bench');
-  const prologue = rng.fill(new Uint8Array(8));
-  const a = new Session(
-    { staticKey: ka, expectedRemoteStatic: kb.publicKey, prologue },
-    { clock: sim.clock, randomBytes: seededRandom(rng.fork('a')) },
-  );
-  const b = new Session(
-    { staticKey: kb, expectedRemoteStatic: ka.publicKey, prologue },
-    { clock: sim.clock, randomBytes: seededRandom(rng.fork('b')) },
-  );
-  ownerA.add(a);
-  ownerB.add(b);
-  a.setPath(ownerA.pathTo(bEndpoint));
-  a.start();
-  b.start();
+  const { sim, a, b } = await simPair({ seed, linkA: { loss, delayMs: 10 } });
   if (!drive(sim, () => a.state === 'open' && b.state === 'open', 60_000))
     throw new Error('sim: no handshake');
   return { sim, a, b };
