@@ -90,6 +90,12 @@ export class PacketSender {
     });
   }
 
+  /** New data was queued: flush now when `idle` and no flush is queued, else queueFlush(). */
+  sendSoon(idle: boolean): void {
+    if (idle && !this.flushQueued && this.hooks.active()) this.flush();
+    else this.queueFlush();
+  }
+
   flush(): void {
     this.flushQueued = false;
     const path = this.hooks.path();

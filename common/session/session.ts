@@ -231,7 +231,9 @@ export class Session extends Emitter<SessionEvents> {
     if (data.length > this.t.maxMessageBytes)
       throw badArgument(`message of ${data.length} bytes exceeds ${this.t.maxMessageBytes}`);
     const id = this.receipts.write(data, opts.bulk === true);
-    if (id !== false) this.sender.queueFlush();
+    // Nothing in flight: this message goes now, not a turn later (a chat line after a pause);
+    // while packets are in flight, messages sent in one turn share packets (deferred flush).
+    if (id !== false) this.sender.sendSoon(this.recovery.loss.inFlight === 0);
     return id;
   }
 

@@ -5,7 +5,8 @@ import { enc, makePair, runUntil } from './helpers.js';
 /**
  * Bulk messages (Session.send with `bulk`): they yield to ordinary messages, so a chat line sent
  * while a file's backlog waits goes out behind at most one bulk message, and every message still
- * arrives once, in stream order, with one 'delivered' per id.
+ * arrives once, in stream order, with one 'delivered' per id. And when a message leaves: at once
+ * with nothing in flight, else at the end of the turn with the others of that turn.
  */
 
 const CHUNK = 32 * 1024;
@@ -60,5 +61,20 @@ describe('bulk messages', () => {
     p.a.on('writable', () => writable++);
     expect(runUntil(p.clock, () => writable > 0, 60_000)).toBe(true);
     expect(p.a.send(chunk(99), { bulk: true })).toBe(32);
+  });
+});
+
+describe('when a message leaves', () => {
+  it('with nothing in flight it leaves within send() (no clock turn); sent while packets are in flight, messages of one turn share a packet', () => {
+    const p = makePair({ wire: { delayMs: 10 } });
+    expect(runUntil(p.clock, () => p.a.state === 'open' && p.b.state === 'open', 10_000)).toBe(true);
+    expect(runUntil(p.clock, () => p.a.stats().bytesInFlight === 0, 10_000)).toBe(true);
+    const before = p.ab.carried;
+    p.a.send(enc('first'));
+    expect(p.ab.carried).toBe(before + 1); // gone before the clock moved
+    for (let i = 0; i < 5; i++) p.a.send(enc(`more ${i}`));
+    expect(p.ab.carried).toBe(before + 1); // in flight: these wait for the turn's end ...
+    p.clock.advance(0);
+    expect(p.ab.carried).toBe(before + 2); // ... and leave together in one packet
   });
 });
