@@ -7,7 +7,8 @@
  *
  *   node dist/test/bench/idle-cpu.js [sessions=20] [windowMs=60000]
  *
- * Prints one JSON line: {"sessions", "windowMs", "cpuPct"} (percent of one core), and from the
+ * Prints one JSON line: {"sessions", "windowMs", "cpuPct"} (percent of one core), "rssMib" (the
+ * hub's resident memory at the end of the window), and from the
  * connections made one at a time before: `connectMs` (from the hub's first message to a peer to
  * its arrival there, wall clock, which includes the introduction), its median, and the path
  * each session opened on (`opened`).
@@ -75,7 +76,8 @@ async function hub(port: number, n: number, windowMs: number): Promise<void> {
   const d = process.cpuUsage(t0);
   const ms = performance.now() - w0;
   const paths = h.peerList().map((p) => p.state);
-  say({ event: 'done', cpuPct: ((d.user + d.system) / 1000 / ms) * 100, paths, opened });
+  const rssMib = Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10;
+  say({ event: 'done', cpuPct: ((d.user + d.system) / 1000 / ms) * 100, rssMib, paths, opened });
   await h.close();
   process.exit(0);
 }
