@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SESSION_DEFAULTS } from '../../common/session/options.js';
 import { MsgType } from '../../common/wire/constants.js';
 import { collect, enc, makePair, run, runUntil } from './helpers.js';
 
@@ -27,11 +28,11 @@ describe('acknowledgements (RFC 9000 §13.2)', () => {
     run(p.clock, 1000);
     const w = watchB(p);
 
-    // One packet: B's ACK (with the RECEIPT riding on it) leaves 25 ms after it arrives (10 ms link).
+    // One packet: B's ACK (with the RECEIPT riding on it) leaves max_ack_delay after it arrives (10 ms link).
     w.reset();
     p.a.send(enc('one'));
     run(p.clock, 500);
-    expect(w.times).toEqual([10 + 25]);
+    expect(w.times).toEqual([10 + SESSION_DEFAULTS.maxAckDelayMs]);
 
     // Two packets 1 ms apart: the second is acknowledged as it arrives.
     w.reset();
