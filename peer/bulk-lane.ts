@@ -1,7 +1,7 @@
 import type { Clock } from '../common/clock.js';
 import { type PunchlineError, closed } from '../common/errors.js';
 import type { Session } from '../common/session/session.js';
-import { BULK_CHUNK_BYTES, encodeBulk } from './bulk-record.js';
+import { BULK_CHUNK_BYTES, type BulkRecord, encodeBulk } from './bulk-record.js';
 
 /** What a finished transfer took. */
 export interface BulkResult {
@@ -17,6 +17,8 @@ interface Transfer {
   /** Session message ids handed over and not yet delivered. */
   readonly outstanding: Set<number>;
   failed: PunchlineError | undefined;
+  /** The receiver's `done` reply came: its consumer took every byte. */
+  done: boolean;
   wake: (() => void) | undefined;
 }
 
@@ -46,6 +48,7 @@ export class BulkLane {
       session: undefined,
       outstanding: new Set(),
       failed: undefined,
+      done: false,
       wake: undefined,
     };
     if (!this.session()) throw closed(`no open session for transfer ${id}: connect first`);
@@ -58,7 +61,9 @@ export class BulkLane {
         offset += piece.length;
       }
       await this.put(t, new Uint8Array(0), offset, true);
-      while (t.outstanding.size > 0) await this.sleep(t);
+      // Receipts say the records were taken; the `done` reply says the last one was (the receiver
+      // acknowledges and drops records when nothing there takes them, and says `refused`).
+      while (t.outstanding.size > 0 || !t.done) await this.sleep(t);
       return { bytes: offset, ms: this.clock.now() - start };
     } finally {
       this.transfers.delete(t);
@@ -90,6 +95,16 @@ export class BulkLane {
     this.bySid.delete(sid);
     t.outstanding.delete(sid);
     t.wake?.();
+  }
+
+  /** The receiver's reply for one of our transfers (peer/bulk-intake.ts); unknown ids are ignored. */
+  reply(r: BulkRecord): void {
+    for (const t of this.transfers) {
+      if (t.id !== r.transfer) continue;
+      if (r.reply === 'done') t.done = true;
+      else t.failed = closed(`${t.id}: the peer takes no bulk data (refused)`);
+      t.wake?.();
+    }
   }
 
   /** The session a transfer rides ended: the transfer fails. */

@@ -4,7 +4,7 @@ import type { Session } from '../common/session/session.js';
 import { decodeApp } from './app-message.js';
 import type { AppMessage } from './app-message.js';
 import { BulkIntake, type BulkSink } from './bulk-intake.js';
-import { isBulkRecord } from './bulk-record.js';
+import { type BulkRecord, isBulkRecord } from './bulk-record.js';
 
 /** Incoming message ids remembered per peer for dropping resends (a restart forgets them; the chat history does not). */
 export const SEEN_IDS = 10_000;
@@ -28,6 +28,8 @@ export interface IncomingComponents {
   emit: (m: AppMessage) => void;
   /** The application's consumer of bulk records, if it has one (peer/bulk-intake.ts). */
   bulkSink?: () => BulkSink | undefined;
+  /** A `done` or `refused` reply to one of this side's bulk transfers (peer/bulk-intake.ts). */
+  onReply?: (r: BulkRecord) => void;
 }
 
 interface Unstored {

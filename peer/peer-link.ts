@@ -27,8 +27,7 @@ import {
 } from './link-policy.js';
 
 export { DIRECT_TRUST_MS, UPGRADE_GRACE_MS };
-export type { IntroVerdict, PathMode, RelayPort };
-export type { PathKind };
+export type { IntroVerdict, PathKind, PathMode, RelayPort };
 
 export { STORE_RETRY_MS } from './incoming-messages.js';
 
@@ -128,6 +127,7 @@ export class PeerLink extends Emitter<LinkEvents> {
       retryMs: c.retryMs ?? STORE_RETRY_MS,
       current: () => this.session,
       emit: (m) => this.emit('message', m),
+      onReply: (r) => this.bulk.reply(r),
       bulkSink: c.bulkSink,
     });
     this.bulk = new BulkLane(c.clock, () =>

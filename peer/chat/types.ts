@@ -171,7 +171,8 @@ export interface ChatService {
   /**
    * Send bytes in bulk over the open session with a peer, behind any chat line, read from the
    * source only as fast as the session takes them. Resolves once the peer's bulk receiver (onBulk)
-   * has taken every byte; rejects with CLOSED without an open session or if it ends on the way.
+   * has taken every byte (its `done` reply); rejects with CLOSED without an open session, if it
+   * ends on the way, or if the peer takes no bulk data (its `refused` reply).
    */
   sendBulk(nameOrId: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<BulkSent>;
   /** Take bulk records from peers: each is acknowledged to its sender once `sink` resolves. */

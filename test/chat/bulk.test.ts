@@ -118,6 +118,21 @@ describe('bulk path', () => {
     expect(hash.digest('hex')).toBe(patternHash(total));
   });
 
+  it('a peer that takes no bulk data answers "refused": the transfer fails instead of reporting bytes nobody kept', async () => {
+    const [alice, bob] = await pair();
+    void bob; // no onBulk: records are acknowledged and dropped
+    await expect(alice.chat.sendBulk('bob', source(256 * 1024, { bytes: 0 }))).rejects.toMatchObject({
+      code: 'CLOSED',
+      message: expect.stringMatching(/takes no bulk data/),
+    });
+    // A transfer small enough that every record's receipt may come before the reply: "done"
+    // waits for the reply, so it still fails.
+    await expect(alice.chat.sendBulk('bob', new Uint8Array(10))).rejects.toMatchObject({ code: 'CLOSED' });
+    // The session goes on: chat still flows.
+    alice.chat.send({ kind: 'peer', peerId: alice.chat.resolvePeer('bob').id }, 'still here');
+    await bob.until(() => bob.chatEvents.message.some((m) => m.text === 'still here'));
+  });
+
   it('without an open session sendBulk rejects with CLOSED at once', async () => {
     await world.start();
     const alice = await world.peer('alice', 'a');

@@ -64,12 +64,23 @@ describe('fuzz: app messages inside the session (peer/app-message.ts)', () => {
   });
 });
 
-const BULK: fc.Arbitrary<BulkRecord> = fc.record({
-  transfer: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
-  offset: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
-  last: fc.boolean(),
-  data: fc.uint8Array({ maxLength: 2000 }),
-});
+const TRANSFER = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+const OFFSET = fc.integer({ min: 0, max: 2 ** 48 - 1 });
+const BULK: fc.Arbitrary<BulkRecord> = fc.oneof(
+  fc.record({
+    transfer: TRANSFER,
+    offset: OFFSET,
+    last: fc.boolean(),
+    data: fc.uint8Array({ maxLength: 2000 }),
+  }),
+  fc.record({
+    transfer: TRANSFER,
+    offset: OFFSET,
+    last: fc.constant(false),
+    data: fc.constant(new Uint8Array(0)),
+    reply: fc.constantFrom('done' as const, 'refused' as const),
+  }),
+);
 const BULK_SEEDS = [
   encodeBulk({
     transfer: 'V1StGXR8_Z5jdHi6B-myT',
@@ -78,6 +89,13 @@ const BULK_SEEDS = [
     data: new Uint8Array(40).fill(7),
   }),
   encodeBulk({ transfer: 'x', offset: 0, last: true, data: new Uint8Array(0) }),
+  encodeBulk({
+    transfer: 'V1StGXR8_Z5jdHi6B-myT',
+    offset: 9,
+    last: false,
+    data: new Uint8Array(0),
+    reply: 'done',
+  }),
 ];
 
 function hostileBulk(b: Uint8Array): void {
@@ -86,6 +104,7 @@ function hostileBulk(b: Uint8Array): void {
   expect(r.data.length).toBeLessThan(b.length);
   expect(r.transfer.length >= 1 && r.transfer.length <= MAX_TRANSFER_ID).toBe(true);
   expect(Number.isSafeInteger(r.offset) && r.offset >= 0).toBe(true);
+  if (r.reply !== undefined) expect([r.data.length, r.last]).toEqual([0, false]);
 }
 
 describe('fuzz: bulk records inside the session (peer/bulk-record.ts)', () => {
