@@ -6,6 +6,8 @@ import type { StorageErrors } from './storage-errors.js';
 import type { ChatEvents } from './types.js';
 
 const DAY_MS = 86_400_000;
+/** Messages remembered as shown but not yet stored. */
+const SHOWN_UNSTORED_MAX = 10_000;
 
 /** A message a peer sent us, as the node hands it over (presentation.ts incomingOf). */
 export interface IncomingMessage {
@@ -84,6 +86,10 @@ export class IncomingStore {
     const key = `${m.fromId}|${m.id}`;
     if (!this.shownUnstored.has(key)) {
       this.shownUnstored.add(key);
+      // Bounded while stores keep failing (a peer may resend across many sessions): past the
+      // bound the oldest is forgotten, at worst shown once more when it comes again.
+      if (this.shownUnstored.size > SHOWN_UNSTORED_MAX)
+        this.shownUnstored.delete(this.shownUnstored.values().next().value!);
       this.h.arrived(rec);
     }
     let added: boolean;

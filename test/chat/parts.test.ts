@@ -136,6 +136,26 @@ describe('IncomingStore', () => {
     await history.close();
   });
 
+  it('what it remembers as shown but unstored is bounded: past 10,000 failing messages the oldest may be shown again', async () => {
+    const shown: string[] = [];
+    const failing = { has: () => false, add: () => Promise.reject(new Error('EIO: disk gone')) };
+    const store = new IncomingStore({
+      history: failing as unknown as History,
+      errors: new StorageErrors(() => {}),
+      peerBytesPerDay: 10 ** 9,
+      now: () => 0,
+      tell: () => {},
+      arrived: (r) => shown.push(r.id),
+    });
+    const offer = (id: string): Promise<void> => store.store(msg(id, 'x')).catch(() => undefined);
+    await offer('first');
+    await offer('first');
+    expect(shown).toEqual(['first']); // remembered: not shown twice
+    for (let i = 0; i < 10_000; i++) await offer(`m${i}`);
+    await offer('first');
+    expect(shown.filter((id) => id === 'first')).toHaveLength(2); // forgotten past the bound
+  });
+
   it('acknowledges and drops a text over the limit with one MALFORMED', async () => {
     const told: ChatEvents['error'][] = [];
     const history = new History(tmp(), { durable: false });
