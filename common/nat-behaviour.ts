@@ -32,3 +32,23 @@ export function natLabel(n: NatType): string {
   };
   return `${short[n.mapping]}M/${short[n.filtering]}F`;
 }
+
+/**
+ * How a peer's NAT picks the public port of a new mapping, as the peer measured it against the
+ * rendezvous's two UDP ports at registration (docs/nat-traversal.md, "Port behaviour"). It decides
+ * the punching strategy (common/path/port-strategy.ts):
+ * - unknown: not measured (the server has no second port, or did not answer);
+ * - consistent: one public port for every destination (endpoint-independent mapping, or a
+ *   dependent one that keeps the port); `preserved` when that port is the socket's own;
+ * - sequential: a new public port per destination, `step` apart (|step| <= 16), the last one
+ *   seen being `last`: the next mappings are predictable;
+ * - random: a new, unpredictable public port per destination (MASQUERADE --random-fully).
+ */
+export type PortBehaviour =
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'consistent'; readonly preserved: boolean }
+  | { readonly kind: 'sequential'; readonly step: number; readonly last: number }
+  | { readonly kind: 'random' };
+
+/** The largest port step still called sequential (a busier NAT hands ports out further apart). */
+export const MAX_SEQUENTIAL_STEP = 16;
