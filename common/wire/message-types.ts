@@ -1,5 +1,6 @@
 import type { Endpoint } from '../endpoint.js';
 import type { MsgType } from './constants.js';
+import type { PortBehaviour } from '../nat-behaviour.js';
 
 /*
  * The shape of every punchline message once decoded (messages.ts is the codec's public face;
@@ -102,6 +103,8 @@ export interface Introduce {
   dhKey: Uint8Array;
   observed: Endpoint;
   lan: Endpoint[];
+  /** How the introduced peer's NAT allocates ports (common/nat-behaviour.ts), when it said. */
+  nat?: PortBehaviour;
 }
 export interface IntroduceAck {
   type: typeof MsgType.INTRODUCE_ACK;
