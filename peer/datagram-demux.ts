@@ -1,11 +1,12 @@
 import type { Logger } from '../common/log.js';
-import type { Endpoint } from '../common/net/types.js';
+import type { DatagramSocket, Endpoint } from '../common/net/types.js';
 import { connectionIdOf, isSessionPacket } from '../common/session/packet.js';
 import { toHex } from '../common/wire/bytes.js';
 import { MsgType } from '../common/wire/constants.js';
 import { decode, isPunchline } from '../common/wire/messages.js';
-import type { Message, Probe } from '../common/wire/messages.js';
+import type { Message, PortProbe, Probe } from '../common/wire/messages.js';
 import type { PeerLink } from './peer-link.js';
+import { newSearchCounters, type SearchCounters } from './port-search.js';
 import { newPunchCounters } from './puncher.js';
 import type { PunchCounters } from './puncher.js';
 import type { ServerGate } from './server-gate.js';
@@ -23,6 +24,8 @@ export class PeerStats {
   };
   /** Punching and its probe budget (common/path/probe-budget.ts, docs/nat-traversal.md). */
   punch: PunchCounters = newPunchCounters();
+  /** Port searches towards symmetric NATs (peer/port-search.ts, docs/nat-traversal.md). */
+  search: SearchCounters = newSearchCounters();
 }
 
 /** Where the demux hands what it sorted out. */
@@ -34,7 +37,9 @@ export interface DemuxTargets {
   /** A message of the server's part of the protocol, from the server's endpoint. */
   server(m: Message, raw: Uint8Array): void;
   /** A PROBE or PROBE_ACK: false when no punch attempt takes it (counted as bad_probe). */
-  probe(m: Probe, from: Endpoint, size: number): boolean;
+  probe(m: Probe, from: Endpoint, size: number, via?: DatagramSocket): boolean;
+  /** A PORT_PROBE: false when no port search takes it (counted as bad_probe). */
+  portProbe(m: PortProbe, from: Endpoint, via?: DatagramSocket): boolean;
 }
 
 /**
@@ -59,8 +64,11 @@ export class DatagramDemux {
     }
   }
 
-  /** A datagram from the UDP socket. */
-  onDatagram(data: Uint8Array, from: Endpoint): void {
+  /**
+   * A datagram from the UDP socket, or (`via`) from one of a port search's sockets, which take
+   * session packets and the peers' punching messages only (peer/port-search.ts).
+   */
+  onDatagram(data: Uint8Array, from: Endpoint, via?: DatagramSocket): void {
     this.stats.datagramsIn++;
     if (isSessionPacket(data)) {
       // Routed by connection id: the session decides (authenticated) whether `from` is news.
@@ -74,13 +82,13 @@ export class DatagramDemux {
       return;
     }
     if (!isPunchline(data)) {
-      if (!this.to.gate.noteStunAnswer(data, from)) this.stats.dropped.malformed++;
+      if (via || !this.to.gate.noteStunAnswer(data, from)) this.stats.dropped.malformed++;
       return;
     }
     const m = decodeOrDrop(decode, data, () => this.stats.dropped.malformed++);
     if (!m) return;
     try {
-      this.dispatch(m, from, data);
+      this.dispatch(m, from, data, via);
     } catch (e) {
       this.to.logger.error('receive handler failed', { type: m.type, error: String(e) });
     }
@@ -98,15 +106,19 @@ export class DatagramDemux {
     link.receive(payload, link.relayPath, cid);
   }
 
-  private dispatch(m: Message, from: Endpoint, raw: Uint8Array): void {
+  private dispatch(m: Message, from: Endpoint, raw: Uint8Array, via: DatagramSocket | undefined): void {
     if (this.to.gate.isServerType(m.type)) {
-      // Only the server may speak the server's part of the protocol.
-      if (this.to.gate.fromServer(from)) this.to.server(m, raw);
+      // Only the server may speak the server's part of the protocol, and only to the main socket.
+      if (!via && this.to.gate.fromServer(from)) this.to.server(m, raw);
       else this.stats.dropped.unexpected++;
       return;
     }
     if (m.type === MsgType.PROBE || m.type === MsgType.PROBE_ACK) {
-      if (!this.to.probe(m, from, raw.length)) this.stats.dropped.bad_probe++;
+      if (!this.to.probe(m, from, raw.length, via)) this.stats.dropped.bad_probe++;
+      return;
+    }
+    if (m.type === MsgType.PORT_PROBE) {
+      if (!this.to.portProbe(m, from, via)) this.stats.dropped.bad_probe++;
       return;
     }
     this.stats.dropped.unexpected++;

@@ -109,6 +109,10 @@ export class PeerNode extends Emitter<PeerEvents> {
       options: { ...PUNCH_DEFAULTS, ...this.opts.punch },
       mode: this.opts.mode,
       send: (b, to) => this.send(b, to),
+      network: c.network,
+      searchCounters: this.stats.search,
+      deliver: (d, from, via) => this.demux.onDatagram(d, from, via),
+      nat: () => this.servers?.udp?.nat ?? { kind: 'unknown' },
       udp: () => this.servers?.udp,
       signalling: () => this.servers?.signalling,
       relay: () => ({
@@ -123,7 +127,8 @@ export class PeerNode extends Emitter<PeerEvents> {
       logger: this.log,
       peerLink: (idHex) => this.table.get(idHex)?.link,
       server: (m, raw) => this.servers?.onMessage(m, raw),
-      probe: (m, from, size) => this.punching.probe(m, from, size),
+      probe: (m, from, size, via) => this.punching.probe(m, from, size, via),
+      portProbe: (m, from, via) => this.punching.searches.portProbe(m, from, via),
     });
   }
 
@@ -231,9 +236,10 @@ export class PeerNode extends Emitter<PeerEvents> {
     };
   }
 
+  /** Send from the main socket, or from the port search socket that found the path to `to`. */
   private send(bytes: Uint8Array, to: Endpoint): void {
     this.stats.datagramsOut++;
-    this.socket?.send(bytes, to);
+    (this.punching.searches.socketFor(to) ?? this.socket)?.send(bytes, to);
   }
 
   /** A new peer's link, wired to the demux's routes, the relay, the trust gate and the receiver. */
@@ -274,10 +280,6 @@ export class PeerNode extends Emitter<PeerEvents> {
     return link;
   }
 
-  private scheduleDirectRetry(e: PeerEntry): void {
-    this.punching.retries.scheduleDirect(e);
-  }
-
   /** Link events become node events. */
   private wire(e: PeerEntry): void {
     const l = e.link;
@@ -287,7 +289,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       e.openMs = o.ms;
       const view = this.connectedView(e, o.path ?? '');
       this.emit('connected', view);
-      if (view.path === 'relay') this.scheduleDirectRetry(e);
+      if (view.path === 'relay') retries.scheduleDirect(e);
     });
     l.on('pathChanged', (p) => {
       this.log.debug('path changed', { peer: l.name, path: describePath(p), state: l.session?.state });
@@ -299,7 +301,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         path: p.kind,
         remote: p.kind === 'relay' ? 'relay' : endpointKey(p.remote),
       });
-      if (p.kind === 'relay') this.scheduleDirectRetry(e);
+      if (p.kind === 'relay') retries.scheduleDirect(e);
       else {
         this.clock.clearTimeout(e.directTimer);
         e.directTimer = undefined;

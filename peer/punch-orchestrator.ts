@@ -3,7 +3,8 @@ import { PunchlineError, isPunchlineError } from '../common/errors.js';
 import type { Identity } from '../common/identity/identity.js';
 import type { Logger } from '../common/log.js';
 import { PROBE_BUDGET, admitAttempt } from '../common/path/probe-budget.js';
-import type { Endpoint } from '../common/net/types.js';
+import type { PortBehaviour } from '../common/nat-behaviour.js';
+import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { endpointKey } from '../common/net/types.js';
 import { toHex } from '../common/wire/bytes.js';
 import { MsgType } from '../common/wire/constants.js';
@@ -11,6 +12,8 @@ import type { Introduce, Probe } from '../common/wire/messages.js';
 import type { EmitPeerEvent } from './peer-events.js';
 import type { IntroVerdict, PathMode, PeerLink } from './peer-link.js';
 import type { PeerEntry, PeerTable } from './peer-table.js';
+import type { SearchCounters } from './port-search.js';
+import { PortSearches } from './port-searches.js';
 import { PunchAttempt, validProbe } from './puncher.js';
 import type { PunchCounters, PunchOptions, PunchResult } from './puncher.js';
 import type { RendezvousClient } from './rendezvous-client.js';
@@ -32,6 +35,12 @@ export interface PunchOrchestratorComponents {
   options: PunchOptions;
   mode: PathMode;
   send: (bytes: Uint8Array, to: Endpoint) => void;
+  /** Port searches (peer/port-searches.ts): sockets come from here, datagrams on them go to `deliver`. */
+  network: Network;
+  searchCounters: SearchCounters;
+  deliver: (data: Uint8Array, from: Endpoint, via: DatagramSocket) => void;
+  /** Our NAT's port behaviour, measured at registration (unknown until then). */
+  nat: () => PortBehaviour;
   /** The UDP rendezvous client (punching needs it registered; our public endpoint is what it observed). */
   udp: () => RendezvousClient | undefined;
   /** The rendezvous client to ask for introductions (UDP when registered there, else the relay stream's). */
@@ -52,8 +61,21 @@ export class PunchOrchestrator {
   private readonly attempts = new Map<string, { attempt: PunchAttempt; at: number }>();
   private readonly limitLoggedAt = new Map<string, number>();
   readonly retries: RetryLoops;
+  /** Port searches towards peers behind NATs that give every destination a new port. */
+  readonly searches: PortSearches;
 
   constructor(private readonly c: PunchOrchestratorComponents) {
+    this.searches = new PortSearches({
+      clock: c.clock,
+      logger: c.logger,
+      randomBytes: c.randomBytes,
+      network: c.network,
+      self: c.identity.id,
+      counters: c.searchCounters,
+      nat: c.nat,
+      send: c.send,
+      deliver: c.deliver,
+    });
     this.retries = new RetryLoops({
       clock: c.clock,
       logger: c.logger,
@@ -99,10 +121,14 @@ export class PunchOrchestrator {
     });
   }
 
-  /** A PROBE or PROBE_ACK for one of our attempts; false when none takes it. */
-  probe(m: Probe, from: Endpoint, size: number): boolean {
+  /**
+   * A PROBE or PROBE_ACK for one of our attempts; false when none takes it. `via`: it came in on
+   * a port search's socket, which then carries the path (PortSearches.claim).
+   */
+  probe(m: Probe, from: Endpoint, size: number, via?: DatagramSocket): boolean {
     const a = this.attempts.get(toHex(m.introId));
     if (!a || !validProbe(m, a.attempt.intro, this.c.identity.id)) return false;
+    this.searches.heard(m.from, from, via);
     if (m.type === MsgType.PROBE) a.attempt.onProbe(m, from, size);
     else a.attempt.onProbeAck(m);
     return true;
@@ -132,6 +158,7 @@ export class PunchOrchestrator {
       return this.withoutPunch(e, intro, verdict, wantsPunch, opened);
     }
     const attempt = this.attempt(intro);
+    this.searches.start(intro, attempt);
     // The handshake races on the probed endpoints and the relay (PeerLink.begin).
     if (verdict === 'new-session') link.begin(attempt.probed, this.c.udp()?.rttMs);
     let result: PunchResult;
@@ -260,9 +287,10 @@ export class PunchOrchestrator {
     for (const [k, a] of this.attempts) if (a.attempt.finished && a.at < cutoff) this.attempts.delete(k);
   }
 
-  /** Cancel every attempt and stop the retry loops; idempotent. */
+  /** Cancel every attempt, close every port search and stop the retry loops; idempotent. */
   close(): void {
     for (const a of this.attempts.values()) a.attempt.cancel('closing');
+    this.searches.close();
     this.retries.close();
   }
 }

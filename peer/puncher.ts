@@ -126,6 +126,7 @@ export class PunchAttempt {
   private seq = 0;
   private probesSent = 0;
   private done = false;
+  private hurried = false;
   readonly result: Promise<PunchResult>;
   private resolve!: (r: PunchResult) => void;
   private reject!: (e: Error) => void;
@@ -260,6 +261,27 @@ export class PunchAttempt {
     this.sendProbe(prflx);
   }
 
+  /**
+   * Probe the candidate at `to` now, outside the schedule: a port search (peer/port-search.ts)
+   * just learned that a mapping towards it is open. Counted as a triggered check.
+   */
+  probeNow(to: Endpoint): void {
+    if (this.done) return;
+    const cand = this.candidates.find((c) => endpointKey(c.endpoint) === endpointKey(to));
+    if (!cand) return;
+    this.counters.triggeredChecks++;
+    this.sendProbe(cand);
+  }
+
+  /**
+   * Take the first answered candidate at once, without the grace period for a better one: a
+   * port search runs towards a peer whose public candidate cannot answer (its NAT gives us a new
+   * port), so the peer-reflexive one the search finds is the best there will be.
+   */
+  hurry(): void {
+    this.hurried = true;
+  }
+
   /** A valid PROBE_ACK: the candidate we sent that probe to works. */
   onProbeAck(p: Probe): void {
     if (this.done) return;
@@ -272,7 +294,7 @@ export class PunchAttempt {
       this.c.trace?.({ type: 'answer', from: key, kind: sent.cand.kind, rttMs: Math.round(rttMs * 10) / 10 });
     }
     const best = Math.max(...this.candidates.map((c) => c.priority));
-    if (sent.cand.priority >= best) return this.succeed();
+    if (sent.cand.priority >= best || this.hurried) return this.succeed();
     if (!this.graceTimer) this.graceTimer = this.c.clock.setTimeout(() => this.succeed(), this.opts.graceMs);
   }
 

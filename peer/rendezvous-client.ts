@@ -1,3 +1,4 @@
+import type { PortBehaviour } from '../common/nat-behaviour.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../common/errors.js';
@@ -108,6 +109,8 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   readonly stats: RendezvousClientStats = emptyClientStats();
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
+  /** Our NAT's port behaviour as measured against the server's two ports (unknown until measured). */
+  nat: PortBehaviour = { kind: 'unknown' };
   /** The round trip to the server measured by the last answered request (ms), if any. */
   get rttMs(): number | undefined {
     return this.requests.lastRttMs;

@@ -26,6 +26,9 @@ export const MsgType = {
   // peer <-> peer
   PROBE: 0x20,
   PROBE_ACK: 0x21,
+  // A port search's probe (common/path/port-strategy.ts): a tag and a seq, nothing else; sent to
+  // ports of a peer's public address that nobody has verified, so it names no one.
+  PORT_PROBE: 0x24,
   // 0x22 and 0x23 were plain DATA and PEER_KEEPALIVE before the encrypted session; retired,
   // never to be reused with another meaning.
   // peer <-> peer secure session (common/session/packet.ts encodes these; docs/session.md).
@@ -78,6 +81,8 @@ export const Limits = {
    * so the answer to a PROBE, sent to its unverified source, is never larger (RFC 9000 §8).
    */
   PROBE_BYTES: 133,
+  /** A PORT_PROBE's tag: truncated SHA-256 over the introduction, the sender and the seq. */
+  PORT_PROBE_TAG_BYTES: 8,
   /** Every punchline datagram stays within this UDP payload (fits the IPv6 minimum MTU path). */
   MAX_DATAGRAM: 1200,
   /**

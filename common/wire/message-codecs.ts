@@ -9,6 +9,7 @@ import type {
   Member,
   Message,
   MessageOf,
+  PortProbe,
   Probe,
   Register,
 } from './message-types.js';
@@ -278,6 +279,14 @@ const probe: MessageCodec<Probe> = {
   },
 };
 
+const portProbe: MessageCodec<PortProbe> = {
+  write: (w, m) => {
+    fixed(w, m.tag, Limits.PORT_PROBE_TAG_BYTES, 'tag');
+    w.u16(m.seq);
+  },
+  read: (r, type) => ({ type, tag: r.bytes(Limits.PORT_PROBE_TAG_BYTES), seq: r.u16() }),
+};
+
 /** Stream-only frames; messages.ts encodes them with encodeRelayFrame, in one allocation. */
 const relay: MessageCodec<MessageOf<typeof MsgType.RELAY>> = {
   write: () => {
@@ -304,6 +313,7 @@ export const MESSAGE_CODECS: { readonly [T in Message['type']]: MessageCodec<Mes
   [MsgType.ERROR]: error,
   [MsgType.PROBE]: probe,
   [MsgType.PROBE_ACK]: probe,
+  [MsgType.PORT_PROBE]: portProbe,
   [MsgType.RELAY]: relay,
   [MsgType.RELAYED]: relay,
 };

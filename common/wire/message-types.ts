@@ -134,6 +134,15 @@ export interface Probe {
   signature: Uint8Array;
 }
 /**
+ * A port search's probe (docs/protocol.md): 12 bytes. `tag` proves the sender knows the
+ * introduction (peer/port-probe.ts) without naming either peer to whoever the port belongs to.
+ */
+export interface PortProbe {
+  type: typeof MsgType.PORT_PROBE;
+  tag: Uint8Array;
+  seq: number;
+}
+/**
  * Relay frames, over the stream (WebSocket) connection only. RELAY asks the server to forward an
  * opaque payload (an already-encrypted session packet) to the peer `peer`; the server delivers it
  * as RELAYED with `peer` set to the sender. Layout: version | type | peer id (16) | u16 length |
@@ -161,6 +170,7 @@ export type Message =
   | Leave
   | ErrorMsg
   | Probe
+  | PortProbe
   | Relay;
 
 /** The message whose `type` field admits T (PROBE and PROBE_ACK share one shape, as do RELAY and RELAYED). */

@@ -30,6 +30,7 @@ export type {
   Leave,
   ErrorMsg,
   Probe,
+  PortProbe,
   Relay,
   Message,
   MessageOf,

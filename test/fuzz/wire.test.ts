@@ -163,6 +163,7 @@ const MESSAGES: fc.Arbitrary<Message> = fc.oneof(
     seen: endpoint(),
     signature: sig,
   }),
+  fc.record({ type: fc.constant(MsgType.PORT_PROBE), tag: bytesOf(Limits.PORT_PROBE_TAG_BYTES), seq: u16() }),
   fc.record({
     type: fc.constantFrom(MsgType.RELAY, MsgType.RELAYED),
     peer: id,

@@ -65,6 +65,7 @@ function world(): {
     logger: silentLogger,
     peerLink: (idHex) => links.get(idHex),
     server: (m) => server.push(m),
+    portProbe: () => false,
     probe: (m) => {
       probes.push(m);
       return probeTaken.value;

@@ -14,6 +14,7 @@ import { MsgType } from '../../common/wire/constants.js';
 import type { Introduce } from '../../common/wire/messages.js';
 import type { PeerEvents } from '../../peer/peer-events.js';
 import type { PeerLink } from '../../peer/peer-link.js';
+import { newSearchCounters } from '../../peer/port-search.js';
 import { PeerTable } from '../../peer/peer-table.js';
 import { PunchOrchestrator } from '../../peer/punch-orchestrator.js';
 import { PUNCH_DEFAULTS, newPunchCounters } from '../../peer/puncher.js';
@@ -89,6 +90,10 @@ function world(o: { udp?: boolean; relay?: 'none' | 'down' | 'up'; signalling?: 
     options: PUNCH_DEFAULTS,
     mode: 'auto',
     send: () => sent.n++,
+    network: { createUdpSocket: () => { throw new Error('no port search here'); }, localAddresses: () => [] },
+    searchCounters: newSearchCounters(),
+    deliver: () => {},
+    nat: () => ({ kind: 'unknown' }),
     udp: () => udp,
     signalling: () => o.signalling as RendezvousClient | undefined,
     relay: () => ({ configured: relay !== 'none', ready: relay === 'up' }),

@@ -92,6 +92,7 @@ export const SAMPLES: Record<string, Message> = {
     seen: ep,
     signature: sig,
   },
+  PORT_PROBE: { type: MsgType.PORT_PROBE, tag: seqBytes(8, 0xf0), seq: 0x1234 },
   RELAY: { type: MsgType.RELAY, peer: id2, payload: seqBytes(6, 0x90) },
   RELAYED: { type: MsgType.RELAYED, peer: id, payload: seqBytes(6, 0x90) },
 };
