@@ -4,7 +4,7 @@
  * the event stamps of relay-kit.ts, and the per-direction figures (rate, median, range).
  */
 import { expect } from 'vitest';
-import type { JsonObject, NatKind, Router } from '../../common/lab/index.js';
+import { parseJsonObject, type JsonObject, type NatKind, type Router } from '../../common/lab/index.js';
 import {
   expectExactlyOnce,
   pathOf,
@@ -42,6 +42,14 @@ export interface DirectRun {
 /** UDP conntrack entries a router holds now. */
 export async function udpEntries(r: Router): Promise<number> {
   return (await r.conntrack('udp')).length;
+}
+
+/** The strategy of each `port search` a peer logged (peer/port-searches.ts, debug), in order. */
+export function searches(p: Peer): string[] {
+  return p.proc.stderr.flatMap((l) => {
+    const e = parseJsonObject(l);
+    return e?.msg === 'port search' ? [String(e.strategy)] : [];
+  });
 }
 
 /** A's stderr lines naming the port search and the punch outcome: what a missed run looked like. */
@@ -109,9 +117,13 @@ export async function runToDirect(
   const ca = a.all('connected')[0];
   const cb = b.all('connected')[0];
   const sa = await a.stats('bob');
+  const roles = `${searches(a).join('+') || 'none'} / ${searches(b).join('+') || 'none'}`;
   if (direct) {
     // The path is A's view of B's NAT: its public address, at whatever port the search found.
     expect(String(direct.e.remote)).toMatch(new RegExp(`^${natB.wanIp.replace(/\./g, '\\.')}:\\d+$`));
+    // ...found by the port search: the symmetric side opened sockets, the cone side swept ports.
+    const role = (k: NatKind): string => (k === 'cone' ? 'probe-ports' : 'open-sockets');
+    expect(roles).toBe(`${role(kindA)} / ${role(kindB)}`);
   } else {
     console.log(
       `lab symmetric: ${label} stayed on the relay; A's log:\n    ${searchLog(a)}\n  B's log:\n    ${searchLog(b)}`,
@@ -125,7 +137,7 @@ export async function runToDirect(
     final: pathOf(sa),
     note:
       `direct ${directMs ?? '-'} ms via ${String(direct?.e.event ?? '-')}; registered ${String(regA?.public)} / ` +
-      `${String(regB?.public)}; UDP conntrack entries natA ${conntrack[0]} natB ${conntrack[1]}`,
+      `${String(regB?.public)}; search ${roles}; UDP conntrack entries natA ${conntrack[0]} natB ${conntrack[1]}`,
   });
   return { directMs, conntrack };
 }
