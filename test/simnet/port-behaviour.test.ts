@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
+import { MsgType } from '../../common/wire/constants.js';
 import type { Introduce } from '../../common/wire/messages.js';
 import type { NatProbe } from '../../peer/nat-probe.js';
 import type { RendezvousClient } from '../../peer/rendezvous-client.js';
@@ -81,6 +82,40 @@ describe('port behaviour learnt at registration (peer/nat-probe.ts) on the simul
     expect(servers(cone).natProbe.measurements).toBe(1);
     const rec = [...w.server.registry.members('lobby')].find((m) => m.name === 'alice2');
     expect(rec?.udp?.nat).toEqual({ kind: 'consistent', preserved: true });
+    await w.close();
+  });
+
+  it('with the alternate port off the behaviour stays unknown, and introductions carry none', async () => {
+    const w = new SimWorld(4, false, { altPort: 0 });
+    await w.start();
+    expect(w.server.altEndpoint).toBeUndefined();
+    const a = await w.peer('alice', { behind: w.nat('a', NAT_PRESETS.portRestrictedCone) });
+    const b = await w.peer('bob', { behind: w.nat('b', NAT_PRESETS.portRestrictedCone) });
+    const intros = recordIntros(a);
+    expect(await w.run(() => w.server.stats.natInfo === 2, 5_000)).toBe(true);
+    expect(servers(a).udp.nat).toEqual({ kind: 'unknown' });
+    void a.node.connect('bob').catch(() => {});
+    expect(await w.run(() => intros.length === 1 && b.events.connected.length === 1, 5_000)).toBe(true);
+    expect('nat' in intros[0]!).toBe(false);
+    await w.close();
+  });
+
+  it('an older server that drops NAT_INFO: no answer, no error; the peer keeps its behaviour and connects', async () => {
+    const w = new SimWorld(5);
+    const handle = w.server.handle.bind(w.server);
+    let dropped = 0;
+    w.server.handle = (msg, ctx, raw) =>
+      msg.type === MsgType.NAT_INFO ? void dropped++ : handle(msg, ctx, raw);
+    await w.start();
+    const a = await w.peer('alice', { behind: w.nat('a', NAT_PRESETS.portRestrictedCone) });
+    const b = await w.peer('bob', { internetAddress: '203.0.113.50' });
+    expect(await w.run(() => servers(a).natProbe.measurements === 1 && dropped > 0, 5_000)).toBe(true);
+    await w.sim.run(10_000); // the NAT_INFO request's retransmissions run out
+    expect(servers(a).udp.nat).toEqual({ kind: 'consistent', preserved: true });
+    expect(a.events.error).toEqual([]);
+    expect(servers(a).udp.state).toBe('registered');
+    void a.node.connect('bob').catch(() => {});
+    expect(await w.run(() => b.events.connected.length === 1, 5_000)).toBe(true);
     await w.close();
   });
 });
