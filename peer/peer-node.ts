@@ -234,6 +234,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       },
       relayed: (from, payload) => this.demux.onRelayed(from, payload),
       observedChanged: () => this.punching.retries.retryDirectNow(),
+      natProbe: { network: this.c.network, local: this.local!, bind: this.opts.bind },
     };
   }
 
