@@ -32,8 +32,6 @@ interface Outcome {
 }
 
 const measured = (p: SimPeer): boolean => p.node.natBehaviour.kind !== 'unknown';
-const isDirect = (p: SimPeer): boolean =>
-  p.events.path.some((e) => e.path === 'direct') || p.events.connected.some((e) => e.path === 'direct');
 
 /** Alice (behind `a`) connects to Bob (behind `b`); both chat every 50 ms until the path is direct. */
 async function run(seed: number, a: NatOptions, b: NatOptions): Promise<Outcome> {
@@ -48,6 +46,12 @@ async function run(seed: number, a: NatOptions, b: NatOptions): Promise<Outcome>
     const t0 = w.sim.clock.now();
     let sent = 0;
     let directAt: number | undefined;
+    // The moment the connecting side's path goes direct, to the millisecond of virtual time.
+    const direct = (path: string): void => {
+      if (path === 'direct' && directAt === undefined) directAt = w.sim.clock.now();
+    };
+    alice.node.on('path', (e) => direct(e.path));
+    alice.node.on('connected', (e) => direct(e.path));
     void alice.node.connect('bob').catch(() => {});
     const until = t0 + DIRECT_MS;
     // Chat on a 50 ms beat from the connect until 200 ms after the path went direct (bounded).
@@ -56,7 +60,6 @@ async function run(seed: number, a: NatOptions, b: NatOptions): Promise<Outcome>
       bob.node.sendMessage('alice', `b${sent}`);
       sent++;
       await w.run(() => false, SEND_EVERY_MS);
-      if (directAt === undefined && isDirect(alice)) directAt = w.sim.clock.now();
       if (directAt !== undefined && w.sim.clock.now() - directAt >= 200) break;
     }
     const all = (p: SimPeer, prefix: string): boolean =>
