@@ -4,6 +4,7 @@ import type { Clock } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError } from '../common/errors.js';
 import { type Identity, fingerprint } from '../common/identity/identity.js';
+import type { PortBehaviour } from '../common/nat-behaviour.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import { type DatagramSocket, type Endpoint, endpointKey } from '../common/net/types.js';
 import { describePath } from '../common/path/path-id.js';
@@ -112,7 +113,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       network: c.network,
       searchCounters: this.stats.search,
       deliver: (d, from, via) => this.demux.onDatagram(d, from, via),
-      nat: () => this.servers?.udp?.nat ?? { kind: 'unknown' },
+      nat: () => this.natBehaviour,
       udp: () => this.servers?.udp,
       signalling: () => this.servers?.signalling,
       relay: () => ({
@@ -233,6 +234,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       },
       relayed: (from, payload) => this.demux.onRelayed(from, payload),
       observedChanged: () => this.punching.retries.retryDirectNow(),
+      natProbe: { network: this.c.network, local: this.local!, bind: this.opts.bind },
     };
   }
 
@@ -443,33 +445,12 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   /** Session figures for one peer, as measured (the `stats` command and /info present them). */
   peerStats(nameOrId: string): PeerFigures {
-    const e = this.resolve(nameOrId);
-    const s = e.link.stats();
-    const remote = this.table.remote(e);
-    return {
-      peer: e.link.name,
-      peerId: e.link.idHex,
-      fingerprint: fingerprint(e.link.id),
-      state: this.table.state(e),
-      ...(e.link.open && e.link.path ? { path: e.link.path } : {}),
-      ...(remote !== undefined ? { remote } : {}),
-      ...(s
-        ? {
-            session: {
-              // Before the first sample the estimator holds RFC 9002's 333 ms guess: not a measurement.
-              ...(s.minRttMs > 0 ? { rttMs: s.rttMs, minRttMs: s.minRttMs } : {}),
-              loss: s.loss,
-              cwnd: s.cwnd,
-              bytesInFlight: s.bytesInFlight,
-              retransmits: s.retransmits,
-              packetsSent: s.packetsSent,
-              packetsReceived: s.packetsReceived,
-            },
-          }
-        : {}),
-      pending: e.link.pendingCount,
-      ...(e.link.punch ? { punch: e.link.punch } : {}),
-    };
+    return this.table.figures(this.resolve(nameOrId));
+  }
+
+  /** Our NAT's port behaviour as measured against the rendezvous's two ports (docs/nat-traversal.md). */
+  get natBehaviour(): PortBehaviour {
+    return this.servers?.udp?.nat ?? { kind: 'unknown' };
   }
 
   /** Close every session (telling the peers), leave the room, close the socket; idempotent. */

@@ -1,9 +1,10 @@
 import type { TimerHandle } from '../common/clock.js';
 import { PunchlineError } from '../common/errors.js';
+import { fingerprint } from '../common/identity/identity.js';
 import { endpointKey } from '../common/net/types.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Member } from '../common/wire/messages.js';
-import type { PeerInfo, PeerState } from './peer-events.js';
+import type { PeerFigures, PeerInfo, PeerState } from './peer-events.js';
 import type { PeerLink } from './peer-link.js';
 
 /** What the node keeps per peer beside its link: connection attempts, the two backoff loops, punch starts. */
@@ -99,6 +100,36 @@ export class PeerTable {
     if (byId.length > 1 || byName.length > 1)
       throw new PunchlineError('BAD_ARGUMENT', `"${nameOrId}" matches several peers; give more of the id`);
     throw new PunchlineError('UNKNOWN_PEER', `no peer "${nameOrId}" in the room`);
+  }
+
+  /** Session figures for one peer, as measured (PeerNode.peerStats: the `stats` command and /info). */
+  figures(e: PeerEntry): PeerFigures {
+    const s = e.link.stats();
+    const remote = this.remote(e);
+    return {
+      peer: e.link.name,
+      peerId: e.link.idHex,
+      fingerprint: fingerprint(e.link.id),
+      state: this.state(e),
+      ...(e.link.open && e.link.path ? { path: e.link.path } : {}),
+      ...(remote !== undefined ? { remote } : {}),
+      ...(s
+        ? {
+            session: {
+              // Before the first sample the estimator holds RFC 9002's 333 ms guess: not a measurement.
+              ...(s.minRttMs > 0 ? { rttMs: s.rttMs, minRttMs: s.minRttMs } : {}),
+              loss: s.loss,
+              cwnd: s.cwnd,
+              bytesInFlight: s.bytesInFlight,
+              retransmits: s.retransmits,
+              packetsSent: s.packetsSent,
+              packetsReceived: s.packetsReceived,
+            },
+          }
+        : {}),
+      pending: e.link.pendingCount,
+      ...(e.link.punch ? { punch: e.link.punch } : {}),
+    };
   }
 
   /** Where this peer stands: its session's path when open, else whether one is being made, else presence. */

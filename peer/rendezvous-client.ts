@@ -1,4 +1,3 @@
-import type { PortBehaviour } from '../common/nat-behaviour.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Emitter } from '../common/emitter.js';
 import { PunchlineError, isPunchlineError } from '../common/errors.js';
@@ -7,6 +6,7 @@ import type { KeyPair } from '../common/crypto/x25519.js';
 import { idText, peerIdOf } from '../common/identity/identity.js';
 import type { Identity } from '../common/identity/identity.js';
 import type { Logger } from '../common/log.js';
+import type { PortBehaviour } from '../common/nat-behaviour.js';
 import { backoffDelay, REQUEST_BACKOFF, unitDraw } from '../common/path/backoff.js';
 import type { Endpoint } from '../common/net/types.js';
 import { endpointKey, sameEndpoint } from '../common/net/types.js';
@@ -109,7 +109,7 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
   readonly stats: RendezvousClientStats = emptyClientStats();
   state: ServerState = 'connecting';
   observed: Endpoint | undefined;
-  /** Our NAT's port behaviour as measured against the server's two ports (unknown until measured). */
+  /** How our NAT allocates ports, as peer/nat-probe.ts last measured it (tellNat). */
   nat: PortBehaviour = { kind: 'unknown' };
   /** The round trip to the server measured by the last answered request (ms), if any. */
   get rttMs(): number | undefined {
@@ -304,6 +304,24 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
     }
     this.setState('lost');
     void this.register();
+  }
+
+  /**
+   * Keep our port behaviour and tell the server (NAT_INFO, answered by a KEEPALIVE_ACK): true
+   * once it is acknowledged. An older server drops the unknown type: no answer, logged at debug.
+   */
+  async tellNat(nat: PortBehaviour): Promise<boolean> {
+    this.nat = nat;
+    const id = this.registeredId;
+    if (this.closed || !id) return false;
+    const txid = this.txid();
+    try {
+      const reply = await this.sealedRequest(txid, { type: MsgType.NAT_INFO, txid, id, nat }, 'nat-info');
+      return reply.type === MsgType.KEEPALIVE_ACK;
+    } catch (e) {
+      this.c.logger.debug('port behaviour not acknowledged (an older server?)', { error: String(e) });
+      return false;
+    }
   }
 
   private get registeredId(): Uint8Array | undefined {

@@ -11,6 +11,8 @@ import { RelayChannel } from './relay-channel.js';
 import type { RelayFailure } from './relay-channel.js';
 import { RendezvousClient, emptyClientStats } from './rendezvous-client.js';
 import type { RendezvousClientStats, ServerState } from './rendezvous-client.js';
+import { NatProbe } from './nat-probe.js';
+import type { NatProbeSocket } from './nat-probe.js';
 import type { ServerGate } from './server-gate.js';
 import { ServerKeyPin } from './server-pin.js';
 
@@ -45,6 +47,8 @@ export interface ServerConnectionsComponents {
   relayed: (from: Uint8Array, payload: Uint8Array) => void;
   /** Our public UDP endpoint changed (a network change). */
   observedChanged: () => void;
+  /** The node's UDP side, to measure the NAT's port behaviour after registering (peer/nat-probe.ts); without it, none is. */
+  natProbe?: NatProbeSocket;
 }
 
 /**
@@ -54,6 +58,7 @@ export interface ServerConnectionsComponents {
  */
 export class ServerConnections {
   private client: RendezvousClient | undefined;
+  private natProbe: NatProbe | undefined;
   private relayChannel: RelayChannel | undefined;
   /** The server's key, pinned, shared by the UDP client and the relay's. */
   private readonly serverPin: ServerKeyPin;
@@ -149,9 +154,21 @@ export class ServerConnections {
       this.c.observedChanged(); // a network change: try the direct path again at once
     });
     this.client = client;
+    this.startNatProbe(client);
     client.start();
     this.c.send(this.c.gate.stunRequest(), server);
     if (this.opts.relayUrl && this.c.streams) this.startRelay(this.opts.relayUrl, this.c.streams);
+  }
+
+  /** Measure the NAT's port behaviour after each UDP registration from a new mapping. */
+  private startNatProbe(client: RendezvousClient): void {
+    const socket = this.c.natProbe;
+    if (!socket) return;
+    const { clock, randomBytes, logger, gate, send } = this.c;
+    const server = this.opts.server;
+    const probe = new NatProbe({ ...socket, server, clock, randomBytes, logger, gate, send });
+    client.on('registered', (e) => probe.registered(client, e.observed));
+    this.natProbe = probe;
   }
 
   private startRelay(url: string, streams: StreamNetwork): void {
@@ -246,6 +263,7 @@ export class ServerConnections {
 
   /** Stop both clients (the UDP one says LEAVE); idempotent. */
   close(): void {
+    this.natProbe?.close();
     this.client?.close();
     this.relayChannel?.close();
   }

@@ -3,6 +3,7 @@ import { sameEndpoint } from '../common/net/types.js';
 import { equalBytes } from '../common/wire/bytes.js';
 import { MsgType } from '../common/wire/constants.js';
 import { STUN_TXID_SIZE, decodeStun, encodeBindingRequest, isStunMessage } from '../common/wire/stun.js';
+import type { StunMessage } from '../common/wire/stun.js';
 import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
 
 /** The server's part of the protocol: only the server's endpoint may send these. */
@@ -18,12 +19,16 @@ const SERVER_TYPES = new Set<number>([
 
 /**
  * What may come from the rendezvous server's endpoint, checked before anything is handed to the
- * rendezvous client: the server's message types from the server's address only, and the answer
- * to the one STUN Binding request sent to it at start (stunRequest()).
+ * rendezvous client: the server's message types from the server's address only, and STUN answers
+ * from the server's address (its main port, or the alternate one, main + 1): to the one Binding
+ * request sent to it at start (stunRequest()), or to the port behaviour measurement's
+ * (peer/nat-probe.ts, which takes only answers to requests it sent).
  */
 export class ServerGate {
   /** The STUN Binding request sent to the server at start, and whether it was answered. */
   private stunProbe: { txId: Uint8Array; answered: boolean } | undefined;
+  /** Who takes the other STUN answers from the server: true when it sent that request. */
+  private stunTaker: ((m: StunMessage, from: Endpoint) => boolean) | undefined;
 
   constructor(
     private readonly server: Endpoint,
@@ -55,13 +60,29 @@ export class ServerGate {
     return this.stunProbe?.answered === true;
   }
 
-  /** The server's answer to our STUN request: noted, and true; anything else: false. */
+  /** Did this datagram come from the server's address, from its main or its alternate port? */
+  fromServerHost(from: Endpoint): boolean {
+    return (
+      from.address === this.server.address &&
+      (from.port === this.server.port || from.port === this.server.port + 1)
+    );
+  }
+
+  /** Hand the STUN answers from the server that are not the start request's to `taker`. */
+  takeStunAnswers(taker: (m: StunMessage, from: Endpoint) => boolean): void {
+    this.stunTaker = taker;
+  }
+
+  /** A STUN success from the server answering one of our requests: noted, and true; anything else: false. */
   noteStunAnswer(data: Uint8Array, from: Endpoint): boolean {
-    const probe = this.stunProbe;
-    if (!probe || probe.answered || !this.fromServer(from) || !isStunMessage(data)) return false;
+    if (!this.fromServerHost(from) || !isStunMessage(data)) return false;
     const m = decodeOrDrop(decodeStun, data, () => {});
-    if (!m || m.class !== 'success' || !equalBytes(m.txId, probe.txId)) return false;
-    probe.answered = true;
-    return true;
+    if (!m || m.class !== 'success') return false;
+    const probe = this.stunProbe;
+    if (probe && !probe.answered && this.fromServer(from) && equalBytes(m.txId, probe.txId)) {
+      probe.answered = true;
+      return true;
+    }
+    return this.stunTaker?.(m, from) ?? false;
   }
 }

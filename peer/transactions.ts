@@ -1,11 +1,12 @@
 /**
  * Client transactions, the one engine behind every request a peer retransmits until answered:
- * its requests to the rendezvous (requests.ts) and nat-check's STUN Binding requests
- * (nat-check/stun-client.ts). Each request carries a transaction id drawn from the injected
- * random source and is sent again on a backoff schedule run by the injected clock until an answer
- * with the same id arrives (RFC 8489 §6.2.1 and §6.3.3, the STUN client model); when the tries or
- * the deadline run out it fails with the owner's error. An answer with an id nothing waits for
- * (late, duplicate or forged) is refused, and changes nothing.
+ * its requests to the rendezvous (requests.ts), the port behaviour measurement's STUN Binding
+ * requests (nat-probe.ts) and nat-check's (nat-check/stun-client.ts). Each request carries a
+ * transaction id drawn from the injected random source and is sent again on a backoff schedule
+ * run by the injected clock until an answer with the same id arrives (RFC 8489 §6.2.1 and §6.3.3,
+ * the STUN client model); when the tries or the deadline run out it fails with the owner's error.
+ * An answer with an id nothing waits for (late, duplicate or forged) is refused, and changes
+ * nothing.
  *
  * It knows nothing of peers, but lives here rather than in common/net: its schedule comes from
  * common/path/backoff.ts, and common/path already imports common/net.

@@ -108,13 +108,13 @@ export class Introducer {
     // The pair may now relay to each other (both directions), for relayPairTtlMs after this.
     this.introduced.add(from.idHex, target.idHex, now);
     // Both introductions leave back to back, so both sides start punching at the same moment.
-    ctx.reply(auth.seal(encode(this.introduction(m.txid, introId, true, target))));
+    ctx.reply(auth.seal(encode(this.introduction(m.txid, introId, true, target, from))));
     // A retransmitted CONNECT: the target's copy is already being retransmitted. A crossing one:
     // the target asked first and has this very introduction already.
     if (seen || crossing) return;
     stats.introductions++;
     const txid = this.core.random(Limits.TXID_BYTES);
-    const toTarget = encode(this.introduction(txid, introId, false, from));
+    const toTarget = encode(this.introduction(txid, introId, false, from, target));
     this.core.bindings.deliver(target, toTarget);
     this.core.log.info('introduced', { from: from.idHex, to: target.idHex, room: from.room });
     this.retransmit(toHex(txid), toTarget, target.idHex, 0);
@@ -174,7 +174,11 @@ export class Introducer {
     introId: Uint8Array,
     initiator: boolean,
     other: MemberRecord,
+    to: MemberRecord,
   ): Message {
+    // The other's port behaviour, only for a recipient that has sent NAT_INFO itself: an older
+    // peer would refuse the longer message (docs/protocol.md, INTRODUCE).
+    const nat = to.udp?.nat !== undefined ? other.udp?.nat : undefined;
     return {
       type: MsgType.INTRODUCE,
       txid,
@@ -187,6 +191,7 @@ export class Introducer {
       // 0.0.0.0:0 when the other side has no UDP registration: "no UDP candidate, relay only".
       observed: observedUdp(other),
       lan: other.lan,
+      ...(nat && nat.kind !== 'unknown' ? { nat } : {}),
     };
   }
 

@@ -1,3 +1,4 @@
+import type { PortBehaviour } from '../common/nat-behaviour.js';
 import { skeletons } from '../common/names.js';
 import type { Endpoint } from '../common/net/types.js';
 import { sourceKey } from './rate-keys.js';
@@ -27,6 +28,12 @@ export interface UdpBinding extends Registration {
   /** The public endpoint the server saw this peer's UDP datagrams come from (its NAT mapping). */
   readonly observed: Endpoint;
   lastSeen: number;
+  /**
+   * How the peer's NAT allocates ports, as its NAT_INFO said. Undefined: this registration sent
+   * none (an older peer, or not yet), and introductions to it carry no port behaviour, which it
+   * might not parse. A re-registration makes a new binding, so it starts undefined again.
+   */
+  nat?: PortBehaviour;
 }
 
 /** A peer's stream (WebSocket) registration: relay and fallback signalling. Lives as long as its connection. */

@@ -18,6 +18,7 @@ import type { ServerCore } from './core.js';
 import { IntroducedPairs } from './introduced.js';
 import { Introducer } from './introductions.js';
 import { LimitLog } from './limit-log.js';
+import { takeNatInfo } from './nat-info.js';
 import { httpRoutes } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { RENDEZVOUS_DEFAULTS } from './options.js';
@@ -267,6 +268,8 @@ export class RendezvousServer {
         return this.introducer.ack(msg, ctx, raw);
       case MsgType.LEAVE:
         return this.onLeave(msg, ctx, raw);
+      case MsgType.NAT_INFO:
+        return takeNatInfo(this.core, msg, ctx, raw);
       default:
         this.stats.dropped.unexpected++;
     }

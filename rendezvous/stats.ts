@@ -22,6 +22,8 @@ export class RendezvousStats {
   registrations = 0;
   introductions = 0;
   expired = 0;
+  /** Authentic NAT_INFOs taken (a member's port behaviour stored). */
+  natInfo = 0;
   /** Ed25519 signature checks made (REGISTER): what --register-rate bounds per source. */
   signatureChecks = 0;
   /** Requests refused by a rate limit, before any work: REGISTER per source, CONNECT per member. */

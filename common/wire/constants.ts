@@ -15,6 +15,7 @@ export const MsgType = {
   CONNECT: 0x08,
   INTRODUCE_ACK: 0x0a,
   LEAVE: 0x0b,
+  NAT_INFO: 0x0e, // the sender's port behaviour, measured after registering (peer/nat-probe.ts)
   // server -> peer
   COOKIE: 0x02,
   REGISTERED: 0x04,

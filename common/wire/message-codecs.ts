@@ -2,6 +2,8 @@ import { malformed } from '../errors.js';
 import { Reader, Writer } from './bytes.js';
 import { Limits, MsgType } from './constants.js';
 import { readEndpoint, readEndpointList, writeEndpoint, writeEndpointList } from './endpoint-codec.js';
+import { readPortBehaviour, writePortBehaviour } from './port-behaviour-codec.js';
+import { AUTH_TRAILER_BYTES } from './server-auth.js';
 import type {
   DeltaEntry,
   IntroduceAck,
@@ -209,13 +211,15 @@ const introduce: MessageCodec<MessageOf<typeof MsgType.INTRODUCE>> = {
     fixed(w, m.dhKey, Limits.KEY_BYTES, 'dhKey');
     writeEndpoint(w, m.observed);
     writeEndpointList(w, m.lan, Limits.MAX_LAN_ENDPOINTS);
+    // Optional, last: written only when known (an unknown behaviour and none mean the same).
+    if (m.nat && m.nat.kind !== 'unknown') writePortBehaviour(w, m.nat);
   },
   read: (r, type) => {
     const t = txid(r);
     const introId = r.bytes(Limits.INTRO_ID_BYTES);
     const flag = r.u8();
     if (flag > 1) throw malformed('INTRODUCE initiator flag');
-    return {
+    const m: MessageOf<typeof MsgType.INTRODUCE> = {
       type,
       txid: t,
       introId,
@@ -227,7 +231,25 @@ const introduce: MessageCodec<MessageOf<typeof MsgType.INTRODUCE>> = {
       observed: readEndpoint(r),
       lan: readEndpointList(r, Limits.MAX_LAN_ENDPOINTS),
     };
+    // The port behaviour is there when more than the auth trailer remains (an older server never
+    // sends it). A truncated copy that loses it still fails its MAC (AuthChannel). Unknown is sent
+    // as no field, so the field saying it is refused: one meaning, one encoding.
+    if (r.remaining > AUTH_TRAILER_BYTES) {
+      const nat = readPortBehaviour(r);
+      if (nat.kind === 'unknown') throw malformed('INTRODUCE port behaviour unknown: trailing bytes');
+      m.nat = nat;
+    }
+    return m;
   },
+};
+
+const natInfo: MessageCodec<MessageOf<typeof MsgType.NAT_INFO>> = {
+  write: (w, m) => {
+    fixed(w, m.txid, Limits.TXID_BYTES, 'txid');
+    fixed(w, m.id, Limits.ID_BYTES, 'id');
+    writePortBehaviour(w, m.nat);
+  },
+  read: (r, type) => ({ type, txid: txid(r), id: id(r), nat: readPortBehaviour(r) }),
 };
 
 /** INTRODUCE_ACK and LEAVE: a transaction id and the sender's id. */
@@ -310,6 +332,7 @@ export const MESSAGE_CODECS: { readonly [T in Message['type']]: MessageCodec<Mes
   [MsgType.INTRODUCE]: introduce,
   [MsgType.INTRODUCE_ACK]: txidAndId<IntroduceAck>(),
   [MsgType.LEAVE]: txidAndId<Leave>(),
+  [MsgType.NAT_INFO]: natInfo,
   [MsgType.ERROR]: error,
   [MsgType.PROBE]: probe,
   [MsgType.PROBE_ACK]: probe,

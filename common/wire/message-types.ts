@@ -1,6 +1,6 @@
 import type { Endpoint } from '../endpoint.js';
-import type { MsgType } from './constants.js';
 import type { PortBehaviour } from '../nat-behaviour.js';
+import type { MsgType } from './constants.js';
 
 /*
  * The shape of every punchline message once decoded (messages.ts is the codec's public face;
@@ -103,7 +103,11 @@ export interface Introduce {
   dhKey: Uint8Array;
   observed: Endpoint;
   lan: Endpoint[];
-  /** How the introduced peer's NAT allocates ports (common/nat-behaviour.ts), when it said. */
+  /**
+   * How the other peer's NAT allocates ports, as it measured and told the server (NAT_INFO).
+   * Absent when unknown, or not sent: the server adds it only for a recipient that itself sent
+   * NAT_INFO (an older peer refuses the longer message; docs/protocol.md).
+   */
   nat?: PortBehaviour;
 }
 export interface IntroduceAck {
@@ -115,6 +119,13 @@ export interface Leave {
   type: typeof MsgType.LEAVE;
   txid: Uint8Array;
   id: Uint8Array;
+}
+/** The sender's port behaviour (peer/nat-probe.ts); answered with KEEPALIVE_ACK. */
+export interface NatInfo {
+  type: typeof MsgType.NAT_INFO;
+  txid: Uint8Array;
+  id: Uint8Array;
+  nat: PortBehaviour;
 }
 export interface ErrorMsg {
   type: typeof MsgType.ERROR;
@@ -168,6 +179,7 @@ export type Message =
   | Introduce
   | IntroduceAck
   | Leave
+  | NatInfo
   | ErrorMsg
   | Probe
   | PortProbe

@@ -28,6 +28,7 @@ export type {
   Introduce,
   IntroduceAck,
   Leave,
+  NatInfo,
   ErrorMsg,
   Probe,
   PortProbe,
@@ -50,6 +51,7 @@ export const AUTHENTICATED_TYPES: ReadonlySet<number> = new Set<number>([
   MsgType.INTRODUCE,
   MsgType.INTRODUCE_ACK,
   MsgType.LEAVE,
+  MsgType.NAT_INFO,
   MsgType.ERROR,
 ]);
 

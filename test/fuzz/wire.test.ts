@@ -12,6 +12,9 @@ import {
   writeEndpointList,
 } from '../../common/wire/endpoint-codec.js';
 import type { Message } from '../../common/wire/messages.js';
+import { MAX_SEQUENTIAL_STEP } from '../../common/nat-behaviour.js';
+import type { PortBehaviour } from '../../common/nat-behaviour.js';
+import { readPortBehaviour, writePortBehaviour } from '../../common/wire/port-behaviour-codec.js';
 import { AUTHENTICATED_TYPES, decode, encode, encodeRelayFrame } from '../../common/wire/messages.js';
 import {
   AUTH_TRAILER_BYTES,
@@ -77,6 +80,19 @@ const key = bytesOf(Limits.KEY_BYTES);
 const sig = bytesOf(Limits.SIG_BYTES);
 const lan = fc.array(endpoint(), { maxLength: Limits.MAX_LAN_ENDPOINTS });
 const name = text(Limits.MAX_NAME_BYTES);
+/** A known port behaviour (what INTRODUCE carries), and any (what NAT_INFO carries). */
+const knownNat: fc.Arbitrary<PortBehaviour> = fc.oneof(
+  fc.record({ kind: fc.constant('consistent' as const), preserved: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('sequential' as const),
+    step: fc
+      .integer({ min: -MAX_SEQUENTIAL_STEP, max: MAX_SEQUENTIAL_STEP - 1 })
+      .map((s) => (s >= 0 ? s + 1 : s)),
+    last: fc.integer({ min: 1, max: 0xffff }),
+  }),
+  fc.constant({ kind: 'random' as const }),
+);
+const anyNat: fc.Arbitrary<PortBehaviour> = fc.oneof(knownNat, fc.constant({ kind: 'unknown' as const }));
 const MESSAGES: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant(MsgType.HELLO), txid }),
   fc.record({
@@ -135,8 +151,10 @@ const MESSAGES: fc.Arbitrary<Message> = fc.oneof(
     dhKey: key,
     observed: endpoint(),
     lan,
+    nat: fc.option(knownNat, { nil: undefined }),
   }),
   fc.record({ type: fc.constantFrom(MsgType.INTRODUCE_ACK, MsgType.LEAVE), txid, id }),
+  fc.record({ type: fc.constant(MsgType.NAT_INFO), txid, id, nat: anyNat }),
   fc.record({
     type: fc.constant(MsgType.ERROR),
     txid,
@@ -238,6 +256,39 @@ describe('fuzz: rendezvous and peer messages (common/wire/messages.ts)', () => {
         if (back) expect(plain(back)).toEqual(plain(bent));
       }),
       2,
+    );
+  });
+});
+
+describe('fuzz: port behaviour (common/wire/port-behaviour-codec.ts)', () => {
+  it('arbitrary bytes read as a valid behaviour or MALFORMED', () => {
+    check(
+      FILE,
+      fc.property(anyBytes(8), (b) => {
+        const nat = decodesOrRefuses(() => readPortBehaviour(new Reader(b)));
+        if (nat?.kind === 'sequential') {
+          expect(nat.step).not.toBe(0);
+          expect(Math.abs(nat.step)).toBeLessThanOrEqual(MAX_SEQUENTIAL_STEP);
+          expect(nat.last).toBeGreaterThan(0);
+        }
+      }),
+    );
+  });
+
+  it('a step or port out of range is refused by the writer (RangeError), never wrapped', () => {
+    const wide = fc.oneof(fc.integer({ min: -300, max: 70_000 }), fc.constantFrom(0.5, NaN, Infinity));
+    check(
+      FILE,
+      fc.property(wide, wide, (step, last) => {
+        const w = new Writer();
+        try {
+          writePortBehaviour(w, { kind: 'sequential', step, last });
+        } catch (e) {
+          expect(e).toBeInstanceOf(RangeError);
+          return;
+        }
+        expect(readPortBehaviour(new Reader(w.finish()))).toEqual({ kind: 'sequential', step, last });
+      }),
     );
   });
 });

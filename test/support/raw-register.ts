@@ -68,14 +68,15 @@ export function lieAboutKeys(
           introId: Uint8Array,
           initiator: boolean,
           other: MemberRecord,
+          to: MemberRecord,
         ) => Message;
       };
     }
   ).introducer;
   const honest = srv.introduction.bind(srv);
   const out = { lies: 0 };
-  srv.introduction = (txid, introId, initiator, other) => {
-    const m = honest(txid, introId, initiator, other);
+  srv.introduction = (txid, introId, initiator, other, to) => {
+    const m = honest(txid, introId, initiator, other, to);
     if (m.type !== MsgType.INTRODUCE || other.idHex !== target()) return m;
     out.lies++;
     return { ...m, ...keys };

@@ -9,6 +9,7 @@ import type { SimNat } from '../../common/net/sim/nat.js';
 import { PeerNode } from '../../peer/peer-node.js';
 import type { PeerEvents, PeerOptions } from '../../peer/peer-node.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
+import type { RendezvousOptions } from '../../rendezvous/server.js';
 
 export const SERVER = { address: '203.0.113.10', port: 7000 };
 export const RELAY_URL = `ws://${SERVER.address}:${SERVER.port}/`;
@@ -33,11 +34,12 @@ export class SimWorld {
   constructor(
     seed = 1,
     readonly relay = false,
+    serverOptions: RendezvousOptions = {},
   ) {
     this.sim = new Simulator({ seed });
     const host = this.sim.addHost('rendezvous', { internetAddress: SERVER.address });
     this.server = new RendezvousServer(
-      { host: SERVER.address, port: SERVER.port },
+      { ...serverOptions, host: SERVER.address, port: SERVER.port },
       {
         network: host.network,
         clock: this.sim.clock,

@@ -71,6 +71,7 @@ export const SAMPLES: Record<string, Message> = {
   },
   INTRODUCE_ACK: { type: MsgType.INTRODUCE_ACK, txid, id },
   LEAVE: { type: MsgType.LEAVE, txid, id },
+  NAT_INFO: { type: MsgType.NAT_INFO, txid, id, nat: { kind: 'sequential', step: 1, last: 40001 } },
   ERROR: { type: MsgType.ERROR, txid, code: 4, message: 'name taken' },
   PROBE: {
     type: MsgType.PROBE,
