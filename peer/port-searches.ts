@@ -19,6 +19,7 @@ export interface PortSearchesComponents {
   logger: Logger;
   randomBytes: (n: number) => Uint8Array;
   network: Network;
+  bindAddress?: string;
   self: Uint8Array;
   counters: SearchCounters;
   /** Our own port behaviour, as measured at registration. */
