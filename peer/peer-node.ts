@@ -324,6 +324,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.emit('connected', this.connectedView(e, ''));
     });
     l.on('closed', (c) => {
+      this.punching.searches.forget(l.id);
       this.emit('disconnected', {
         peer: l.name,
         peerId: l.idHex,

@@ -111,6 +111,13 @@ export class PortSearches {
     return false;
   }
 
+  /** The session with this peer ended: its search, and the socket a found path ran on, go. */
+  forget(peer: Uint8Array): void {
+    const key = toHex(peer);
+    this.byPeer.get(key)?.close();
+    this.byPeer.delete(key);
+  }
+
   close(): void {
     for (const s of this.byPeer.values()) s.close();
     this.byPeer.clear();
