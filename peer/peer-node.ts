@@ -111,6 +111,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       mode: this.opts.mode,
       send: (b, to) => this.send(b, to),
       network: c.network,
+      ...(this.opts.bind !== undefined ? { bindAddress: this.opts.bind } : {}),
       searchCounters: this.stats.search,
       deliver: (d, from, via) => this.demux.onDatagram(d, from, via),
       nat: () => this.natBehaviour,
@@ -323,6 +324,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       this.emit('connected', this.connectedView(e, ''));
     });
     l.on('closed', (c) => {
+      this.punching.searches.forget(l.id);
       this.emit('disconnected', {
         peer: l.name,
         peerId: l.idHex,

@@ -43,6 +43,8 @@ export interface PortSearchComponents {
   logger: Logger;
   randomBytes: (n: number) => Uint8Array;
   network: Network;
+  /** The local address the node's main socket is bound to (undefined: all): search sockets use it too. */
+  bindAddress?: string;
   /** Our own id (PORT_PROBE tags name it as the sender). */
   self: Uint8Array;
   counters: SearchCounters;
@@ -115,7 +117,7 @@ export class PortSearch {
       this.sockets.push(s);
       this.c.counters.sockets++;
       s.onMessage((data, from) => this.onDatagram(data, from, s));
-      s.bind(0).then(
+      s.bind(0, this.c.bindAddress).then(
         () => {
           if (!this.stopped)
             s.send(portProbe(this.intro.introId, this.c.self, this.seq++), this.intro.observed);

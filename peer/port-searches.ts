@@ -19,6 +19,7 @@ export interface PortSearchesComponents {
   logger: Logger;
   randomBytes: (n: number) => Uint8Array;
   network: Network;
+  bindAddress?: string;
   self: Uint8Array;
   counters: SearchCounters;
   /** Our own port behaviour, as measured at registration. */
@@ -108,6 +109,13 @@ export class PortSearches {
   owns(via: DatagramSocket): boolean {
     for (const s of this.byPeer.values()) if (s.owns(via)) return true;
     return false;
+  }
+
+  /** The session with this peer ended: its search, and the socket a found path ran on, go. */
+  forget(peer: Uint8Array): void {
+    const key = toHex(peer);
+    this.byPeer.get(key)?.close();
+    this.byPeer.delete(key);
   }
 
   close(): void {

@@ -37,6 +37,8 @@ export interface PunchOrchestratorComponents {
   send: (bytes: Uint8Array, to: Endpoint) => void;
   /** Port searches (peer/port-searches.ts): sockets come from here, datagrams on them go to `deliver`. */
   network: Network;
+  /** The node's bind address, if any: search sockets bind it too. */
+  bindAddress?: string;
   searchCounters: SearchCounters;
   deliver: (data: Uint8Array, from: Endpoint, via: DatagramSocket) => void;
   /** Our NAT's port behaviour, measured at registration (unknown until then). */
@@ -70,6 +72,7 @@ export class PunchOrchestrator {
       logger: c.logger,
       randomBytes: c.randomBytes,
       network: c.network,
+      ...(c.bindAddress !== undefined ? { bindAddress: c.bindAddress } : {}),
       self: c.identity.id,
       counters: c.searchCounters,
       nat: c.nat,

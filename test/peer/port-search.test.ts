@@ -30,9 +30,11 @@ const intro = (nat: Introduce['nat']): Introduce => ({
 class FakeSocket implements DatagramSocket {
   sent: { data: Uint8Array; to: Endpoint }[] = [];
   closed = false;
+  boundTo: string | undefined = 'unbound';
   handler: ((d: Uint8Array, from: Endpoint) => void) | undefined;
   constructor(readonly port: number) {}
-  bind(): Promise<Endpoint> {
+  bind(_port?: number, address?: string): Promise<Endpoint> {
+    this.boundTo = address;
     return Promise.resolve({ address: '10.0.0.2', port: this.port });
   }
   send(data: Uint8Array, to: Endpoint): void {
@@ -49,7 +51,11 @@ class FakeSocket implements DatagramSocket {
   }
 }
 
-function world(strategy: 'open-sockets' | 'probe-ports', nat: Introduce['nat'] = { kind: 'random' }) {
+function world(
+  strategy: 'open-sockets' | 'probe-ports',
+  nat: Introduce['nat'] = { kind: 'random' },
+  bindAddress?: string,
+) {
   const clock = new VirtualClock();
   const sockets: FakeSocket[] = [];
   const network: Network = {
@@ -69,6 +75,7 @@ function world(strategy: 'open-sockets' | 'probe-ports', nat: Introduce['nat'] =
     logger: silentLogger,
     randomBytes: seededRandom(1),
     network,
+    ...(bindAddress !== undefined ? { bindAddress } : {}),
     self: SELF,
     counters,
     send: (data, to) => main.push({ data, to }),
@@ -100,6 +107,13 @@ describe('PortSearch, open-sockets (our NAT gives every destination a new port)'
     }
     expect(w.main).toHaveLength(0);
     expect(w.counters.sockets).toBe(PORT_SEARCH.sockets);
+  });
+
+  it("binds its sockets to the node's bind address, or to all interfaces like the node", () => {
+    expect(world('open-sockets', undefined, '192.0.2.5').sockets.map((s) => s.boundTo)).toEqual(
+      Array(PORT_SEARCH.socketsPerTick).fill('192.0.2.5'),
+    );
+    expect(world('open-sockets').sockets.every((s) => s.boundTo === undefined)).toBe(true);
   });
 
   it("the peer's PORT_PROBE on one socket makes it the path's socket; the others close at once", async () => {

@@ -131,6 +131,29 @@ describe('symmetric NATs on the simulated network: the port search', () => {
     for (const r of rs) expect(r.portProbes).toBeLessThan(100);
   });
 
+  it('the hard side keeps only the found socket, and closes it when the session ends', async () => {
+    const w = new SimWorld(3, true);
+    try {
+      await w.start();
+      const alice = await w.peer('alice', { behind: w.nat('natA', CONE) });
+      const bob = await w.peer('bob', { behind: w.nat('natB', SYMMETRIC) });
+      const ready = (): boolean =>
+        alice.events.presence.some((e) => e.peers.length === 1) && measured(alice) && measured(bob);
+      expect(await w.run(ready, MEASURE_MS)).toBe(true);
+      const before = bob.host.boundPorts().length;
+      void alice.node.connect('bob').catch(() => {});
+      const direct = (): boolean => bob.events.path.some((e) => e.path === 'direct');
+      expect(await w.run(direct, DIRECT_MS)).toBe(true);
+      expect(bob.node.stats.search).toMatchObject({ opened: 1, found: 1 });
+      await w.run(() => false, 3_000); // the search is over: every other socket closed
+      expect(bob.host.boundPorts().length).toBe(before + 1);
+      await alice.node.close();
+      expect(await w.run(() => bob.host.boundPorts().length === before, 30_000)).toBe(true);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('both symmetric: no search, no spraying; the chat stays on the relay, exactly once', async () => {
     const rs = await seeds(10, SYMMETRIC, SYMMETRIC);
     for (const r of rs) {
