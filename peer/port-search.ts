@@ -156,13 +156,14 @@ export class PortSearch {
    * port in) is answered once, with the same 12 bytes, so the hard side learns it got through.
    */
   onPortProbe(m: PortProbe, from: Endpoint, via: DatagramSocket | undefined): boolean {
-    if (!validPortProbe(m, this.intro.introId, this.intro.id)) return false;
+    if (this.closed || !validPortProbe(m, this.intro.introId, this.intro.id)) return false;
     if (from.address !== this.intro.observed.address) {
       this.c.counters.rejected++;
       return true;
     }
     if (this.strategy === 'probe-ports') {
-      if (this.answers >= PORT_SEARCH.answersPerSearch || this.found) return true;
+      // Answered only while searching: after it, a PORT_PROBE is somebody's late or replayed one.
+      if (this.answers >= PORT_SEARCH.answersPerSearch || this.stopped) return true;
       this.answers++;
       this.c.counters.answered++;
       this.c.send(portProbe(this.intro.introId, this.c.self, this.seq++), from);

@@ -201,6 +201,17 @@ describe("PortSearch, probe-ports (the peer's NAT gives every destination a new 
     expect(w.main.slice(before)).toHaveLength(PORT_SEARCH.answersPerSearch);
   });
 
+  it('a finished search answers no PORT_PROBE, and a closed one takes none', () => {
+    const w = world('probe-ports');
+    w.search.finish(true);
+    const n = w.main.length;
+    const from = { address: OBSERVED.address, port: 51_000 };
+    expect(w.search.onPortProbe(peerProbe(), from, undefined)).toBe(true);
+    expect(w.main).toHaveLength(n);
+    w.search.close();
+    expect(w.search.onPortProbe(peerProbe(), from, undefined)).toBe(false);
+  });
+
   it("a PROBE from a new port of the peer's address ends the search: no more PORT_PROBEs", async () => {
     const w = world('probe-ports');
     await w.flush(40);
