@@ -17,6 +17,11 @@ export interface PeerEntry {
   directTries: number;
   /** Start times of recent punch attempts with this peer (admitAttempt's window). */
   punchStarts: number[];
+  /**
+   * The last punch attempt ran without both sides' port behaviour (one of them had not measured
+   * its NAT yet): the first direct-path retry comes as soon as they will have (RetryLoops).
+   */
+  uninformed: boolean;
   /** How long the open session took to open (its `connected` event's `ms`). */
   openMs: number;
 }
@@ -56,6 +61,7 @@ export class PeerTable {
       directTimer: undefined,
       directTries: 0,
       punchStarts: [],
+      uninformed: false,
       openMs: 0,
     };
     this.peers.set(idHex, e);

@@ -162,6 +162,7 @@ export class PunchOrchestrator {
     }
     const attempt = this.attempt(intro);
     this.searches.start(intro, attempt);
+    e.uninformed = this.c.nat().kind === 'unknown' || intro.nat === undefined;
     // The handshake races on the probed endpoints and the relay (PeerLink.begin).
     if (verdict === 'new-session') link.begin(attempt.probed, this.c.udp()?.rttMs);
     let result: PunchResult;

@@ -18,6 +18,13 @@ export const RECONNECT_BACKOFF = { initialMs: 1_000, maxMs: 30_000, factor: 2, j
  */
 export const DIRECT_RETRY = { initialMs: 5_000, maxMs: 60_000, factor: 2, jitter: 0.2 };
 
+/**
+ * The first retry after an attempt made before both peers had measured their NAT's port
+ * behaviour (peer/nat-probe.ts gives up after 1.5 s): by then they have, and the introduction
+ * tells whether a port search can find what plain punching could not.
+ */
+export const UNINFORMED_RETRY_MS = 2_000;
+
 export interface RetryLoopsComponents {
   clock: Clock;
   logger: Logger;
@@ -71,7 +78,9 @@ export class RetryLoops {
   scheduleDirect(e: PeerEntry): void {
     const l = e.link;
     if (this.closed || e.directTimer || this.c.mode !== 'auto' || !l.session?.isInitiator) return;
-    const delay = backoffDelay(e.directTries++, DIRECT_RETRY, unitDraw(this.c.randomBytes));
+    const backoff = backoffDelay(e.directTries++, DIRECT_RETRY, unitDraw(this.c.randomBytes));
+    const delay = e.uninformed ? Math.min(backoff, UNINFORMED_RETRY_MS) : backoff;
+    e.uninformed = false;
     e.directTimer = this.c.clock.setTimeout(() => {
       e.directTimer = undefined;
       this.retryDirect(e);

@@ -154,6 +154,37 @@ describe('symmetric NATs on the simulated network: the port search', () => {
     }
   });
 
+  it('a chat started before the peers measured their NATs goes direct as soon as they have, not at the next retry', async () => {
+    const times: number[] = [];
+    for (let seed = 1; seed <= 10; seed++) {
+      const w = new SimWorld(seed, true);
+      try {
+        await w.start();
+        const alice = await w.peer('alice', { behind: w.nat('natA', CONE) });
+        await w.peer('bob', { behind: w.nat('natB', SYMMETRIC) });
+        // Connect the moment alice sees bob, whatever either knows of its NAT yet.
+        expect(await w.run(() => alice.events.presence.some((e) => e.peers.length === 1), MEASURE_MS)).toBe(
+          true,
+        );
+        const t0 = w.sim.clock.now();
+        let at: number | undefined;
+        alice.node.on('path', (e) => {
+          if (e.path === 'direct') at ??= w.sim.clock.now();
+        });
+        void alice.node.connect('bob').catch(() => {});
+        await w.run(() => at !== undefined, DIRECT_MS);
+        times.push(at === undefined ? Infinity : at - t0);
+      } finally {
+        await w.close();
+      }
+    }
+    console.log(`port search, connect before measuring: ${times.join(', ')} ms`);
+    // The first direct-path retry on the relay would come after 5 s (DIRECT_RETRY): the search
+    // runs at the one after 2 s (UNINFORMED_RETRY_MS). Seed 4 is the search's tail: no hit in
+    // its 1,500 probes (40 seeds: 39 direct, 2.0-4.6 s).
+    expect(times.filter((t) => t < 5_000).length).toBeGreaterThanOrEqual(9);
+  });
+
   it('both symmetric: no search, no spraying; the chat stays on the relay, exactly once', async () => {
     const rs = await seeds(10, SYMMETRIC, SYMMETRIC);
     for (const r of rs) {
