@@ -14,6 +14,8 @@
  *     BENCH_ONLY=flood runs this one alone.
  *  4. The transport: punchline's session vs TCP vs hyperdht (test/bench/transport.ts);
  *     BENCH_ONLY=transport runs it alone.
+ *  5. Symmetric NATs in the real-NAT lab (root only): time to a direct path, punchline vs
+ *     hyperdht (test/bench/nat.ts); BENCH_ONLY=nat runs it alone.
  *
  * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
  * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
@@ -29,6 +31,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { journalBench } from './journal.js';
+import { natBench } from './nat.js';
 import { transportBench } from './transport.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -361,10 +364,11 @@ async function floodOnly(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_ONLY=journal, =flood or =transport runs only that section.
+  // BENCH_ONLY=journal, =flood, =transport or =nat runs only that section.
   if (process.env.BENCH_ONLY === 'journal') return journal();
   if (process.env.BENCH_ONLY === 'flood') return floodOnly();
   if (process.env.BENCH_ONLY === 'transport') return transportBench();
+  if (process.env.BENCH_ONLY === 'nat') return natBench(); // root only: the real-NAT lab
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
@@ -445,6 +449,7 @@ async function main(): Promise<void> {
   );
   await journal();
   await transportBench(); // test/bench/transport.ts
+  await natBench(); // test/bench/nat.ts; one line saying why when the lab is unavailable
 }
 
 main().catch((e: unknown) => {
