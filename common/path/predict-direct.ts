@@ -44,7 +44,14 @@ export function portSearchFinds(a: NatType, b: NatType): boolean {
  *   the port.
  */
 export function predictDirect(a: NatType, b: NatType): boolean {
-  if (portSearchFinds(a, b)) return true;
+  return portSearchFinds(a, b) || plainPunchFinds(a, b);
+}
+
+/**
+ * Does plain punching alone (the rules above, without the port search) open the path? Tools
+ * that say how a path opens (`punchline nat-check`, `punchline demo`) tell the search apart.
+ */
+export function plainPunchFinds(a: NatType, b: NatType): boolean {
   const easyA = a.mapping === 'endpoint-independent';
   const easyB = b.mapping === 'endpoint-independent';
   if (easyA && easyB) return true;
