@@ -51,7 +51,7 @@ function meaning(o: Outcome, c: SummaryContext): string {
     return (
       `${whyDirect(a, b)} ` +
       (o.relayedFirst
-        ? 'The relay carried the first messages while they tried; since the move the server carries nothing: '
+        ? 'The relay carried the session at first, while they tried; since the move the server carries nothing: '
         : 'After the introduction the server carried nothing: ') +
       `the chat goes straight between alice and bob, encrypted` +
       (a.kind === 'none' && b.kind === 'none'

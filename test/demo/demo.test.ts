@@ -149,7 +149,7 @@ describe('punchline demo on the simulated network', () => {
       ['theory', /a direct path predicted, and it opened/],
       [
         'meaning',
-        /they searched: bob opened up to 256 sockets.*The relay carried the first messages while they tried/,
+        /they searched: bob opened up to 256 sockets.*The relay carried the session at first, while they tried/,
       ],
     ];
     let at = 0;
