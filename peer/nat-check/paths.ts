@@ -28,7 +28,7 @@ const SEARCH_S = ((PORT_SEARCH.probes / PORT_SEARCH.probesPerTick) * PORT_SEARCH
 /** How a direct path opens when only a port search finds it (common/path/port-strategy.ts). */
 export const BY_PORT_SEARCH =
   `by a port search: the side whose NAT gives every destination a new port opens ${PORT_SEARCH.sockets} ` +
-  `of them, the other probes random ports until one gets in (up to ${SEARCH_S} s)`;
+  `of them, the other probes random ports until one gets in, within ${SEARCH_S} s`;
 
 /**
  * Direct or relay against each remote kind. Every NAT type consistent with the findings is
