@@ -2,6 +2,7 @@ import type { ErrorCode } from '../common/errors.js';
 import type { SessionStats } from '../common/session/stats.js';
 import type { PathKind } from './peer-link.js';
 import type { PunchResult, PunchTrace } from './puncher.js';
+import type { SearchTrace } from './port-search.js';
 import type { ServerState } from './rendezvous-client.js';
 import type { BulkRecord } from './bulk-record.js';
 
@@ -113,8 +114,8 @@ export interface PeerEvents extends Record<string, unknown> {
   server: { state: ServerState };
   /** The server closed the relay stream; `reason` as the stream reports it (the close frame's text). */
   'server-closed': { reason: string };
-  /** Every step of hole punching, for narration (`punchline demo`) and debugging. */
-  trace: { peer: string } & PunchTrace;
+  /** Every step of hole punching and of a port search, for narration (`punchline demo`) and debugging. */
+  trace: { peer: string } & (PunchTrace | SearchTrace);
 }
 
 /** How a PeerNode's parts raise its events. */

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
-import { sameEndpoint } from '../common/net/types.js';
+import { endpointKey, sameEndpoint } from '../common/net/types.js';
 import { PORT_SEARCH, type PortStrategy, searchPorts } from '../common/path/port-strategy.js';
 import { portProbe, validPortProbe } from './port-probe.js';
 import type { Introduce, PortProbe } from '../common/wire/messages.js';
@@ -38,6 +38,38 @@ export const newSearchCounters = (): SearchCounters => ({
   rejected: 0,
 });
 
+/**
+ * What a port search does, for `punchline demo` and debug logs (the node's `trace` event, beside
+ * PunchTrace): its start with its budget, the hit, and its end. `ms` counts from its start.
+ */
+export type SearchTrace =
+  | {
+      type: 'search';
+      strategy: Exclude<PortStrategy, 'plain'>;
+      /** The budget: sockets to open (open-sockets) or PORT_PROBEs to send (probe-ports), and how fast. */
+      budget: number;
+      perSecond: number;
+      /** probe-ports towards a NAT that counts up: predicted ports go first. */
+      predicted: boolean;
+    }
+  | {
+      type: 'search-hit';
+      strategy: Exclude<PortStrategy, 'plain'>;
+      /** Where the peer's packet came from (probe-ports: the port of the peer's NAT that was hit). */
+      from: string;
+      sockets: number;
+      portProbes: number;
+      ms: number;
+    }
+  | {
+      type: 'search-end';
+      found: boolean;
+      superseded: boolean;
+      sockets: number;
+      portProbes: number;
+      ms: number;
+    };
+
 export interface PortSearchComponents {
   clock: Clock;
   logger: Logger;
@@ -54,6 +86,8 @@ export interface PortSearchComponents {
   deliver: (data: Uint8Array, from: Endpoint, via: DatagramSocket) => void;
   /** A socket (undefined: the main one) has a mapping the peer reaches: probe the peer from it now. */
   opened: (via: DatagramSocket | undefined) => void;
+  /** Called at the search's start, hit and end (optional). */
+  trace?: (e: SearchTrace) => void;
 }
 
 /**
@@ -79,6 +113,9 @@ export class PortSearch {
   private seq = 0;
   private sent = 0;
   private answers = 0;
+  /** Sockets opened by this search (closed ones too), for the trace. */
+  private socketsOpened = 0;
+  private readonly startedAt: number;
   private stopped = false;
   private closed = false;
   /** The socket the path found runs on (undefined with `found`: the main socket). */
@@ -90,11 +127,21 @@ export class PortSearch {
     readonly strategy: Exclude<PortStrategy, 'plain'>,
     private readonly c: PortSearchComponents,
   ) {
+    this.startedAt = c.clock.now();
     if (strategy === 'open-sockets') c.counters.opened++;
     else {
       c.counters.swept++;
       this.ports = searchPorts(intro.nat ?? { kind: 'unknown' }, c.randomBytes);
     }
+    const open = strategy === 'open-sockets';
+    const perTick = open ? PORT_SEARCH.socketsPerTick : PORT_SEARCH.probesPerTick;
+    c.trace?.({
+      type: 'search',
+      strategy,
+      budget: open ? PORT_SEARCH.sockets : PORT_SEARCH.probes,
+      perSecond: (perTick * 1000) / PORT_SEARCH.tickMs,
+      predicted: !open && intro.nat?.kind === 'sequential',
+    });
     this.tick();
   }
 
@@ -115,6 +162,7 @@ export class PortSearch {
     for (let i = 0; i < PORT_SEARCH.socketsPerTick && this.sockets.length < PORT_SEARCH.sockets; i++) {
       const s = this.c.network.createUdpSocket();
       this.sockets.push(s);
+      this.socketsOpened++;
       this.c.counters.sockets++;
       s.onMessage((data, from) => this.onDatagram(data, from, s));
       s.bind(0, this.c.bindAddress).then(
@@ -173,7 +221,7 @@ export class PortSearch {
       this.c.counters.rejected++;
       return true;
     }
-    this.claim(via);
+    this.claim(via, from);
     return true;
   }
 
@@ -186,17 +234,37 @@ export class PortSearch {
     if (this.strategy !== 'probe-ports' || this.found) return;
     if (from.address !== this.intro.observed.address || from.port === this.intro.observed.port) return;
     this.found = true;
+    this.traceHit(from);
     this.finish();
   }
 
-  /** A valid punch message came in on `via` (undefined: the main socket): that socket carries the path. */
-  claim(via: DatagramSocket | undefined): void {
+  /**
+   * A valid punch message came in on `via` (undefined: the main socket), from `from`: that
+   * socket carries the path.
+   */
+  claim(via: DatagramSocket | undefined, from?: Endpoint): void {
     if (this.found || this.closed) return;
     if (via && !this.sockets.includes(via)) return;
     this.found = true;
     this.winner = via;
+    this.traceHit(from);
     this.finish();
     this.c.opened(via);
+  }
+
+  private get ms(): number {
+    return this.c.clock.now() - this.startedAt;
+  }
+
+  private traceHit(from: Endpoint | undefined): void {
+    this.c.trace?.({
+      type: 'search-hit',
+      strategy: this.strategy,
+      from: from ? endpointKey(from) : '?',
+      sockets: this.socketsOpened,
+      portProbes: this.sent,
+      ms: this.ms,
+    });
   }
 
   /** Does `s` belong to this search? */
@@ -220,6 +288,14 @@ export class PortSearch {
     this.timer = undefined;
     for (const s of [...this.sockets]) if (s !== this.winner) this.drop(s);
     this.c.counters[this.found ? 'found' : pathFound ? 'superseded' : 'failed']++;
+    this.c.trace?.({
+      type: 'search-end',
+      found: this.found,
+      superseded: !this.found && pathFound,
+      sockets: this.socketsOpened,
+      portProbes: this.sent,
+      ms: this.ms,
+    });
   }
 
   private drop(s: DatagramSocket): void {

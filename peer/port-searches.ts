@@ -6,7 +6,7 @@ import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
 import { admitSearch, portStrategy, type SearchHistory } from '../common/path/port-strategy.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce, PortProbe } from '../common/wire/messages.js';
-import { PortSearch, type SearchCounters } from './port-search.js';
+import { PortSearch, type SearchCounters, type SearchTrace } from './port-search.js';
 import type { PunchAttempt } from './puncher.js';
 
 /** Searches running at once per node: 2 x 256 sockets at most, one search's probes at 500 a second each. */
@@ -26,6 +26,8 @@ export interface PortSearchesComponents {
   nat: () => PortBehaviour;
   send: (bytes: Uint8Array, to: Endpoint) => void;
   deliver: (data: Uint8Array, from: Endpoint, via: DatagramSocket) => void;
+  /** Each search's steps, with the peer's name (optional). */
+  trace?: (peer: string, e: SearchTrace) => void;
 }
 
 /**
@@ -57,6 +59,7 @@ export class PortSearches {
     const search = new PortSearch(intro, strategy, {
       ...this.c,
       opened: () => attempt.probeNow(intro.observed),
+      trace: (t) => this.c.trace?.(intro.name, t),
     });
     if (strategy === 'probe-ports') attempt.hurry();
     this.byPeer.set(key, search);
@@ -101,7 +104,7 @@ export class PortSearches {
    */
   heard(peer: Uint8Array, from: Endpoint, via: DatagramSocket | undefined): void {
     const s = this.byPeer.get(toHex(peer));
-    if (via) s?.claim(via);
+    if (via) s?.claim(via, from);
     else s?.heard(from);
   }
 

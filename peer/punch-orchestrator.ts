@@ -12,10 +12,10 @@ import type { Introduce, Probe } from '../common/wire/messages.js';
 import type { EmitPeerEvent } from './peer-events.js';
 import type { IntroVerdict, PathMode, PeerLink } from './peer-link.js';
 import type { PeerEntry, PeerTable } from './peer-table.js';
-import type { SearchCounters } from './port-search.js';
+import type { SearchCounters, SearchTrace } from './port-search.js';
 import { PortSearches } from './port-searches.js';
 import { PunchAttempt, validProbe } from './puncher.js';
-import type { PunchCounters, PunchOptions, PunchResult } from './puncher.js';
+import type { PunchCounters, PunchOptions, PunchResult, PunchTrace } from './puncher.js';
 import type { RendezvousClient } from './rendezvous-client.js';
 import { RetryLoops } from './retry-loops.js';
 
@@ -78,6 +78,7 @@ export class PunchOrchestrator {
       nat: c.nat,
       send: c.send,
       deliver: c.deliver,
+      trace: (peer, t) => this.trace(peer, t),
     });
     this.retries = new RetryLoops({
       clock: c.clock,
@@ -215,10 +216,7 @@ export class PunchOrchestrator {
         heard: (from) => this.c.table.get(toHex(intro.id))?.link.probeHeard(from),
         counters: this.c.counters,
         limited: (what, fields) => this.limitBit(what, fields),
-        trace: (t) => {
-          this.c.logger.debug('punch step', { peer: intro.name, ...t });
-          this.c.emit('trace', { peer: intro.name, ...t });
-        },
+        trace: (t) => this.trace(intro.name, t),
       },
       this.c.options,
     );
@@ -229,6 +227,12 @@ export class PunchOrchestrator {
       lan: intro.lan.map(endpointKey),
     });
     return attempt;
+  }
+
+  /** A step of a punch attempt or a port search: a debug log line and the `trace` event. */
+  private trace(peer: string, t: PunchTrace | SearchTrace): void {
+    this.c.logger.debug('punch step', { peer, ...t });
+    this.c.emit('trace', { peer, ...t });
   }
 
   /** Punching found no path: stay on the relay and retry later, or (no relay) report the failure and throw. */

@@ -9,10 +9,27 @@ import type { NatBehaviour, NatType } from '../nat-behaviour.js';
 const admitsUnknownPort = (f: NatBehaviour): boolean => f !== 'address-and-port-dependent';
 
 /**
- * Can two peers behind these NATs (different NATs, each with one public address, no port
- * prediction) open a direct UDP path with punchline's method: both probe each other's
- * server-reflexive endpoint at once, answer every probe where it came from, and probe that
- * source back (a peer-reflexive triggered check)?
+ * Does a port search (common/path/port-strategy.ts) run between these two, and find a path? It
+ * needs one side whose mapping keeps its port (the fixed target) and one whose NAT gives every
+ * destination *port* a new one: the peer measures that against the rendezvous's two ports, and
+ * only address-and-port-dependent mapping shows there (an address-dependent NAT keeps one
+ * mapping towards both ports of the one server address, so it looks endpoint-independent and
+ * gets plain punching). The search then lands on one of the mappings the hard side opened
+ * towards the easy side's endpoint, which both filters admit whatever their kind: each side has
+ * sent to the other's endpoint. With the budget's odds: 99.7 % (docs/nat-traversal.md).
+ */
+export function portSearchFinds(a: NatType, b: NatType): boolean {
+  const searchable = (easy: NatType, hard: NatType): boolean =>
+    easy.mapping === 'endpoint-independent' && hard.mapping === 'address-and-port-dependent';
+  return searchable(a, b) || searchable(b, a);
+}
+
+/**
+ * Can two peers behind these NATs (different NATs, each with one public address) open a direct
+ * UDP path with punchline's method: both probe each other's server-reflexive endpoint at once,
+ * answer every probe where it came from, and probe that source back (a peer-reflexive triggered
+ * check); and, when one side keeps its port and the other's NAT gives every destination a new
+ * one, the port search (portSearchFinds)?
  *
  * - Both endpoint-independent mapping: yes, whatever the filtering. Each side's probe leaves
  *   from the very endpoint the other is probing, so each outbound probe opens the door the
@@ -27,6 +44,14 @@ const admitsUnknownPort = (f: NatBehaviour): boolean => f !== 'address-and-port-
  *   the port.
  */
 export function predictDirect(a: NatType, b: NatType): boolean {
+  return portSearchFinds(a, b) || plainPunchFinds(a, b);
+}
+
+/**
+ * Does plain punching alone (the rules above, without the port search) open the path? Tools
+ * that say how a path opens (`punchline nat-check`, `punchline demo`) tell the search apart.
+ */
+export function plainPunchFinds(a: NatType, b: NatType): boolean {
   const easyA = a.mapping === 'endpoint-independent';
   const easyB = b.mapping === 'endpoint-independent';
   if (easyA && easyB) return true;

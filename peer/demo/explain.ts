@@ -1,6 +1,6 @@
 /**
  * Plain-language explanations of why a pair of NATs does or does not let a direct path open,
- * following the three rules of predictDirect (common/path/predict-direct.ts) and
+ * following the rules of predictDirect and portSearchFinds (common/path/predict-direct.ts) and
  * docs/nat-traversal.md, for someone who has never heard of NATs.
  */
 import type { NatBehaviour } from '../../common/nat-behaviour.js';
@@ -78,6 +78,14 @@ export function whyDirect(a: SideFacts, b: SideFacts): string {
   }
   if (hard(a.kind) !== hard(b.kind)) {
     const [h, e] = hard(a.kind) ? [a, b] : [b, a];
+    if (filtering(e.kind) === 'address-and-port-dependent')
+      return (
+        `${remaps(h)}, and ${admits(e)}. Both measured their routers when they registered, so they ` +
+        `searched: ${h.who} opened up to 256 sockets, each sending one small probe to ${e.who}, so its ` +
+        `router holds 256 ports open for ${e.who}; ${e.who} sent small probes to random ports of ` +
+        `${h.who}'s address until one landed on an open one (the "birthday paradox": 256 of 64,512 ports, ` +
+        `half the time within 174 probes). ${h.who} probed back from that socket: the path.`
+      );
     return (
       `${remaps(h)}. But ${admits(e)}, so ${h.who}'s probe got in anyway. ${e.who} answered it and ` +
       `probed that new port back (a "peer-reflexive" candidate): that opened the path.`

@@ -22,7 +22,7 @@ Options:
                    restricted  restricted cone (EIM/ADF)
                    symmetric   symmetric (APDM/APDF, random ports), many mobile networks
                    none        no NAT: a public address
-                 e.g. --nat cone,symmetric shows a pair that cannot punch through
+                 e.g. --nat cone,symmetric shows a port search, symmetric,symmetric the relay
   --loss P       share of packets lost on alice's and bob's links to the internet, both
                  ways, 0 to 0.5 (default 0)
   --delay MS     one-way delay of each internet link, 0 to 2000 ms (default ${DEFAULT_DELAYS.alice} ms alice,
@@ -39,7 +39,7 @@ Options:
 Examples:
   punchline demo
   punchline demo --nat cone,symmetric
-  punchline demo --nat cone,symmetric --no-relay
+  punchline demo --nat symmetric,symmetric --no-relay
   punchline demo --loss 0.2 --delay 40
   sudo npx punchline demo --real --nat cone,symmetric
 `;

@@ -3,13 +3,14 @@
  * run (scenario.ts) and the real-NAT one (real.ts) alike: each step is one plain sentence for
  * someone who has never heard of NATs, with the technical detail under it. What it remembers
  * is in story.ts; what it says about each kind of event is in tell-setup.ts, tell-punch.ts and
- * tell-session.ts.
+ * tell-session.ts, and the port search in tell-search.ts.
  */
 import type { DemoEvent, DemoEventOf } from './events.js';
 import { Story } from './story.js';
 import * as setup from './tell-setup.js';
 import * as punch from './tell-punch.js';
 import * as session from './tell-session.js';
+import * as search from './tell-search.js';
 
 type Teller<T extends DemoEvent['type']> = (s: Story, e: DemoEventOf<T>) => string[];
 
@@ -31,6 +32,9 @@ const TELLERS: { [T in DemoEvent['type']]: Teller<T> } = {
   answer: punch.tellAnswer,
   chosen: punch.tellChosen,
   'punch-failed': punch.tellPunchFailed,
+  search: search.tellSearch,
+  'search-hit': search.tellSearchHit,
+  'search-end': search.tellSearchEnd,
   drop: punch.tellDrop,
   connected: session.tellConnected,
   path: session.tellPath,

@@ -151,6 +151,38 @@ export class RealWatch {
       case 'failed':
         s.failed = str(e.reason);
         return this.tell({ t, type: 'punch-failed', peer: w, reason: s.failed });
+      case 'search':
+        return this.tell({
+          t,
+          type: 'search',
+          peer: w,
+          strategy: e.strategy === 'open-sockets' ? 'open-sockets' : 'probe-ports',
+          budget: Number(e.budget),
+          perSecond: Number(e.perSecond),
+          predicted: Boolean(e.predicted),
+        });
+      case 'search-hit':
+        return this.tell({
+          t,
+          type: 'search-hit',
+          peer: w,
+          strategy: e.strategy === 'open-sockets' ? 'open-sockets' : 'probe-ports',
+          from: str(e.from),
+          sockets: Number(e.sockets),
+          portProbes: Number(e.portProbes),
+          ms: Number(e.ms),
+        });
+      case 'search-end':
+        return this.tell({
+          t,
+          type: 'search-end',
+          peer: w,
+          found: Boolean(e.found),
+          superseded: Boolean(e.superseded),
+          sockets: Number(e.sockets),
+          portProbes: Number(e.portProbes),
+          ms: Number(e.ms),
+        });
     }
   }
 
@@ -186,6 +218,7 @@ export class RealWatch {
         ? { punchMs: Object.fromEntries(chosen.map((w) => [w, this.peers[w].chosen!.ms])) }
         : {}),
       ...(a.connected ? { sessionMs: a.connected.ms } : {}),
+      ...(direct && a.connected?.path === 'relay' ? { relayedFirst: true } : {}),
       probes: { alice: a.probes, bob: b.probes },
       probesIn: { alice: a.probesIn, bob: b.probesIn },
       refused: 0,

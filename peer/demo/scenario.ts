@@ -12,6 +12,7 @@ import { natLabel } from '../../common/nat-behaviour.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
 import { PeerNode } from '../peer-node.js';
 import { PUNCH_DEFAULTS } from '../puncher.js';
+import type { SearchTrace } from '../port-search.js';
 import type { CandidateKind } from '../../common/path/candidates.js';
 import type { DemoEvent, Outcome, Side, Topology, Who } from './events.js';
 import { MESSAGE_TEXT, PEERS, other } from './events.js';
@@ -71,6 +72,10 @@ interface Peer {
   chosen?: { remote: string; kind: CandidateKind; ms: number };
   punchDone: boolean;
   probes: number;
+  /** This side's port search, if one ran: its last hit and end. */
+  search?: { sockets: number; portProbes: number; found: boolean; hitMs?: number };
+  /** The path the session first opened on. */
+  firstPath?: string;
 }
 
 /** Run the whole story; events go to `emit` as they happen; resolves with the outcome. */
@@ -309,9 +314,31 @@ function finish(w: World, outcome: Outcome, msg: Message): Outcome {
   if (chosen.length > 0) outcome.punchMs = Object.fromEntries(chosen.map((who) => [who, p(who).chosen!.ms]));
   if (outcome.path === 'direct') outcome.kind = (a.chosen ?? p('bob').chosen)?.kind;
   if (msg.rttMs !== undefined) outcome.rttMs = msg.rttMs;
+  if (a.firstPath === 'relay' && outcome.path === 'direct') outcome.relayedFirst = true;
+  const searched = PEERS.map((who) => p(who).search).filter((x) => x !== undefined);
+  if (searched.length > 0) {
+    const hits = searched.map((x) => x.hitMs).filter((x) => x !== undefined);
+    outcome.search = {
+      sockets: Math.max(...searched.map((x) => x.sockets)),
+      portProbes: Math.max(...searched.map((x) => x.portProbes)),
+      found: searched.some((x) => x.found),
+      ...(hits.length > 0 ? { hitMs: Math.min(...hits) } : {}),
+    };
+  }
   outcome.probes = { alice: p('alice').probes, bob: p('bob').probes };
   outcome.endMs = w.now();
   return outcome;
+}
+
+/** Keep a side's port search figures for the summary (the latest search's). */
+function noteSearch(me: Peer, e: SearchTrace): void {
+  if (e.type === 'search') me.search = { sockets: 0, portProbes: 0, found: false };
+  else if (me.search) {
+    me.search.sockets = e.sockets;
+    me.search.portProbes = e.portProbes;
+    if (e.type === 'search-hit') me.search.hitMs = e.ms;
+    else me.search.found = e.found;
+  }
 }
 
 /** Turn one peer's events into DemoEvent values and keep the state the story's acts wait on. */
@@ -348,12 +375,18 @@ function subscribe(me: Peer, emit: Emit, now: () => number, msg: Message): void 
       case 'failed':
         me.punchDone = true;
         return emit({ t, type: 'punch-failed', peer: who, reason: e.reason });
+      case 'search':
+      case 'search-hit':
+      case 'search-end':
+        noteSearch(me, e);
+        return emit({ ...e, t, peer: who });
     }
   });
   n.on('connected', (e) => {
     // `path` is 'direct' today; the relay fallback adds 'relay'. Read it as plain text.
     const path: string = e.path;
     me.connected = { path, remote: e.remote, ms: e.ms };
+    me.firstPath ??= path;
     emit({ t: now(), type: 'connected', peer: who, path, remote: e.remote, ms: e.ms });
   });
   // Announced by the relay fallback: {peer, path: 'relay' | 'direct', remote}. Read defensively.

@@ -31,6 +31,11 @@ export class Story {
   readonly newPortSeen: Partial<Record<Who, string>> = {};
   /** Peers whose session has run over the relay. */
   readonly relayed = new Set<Who>();
+  /** Each peer's latest port search, and its hit (tell-search.ts). */
+  readonly searches: Partial<Record<Who, DemoEventOf<'search'>>> = {};
+  readonly searchHits: Partial<Record<Who, DemoEventOf<'search-hit'>>> = {};
+  /** Peers introduced again (a retry of the direct path), in the simulated run. */
+  readonly reintroduced = new Set<Who>();
   /** Peers introduced to the other (--real tells the introduction on its own). */
   readonly introduced = new Set<Who>();
   private readonly told = new Set<string>();

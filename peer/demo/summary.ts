@@ -49,8 +49,11 @@ function meaning(o: Outcome, c: SummaryContext): string {
     );
   if (o.path === 'direct')
     return (
-      `${whyDirect(a, b)} After the introduction the server carried nothing: the chat goes straight between ` +
-      `alice and bob, encrypted` +
+      `${whyDirect(a, b)} ` +
+      (o.relayedFirst
+        ? 'The relay carried the session at first, while they tried; since the move the server carries nothing: '
+        : 'After the introduction the server carried nothing: ') +
+      `the chat goes straight between alice and bob, encrypted` +
       (a.kind === 'none' && b.kind === 'none'
         ? '.'
         : `, and a keepalive every few seconds holds the router${a.kind === 'none' || b.kind === 'none' ? "'s mapping" : "s' mappings"} open.`)
@@ -61,6 +64,12 @@ function meaning(o: Outcome, c: SummaryContext): string {
   if (o.path === 'relay')
     return `${why} So the relay carried the chat: the rendezvous forwarded the encrypted packets, which it cannot read.`;
   return `${why} ${RELAY_EXPLAINED} This run had no relay (--no-relay), so these two peers could not chat; without the flag the relay carries the chat.`;
+}
+
+function searchText(x: NonNullable<Outcome['search']>): string {
+  const figures = `${x.sockets} sockets opened, ${x.portProbes.toLocaleString('en-US')} port probes sent`;
+  if (!x.found) return `${figures}; none landed`;
+  return x.hitMs !== undefined ? `${figures}; a hit after ${ms(x.hitMs)}` : `${figures}; found the path`;
 }
 
 /**
@@ -91,7 +100,7 @@ export function summaryLines(o: Outcome, c: SummaryContext): string[] {
       ...row(
         'time to direct',
         sides.map((w) => `${w} ${o.punchMs![w]} ms`).join(', ') +
-          ' after the introduction' +
+          (o.relayedFirst ? ' after the introduction that found it' : ' after the introduction') +
           (o.sessionMs !== undefined ? `; encrypted session open after ${o.sessionMs} ms` : ''),
       ),
     );
@@ -101,6 +110,7 @@ export function summaryLines(o: Outcome, c: SummaryContext): string[] {
     ? `got through the routers: alice ${o.probesIn.alice}, bob ${o.probesIn.bob}`
     : `refused by routers: ${o.refused}, lost on links: ${o.lost}`;
   lines.push(...row('probes sent', `alice ${o.probes.alice}, bob ${o.probes.bob} (${fate})`));
+  if (o.search) lines.push(...row('port search', searchText(o.search)));
   lines.push(...row('round trip', roundTrip(o, c)));
   lines.push(...row('theory', theory(o, c)));
   lines.push(...row('ended at', `+${o.endMs.toFixed(1)} ms`));

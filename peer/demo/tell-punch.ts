@@ -99,6 +99,19 @@ export function flushRound(s: Story): Lines {
         (s.behind(who) ? ` Each probe also opens ${who}'s router for replies from that address.` : ''),
       detail,
     );
+  // A round starting over at probe #0: a new punch attempt, from a new introduction.
+  if (first.seq === 0) {
+    if (s.reintroduced.has(who))
+      // Told with the port search that started first (tell-search.ts).
+      return step(first.t, `${who} also probes ${other(who)} the plain way, beside the search.`, detail);
+    s.reintroduced.add(who);
+    return step(
+      first.t,
+      `${who} gets a new introduction to ${other(who)} and punches again: while the relay carries the chat, ` +
+        `the direct path is retried every few seconds.`,
+      detail,
+    );
+  }
   if (n <= ROUNDS_TOLD) return step(first.t, `${who} probes again (round ${n}).`, detail);
   if (n === ROUNDS_TOLD + 1)
     return step(
@@ -126,6 +139,14 @@ export function tellProbeIn(s: Story, e: DemoEventOf<'probe-in'>): Lines {
   const seen = s.registered[them];
   if (s.topo?.[them].routerPublic === e.from.replace(/:\d+$/, '') && seen !== undefined && e.from !== seen)
     s.newPortSeen[them] = e.from;
+  const hit = s.searchHits[e.peer];
+  if (hit?.strategy === 'probe-ports' && hit.from === e.from && s.once(`probe-in search ${e.peer}`))
+    return step(
+      e.t,
+      `${e.peer}'s router lets that probe in: ${e.peer} had just sent a probe to that very port. ${e.peer} ` +
+        `answers it.`,
+      `probe from ${e.from} (found by the port search)`,
+    );
   if (!s.once(`probe-in ${e.peer} ${e.known}`)) return [];
   if (e.known)
     return step(
@@ -163,7 +184,7 @@ export function tellChosen(s: Story, e: DemoEventOf<'chosen'>): Lines {
       (e.kind === 'peer-reflexive'
         ? `a new port of ${other(e.peer)}'s router, where the probes really came from`
         : s.whose(e.remote)) +
-      `), ${e.ms} ms after the introduction`,
+      `), ${e.ms} ms after the ${s.reintroduced.has(e.peer) ? 'new ' : ''}introduction`,
   );
 }
 

@@ -3,6 +3,7 @@
  * the notes on what the check could not tell. classify.ts decides; this says it.
  */
 import { endpointKey } from '../../common/net/types.js';
+import { lostIfAddressDependent } from './paths.js';
 import type {
   FilteringFinding,
   Finding,
@@ -90,11 +91,16 @@ export function notesOn(
         : 'Address-dependent and address-and-port-dependent mapping are not told apart here; for hole punching ' +
             'they are alike: a new public port per destination ("symmetric").',
     );
-  if (mapping === 'endpoint-independent' && nat === 'yes')
+  if (mapping === 'endpoint-independent' && nat === 'yes') {
+    const lost = lostIfAddressDependent(filtering);
     notes.push(
       'With one server address, endpoint-independent mapping cannot be told from address-dependent mapping (a new ' +
-        'port only per destination address; rare in practice): the predictions assume endpoint-independent.',
+        'port only per destination address; rare in practice): the predictions assume endpoint-independent' +
+        (lost.length > 0
+          ? `; an address-dependent one would take the relay with ${lost.join(' and ')} peers.`
+          : '.'),
     );
+  }
   if (filtering === 'endpoint-independent-or-address-dependent')
     notes.push(
       'With one server address the check cannot tell endpoint-independent from address-dependent filtering: ' +

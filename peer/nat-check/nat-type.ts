@@ -10,13 +10,25 @@ const EIM: NatBehaviour = 'endpoint-independent';
 const ADM: NatBehaviour = 'address-dependent';
 const APDM: NatBehaviour = 'address-and-port-dependent';
 
-/** The NAT types consistent with the findings. */
+/**
+ * The NAT types consistent with the findings. `dependent`: 'APDM' when only the server port
+ * differed (a new mapping for another port of the same address is address-and-port-dependent).
+ * That matters since the port search (common/path/predict-direct.ts, portSearchFinds) runs for
+ * APDM only.
+ */
 export function possibleTypes(
   mapping: MappingFinding,
   filtering: FilteringFinding,
+  dependent: 'APDM' | 'ADM|APDM' = 'ADM|APDM',
 ): { mapping: NatBehaviour; filtering: NatBehaviour }[] {
   const maps: NatBehaviour[] =
-    mapping === 'endpoint-independent' ? [EIM] : mapping === 'dependent' ? [ADM, APDM] : [...NAT_BEHAVIOURS];
+    mapping === 'endpoint-independent'
+      ? [EIM]
+      : mapping === 'dependent'
+        ? dependent === 'APDM'
+          ? [APDM]
+          : [ADM, APDM]
+        : [...NAT_BEHAVIOURS];
   const filters: NatBehaviour[] =
     filtering === 'endpoint-independent-or-address-dependent'
       ? ['endpoint-independent', 'address-dependent']

@@ -63,7 +63,7 @@ describeLab('real-NAT lab: punchline nat-check', () => {
       'full cone': 'direct',
       'restricted cone': 'direct',
       'port-restricted cone': 'direct',
-      symmetric: 'relay',
+      symmetric: 'direct', // by a port search (common/path/predict-direct.ts, portSearchFinds)
       'no NAT': 'direct',
     });
   });
@@ -83,7 +83,7 @@ describeLab('real-NAT lab: punchline nat-check', () => {
     expect(path).toEqual({
       'full cone': 'direct',
       'restricted cone': 'direct',
-      'port-restricted cone': 'relay',
+      'port-restricted cone': 'direct', // by a port search: only the server port differed, so APDM
       symmetric: 'relay',
       'no NAT': 'direct',
     });

@@ -4,7 +4,12 @@ import type { NatType } from '../../common/nat-behaviour.js';
 import { classifyNat } from '../../peer/nat-check/classify.js';
 import { isUntranslated } from '../../peer/nat-check/mapping.js';
 import { natTypeName, possibleTypes } from '../../peer/nat-check/nat-type.js';
-import { describeTypes, predict } from '../../peer/nat-check/paths.js';
+import {
+  BY_PORT_SEARCH,
+  describeTypes,
+  lostIfAddressDependent,
+  predict,
+} from '../../peer/nat-check/paths.js';
 import { sendTimes } from '../../peer/nat-check/stun-client.js';
 import type {
   BindingOutcome,
@@ -251,25 +256,34 @@ describe('predict: direct or relay against each remote NAT', () => {
     m: Parameters<typeof predict>[1],
     f: Parameters<typeof predict>[2],
     relay?: RelayObservation,
-  ) => predict(udp, m, f, relay).map((p) => `${p.remote}: ${p.path}${p.certain ? '' : '?'}`);
+    dependent?: 'APDM' | 'ADM|APDM',
+  ) =>
+    predict(udp, m, f, relay, dependent).map(
+      (p) => `${p.remote}: ${p.path}${p.certain ? '' : '?'}${p.why === BY_PORT_SEARCH ? ' (search)' : ''}`,
+    );
 
   it.each([
     [
+      // Against a symmetric NAT the port search finds the path (portSearchFinds); an ADM NAT,
+      // which one server address shows as EIM, would not: the note says so (notesOn).
       'EIM/APDF (port-restricted cone)',
       'endpoint-independent',
       'address-and-port-dependent',
+      undefined,
       [
         'full cone: direct',
         'restricted cone: direct',
         'port-restricted cone: direct',
-        'symmetric: relay',
+        'symmetric: direct (search)',
         'no NAT: direct',
       ],
     ],
     [
+      // Plain punching gets in here already (the filter ignores the port): no "by a port search".
       'EIM/EIF|ADF',
       'endpoint-independent',
       'endpoint-independent-or-address-dependent',
+      undefined,
       [
         'full cone: direct',
         'restricted cone: direct',
@@ -279,38 +293,58 @@ describe('predict: direct or relay against each remote NAT', () => {
       ],
     ],
     [
-      'dependent/APDF (symmetric)',
+      // Only the server port differed: APDM for sure, which the peer's own measurement sees too,
+      // so a port-restricted cone peer probes for one of our 256 ports.
+      'APDM/APDF (symmetric, one server address)',
       'dependent',
       'address-and-port-dependent',
+      'APDM',
       [
         'full cone: direct',
         'restricted cone: direct',
-        'port-restricted cone: relay',
+        'port-restricted cone: direct (search)',
         'symmetric: relay',
         'no NAT: direct',
       ],
     ],
     [
-      'dependent/unknown: conservative where it matters',
+      // A second server address saw the new port: ADM is possible, and ADM gets no search.
+      'ADM|APDM/APDF (symmetric, another server address)',
+      'dependent',
+      'address-and-port-dependent',
+      'ADM|APDM',
+      [
+        'full cone: direct',
+        'restricted cone: direct',
+        'port-restricted cone: relay?',
+        'symmetric: relay',
+        'no NAT: direct',
+      ],
+    ],
+    [
+      'APDM/unknown: the search does not care about our filtering; two symmetric NATs still relay',
       'dependent',
       'unknown',
+      'APDM',
       [
         'full cone: direct',
         'restricted cone: direct',
-        'port-restricted cone: relay',
+        'port-restricted cone: direct (search)',
         'symmetric: relay',
         'no NAT: direct',
       ],
     ],
     [
-      'EIM/unknown: symmetric peers would need a lenient filter here',
+      // EIF|ADF: plain punching; APDF: the port search. Direct either way.
+      'EIM/unknown: direct against symmetric peers whatever the filtering',
       'endpoint-independent',
       'unknown',
+      undefined,
       [
         'full cone: direct',
         'restricted cone: direct',
         'port-restricted cone: direct',
-        'symmetric: relay?',
+        'symmetric: direct',
         'no NAT: direct',
       ],
     ],
@@ -318,6 +352,7 @@ describe('predict: direct or relay against each remote NAT', () => {
       'unknown/unknown',
       'unknown',
       'unknown',
+      undefined,
       [
         'full cone: direct',
         'restricted cone: direct',
@@ -326,21 +361,35 @@ describe('predict: direct or relay against each remote NAT', () => {
         'no NAT: direct',
       ],
     ],
-  ] as const)('%s', (_name, m, f, expected) => {
-    expect(table('ok', m, f, RELAY_UP)).toEqual(expected);
+  ] as const)('%s', (_name, m, f, dependent, expected) => {
+    expect(table('ok', m, f, RELAY_UP, dependent)).toEqual(expected);
+  });
+
+  it('says how a direct path opens when only the port search finds it', () => {
+    const p = predict('ok', 'endpoint-independent', 'address-and-port-dependent', RELAY_UP).find(
+      (x) => x.remote === 'symmetric',
+    )!;
+    expect(p).toMatchObject({ path: 'direct', certain: true });
+    expect(p.why).toMatch(/^by a port search: .* opens 256 of them, .* within 3 s$/);
   });
 
   it('says why a verdict is uncertain', () => {
-    const p = predict('ok', 'endpoint-independent', 'unknown', RELAY_UP).find(
-      (x) => x.remote === 'symmetric',
-    )!;
+    const p = predict('ok', 'unknown', 'unknown', RELAY_UP).find((x) => x.remote === 'symmetric')!;
     expect(p.why).toBe(
-      "direct only if your NAT's filtering is endpoint-independent or address-dependent, which this check could not tell",
+      "direct only if your NAT's mapping is endpoint-independent, which this check could not tell",
     );
     const q = predict('ok', 'unknown', 'unknown', undefined).find(
       (x) => x.remote === 'port-restricted cone',
     )!;
-    expect(q.why).toMatch(/^direct only if your NAT's mapping is endpoint-independent,/);
+    expect(q.why).toMatch(
+      /^direct only if your NAT's mapping is endpoint-independent or address-and-port-dependent,/,
+    );
+    const r = predict('ok', 'dependent', 'address-and-port-dependent', RELAY_UP, 'ADM|APDM').find(
+      (x) => x.remote === 'port-restricted cone',
+    )!;
+    expect(r.why).toBe(
+      "direct (by a port search) only if your NAT's mapping is address-and-port-dependent, which this check could not tell",
+    );
   });
 
   it('no UDP: relay for everyone; no relay either: no path', () => {
@@ -373,6 +422,19 @@ describe('helpers', () => {
     expect(possibleTypes('endpoint-independent', 'address-and-port-dependent')).toHaveLength(1);
     expect(possibleTypes('dependent', 'endpoint-independent-or-address-dependent')).toHaveLength(4);
     expect(possibleTypes('unknown', 'unknown')).toHaveLength(9);
+    // Only the server port differed: address-and-port-dependent, not address-dependent.
+    expect(possibleTypes('dependent', 'address-and-port-dependent', 'APDM')).toEqual([
+      { mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent' },
+    ]);
+  });
+
+  it('lostIfAddressDependent: what an ADM NAT (shown as EIM) would lose, said in the note', () => {
+    const lenient = 'endpoint-independent-or-address-dependent';
+    for (const f of ['address-and-port-dependent', lenient] as const)
+      expect(lostIfAddressDependent(f)).toEqual(['port-restricted cone', 'symmetric']);
+    expect(classifyNat(obs({})).notes[0]).toMatch(
+      /assume endpoint-independent; an address-dependent one would take the relay with port-restricted cone and symmetric peers\.$/,
+    );
   });
 
   it('describeTypes names a whole dimension when it can', () => {
@@ -413,15 +475,17 @@ describe('format', () => {
     );
     expect(lines).toContain('nat type:  port-restricted cone (EIM/APDF)');
     expect(lines).toContain('  port-restricted cone  EIM/APDF   direct');
-    expect(lines).toContain(
-      '  symmetric             APDM/APDF  relay (no direct path between EIM/APDF and APDM/APDF)',
-    );
+    expect(lines).toContain(`  symmetric             APDM/APDF  direct (${BY_PORT_SEARCH})`);
     expect(lines).toContain('Notes:');
   });
 
   it('marks uncertain verdicts and no-path ones', () => {
-    const lines = formatReport(classifyNat(obs({ filtering: F.samePort, relay: RELAY_DOWN })));
+    const lines = formatReport(classifyNat(obs({ secondary: silence, relay: RELAY_DOWN })));
     expect(lines.find((l) => l.startsWith('  symmetric'))).toMatch(/no path \(probably: direct only if/);
+    const sym = formatReport(
+      classifyNat(obs({ secondary: answer({ address: PUB.address, port: 51000 }, ALT), relay: RELAY_DOWN })),
+    );
+    expect(sym.find((l) => l.startsWith('  symmetric'))).toMatch(/no path \(no direct path between/);
   });
 
   it('--json is the report as one line of JSON', () => {

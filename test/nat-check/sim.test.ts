@@ -104,7 +104,7 @@ describe('nat-check on the simulated network, against the real rendezvous', () =
         'full cone': 'direct',
         'restricted cone': 'direct',
         'port-restricted cone': 'direct',
-        symmetric: 'relay',
+        symmetric: 'direct', // the port search (common/path/predict-direct.ts, portSearchFinds)
         'no NAT': 'direct',
       },
     ],
@@ -119,7 +119,7 @@ describe('nat-check on the simulated network, against the real rendezvous', () =
       {
         'full cone': 'direct',
         'restricted cone': 'direct',
-        'port-restricted cone': 'relay',
+        'port-restricted cone': 'direct', // the port search: only the port differed, so APDM
         symmetric: 'relay',
         'no NAT': 'direct',
       },
@@ -135,7 +135,7 @@ describe('nat-check on the simulated network, against the real rendezvous', () =
       {
         'full cone': 'direct',
         'restricted cone': 'direct',
-        'port-restricted cone': 'relay',
+        'port-restricted cone': 'direct', // the port search, whatever our filtering
         symmetric: 'relay',
         'no NAT': 'direct',
       },
@@ -228,6 +228,12 @@ describe('nat-check on the simulated network, against the real rendezvous', () =
     const r = await check(w.sim, client);
     expect(r.mapping).toBe('endpoint-independent');
     expect(r.notes.join(' ')).toMatch(/cannot be told from address-dependent mapping/);
+    // Predicted as EIM: direct against a symmetric NAT by a port search, which an ADM NAT would
+    // not get (the peer measures it as consistent too); the note names what it would lose.
+    expect(r.predictions.find((p) => p.remote === 'symmetric')).toMatchObject({ path: 'direct' });
+    expect(r.notes.join(' ')).toMatch(
+      /address-dependent one would take the relay with port-restricted cone and symmetric peers/,
+    );
   });
 
   it('a server without the alternate port (--alt-port 0): the filtering test is refused, mapping and filtering unknown, predictions conservative', async () => {

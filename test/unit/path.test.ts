@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, REQUEST_BACKOFF } from '../../common/path/backoff.js';
 import { candidatesFor, probeSchedule } from '../../common/path/candidates.js';
-import { predictDirect } from '../../common/path/predict-direct.js';
+import { plainPunchFinds, portSearchFinds, predictDirect } from '../../common/path/predict-direct.js';
 import type { NatBehaviour } from '../../common/nat-behaviour.js';
 
 describe('backoff', () => {
@@ -63,12 +63,29 @@ describe('predictDirect (the outcome table of docs/nat-traversal.md)', () => {
     ['port-restricted x port-restricted', n(EI, APD), n(EI, APD), true],
     ['symmetric x full cone', n(APD, APD), n(EI, EI), true],
     ['symmetric x restricted cone', n(APD, APD), n(EI, AD), true],
-    ['symmetric x port-restricted', n(APD, APD), n(EI, APD), false],
+    ['symmetric x port-restricted (the port search)', n(APD, APD), n(EI, APD), true],
+    [
+      'address-dependent mapping x port-restricted (looks consistent: no search)',
+      n(AD, APD),
+      n(EI, APD),
+      false,
+    ],
     ['symmetric x symmetric', n(APD, APD), n(APD, APD), false],
     ['hard/EIF x hard/ADF', n(APD, EI), n(AD, AD), true],
     ['hard/EIF x hard/APDF', n(APD, EI), n(AD, APD), false],
   ])('%s -> %s', (_name, a, b, expected) => {
     expect(predictDirect(a, b)).toBe(expected);
     expect(predictDirect(b, a)).toBe(expected); // symmetric in its arguments
+  });
+
+  it.each([
+    // a, b, plain punching alone, the port search
+    ['symmetric x port-restricted: only the search', n(APD, APD), n(EI, APD), false, true],
+    ['symmetric x full cone: plain punching, and a search beside it', n(APD, APD), n(EI, EI), true, true],
+    ['port-restricted x port-restricted: plain punching only', n(EI, APD), n(EI, APD), true, false],
+    ['symmetric x symmetric: neither', n(APD, APD), n(APD, APD), false, false],
+  ])('%s (how the path opens, for nat-check and the demo)', (_name, a, b, plain, search) => {
+    expect([plainPunchFinds(a, b), portSearchFinds(a, b)]).toEqual([plain, search]);
+    expect([plainPunchFinds(b, a), portSearchFinds(b, a)]).toEqual([plain, search]);
   });
 });
