@@ -90,7 +90,12 @@ function world(o: { udp?: boolean; relay?: 'none' | 'down' | 'up'; signalling?: 
     options: PUNCH_DEFAULTS,
     mode: 'auto',
     send: () => sent.n++,
-    network: { createUdpSocket: () => { throw new Error('no port search here'); }, localAddresses: () => [] },
+    network: {
+      createUdpSocket: () => {
+        throw new Error('no port search here');
+      },
+      localAddresses: () => [],
+    },
     searchCounters: newSearchCounters(),
     deliver: () => {},
     nat: () => ({ kind: 'unknown' }),
