@@ -63,6 +63,8 @@ export class NatProbe {
   private wanted: Endpoint | undefined;
   private running = false;
   private closed = false;
+  /** Resolves when no measurement runs and the last one's NAT_INFO was answered (or given up). */
+  private idle: Promise<void> = Promise.resolve();
   /** Measurements finished (a test's event to wait for). */
   measurements = 0;
 
@@ -97,8 +99,26 @@ export class NatProbe {
     void this.run(client);
   }
 
+  /**
+   * Wait (at most `maxMs`) until the running measurement has been told to the server: an
+   * introduction asked for after that carries our behaviour, so the first punch attempt can
+   * search (peer/punch-orchestrator.ts). At once when none runs.
+   */
+  settled(maxMs: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = this.c.clock.setTimeout(resolve, maxMs);
+      void this.idle.then(() => {
+        this.c.clock.clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
   private async run(client: RendezvousClient): Promise<void> {
     this.running = true;
+    let done = (): void => {};
+    this.idle = new Promise<void>((r) => (done = r));
     try {
       while (this.wanted && !this.closed) {
         const m1 = this.wanted;
@@ -110,11 +130,12 @@ export class NatProbe {
         this.measurements++;
         this.c.logger.info('port behaviour', { ...nat, from: endpointKey(m1) });
         // A newer registration (another mapping) measures again rather than tell a stale one.
-        if (!this.wanted) void client.tellNat(nat);
+        if (!this.wanted) await client.tellNat(nat);
       }
     } finally {
       this.running = false;
       this.measuring = undefined;
+      done();
     }
   }
 

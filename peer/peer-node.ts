@@ -26,7 +26,7 @@ import type {
 import { PeerLink, type PathMode, type RelayPort } from './peer-link.js';
 import { PEER_DEFAULTS, type PeerComponents, type PeerOptions } from './peer-options.js';
 import { PeerTable, type PeerEntry } from './peer-table.js';
-import { PunchOrchestrator } from './punch-orchestrator.js';
+import { NAT_SETTLE_MS, PunchOrchestrator } from './punch-orchestrator.js';
 import { PUNCH_DEFAULTS } from './puncher.js';
 import { emptyClientStats, type RendezvousClientStats, type ServerState } from './rendezvous-client.js';
 import {
@@ -115,6 +115,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       searchCounters: this.stats.search,
       deliver: (d, from, via) => this.demux.onDatagram(d, from, via),
       nat: () => this.natBehaviour,
+      natSettled: (ms) => this.natSettled(ms),
       udp: () => this.servers?.udp,
       signalling: () => this.servers?.signalling,
       relay: () => ({
@@ -448,6 +449,14 @@ export class PeerNode extends Emitter<PeerEvents> {
   /** Session figures for one peer, as measured (the `stats` command and /info present them). */
   peerStats(nameOrId: string): PeerFigures {
     return this.table.figures(this.resolve(nameOrId));
+  }
+
+  /**
+   * Resolves once a running measurement of our NAT's port behaviour has reached the server (at
+   * most `maxMs`; at once when none runs): a connect waits for it, so its introduction carries it.
+   */
+  natSettled(maxMs = NAT_SETTLE_MS): Promise<void> {
+    return this.servers?.natSettled(maxMs) ?? Promise.resolve();
   }
 
   /** Our NAT's port behaviour as measured against the rendezvous's two ports (docs/nat-traversal.md). */

@@ -22,6 +22,9 @@ import { RetryLoops } from './retry-loops.js';
 /** A biting limit is logged at most this often per kind: the counters keep the full count. */
 export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
+/** The longest a connect waits for our port behaviour to reach the server (peer/nat-probe.ts gives up at 1.5 s). */
+export const NAT_SETTLE_MS = 1_500;
+
 /** Finished punch attempts are kept this long, so late probes from the other side are still answered. */
 const ATTEMPT_MEMORY_MS = 60_000;
 
@@ -43,6 +46,8 @@ export interface PunchOrchestratorComponents {
   deliver: (data: Uint8Array, from: Endpoint, via: DatagramSocket) => void;
   /** Our NAT's port behaviour, measured at registration (unknown until then). */
   nat: () => PortBehaviour;
+  /** Wait (bounded) until a running measurement of it has reached the server. */
+  natSettled?: (maxMs: number) => Promise<void>;
   /** The UDP rendezvous client (punching needs it registered; our public endpoint is what it observed). */
   udp: () => RendezvousClient | undefined;
   /** The rendezvous client to ask for introductions (UDP when registered there, else the relay stream's). */
@@ -101,6 +106,9 @@ export class PunchOrchestrator {
         try {
           const client = this.c.signalling();
           if (!client) throw new PunchlineError('CLOSED', 'not started');
+          // An introduction asked for while our NAT is being measured would lack our port
+          // behaviour, and the first attempt could not search: wait for it (1.5 s at most).
+          await this.c.natSettled?.(NAT_SETTLE_MS);
           let intro: Introduce;
           try {
             intro = await client.connect(e.link.id);

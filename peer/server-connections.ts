@@ -160,6 +160,11 @@ export class ServerConnections {
     if (this.opts.relayUrl && this.c.streams) this.startRelay(this.opts.relayUrl, this.c.streams);
   }
 
+  /** Wait, at most `maxMs`, for a running port-behaviour measurement to reach the server (NatProbe.settled). */
+  natSettled(maxMs: number): Promise<void> {
+    return this.natProbe?.settled(maxMs) ?? Promise.resolve();
+  }
+
   /** Measure the NAT's port behaviour after each UDP registration from a new mapping. */
   private startNatProbe(client: RendezvousClient): void {
     const socket = this.c.natProbe;

@@ -267,6 +267,12 @@ async function playActs(w: World, outcome: Outcome, msg: Message, emit: Emit): P
     return;
   }
 
+  // Both have measured their routers and told the server (peer/nat-probe.ts), so the
+  // introduction carries both routers' port behaviour: a search can run from the first attempt.
+  let measured = false;
+  void Promise.all([p('alice').node.natSettled(), p('bob').node.natSettled()]).then(() => (measured = true));
+  await clock.runUntil(() => measured, REGISTER_MS);
+
   // Act 2: alice asks for an introduction; both punch.
   emit({ t: now(), type: 'connect', peer: 'alice', target: 'bob' });
   p('alice')

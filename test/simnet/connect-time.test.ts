@@ -55,6 +55,11 @@ async function world(
     p.events.presence.some((e) => e.peers.length === 1) &&
     (!o.relay || p.events.registered.some((r) => r.transport === 'ws'));
   expect(await w.run(() => ready(a) && ready(b), 30_000)).toBe(true);
+  // Both have told the server their NAT's port behaviour: a connect issued before that waits for
+  // it (NAT_SETTLE_MS), which is start-up, not connection time.
+  let settled = false;
+  void Promise.all([a.node.natSettled(), b.node.natSettled()]).then(() => (settled = true));
+  expect(await w.run(() => settled, 30_000)).toBe(true);
   return { w, a, b, inits, initsTo };
 }
 

@@ -154,7 +154,7 @@ describe('symmetric NATs on the simulated network: the port search', () => {
     }
   });
 
-  it('a chat started before the peers measured their NATs goes direct as soon as they have, not at the next retry', async () => {
+  it('a chat started before the peers measured their NATs goes direct as soon as they have, not at the 5 s retry', async () => {
     const times: number[] = [];
     for (let seed = 1; seed <= 10; seed++) {
       const w = new SimWorld(seed, true);
@@ -179,9 +179,9 @@ describe('symmetric NATs on the simulated network: the port search', () => {
       }
     }
     console.log(`port search, connect before measuring: ${times.join(', ')} ms`);
-    // The first direct-path retry on the relay would come after 5 s (DIRECT_RETRY): the search
-    // runs at the one after 2 s (UNINFORMED_RETRY_MS). Seed 4 is the search's tail: no hit in
-    // its 1,500 probes (40 seeds: 39 direct, 2.0-4.6 s).
+    // The connect waits for alice's own measurement (NAT_SETTLE_MS); if bob's had not reached
+    // the server yet, the first retry comes after 2 s (UNINFORMED_RETRY_MS), not 5 s
+    // (DIRECT_RETRY). Seed 4 is the search's tail: its first search found nothing.
     expect(times.filter((t) => t < 5_000).length).toBeGreaterThanOrEqual(9);
   });
 
