@@ -1,12 +1,10 @@
-import type { Clock } from '../common/clock.js';
 import { isPunchlineError } from '../common/errors.js';
-import type { Logger } from '../common/log.js';
 import type { PortBehaviour } from '../common/nat-behaviour.js';
-import type { DatagramSocket, Endpoint, Network } from '../common/net/types.js';
+import type { DatagramSocket, Endpoint } from '../common/net/types.js';
 import { admitSearch, portStrategy, type SearchHistory } from '../common/path/port-strategy.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { Introduce, PortProbe } from '../common/wire/messages.js';
-import { PortSearch, type SearchCounters, type SearchTrace } from './port-search.js';
+import { PortSearch, type PortSearchComponents, type SearchTrace } from './port-search.js';
 import type { PunchAttempt } from './puncher.js';
 
 /** Searches running at once per node: 2 x 256 sockets at most, one search's probes at 500 a second each. */
@@ -14,18 +12,9 @@ export const MAX_RUNNING_SEARCHES = 2;
 /** Peers whose search history is kept (a failure's back-off); the oldest is forgotten first. */
 const MAX_HISTORY = 1024;
 
-export interface PortSearchesComponents {
-  clock: Clock;
-  logger: Logger;
-  randomBytes: (n: number) => Uint8Array;
-  network: Network;
-  bindAddress?: string;
-  self: Uint8Array;
-  counters: SearchCounters;
+export interface PortSearchesComponents extends Omit<PortSearchComponents, 'opened' | 'trace'> {
   /** Our own port behaviour, as measured at registration. */
   nat: () => PortBehaviour;
-  send: (bytes: Uint8Array, to: Endpoint) => void;
-  deliver: (data: Uint8Array, from: Endpoint, via: DatagramSocket) => void;
   /** Each search's steps, with the peer's name (optional). */
   trace?: (peer: string, e: SearchTrace) => void;
 }

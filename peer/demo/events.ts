@@ -7,10 +7,9 @@
 import type { CandidateKind } from '../../common/path/candidates.js';
 import type { DropReason } from '../../common/net/sim/stats.js';
 import type { NatKind } from './nat-kinds.js';
+import type { SearchTrace } from '../port-search.js';
 
 export type Who = 'alice' | 'bob';
-/** The two sides of a port search (common/path/port-strategy.ts). */
-export type SearchStrategy = 'open-sockets' | 'probe-ports';
 export const PEERS: readonly Who[] = ['alice', 'bob'];
 export const other = (p: Who): Who => (p === 'alice' ? 'bob' : 'alice');
 
@@ -120,36 +119,8 @@ export type DemoEvent = { t: number } & (
   | { type: 'answer'; peer: Who; from: string; kind: CandidateKind; rttMs: number }
   | { type: 'chosen'; peer: Who; remote: string; kind: CandidateKind; ms: number }
   | { type: 'punch-failed'; peer: Who; reason: string }
-  /** A port search starts (peer/port-search.ts): open-sockets or probe-ports, and its budget. */
-  | {
-      type: 'search';
-      peer: Who;
-      strategy: SearchStrategy;
-      /** Sockets to open, or PORT_PROBEs to send at most; and how many a second. */
-      budget: number;
-      perSecond: number;
-      predicted: boolean;
-    }
-  /** The search hit: the peer's packet came in through a mapping the search opened or found. */
-  | {
-      type: 'search-hit';
-      peer: Who;
-      strategy: SearchStrategy;
-      from: string;
-      sockets: number;
-      portProbes: number;
-      ms: number;
-    }
-  /** The search stopped: it found the path, plain punching did first (superseded), or neither. */
-  | {
-      type: 'search-end';
-      peer: Who;
-      found: boolean;
-      superseded: boolean;
-      sockets: number;
-      portProbes: number;
-      ms: number;
-    }
+  /** A port search's start (with its budget), hit and end: peer/port-search.ts's SearchTrace. */
+  | (SearchTrace & { peer: Who })
   /** The network dropped a packet: at a router (refused), on a link (lost), or nowhere to go. */
   | { type: 'drop'; where: string; reason: DropReason; src: string; dst: string }
   | { type: 'connected'; peer: Who; path: string; remote: string; ms: number }

@@ -24,7 +24,7 @@ import { createLogger } from '../../common/log.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { wsStreamNetwork } from '../../common/net/ws-node.js';
 import { PeerNode } from '../../peer/peer-node.js';
-import { createTestnet, DHT, dhtKeyPair, type DhtStream } from './transport-systems.js';
+import { createTestnet, DHT, dhtKeyPair, type DhtStream, until } from './transport-systems.js';
 
 export interface NatWorkerArgs {
   role: 'testnet' | 'pl-server' | 'pl-client' | 'dht-server' | 'dht-client';
@@ -41,22 +41,6 @@ const args = JSON.parse(process.argv[2] ?? '{}') as NatWorkerArgs;
 const limitMs = args.limitMs ?? 20_000;
 const out = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
 const hold = (): Promise<void> => new Promise(() => {});
-
-/** Resolves when `check()` is true (polled every 5 ms), rejects after ms. */
-function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + ms;
-    const tick = setInterval(() => {
-      if (check()) {
-        clearInterval(tick);
-        resolve();
-      } else if (Date.now() > end) {
-        clearInterval(tick);
-        reject(new Error(`${what} not within ${ms} ms`));
-      }
-    }, 5);
-  });
-}
 
 /** A PeerNode on the rendezvous and its relay, registered on both, its NAT measured. */
 async function peerNode(): Promise<PeerNode> {

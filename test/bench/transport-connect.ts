@@ -18,27 +18,11 @@ import { generateIdentity } from '../../common/identity/identity.js';
 import { nodeNetwork } from '../../common/net/udp-node.js';
 import { wsStreamNetwork } from '../../common/net/ws-node.js';
 import { PeerNode } from '../../peer/peer-node.js';
-import { dhtKeyPair, dhtNode, type WorkerArgs } from './transport-systems.js';
+import { dhtKeyPair, dhtNode, type WorkerArgs, until } from './transport-systems.js';
 
 export const out = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
 /** One clock for every process on the machine: the process's time origin plus its monotonic time. */
 export const absNow = (): number => performance.timeOrigin + performance.now();
-
-/** Resolves when `check()` is true (polled every 5 ms; the times are stamped by the events), rejects after ms. */
-function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + ms;
-    const tick = setInterval(() => {
-      if (check()) {
-        clearInterval(tick);
-        resolve();
-      } else if (Date.now() > end) {
-        clearInterval(tick);
-        reject(new Error(`connect: ${what} not within ${ms} ms`));
-      }
-    }, 5);
-  });
-}
 
 async function punchlineTrial(port: number, i: number): Promise<{ ms: number; path: string }> {
   const server = { address: '127.0.0.1', port };

@@ -257,3 +257,22 @@ export async function dial(system: System, n: number, reach: Reach): Promise<Sid
   if (system === 'hyperdht') return dhtDial(n, reach);
   return (await punchlineSide(n, reach.port!)).side;
 }
+
+/**
+ * Resolves when `check()` is true (polled every 5 ms; the times are stamped by the events, not by
+ * this poll), rejects after `ms`: the bench workers' bounded wait.
+ */
+export function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const end = Date.now() + ms;
+    const tick = setInterval(() => {
+      if (check()) {
+        clearInterval(tick);
+        resolve();
+      } else if (Date.now() > end) {
+        clearInterval(tick);
+        reject(new Error(`${what} not within ${ms} ms`));
+      }
+    }, 5);
+  });
+}
