@@ -21,7 +21,7 @@ import {
   pathNotice,
   peerInfoOf,
 } from './presentation.js';
-import { missingHistory } from './recover.js';
+import { recoverStores } from './recover.js';
 import { STORAGE_DEFAULTS } from './storage-limits.js';
 import type { ChatServiceOptions } from './storage-limits.js';
 import { StorageErrors } from './storage-errors.js';
@@ -115,31 +115,17 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       room: node.room,
       server: 'connecting',
     };
-    this.recovered = this.recover();
+    this.recovered = recoverStores({
+      history: this.history_,
+      outbox: this.outbox,
+      self: this.selfView,
+      delivery: this.delivery,
+      errors: this.errors,
+    });
     // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
     node.setReceiver((m) => this.incoming.store(incomingOf(m)), opts.storeRetryMs);
     this.reportSkipped();
     this.offs.push(...this.follow(node));
-  }
-
-  /**
-   * Repair history from the outbox (recover.ts), compact the outbox, and bring the delivery
-   * marks back from it: delivered where the receipt was recorded, else pending.
-   */
-  private recover(): HistoryRecord[] {
-    const missing = missingHistory(this.history_, this.outbox, this.selfView);
-    this.outbox.compact();
-    for (const r of missing) this.restoreDelivery(r);
-    for (const r of missing)
-      this.history_.add(r).catch((e: unknown) => this.errors.report(undefined, ioError(e, 'history.jsonl')));
-    for (const conv of this.history_.conversations())
-      for (const r of this.history_.list(conv)) if (r.out) this.restoreDelivery(r);
-    return missing;
-  }
-
-  private restoreDelivery(r: HistoryRecord): void {
-    const marks = this.outbox.marks(r.id);
-    if (marks) this.delivery.restore(r.id, marks);
   }
 
   private reportSkipped(): void {
