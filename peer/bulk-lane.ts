@@ -42,7 +42,11 @@ export class BulkLane {
     private readonly session: () => Session | undefined,
   ) {}
 
-  async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<BulkResult> {
+  /**
+   * Send `source` as transfer `id`, its first byte at `start` (a resumed transfer: the source
+   * begins there, the records say where each piece goes). `bytes` of the result counts from 0.
+   */
+  async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array, start = 0): Promise<BulkResult> {
     const t: Transfer = {
       id,
       session: undefined,
@@ -55,7 +59,7 @@ export class BulkLane {
     this.transfers.add(t);
     try {
       const start = this.clock.now();
-      let offset = 0;
+      let offset = start;
       for await (const piece of chunks(source)) {
         await this.put(t, piece, offset, false);
         offset += piece.length;
@@ -69,6 +73,15 @@ export class BulkLane {
       this.transfers.delete(t);
       for (const sid of t.outstanding) this.bySid.delete(sid);
     }
+  }
+
+  /**
+   * A control record (peer/control-record.ts) as an ordinary message on the open session: false
+   * when there is none (the protocol on top says it again on the next one).
+   */
+  control(record: Uint8Array): boolean {
+    const s = this.session();
+    return s !== undefined && s.send(record) !== false;
   }
 
   /** Follow a session's receipts and room (once per session; a new one replaces the old). */

@@ -65,8 +65,8 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly heartbeats: TimerCoalescer;
   readonly identity: Identity;
   private readonly opts: PeerOptions & { room: string; port: number; keepaliveMs: number; mode: PathMode };
-  private readonly clock: Clock;
-  private readonly log: Logger;
+  readonly clock: Clock;
+  readonly log: Logger;
   private readonly random: (n: number) => Uint8Array;
   private readonly newId: () => string;
   private socket: DatagramSocket | undefined;
@@ -77,7 +77,8 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly punching: PunchOrchestrator;
   private trustGate: TrustGate | undefined;
   private receiver: ((m: PeerEvents['message']) => Promise<void>) | undefined;
-  private bulkReceiver: ((r: IncomingBulk) => Promise<void>) | undefined;
+  private bulkReceiver: ((r: IncomingBulk) => Promise<void | 'refused'>) | undefined;
+  private controlReceiver: ((peerId: string, data: Uint8Array) => void) | undefined;
   private storeRetryMs: number | undefined;
   private closed = false;
   local: Endpoint | undefined;
@@ -270,6 +271,7 @@ export class PeerNode extends Emitter<PeerEvents> {
           const r = this.bulkReceiver;
           return r && ((b) => r({ ...b, peer: link.name, peerId: idHex }));
         },
+        control: (d) => this.controlReceiver?.(idHex, d),
         ...(this.storeRetryMs !== undefined ? { retryMs: this.storeRetryMs } : {}),
         route: (cids, l) => this.demux.route(link, cids, l),
         mayHandOver: ({ name, intro }) =>
@@ -395,8 +397,18 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   /** Take peers' bulk records: each is acknowledged only once `sink` resolves (peer/bulk-intake.ts). */
-  setBulkReceiver(sink: (r: IncomingBulk) => Promise<void>): void {
+  setBulkReceiver(sink: (r: IncomingBulk) => Promise<void | 'refused'>): void {
     this.bulkReceiver = sink;
+  }
+
+  /** Take peers' control records (peer/control-record.ts), acknowledged as they arrive. */
+  setControlReceiver(take: (peerId: string, data: Uint8Array) => void): void {
+    this.controlReceiver = take;
+  }
+
+  /** A control record to a peer's open session; false without one (say it again on the next). */
+  sendControl(nameOrId: string, record: Uint8Array): boolean {
+    return this.resolve(nameOrId).link.bulk.control(record);
   }
 
   /**
@@ -408,8 +420,9 @@ export class PeerNode extends Emitter<PeerEvents> {
     nameOrId: string,
     source: AsyncIterable<Uint8Array> | Uint8Array,
     id?: string,
+    start = 0,
   ): Promise<BulkResult> {
-    return this.resolve(nameOrId).link.bulk.send(id ?? this.newId(), source);
+    return this.resolve(nameOrId).link.bulk.send(id ?? this.newId(), source, start);
   }
 
   /**

@@ -6,6 +6,7 @@ import { toHex } from '../../common/wire/bytes.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
 import type { PeerEvents, PeerKeysSeen, PeerNode } from '../peer-node.js';
 import { DeliveryBook } from './delivery.js';
+import { FileTransfers } from './files.js';
 import { History } from './history.js';
 import type { HistoryRecord } from './history.js';
 import { IncomingStore } from './incoming.js';
@@ -39,6 +40,7 @@ import type {
   SendOptions,
   BulkChunk,
   BulkSent,
+  FileView,
 } from './types.js';
 
 export { STORAGE_DEFAULTS } from './storage-limits.js';
@@ -72,6 +74,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   private selfView: SelfView;
   private readonly offs: (() => void)[] = [];
   private closed = false;
+  private readonly files_: FileTransfers; // file transfers, both ways (files.ts)
+  private bulkSink: ((r: BulkChunk) => Promise<void>) | undefined;
   /** History records written again at start (tests). */
   readonly recovered: HistoryRecord[];
 
@@ -108,6 +112,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       },
     });
     node.setTrustGate((p) => this.gate(p));
+    this.files_ = new FileTransfers(node, opts, (k, e) => this.emit(k, e));
+    // Records of a file we receive go to files.ts; the others to onBulk's sink, or are refused.
+    node.setBulkReceiver((r) => this.files_.take(r) ?? this.bulkSink?.(r) ?? Promise.resolve('refused'));
     this.selfView = {
       name: node.name,
       id: toHex(node.identity.id),
@@ -286,7 +293,27 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   onBulk(sink: (r: BulkChunk) => Promise<void>): void {
-    this.node.setBulkReceiver(sink);
+    this.bulkSink = sink;
+  }
+
+  sendFile(nameOrId: string, file: string): Promise<FileView> {
+    return this.files_.send(nameOrId, file);
+  }
+
+  acceptFile(file: string, dir?: string): Promise<void> {
+    return this.files_.accept(file, dir);
+  }
+
+  rejectFile(file: string): void {
+    this.files_.reject(file);
+  }
+
+  cancelFile(file: string): void {
+    this.files_.cancel(file);
+  }
+
+  files(): FileView[] {
+    return this.files_.list();
   }
 
   sendStored(
@@ -464,6 +491,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   async close(): Promise<void> {
     this.closed = true;
     for (const off of this.offs) off();
+    await this.files_.close();
     await this.outbox.close();
     await this.history_.close();
   }
