@@ -43,10 +43,10 @@ export class BulkLane {
   ) {}
 
   /**
-   * Send `source` as transfer `id`, its first byte at `start` (a resumed transfer: the source
-   * begins there, the records say where each piece goes). `bytes` of the result counts from 0.
+   * Send `source` as transfer `id`, its first byte at `from` (a resumed transfer: the source
+   * begins there, the records say where each piece goes). `bytes` of the result counts from there.
    */
-  async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array, start = 0): Promise<BulkResult> {
+  async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array, from = 0): Promise<BulkResult> {
     const t: Transfer = {
       id,
       session: undefined,
@@ -59,7 +59,7 @@ export class BulkLane {
     this.transfers.add(t);
     try {
       const start = this.clock.now();
-      let offset = start;
+      let offset = from;
       for await (const piece of chunks(source)) {
         await this.put(t, piece, offset, false);
         offset += piece.length;
@@ -68,7 +68,7 @@ export class BulkLane {
       // Receipts say the records were taken; the `done` reply says the last one was (the receiver
       // acknowledges and drops records when nothing there takes them, and says `refused`).
       while (t.outstanding.size > 0 || !t.done) await this.sleep(t);
-      return { bytes: offset, ms: this.clock.now() - start };
+      return { bytes: offset - from, ms: this.clock.now() - start };
     } finally {
       this.transfers.delete(t);
       for (const sid of t.outstanding) this.bySid.delete(sid);
