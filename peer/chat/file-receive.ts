@@ -71,6 +71,11 @@ export class FileReceiver {
     this.done = done;
   }
 
+  /** Accepted transfers from this peer wait to resume. */
+  pending(peerId: string): boolean {
+    return [...this.inc.values()].some((i) => i.peerId === peerId && i.accepted);
+  }
+
   has(file: string): boolean {
     return this.inc.has(file) || this.done.some((d) => d.file === file);
   }
@@ -278,8 +283,18 @@ export class FileReceiver {
   async close(): Promise<void> {
     for (const i of this.inc.values()) {
       await i.chain.catch(() => {});
-      await i.handle?.close().catch(() => {});
+      const h = i.handle;
       i.handle = undefined;
+      // What was written is kept for the next run: synced, and its offset saved (files.ts close).
+      if (
+        h &&
+        (await h.sync().then(
+          () => true,
+          () => false,
+        ))
+      )
+        i.offset = i.written;
+      await h?.close().catch(() => {});
     }
   }
 

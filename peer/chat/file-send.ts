@@ -53,6 +53,11 @@ export class FileSender {
     for (const r of records) this.out.set(r.file, fresh(r));
   }
 
+  /** Transfers to this peer wait to be offered or resumed. */
+  pending(peerId: string): boolean {
+    return [...this.out.values()].some((o) => o.peerId === peerId);
+  }
+
   has(file: string): boolean {
     return this.out.has(file);
   }

@@ -65,7 +65,18 @@ export class FileTransfers {
       for (const p of node.peerList()) if (node.connection(p.id)) this.sender.connected(p.id);
     });
     node.setControlReceiver((peerId, data) => this.control(peerId, data));
-    this.offs.push(node.on('connected', (e) => void this.ready.then(() => this.sender.connected(e.peerId))));
+    this.offs.push(
+      node.on('connected', (e) => void this.ready.then(() => this.sender.connected(e.peerId))),
+      // A transfer to resume with a peer that is back (either side restarted): open a session.
+      node.on('presence', (e) => void this.ready.then(() => this.reconnect(e.peers.map((p) => p.id)))),
+      node.on('disconnected', (e) => void this.ready.then(() => this.reconnect([e.peerId]))),
+    );
+  }
+
+  private reconnect(peerIds: string[]): void {
+    for (const id of peerIds)
+      if (!this.closed && (this.sender.pending(id) || this.receiver.pending(id)) && !this.node.connection(id))
+        this.node.connect(id).catch(() => {}); // presence tries again
   }
 
   private save(emit: <K extends keyof ChatEvents>(name: K, e: ChatEvents[K]) => void): void {
@@ -128,5 +139,7 @@ export class FileTransfers {
     for (const off of this.offs) off();
     this.sender.close();
     await this.receiver.close();
+    const { receive, done } = this.receiver.records();
+    await this.book.save({ send: this.sender.records(), receive, done }).catch(() => {});
   }
 }
