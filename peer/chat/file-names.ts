@@ -13,6 +13,7 @@ export const PART_SUFFIX = '.punchline-part';
 export function sanitizeName(raw: string): string {
   const last = raw.split(/[/\\]/).pop() ?? '';
   // C0, DEL and C1 controls, and the Unicode line/paragraph separators, bidi overrides.
+  // eslint-disable-next-line no-control-regex -- removing control characters is the point
   let name = last.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '');
   name = name.replace(/^[.\s]+/, '').replace(/\s+$/, '');
   if (name.length === 0) return 'file';

@@ -79,10 +79,10 @@ async function transfer(w: SimWorld, a: Side, b: Side, data: Buffer, during?: ()
 
 describe('file transfers on the simulated network', () => {
   it('20 MiB at 5% loss arrive byte-exact (SHA-256 checked on both sides)', async () => {
-    let rng: { chance(p: number): boolean } | undefined;
-    const lossy = (): boolean => rng === undefined || !rng.chance(0.05); // lossless until set up
+    const loss: { rng?: { chance(p: number): boolean } } = {};
+    const lossy = (): boolean => loss.rng === undefined || !loss.rng.chance(0.05); // lossless until set up
     const { w, a, b } = await world(71, { udpOut: lossy });
-    rng = w.sim.rng('loss');
+    loss.rng = w.sim.rng('loss');
     const data = Buffer.alloc(20 * MIB);
     w.sim.rng('data').fill(data);
     const ms = await transfer(w, a, b, data);
