@@ -27,6 +27,11 @@ export type ErrorCode =
   | 'CLOSED' // the component was closed
   | 'IO' // a file or socket operation failed (ENOSPC, EROFS, EACCES, ...)
   | 'QUOTA' // a storage quota is full (a peer's incoming bytes for the day)
+  | 'TOO_LARGE' // a file offered is larger than this side takes (--max-file-mb)
+  | 'REJECTED' // the peer declined a file offered
+  | 'CANCELLED' // a file transfer was cancelled by either side, or the peer no longer has it
+  | 'CHECKSUM' // a file received does not hash to the SHA-256 its sender announced
+  | 'SOURCE_CHANGED' // the file being sent changed (size or modification time) or vanished
   | 'INTERNAL'; // a bug: reported, never silent
 
 export class PunchlineError extends Error {

@@ -3,8 +3,12 @@ import type { Logger } from '../common/log.js';
 import type { Session } from '../common/session/session.js';
 import { type BulkRecord, decodeBulk, encodeBulk } from './bulk-record.js';
 
-/** The application's consumer of bulk records: a record is acknowledged once this resolves. */
-export type BulkSink = (r: BulkRecord) => Promise<void>;
+/**
+ * The application's consumer of bulk records: a record is acknowledged once this resolves. It
+ * resolves 'refused' for a transfer it does not take (unknown, cancelled): the record is dropped
+ * and the sender hears `refused`.
+ */
+export type BulkSink = (r: BulkRecord) => Promise<void | 'refused'>;
 
 /** Replies waiting for room in our send buffer: one per transfer normally, a bound against many. */
 const MAX_WAITING_REPLIES = 64;
@@ -91,12 +95,13 @@ export class BulkIntake {
     Promise.resolve()
       .then(() => q.sink(q.r))
       .then(
-        () => {
+        (outcome: void | 'refused') => {
           this.busy = false;
           this.queue.shift();
           if (this.live(q.s)) {
             q.s.release(q.sid);
-            if (q.r.last) this.answer(q.s, q.r, 'done');
+            if (outcome === 'refused') this.answer(q.s, q.r, 'refused');
+            else if (q.r.last) this.answer(q.s, q.r, 'done');
           }
           this.next();
         },

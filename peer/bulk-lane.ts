@@ -42,7 +42,11 @@ export class BulkLane {
     private readonly session: () => Session | undefined,
   ) {}
 
-  async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<BulkResult> {
+  /**
+   * Send `source` as transfer `id`, its first byte at `from` (a resumed transfer: the source
+   * begins there, the records say where each piece goes). `bytes` of the result counts from there.
+   */
+  async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array, from = 0): Promise<BulkResult> {
     const t: Transfer = {
       id,
       session: undefined,
@@ -55,7 +59,7 @@ export class BulkLane {
     this.transfers.add(t);
     try {
       const start = this.clock.now();
-      let offset = 0;
+      let offset = from;
       for await (const piece of chunks(source)) {
         await this.put(t, piece, offset, false);
         offset += piece.length;
@@ -64,11 +68,20 @@ export class BulkLane {
       // Receipts say the records were taken; the `done` reply says the last one was (the receiver
       // acknowledges and drops records when nothing there takes them, and says `refused`).
       while (t.outstanding.size > 0 || !t.done) await this.sleep(t);
-      return { bytes: offset, ms: this.clock.now() - start };
+      return { bytes: offset - from, ms: this.clock.now() - start };
     } finally {
       this.transfers.delete(t);
       for (const sid of t.outstanding) this.bySid.delete(sid);
     }
+  }
+
+  /**
+   * A control record (peer/control-record.ts) as an ordinary message on the open session: false
+   * when there is none (the protocol on top says it again on the next one).
+   */
+  control(record: Uint8Array): boolean {
+    const s = this.session();
+    return s !== undefined && s.send(record) !== false;
   }
 
   /** Follow a session's receipts and room (once per session; a new one replaces the old). */

@@ -5,6 +5,7 @@ import { decodeApp } from './app-message.js';
 import type { AppMessage } from './app-message.js';
 import { BulkIntake, type BulkSink } from './bulk-intake.js';
 import { type BulkRecord, isBulkRecord } from './bulk-record.js';
+import { isControlRecord } from './control-record.js';
 
 /** Incoming message ids remembered per peer for dropping resends (a restart forgets them; the chat history does not). */
 export const SEEN_IDS = 10_000;
@@ -30,6 +31,8 @@ export interface IncomingComponents {
   bulkSink?: () => BulkSink | undefined;
   /** A `done` or `refused` reply to one of this side's bulk transfers (peer/bulk-intake.ts). */
   onReply?: (r: BulkRecord) => void;
+  /** The application's taker of control records (peer/control-record.ts), if it has one. */
+  control?: (data: Uint8Array) => void;
 }
 
 interface Unstored {
@@ -59,6 +62,10 @@ export class IncomingMessages {
   /** Session message `sid` of session `s` arrived with these bytes. */
   receive(s: Session, sid: number, data: Uint8Array, store: MessageStore | undefined): void {
     if (isBulkRecord(data)) return this.intake.receive(s, sid, data, this.c.bulkSink?.());
+    if (isControlRecord(data)) {
+      s.release(sid);
+      return this.c.control?.(data);
+    }
     let m: AppMessage;
     try {
       m = decodeApp(data);

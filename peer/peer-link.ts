@@ -71,6 +71,8 @@ export interface LinkComponents {
   retryMs?: number;
   /** The application's consumer of bulk records (peer/bulk-intake.ts), if it has one. */
   bulkSink?: () => BulkSink | undefined;
+  /** The application's taker of control records (peer/control-record.ts). */
+  control?: (data: Uint8Array) => void;
 }
 
 /**
@@ -121,14 +123,12 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.idHex = toHex(id);
     this.name = name;
     this.incoming = new IncomingMessages({
-      clock: c.clock,
-      logger: c.logger,
+      ...c,
       peer: this.idHex,
       retryMs: c.retryMs ?? STORE_RETRY_MS,
       current: () => this.session,
       emit: (m) => this.emit('message', m),
       onReply: (r) => this.bulk.reply(r),
-      bulkSink: c.bulkSink,
     });
     this.bulk = new BulkLane(c.clock, () =>
       this.session?.state === 'open' && this.clearedFor(this.session) ? this.session : undefined,

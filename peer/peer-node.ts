@@ -65,8 +65,8 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly heartbeats: TimerCoalescer;
   readonly identity: Identity;
   private readonly opts: PeerOptions & { room: string; port: number; keepaliveMs: number; mode: PathMode };
-  private readonly clock: Clock;
-  private readonly log: Logger;
+  readonly clock: Clock;
+  readonly log: Logger;
   private readonly random: (n: number) => Uint8Array;
   private readonly newId: () => string;
   private socket: DatagramSocket | undefined;
@@ -77,7 +77,8 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly punching: PunchOrchestrator;
   private trustGate: TrustGate | undefined;
   private receiver: ((m: PeerEvents['message']) => Promise<void>) | undefined;
-  private bulkReceiver: ((r: IncomingBulk) => Promise<void>) | undefined;
+  private bulkReceiver: ((r: IncomingBulk) => Promise<void | 'refused'>) | undefined;
+  private controlReceiver: ((peerId: string, data: Uint8Array) => void) | undefined;
   private storeRetryMs: number | undefined;
   private closed = false;
   local: Endpoint | undefined;
@@ -172,7 +173,7 @@ export class PeerNode extends Emitter<PeerEvents> {
    * the keys its last introduction showed. Throws UNKNOWN_PEER, or BAD_ARGUMENT when ambiguous.
    */
   lookup(nameOrId: string): PeerIdentity {
-    const l = this.resolve(nameOrId).link;
+    const l = this.table.resolve(nameOrId).link;
     return {
       id: l.idHex,
       name: l.name,
@@ -183,7 +184,7 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   /** Ask the trust gate again for this peer: messages it held go out if it now says yes. */
   release(nameOrId: string): void {
-    this.resolve(nameOrId).link.release();
+    this.table.resolve(nameOrId).link.release();
   }
 
   /** Take another name in the room (re-registers; NAME_TAKEN leaves the old one). */
@@ -271,6 +272,7 @@ export class PeerNode extends Emitter<PeerEvents> {
           const r = this.bulkReceiver;
           return r && ((b) => r({ ...b, peer: link.name, peerId: idHex }));
         },
+        control: (d) => this.controlReceiver?.(idHex, d),
         ...(this.storeRetryMs !== undefined ? { retryMs: this.storeRetryMs } : {}),
         route: (cids, l) => this.demux.route(link, cids, l),
         mayHandOver: ({ name, intro }) =>
@@ -345,17 +347,12 @@ export class PeerNode extends Emitter<PeerEvents> {
     });
   }
 
-  /** Find a peer by exact name (present ones first), full id, or an unambiguous id prefix (4+ hex digits). */
-  private resolve(nameOrId: string): PeerEntry {
-    return this.table.resolve(nameOrId);
-  }
-
   /**
    * The open session with a peer as a `connected` event would tell it (path as it is now), or
    * undefined when none is open: how a `connect` to a connected peer is answered.
    */
   connection(nameOrId: string): PeerEvents['connected'] | undefined {
-    const e = this.resolve(nameOrId);
+    const e = this.table.resolve(nameOrId);
     return e.link.open ? this.connectedView(e, '') : undefined;
   }
 
@@ -382,7 +379,7 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   /** Connect to a peer: introduction, hole punching, then the encrypted session. Resolves when it is open. */
   connect(nameOrId: string): Promise<void> {
-    return this.punching.connect(this.resolve(nameOrId));
+    return this.punching.connect(this.table.resolve(nameOrId));
   }
 
   /**
@@ -396,8 +393,18 @@ export class PeerNode extends Emitter<PeerEvents> {
   }
 
   /** Take peers' bulk records: each is acknowledged only once `sink` resolves (peer/bulk-intake.ts). */
-  setBulkReceiver(sink: (r: IncomingBulk) => Promise<void>): void {
+  setBulkReceiver(sink: (r: IncomingBulk) => Promise<void | 'refused'>): void {
     this.bulkReceiver = sink;
+  }
+
+  /** Take peers' control records (peer/control-record.ts), acknowledged as they arrive. */
+  setControlReceiver(take: (peerId: string, data: Uint8Array) => void): void {
+    this.controlReceiver = take;
+  }
+
+  /** A control record to a peer's open session; false without one (say it again on the next). */
+  sendControl(nameOrId: string, record: Uint8Array): boolean {
+    return this.table.resolve(nameOrId).link.bulk.control(record);
   }
 
   /**
@@ -409,8 +416,9 @@ export class PeerNode extends Emitter<PeerEvents> {
     nameOrId: string,
     source: AsyncIterable<Uint8Array> | Uint8Array,
     id?: string,
+    start = 0,
   ): Promise<BulkResult> {
-    return this.resolve(nameOrId).link.bulk.send(id ?? this.newId(), source);
+    return this.table.resolve(nameOrId).link.bulk.send(id ?? this.newId(), source, start);
   }
 
   /**
@@ -428,7 +436,7 @@ export class PeerNode extends Emitter<PeerEvents> {
         'BAD_ARGUMENT',
         `text is ${size} bytes; at most ${MAX_TEXT_BYTES} fit in one message`,
       );
-    const e = this.resolve(nameOrId);
+    const e = this.table.resolve(nameOrId);
     const msg: AppMessage = {
       id: opts.id ?? this.newId(),
       ts: opts.ts ?? this.clock.wallNow(),
@@ -448,7 +456,7 @@ export class PeerNode extends Emitter<PeerEvents> {
 
   /** Session figures for one peer, as measured (the `stats` command and /info present them). */
   peerStats(nameOrId: string): PeerFigures {
-    return this.table.figures(this.resolve(nameOrId));
+    return this.table.figures(this.table.resolve(nameOrId));
   }
 
   /**

@@ -1,5 +1,33 @@
+import type { DeliveryBook } from './delivery.js';
 import type { History, HistoryRecord } from './history.js';
+import { ioError } from './journal.js';
 import type { Outbox } from './outbox.js';
+import type { StorageErrors } from './storage-errors.js';
+
+/**
+ * At start: repair history from the outbox (missingHistory), compact the outbox, and bring the
+ * delivery marks back from it: delivered where the receipt was recorded, else pending. Returns
+ * the history records written again.
+ */
+export function recoverStores(s: {
+  history: History;
+  outbox: Outbox;
+  self: { id: string; name: string };
+  delivery: DeliveryBook;
+  errors: StorageErrors;
+}): HistoryRecord[] {
+  const missing = missingHistory(s.history, s.outbox, s.self);
+  s.outbox.compact();
+  const restore = (r: HistoryRecord): void => {
+    const marks = s.outbox.marks(r.id);
+    if (marks) s.delivery.restore(r.id, marks);
+  };
+  for (const r of missing) restore(r);
+  for (const r of missing)
+    s.history.add(r).catch((e: unknown) => s.errors.report(undefined, ioError(e, 'history.jsonl')));
+  for (const conv of s.history.conversations()) for (const r of s.history.list(conv)) if (r.out) restore(r);
+  return missing;
+}
 
 /**
  * The outbox record of a message is written before its history record; a crash between the two

@@ -6,6 +6,7 @@ import { toHex } from '../../common/wire/bytes.js';
 import { MAX_TEXT_BYTES } from '../app-message.js';
 import type { PeerEvents, PeerKeysSeen, PeerNode } from '../peer-node.js';
 import { DeliveryBook } from './delivery.js';
+import { FileTransfers } from './files.js';
 import { History } from './history.js';
 import type { HistoryRecord } from './history.js';
 import { IncomingStore } from './incoming.js';
@@ -21,7 +22,7 @@ import {
   pathNotice,
   peerInfoOf,
 } from './presentation.js';
-import { missingHistory } from './recover.js';
+import { recoverStores } from './recover.js';
 import { STORAGE_DEFAULTS } from './storage-limits.js';
 import type { ChatServiceOptions } from './storage-limits.js';
 import { StorageErrors } from './storage-errors.js';
@@ -39,6 +40,7 @@ import type {
   SendOptions,
   BulkChunk,
   BulkSent,
+  FileView,
 } from './types.js';
 
 export { STORAGE_DEFAULTS } from './storage-limits.js';
@@ -72,6 +74,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   private selfView: SelfView;
   private readonly offs: (() => void)[] = [];
   private closed = false;
+  private readonly files_: FileTransfers; // file transfers, both ways (files.ts)
+  private bulkSink: ((r: BulkChunk) => Promise<void>) | undefined;
   /** History records written again at start (tests). */
   readonly recovered: HistoryRecord[];
 
@@ -108,6 +112,9 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       },
     });
     node.setTrustGate((p) => this.gate(p));
+    this.files_ = new FileTransfers(node, opts, (k, e) => this.emit(k, e));
+    // Records of a file we receive go to files.ts; the others to onBulk's sink, or are refused.
+    node.setBulkReceiver((r) => this.files_.take(r) ?? this.bulkSink?.(r) ?? Promise.resolve('refused'));
     this.selfView = {
       name: node.name,
       id: toHex(node.identity.id),
@@ -115,31 +122,17 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       room: node.room,
       server: 'connecting',
     };
-    this.recovered = this.recover();
+    this.recovered = recoverStores({
+      history: this.history_,
+      outbox: this.outbox,
+      self: this.selfView,
+      delivery: this.delivery,
+      errors: this.errors,
+    });
     // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
     node.setReceiver((m) => this.incoming.store(incomingOf(m)), opts.storeRetryMs);
     this.reportSkipped();
     this.offs.push(...this.follow(node));
-  }
-
-  /**
-   * Repair history from the outbox (recover.ts), compact the outbox, and bring the delivery
-   * marks back from it: delivered where the receipt was recorded, else pending.
-   */
-  private recover(): HistoryRecord[] {
-    const missing = missingHistory(this.history_, this.outbox, this.selfView);
-    this.outbox.compact();
-    for (const r of missing) this.restoreDelivery(r);
-    for (const r of missing)
-      this.history_.add(r).catch((e: unknown) => this.errors.report(undefined, ioError(e, 'history.jsonl')));
-    for (const conv of this.history_.conversations())
-      for (const r of this.history_.list(conv)) if (r.out) this.restoreDelivery(r);
-    return missing;
-  }
-
-  private restoreDelivery(r: HistoryRecord): void {
-    const marks = this.outbox.marks(r.id);
-    if (marks) this.delivery.restore(r.id, marks);
   }
 
   private reportSkipped(): void {
@@ -300,7 +293,27 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   onBulk(sink: (r: BulkChunk) => Promise<void>): void {
-    this.node.setBulkReceiver(sink);
+    this.bulkSink = sink;
+  }
+
+  sendFile(nameOrId: string, file: string): Promise<FileView> {
+    return this.files_.send(nameOrId, file);
+  }
+
+  acceptFile(file: string, dir?: string): Promise<void> {
+    return this.files_.accept(file, dir);
+  }
+
+  rejectFile(file: string): void {
+    this.files_.reject(file);
+  }
+
+  cancelFile(file: string): void {
+    this.files_.cancel(file);
+  }
+
+  files(): FileView[] {
+    return this.files_.list();
   }
 
   sendStored(
@@ -478,6 +491,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
   async close(): Promise<void> {
     this.closed = true;
     for (const off of this.offs) off();
+    await this.files_.close();
     await this.outbox.close();
     await this.history_.close();
   }

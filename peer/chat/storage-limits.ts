@@ -1,6 +1,8 @@
+import type { FileOptions } from './files.js';
 import type { JournalFs } from './journal.js';
 
-export interface ChatServiceOptions {
+/** File transfer options (peer/chat/files.ts): downloadDir, maxFileBytes (--max-file-mb), fileFs. */
+export interface ChatServiceOptions extends Omit<FileOptions, 'dataDir'> {
   dataDir: string;
   /** fsync every journal batch (default true; tests may turn it off for speed). */
   durable?: boolean;

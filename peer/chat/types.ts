@@ -119,6 +119,81 @@ export interface ChatEvents extends Record<string, unknown> {
   disconnected: { peerId: string; name: string; reason: 'timeout' | 'closed' | 'error' };
   /** The server state changed (SelfView.server holds it). */
   server: { state: SelfView['server'] };
+  /** Receiver: a peer offers a file; nothing is stored until acceptFile(file). */
+  file_offer: FileOffer;
+  /**
+   * Both sides: bytes of a transfer so far (the sender's: handed to the session; the receiver's:
+   * written to disk). At most one every 250 ms per transfer, plus one at the end.
+   */
+  file_progress: FileProgress;
+  /** Both sides: the receiver checked the SHA-256 and moved the file into place. */
+  file_done: FileDone;
+  /** Both sides: the transfer ended without the file; the receiver left no partial file behind. */
+  file_failed: FileFailed;
+}
+
+/** A file transfer's id: 21 characters of [A-Za-z0-9_-], chosen by the sender (the bulk transfer id too). */
+export type FileId = string;
+
+export interface FileOffer {
+  file: FileId;
+  peer: string;
+  peerId: string;
+  /** The sender's key fingerprint, to check out of band before accepting. */
+  fingerprint: string;
+  /** Already sanitised: one path component, no control characters, at most 255 bytes. */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface FileProgress {
+  file: FileId;
+  bytes: number;
+  size: number;
+  /** Bytes per second over the last interval. */
+  rate: number;
+  /** Time left at that rate, ms (undefined while the rate is 0). */
+  etaMs?: number;
+  path: 'direct' | 'relay';
+}
+
+export interface FileDone {
+  file: FileId;
+  /** Receiver: where the file was saved; sender: the source file. */
+  filePath: string;
+  bytes: number;
+  sha256: string;
+  /** From the first byte sent (this run, after a resume) to the receiver's confirmation. */
+  ms: number;
+  path: 'direct' | 'relay';
+}
+
+export interface FileFailed {
+  file: FileId;
+  /** TOO_LARGE, REJECTED, CANCELLED, CHECKSUM, SOURCE_CHANGED, IO, CLOSED, ... */
+  code: ErrorCode;
+  message: string;
+}
+
+/** A transfer in progress or offered, as files() lists it (/info). */
+export interface FileView {
+  file: FileId;
+  direction: 'send' | 'receive';
+  peer: string;
+  peerId: string;
+  name: string;
+  size: number;
+  /** Bytes done so far (sent, or written and kept). */
+  bytes: number;
+  sha256: string;
+  /**
+   * offered: waiting for the receiver's answer; active: bytes flowing; waiting: accepted, no
+   * session with the peer right now (resumes on the next one).
+   */
+  state: 'offered' | 'active' | 'waiting';
+  /** Sender: the source file; receiver: the directory it is saved into, once accepted. */
+  filePath?: string;
 }
 
 /** A finished bulk send: the bytes the peer took and the time from first record to last receipt. */
@@ -177,6 +252,24 @@ export interface ChatService {
   sendBulk(nameOrId: string, source: AsyncIterable<Uint8Array> | Uint8Array): Promise<BulkSent>;
   /** Take bulk records from peers: each is acknowledged to its sender once `sink` resolves. */
   onBulk(sink: (r: BulkChunk) => Promise<void>): void;
+  /**
+   * Offer a file to a peer: it is hashed (SHA-256), remembered in the data directory (a restart
+   * resumes it) and offered now or at the next session. Rejects BAD_ARGUMENT for a missing or
+   * unreadable path or a directory. Then file_progress, file_done or file_failed tell the rest.
+   */
+  sendFile(nameOrId: string, path: string): Promise<FileView>;
+  /**
+   * Accept an offered file into `dir` (default: the service's download directory). Data goes to
+   * a hidden temporary file there, checked against the SHA-256, then renamed to a free name.
+   * Rejects BAD_ARGUMENT for an unknown id.
+   */
+  acceptFile(file: FileId, dir?: string): Promise<void>;
+  /** Decline an offered file: the sender gets file_failed REJECTED. */
+  rejectFile(file: FileId): void;
+  /** Cancel a transfer from either side: both get file_failed CANCELLED; no partial file stays. */
+  cancelFile(file: FileId): void;
+  /** Transfers offered or in progress, both directions. */
+  files(): FileView[];
   connect(nameOrId: string): Promise<void>;
   /** The open session with a peer, its path as it is now; undefined when none is open. */
   connection(nameOrId: string): PeerConnection | undefined;

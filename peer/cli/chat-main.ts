@@ -34,6 +34,8 @@ export async function runChat(argv: string[]): Promise<number> {
     dataDir: o.dataDir,
     quota: o.quota,
     storeRetryMs: o.storeRetryMs,
+    maxFileBytes: o.maxFileBytes,
+    ...(o.downloadDir !== undefined ? { downloadDir: o.downloadDir } : {}),
   });
   try {
     await node.start();

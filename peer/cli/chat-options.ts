@@ -7,6 +7,7 @@ import type { LogLevel } from '../../common/log.js';
 import type { Endpoint } from '../../common/endpoint.js';
 import { Limits } from '../../common/wire/constants.js';
 import { STORAGE_DEFAULTS } from '../chat/service.js';
+import { MAX_FILE_MB } from '../chat/files.js';
 import type { StorageLimits } from '../chat/service.js';
 import { PEER_DEFAULTS } from '../peer-node.js';
 import { STORE_RETRY_MS } from '../peer-link.js';
@@ -49,6 +50,9 @@ Options:
                          (default ${STORAGE_DEFAULTS.historyMaxBytes})
   --history-tail-bytes N read only this much of the end of history.jsonl at start
                          (default ${STORAGE_DEFAULTS.historyTailBytes})
+  --max-file-mb N        refuse files offered above this size (TOO_LARGE) before storing
+                         anything (default ${MAX_FILE_MB})
+  --download-dir DIR     where accepted files are saved without a "dir" (default DATA-DIR/downloads)
   --store-retry-ms N     offer a message whose store failed (IO, QUOTA) again after this
                          long (default ${STORE_RETRY_MS})
   --log-level L          debug, info, warn, error, silent; logs go to stderr (default warn),
@@ -78,6 +82,8 @@ const CHAT_FLAGS: OptionSpec = {
   'log-level': { type: 'string' },
   'peer-quota-bytes': { type: 'string' },
   'history-max-bytes': { type: 'string' },
+  'max-file-mb': { type: 'string' },
+  'download-dir': { type: 'string' },
   'history-tail-bytes': { type: 'string' },
   'store-retry-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -104,6 +110,9 @@ export interface ChatOptions {
   dataDir: string;
   quota: StorageLimits;
   storeRetryMs: number;
+  /** --max-file-mb, in bytes. */
+  maxFileBytes: number;
+  downloadDir?: string;
   /** The terminal client; false: the JSON-lines mode. */
   tui: boolean;
   monochrome: boolean;
@@ -157,6 +166,8 @@ export async function chatOptionsFromFlags(argv: string[]): Promise<ChatOptions 
     dataDir: typeof f['data-dir'] === 'string' ? f['data-dir'] : defaultDataDir(),
     quota,
     storeRetryMs,
+    maxFileBytes: intFlag(f['max-file-mb'], 'max-file-mb', 1, 2 ** 28, MAX_FILE_MB) * 1024 * 1024,
+    ...(typeof f['download-dir'] === 'string' ? { downloadDir: f['download-dir'] } : {}),
     tui,
     monochrome: f.monochrome === true || process.env.NO_COLOR !== undefined,
     ...(f['log-level'] !== undefined ? { logLevel: logLevelFlag(f['log-level'], 'warn') } : {}),

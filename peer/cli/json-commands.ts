@@ -13,6 +13,10 @@ export type Command = (
   | { cmd: 'stats'; peer: string }
   | { cmd: 'trust'; peer: string }
   | { cmd: 'quit' }
+  | { cmd: 'send_file'; peer: string; path: string }
+  | { cmd: 'accept_file'; file: string; dir?: string }
+  | { cmd: 'reject_file'; file: string }
+  | { cmd: 'cancel_file'; file: string }
 ) & { req?: Req };
 
 /** A caller's tag for a command, echoed in its answer and in any error it causes. */
@@ -23,7 +27,8 @@ const MAX_COMMAND_LINE = 8 * 1024 * 1024;
 /** `req` is a tag, not a payload: a string of at most 64 characters or a finite number. */
 export const MAX_REQ_CHARS = 64;
 
-const COMMANDS = 'connect, send, send_room, peers, stats, trust or quit';
+const COMMANDS =
+  'connect, send, send_room, peers, stats, trust, send_file, accept_file, reject_file, cancel_file or quit';
 
 /**
  * The `req` of a command line that may not parse as a command, so that even its error carries
@@ -84,6 +89,18 @@ export function parseCommand(line: string): Command {
       return { cmd: 'trust', peer: str('peer'), ...tag };
     case 'quit':
       return { cmd: 'quit', ...tag };
+    case 'send_file':
+      return { cmd: 'send_file', peer: str('peer'), path: str('path'), ...tag };
+    case 'accept_file':
+      return {
+        cmd: 'accept_file',
+        file: str('file'),
+        ...(o.dir !== undefined ? { dir: str('dir') } : {}),
+        ...tag,
+      };
+    case 'reject_file':
+    case 'cancel_file':
+      return { cmd: o.cmd, file: str('file'), ...tag };
     case undefined:
       throw new PunchlineError('BAD_ARGUMENT', `missing "cmd"; expected ${COMMANDS}`);
     default:

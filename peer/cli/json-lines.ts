@@ -4,6 +4,7 @@ import { PunchlineError, isPunchlineError } from '../../common/errors.js';
 import type { ChatService } from '../chat/types.js';
 import { parseCommand, salvage } from './json-commands.js';
 import type { Command, Req } from './json-commands.js';
+import { fileCommand, followFiles } from './json-files.js';
 import {
   connectedJson,
   deliveredJson,
@@ -97,6 +98,7 @@ class JsonLines {
     });
     chat.on('disconnected', (d) => this.write(disconnectedJson(d)));
     chat.on('error', (e) => this.onError(e));
+    followFiles(chat, (e) => this.write(e));
     chat.on('server', (e) => {
       if (e.state === this.lastServer) return;
       this.lastServer = e.state;
@@ -183,6 +185,17 @@ class JsonLines {
       case 'trust':
         this.chat.trust(c.peer);
         this.writeAnswer(trustedJson(c.peer, this.chat.resolvePeer(c.peer).id), c.req);
+        return false;
+      case 'send_file':
+      case 'accept_file':
+      case 'reject_file':
+      case 'cancel_file':
+        fileCommand(
+          this.chat,
+          c,
+          (e) => this.writeAnswer(e, c.req),
+          (e) => this.fail(e, c.req === undefined ? {} : { req: c.req }),
+        );
         return false;
       case 'quit':
         return true;

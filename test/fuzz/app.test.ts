@@ -8,6 +8,14 @@ import { MAX_APP_ID, MAX_TIMESTAMP_MS, decodeApp, encodeApp, isTimestamp } from 
 import type { AppMessage } from '../../peer/app-message.js';
 import { MAX_TRANSFER_ID, decodeBulk, encodeBulk } from '../../peer/bulk-record.js';
 import type { BulkRecord } from '../../peer/bulk-record.js';
+import type { ErrorCode } from '../../common/errors.js';
+import {
+  MAX_FILE_ID,
+  MAX_NAME_BYTES,
+  decodeFileControl,
+  encodeFileControl,
+} from '../../peer/chat/file-control.js';
+import type { FileControl } from '../../peer/chat/file-control.js';
 import {
   anyBytes,
   anyFileContent,
@@ -142,6 +150,78 @@ describe('fuzz: bulk records inside the session (peer/bulk-record.ts)', () => {
       fc.property(BULK, (r) => {
         const back = decodeBulk(encodeBulk(r));
         expect({ ...back, data: [...back.data] }).toEqual({ ...r, data: [...r.data] });
+      }),
+    );
+  });
+});
+
+const FILE_ID = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+const SHA = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+const SIZE = fc.integer({ min: 0, max: 2 ** 48 - 1 });
+const CONTROL: fc.Arbitrary<FileControl> = fc.oneof(
+  fc.record({
+    kind: fc.constant('offer' as const),
+    file: FILE_ID,
+    size: SIZE,
+    sha256: SHA,
+    name: fc.string({ minLength: 1, maxLength: 60 }),
+  }),
+  fc.record({ kind: fc.constant('accept' as const), file: FILE_ID, offset: SIZE }),
+  fc.record({
+    kind: fc.constant('cancel' as const),
+    file: FILE_ID,
+    code: fc.constantFrom(
+      'CANCELLED',
+      'REJECTED',
+      'TOO_LARGE',
+      'CHECKSUM',
+      'SOURCE_CHANGED',
+      'IO',
+    ) as fc.Arbitrary<ErrorCode>,
+    text: fc.string({ maxLength: 40 }),
+  }),
+  fc.record({ kind: fc.constant('resume' as const), file: FILE_ID, size: SIZE, sha256: SHA }),
+  fc.record({ kind: fc.constant('done' as const), file: FILE_ID }),
+);
+
+function hostileControl(b: Uint8Array): void {
+  const m = decodesOrRefuses(() => decodeFileControl(b));
+  if (!m) return;
+  expect(m.file.length >= 1 && m.file.length <= MAX_FILE_ID).toBe(true);
+  if (m.kind === 'offer') expect(Buffer.byteLength(m.name)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+}
+
+describe('fuzz: file control records (peer/chat/file-control.ts)', () => {
+  it('arbitrary bytes, and mutations of valid records, decode to a valid record or MALFORMED', () => {
+    check(
+      FILE,
+      fc.property(
+        fc.oneof(
+          anyBytes(),
+          fc.uint8Array().map((b) => Uint8Array.of(1, 1, ...b)),
+        ),
+        hostileControl,
+      ),
+    );
+    check(
+      FILE,
+      fc.property(fc.tuple(CONTROL, fc.nat(), fc.integer({ min: 0, max: 255 })), ([m, at, v]) => {
+        const b = encodeFileControl(m);
+        const c = new Uint8Array(b);
+        c[at % c.length] = v;
+        hostileControl(c);
+        hostileControl(b.subarray(0, at % (b.length + 1)));
+      }),
+    );
+  });
+
+  it('decodeFileControl(encodeFileControl(m)) == m', () => {
+    check(
+      FILE,
+      fc.property(CONTROL, (m) => {
+        const back = decodeFileControl(encodeFileControl(m));
+        if (m.kind === 'cancel' && back.kind === 'cancel') expect(m.text.startsWith(back.text)).toBe(true);
+        else expect(back).toEqual(m);
       }),
     );
   });

@@ -79,6 +79,10 @@ export function useChatWorld(): {
         path: [],
         disconnected: [],
         server: [],
+        file_offer: [],
+        file_progress: [],
+        file_done: [],
+        file_failed: [],
       } as ChatPeer['chatEvents'];
       const nodeEvents: ChatPeer['nodeEvents'] = { delivered: [], sent: [] };
       node.on('delivered', (e) => (nodeEvents.delivered.push(e), wake()));

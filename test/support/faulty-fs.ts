@@ -1,5 +1,7 @@
 import { nodeJournalFs } from '../../peer/chat/journal.js';
 import type { JournalFs, JournalHandle } from '../../peer/chat/journal.js';
+import { nodeFileFs } from '../../peer/chat/file-store.js';
+import type { FileFs } from '../../peer/chat/file-store.js';
 
 /**
  * The journal's file seam with a switchable fault, for tests without root: while `fail` is set
@@ -34,6 +36,37 @@ export function faultyFs(only: RegExp = /./): { fs: JournalFs; fail: string | un
       return wrapped;
     },
     rename: (from, to) => nodeJournalFs.rename(from, to),
+  };
+  return state;
+}
+
+/**
+ * The received files' seam (peer/chat/file-store.ts) with the same switchable fault: while
+ * `fail` is set, writes write half their bytes and throw (a disk that fills up mid-file).
+ */
+export function faultyFileFs(): { fs: FileFs; fail: string | undefined; failures: number } {
+  const state = { fail: undefined as string | undefined, failures: 0, fs: undefined as unknown as FileFs };
+  state.fs = {
+    ...nodeFileFs,
+    async open(file, flags) {
+      const h = await nodeFileFs.open(file, flags);
+      return {
+        ...h,
+        read: (b, o, l, p) => h.read(b, o, l, p),
+        truncate: (len) => h.truncate(len),
+        sync: () => h.sync(),
+        close: () => h.close(),
+        write: async (buf, offset, length, position) => {
+          if (state.fail === undefined) return h.write(buf, offset, length, position);
+          const half = Math.floor(length / 2);
+          if (half > 0) await h.write(buf, offset, half, position);
+          state.failures++;
+          const e = new Error(`${state.fail}: injected fault, write`) as NodeJS.ErrnoException;
+          e.code = state.fail;
+          throw e;
+        },
+      };
+    },
   };
   return state;
 }

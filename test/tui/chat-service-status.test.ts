@@ -22,6 +22,8 @@ class StandInNode extends Emitter<PeerEvents> {
   }
   setTrustGate(): void {}
   setReceiver(): void {}
+  setBulkReceiver(): void {}
+  setControlReceiver(): void {}
   play<K extends keyof PeerEvents>(name: K, e: PeerEvents[K]): void {
     this.emit(name, e);
   }

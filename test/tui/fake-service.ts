@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, badArgument } from '../../common/errors.js';
 import type {
+  FileView,
   ChatEvents,
   BulkSent,
   ChatMessage,
@@ -137,6 +138,46 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
   }
 
   onBulk(): void {}
+
+  /** Transfers the fake was asked for: sendFile() lists one as offered (nothing moves). */
+  readonly fileList: FileView[] = [];
+
+  sendFile(nameOrId: string, filePath: string): Promise<FileView> {
+    const p = this.resolvePeer(nameOrId);
+    this.calls.push(`sendFile ${p.name} ${filePath}`);
+    const name = filePath.split('/').pop() ?? 'file';
+    const v: FileView = {
+      file: `file${++this.seq}`,
+      direction: 'send',
+      peer: p.name,
+      peerId: p.id,
+      name,
+      size: 0,
+      bytes: 0,
+      sha256: '',
+      state: 'offered',
+      filePath,
+    };
+    this.fileList.push(v);
+    return Promise.resolve(v);
+  }
+
+  acceptFile(file: string, dir?: string): Promise<void> {
+    this.calls.push(`acceptFile ${file}${dir !== undefined ? ` ${dir}` : ''}`);
+    return Promise.resolve();
+  }
+
+  rejectFile(file: string): void {
+    this.calls.push(`rejectFile ${file}`);
+  }
+
+  cancelFile(file: string): void {
+    this.calls.push(`cancelFile ${file}`);
+  }
+
+  files(): FileView[] {
+    return [...this.fileList];
+  }
 
   /** No open sessions in the fake: `connected` comes only from connect(). */
   connection(nameOrId: string): PeerConnection | undefined {

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { open, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PunchlineError } from '../../common/errors.js';
+import { numbered } from './file-names.js';
+
+/** An open file a transfer writes to (a seam: tests put a full disk behind it, test/support/faulty-fs.ts). */
+export interface FileHandle {
+  write(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  truncate(len: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The file operations transfers need; the default is node:fs/promises. */
+export interface FileFs {
+  /** 'w+' creates or truncates (0600), 'r+' opens an existing file, 'r' reads. */
+  open(file: string, flags: 'w+' | 'r+' | 'r'): Promise<FileHandle>;
+  /** A hard link: fails with EEXIST rather than replace anything (never overwrite). */
+  link(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  size(file: string): Promise<number>;
+}
+
+export const nodeFileFs: FileFs = {
+  open: (file, flags) => open(file, flags, 0o600),
+  link: (from, to) => link(from, to),
+  unlink: (file) => unlink(file),
+  size: async (file) => (await stat(file)).size,
+};
+
+/** What the sender remembers of a transfer (files.json): enough to resume after a restart. */
+export interface SendRecord {
+  file: string;
+  peerId: string;
+  peer: string;
+  path: string;
+  name: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  accepted: boolean;
+}
+
+/** What the receiver remembers of an accepted transfer: `offset` bytes of `temp` are synced. */
+export interface ReceiveRecord {
+  file: string;
+  peerId: string;
+  peer: string;
+  name: string;
+  size: number;
+  sha256: string;
+  dir: string;
+  temp: string;
+  offset: number;
+}
+
+export interface FileBookState {
+  send: SendRecord[];
+  receive: ReceiveRecord[];
+  /** Transfers this side received in full (file id, peer id), newest last: a late RESUME hears DONE. */
+  done: { file: string; peerId: string }[];
+}
+
+export const FILES_FILE = 'files.json';
+/** Finished transfers remembered for a RESUME whose DONE was lost with its session. */
+const DONE_KEPT = 64;
+
+/**
+ * The transfers to resume, in `files.json` in the data directory: rewritten whole (a temporary
+ * file, then a rename: a crash leaves the old or the new one) on every change of state; a few
+ * records, so that is cheap. A damaged file is set aside (files.json.bad) and starts empty.
+ */
+export class FileBook {
+  private readonly file: string;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    this.file = path.join(dataDir, FILES_FILE);
+  }
+
+  async load(): Promise<FileBookState> {
+    try {
+      const v = JSON.parse(await readFile(this.file, 'utf8')) as FileBookState;
+      if (!Array.isArray(v.send) || !Array.isArray(v.receive) || !Array.isArray(v.done))
+        throw new Error('shape');
+      return v;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        await rename(this.file, `${this.file}.bad`).catch(() => {});
+      return { send: [], receive: [], done: [] };
+    }
+  }
+
+  /** Write the state (after the writes before it); rejects IO when it cannot. */
+  save(s: FileBookState): Promise<void> {
+    const text = JSON.stringify({ ...s, done: s.done.slice(-DONE_KEPT) });
+    const next = this.writing.then(async () => {
+      await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      await writeFile(`${this.file}.tmp`, text, { mode: 0o600 });
+      await rename(`${this.file}.tmp`, this.file);
+    });
+    this.writing = next.catch(() => {});
+    return next;
+  }
+}
+
+/** SHA-256 of the first `length` bytes of a file, read 1 MiB at a time (bounded memory). */
+export async function hashPrefix(
+  fs: FileFs,
+  file: string,
+  length: number,
+): Promise<ReturnType<typeof createHash>> {
+  const h = createHash('sha256');
+  if (length === 0) return h;
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = new Uint8Array(1 << 20);
+    for (let at = 0; at < length;) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - at), at);
+      if (bytesRead === 0)
+        throw new PunchlineError('SOURCE_CHANGED', `${file} is shorter than ${length} bytes`);
+      h.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return h;
+}
+
+/**
+ * Put a finished temporary file in place under the first free name (`name`, `name (1).ext`,
+ * ...): a hard link fails on an existing name instead of replacing it, so nothing is ever
+ * overwritten, even a file created meanwhile. Returns the path it got.
+ */
+export async function placeFile(fs: FileFs, temp: string, dir: string, name: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const target = path.join(dir, numbered(name, n));
+    try {
+      await fs.link(temp, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && n < 10_000) continue;
+      throw e;
+    }
+    await fs.unlink(temp);
+    return target;
+  }
+}
