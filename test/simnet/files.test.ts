@@ -1,7 +1,7 @@
 /**
  * File transfers on the simulated network (virtual time), through ChatServices over SimWorld
- * nodes with a relay: byte-exact at 5% loss, and across a path change (direct -> relay) in the
- * middle of the transfer. The files themselves are real (a temporary directory).
+ * nodes with a relay: byte-exact at 5% loss, and across a path change (direct -> relay, and
+ * relay -> direct) in the middle of the transfer. The files themselves are real (a temporary directory).
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import type { Endpoint } from '../../common/net/types.js';
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
 import { PeerChatService } from '../../peer/chat/service.js';
 import type { ChatEvents } from '../../peer/chat/types.js';
-import { SimWorld } from '../support/sim-world.js';
+import { SERVER, SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
 
 const MIB = 1024 * 1024;
@@ -108,5 +108,33 @@ describe('file transfers on the simulated network', () => {
     expect(b.ev.file_progress.at(-1)!.path).toBe('relay');
     expect(b.ev.file_done[0]!.path).toBe('relay');
     expect(a.p.events.connected).toHaveLength(1); // one session throughout: no resume was needed
+  }, 600_000);
+
+  it('a transfer that starts on the relay and moves to the direct path mid-way arrives byte-exact on the same session', async () => {
+    // UDP between the peers is cut at first (only the server is reached): the session opens on
+    // the relay, and the transfer starts there. Then the cut is lifted, and the direct-path
+    // retry moves the session, mid-transfer. The relay's legs are slower (50 ms each way to the
+    // server), so the transfer is still running when the retry comes.
+    let cut = true;
+    const toServer = (to: Endpoint): boolean => to.address === SERVER.address;
+    const { w, a, b } = await world(73, { udpOut: (_d, to) => !cut || toServer(to) });
+    w.sim.setLink(w.sim.get('rendezvous')!, { delayMs: 50 });
+    const data = Buffer.alloc(16 * MIB);
+    w.sim.rng('data').fill(data);
+    let lifted = false;
+    await transfer(w, a, b, data, () => {
+      const written = b.chat.files()[0]?.bytes ?? 0;
+      if (!lifted && written > 1 * MIB) {
+        lifted = true;
+        cut = false;
+      }
+    });
+    expect(lifted).toBe(true);
+    expect(b.p.events.connected[0]!.path).toBe('relay');
+    const paths = b.ev.file_progress.map((e) => e.path);
+    expect(paths[0]).toBe('relay');
+    expect(b.ev.file_done[0]!.path).toBe('direct');
+    expect(a.p.events.connected).toHaveLength(1); // one session throughout: no resume was needed
+    console.log(`relay -> direct mid-transfer: progress paths ${[...new Set(paths)].join(' -> ')}`);
   }, 600_000);
 });
