@@ -44,10 +44,12 @@ export function fileCommand(
   }
 }
 
-/** file_offer, file_progress, file_done and file_failed as lines, their fields as the ChatEvents carry them. */
+/** file_offer, file_progress, file_done and file_failed as lines (snake_case, as every line: docs/cli.md). */
 export function followFiles(chat: ChatService, write: (e: Json) => void): void {
-  chat.on('file_offer', (e) => write({ event: 'file_offer', ...e }));
-  chat.on('file_progress', (e) => write({ event: 'file_progress', ...e }));
-  chat.on('file_done', (e) => write({ event: 'file_done', ...e }));
+  chat.on('file_offer', ({ peerId, ...e }) => write({ event: 'file_offer', ...e, peer_id: peerId }));
+  chat.on('file_progress', ({ etaMs, ...e }) =>
+    write({ event: 'file_progress', ...e, ...(etaMs !== undefined ? { eta_ms: etaMs } : {}) }),
+  );
+  chat.on('file_done', ({ filePath, ...e }) => write({ event: 'file_done', ...e, file_path: filePath }));
   chat.on('file_failed', (e) => write({ event: 'file_failed', ...e }));
 }
