@@ -86,7 +86,7 @@ export function fileText(f: FileLine, g: Glyphs, width: number): { text: string;
     case 'offered':
       return f.direction === 'send'
         ? {
-            text: `${what} (${size}): waiting for ${f.peer} to accept; /cancel ${id} withdraws it`,
+            text: `${what} (${size}): waiting for ${f.peer} to accept (id ${id})`,
             error: false,
           }
         : { text: `${what} (${size}): offered; /accept ${id} or /reject ${id}`, error: false };
