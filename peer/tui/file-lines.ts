@@ -53,6 +53,12 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
 }
 
+const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+
 const percent = (bytes: number, size: number): number => (size > 0 ? Math.floor((bytes * 100) / size) : 100);
 
 /** The offer, for the receiver: who offers what, the key it came with, and how to answer. */
@@ -64,14 +70,21 @@ export function offerText(o: FileOffer): string {
   ].join('\n');
 }
 
-/** "[████░░░░] 45% 540 KiB/1.2 MiB 230 KiB/s 3.0 s left", the bar as wide as `width` allows. */
+/**
+ * "[████░░░░] 45% 540 KiB/1.2 MiB 230 KiB/s 3.0 s left", the bar as wide as `width` allows; where
+ * that leaves it under 12 cells, the numbers go on a line of their own under the bar.
+ */
 export function progressText(f: FileLine, g: Glyphs, width: number): string {
   const pct = percent(f.bytes, f.size);
   const eta = f.etaMs !== undefined ? ` ${formatDuration(f.etaMs)} left` : '';
-  const nums = ` ${pct}% ${formatBytes(f.bytes)}/${formatBytes(f.size)} ${formatBytes(f.rate)}/s${eta}`;
-  const cells = Math.max(4, Math.min(24, width - nums.length - 2));
-  const done = Math.min(cells, Math.floor((cells * pct) / 100));
-  return `[${g.barDone.repeat(done)}${g.barTodo.repeat(cells - done)}]${nums}`;
+  const nums = `${formatBytes(f.bytes)}/${formatBytes(f.size)} ${formatBytes(f.rate)}/s${eta}`;
+  const bar = (cells: number): string => {
+    const done = Math.min(cells, Math.floor((cells * pct) / 100));
+    return `[${g.barDone.repeat(done)}${g.barTodo.repeat(cells - done)}] ${pct}%`;
+  };
+  const inline = Math.min(24, width - nums.length - 8);
+  if (inline >= 12) return `${bar(inline)} ${nums}`;
+  return `${bar(Math.max(4, Math.min(24, width - 7)))}\n${nums}`;
 }
 
 /**
@@ -96,7 +109,7 @@ export function fileText(f: FileLine, g: Glyphs, width: number): { text: string;
       return { text: `${what} (${size}): you declined it`, error: false };
     case 'active':
       // The second line is indented two cells under the text column (panes.ts keeps the indent).
-      return { text: `${what}\n  ${progressText(f, g, width - 2)}`, error: false };
+      return { text: `${what}\n${indent(progressText(f, g, width - 2))}`, error: false };
     case 'done': {
       const sha = `SHA-256 ${(f.sha256 ?? '').slice(0, 16)} matched`;
       const how = `  ${formatBytes(f.size)} in ${formatDuration(f.ms ?? 0)}, ${sha}`;
