@@ -38,7 +38,8 @@ describe('Tab completes paths', () => {
     expect(await tab(vm, '/send bob alpi')).toBe('/send bob alpine/');
     await vm.handleKey('tab');
     expect(vm.input.text).toBe('/send bob alpine/inner.txt ');
-    // Under ~, and from an empty word (the working directory, no dot files).
+    // Under ~ ("~" alone becomes "~/"), and from an empty word (the working directory, no dot files).
+    expect(await tab(vm, '/send bob ~')).toBe('/send bob ~/');
     expect(await tab(vm, '/send bob ~/alpine/i')).toBe('/send bob ~/alpine/inner.txt ');
     expect(await tab(vm, '/send bob ')).toBe('/send bob alpha.txt ');
     expect(await tab(vm, '/send bob .h')).toBe('/send bob .hidden ');

@@ -197,6 +197,42 @@ describe('a transfer’s line', () => {
   });
 });
 
+describe('edge cases', () => {
+  it('a transfer the client saw no event for (resumed after a restart) gets its line at its first progress', () => {
+    const { fake, vm } = client();
+    fake.fileList.push({
+      file: 'Rresumed0000000000000',
+      direction: 'send',
+      peer: 'bob',
+      peerId: fakeId('bob'),
+      name: 'old.iso',
+      size: 4 * MiB,
+      bytes: 2 * MiB,
+      sha256: 'ab'.repeat(32),
+      state: 'waiting',
+    });
+    fake.fileProgress('Rresumed0000000000000', 3 * MiB, MiB);
+    vm.open({ kind: 'peer', peerId: fakeId('bob') });
+    expect(log(vm).slice(-2)).toEqual([
+      '09:05 -!- old.iso to bob',
+      '            [██████████████████░░░░░░] 75% 3.0 MiB/4.0 MiB 1.0 MiB/s 1.0 s left',
+    ]);
+  });
+
+  it('/accept into a file, or /send of something that is neither file nor directory, says so', async () => {
+    const { fake, vm } = setup(
+      {},
+      { cwd: dir, fs: { list: () => [], kind: (p) => (p.endsWith('fifo') ? 'other' : 'file') } },
+    );
+    fake.offerFile('bob', 'a.bin', 10);
+    await type(vm, '/accept report.txt');
+    expect(last(vm)).toBe(`09:05 -!- ${path.join(dir, 'report.txt')} is not a directory`);
+    await type(vm, '/send bob fifo');
+    expect(last(vm)).toBe(`09:05 -!- ${path.join(dir, 'fifo')} is not a regular file`);
+    expect(fake.calls).toEqual([]);
+  });
+});
+
 describe('/info and /help', () => {
   it('/info NAME lists the transfers with that peer; /info in the room lists them all', async () => {
     const { fake, vm } = client();
