@@ -116,11 +116,12 @@ export function fileText(f: FileLine, g: Glyphs, width: number): { text: string;
       const head = f.direction === 'receive' ? `${what}: saved to ${f.filePath ?? '?'}` : `${what}: sent`;
       return { text: `${g.answered} ${head}\n${how}`, error: false };
     }
-    case 'failed':
-      return {
-        text: `${g.unanswered} ${what} failed: ${f.code ?? 'ERROR'} ${f.message ?? ''}`.trimEnd(),
-        error: true,
-      };
+    case 'failed': {
+      // Declined or cancelled by someone is not a fault: it "stopped"; anything else "failed".
+      const how = f.code === 'CANCELLED' || f.code === 'REJECTED' ? 'stopped' : 'failed';
+      const text = `${g.unanswered} ${what} ${how}: ${f.code ?? 'ERROR'} ${f.message ?? ''}`;
+      return { text: text.trimEnd(), error: how === 'failed' };
+    }
   }
 }
 

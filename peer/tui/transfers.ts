@@ -87,6 +87,8 @@ export class FileTransfers {
     const l = this.live(f.file);
     this.offers.delete(f.file);
     if (!l) return this.host.toRoom(`file ${shortId(f.file)} failed: ${f.code} ${f.message}`, 'error');
+    // Our own /reject comes back as REJECTED: the line already says we declined it.
+    if (l.phase === 'rejected' && f.code === 'REJECTED') return;
     Object.assign(l, { phase: 'failed', code: f.code, message: f.message });
   }
 

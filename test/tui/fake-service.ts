@@ -187,6 +187,8 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
   rejectFile(file: string): void {
     this.calls.push(`rejectFile ${file}`);
     this.dropFile(file);
+    // As the engine: the event follows once the refusal is sent (file-receive.ts ends it async).
+    queueMicrotask(() => this.emit('file_failed', { file, code: 'REJECTED', message: 'declined here' }));
   }
 
   cancelFile(file: string): void {

@@ -161,13 +161,19 @@ describe('a transfer’s line', () => {
     ]);
   });
 
-  it('failed: its code and message, in place of the waiting line', async () => {
+  it('failed or stopped: its code and message, in place of the waiting line', async () => {
     const { fake, vm } = client();
     await type(vm, '/send bob report.txt');
     const n = vm.entries(bobKey).length;
     fake.fileFailed(fake.files()[0]!.file, 'REJECTED', 'bob declined the file');
-    expect(last(vm)).toBe('09:05 -!- ✗ report.txt to bob failed: REJECTED bob declined the file');
+    expect(last(vm)).toBe('09:05 -!- ✗ report.txt to bob stopped: REJECTED bob declined the file');
     expect(vm.entries(bobKey)).toHaveLength(n);
+    // A fault reads "failed", in the error colour.
+    const id = fake.offerFile('bob', 'b.bin', 10);
+    await type(vm, '/accept');
+    fake.fileFailed(id, 'CHECKSUM', 'the SHA-256 does not match');
+    expect(last(vm)).toBe('09:05 -!- ✗ b.bin from bob failed: CHECKSUM the SHA-256 does not match');
+    expect(vm.render().log.at(-1)!.at(-2)!.role).toBe('error');
     // A file refused before any offer was shown (too large) is said in the room.
     fake.fileFailed(
       'Zunknown0000000000000',
@@ -188,10 +194,10 @@ describe('a transfer’s line', () => {
     const inc = fake.offerFile('bob', 'in.bin', 10);
     await type(vm, `/cancel ${out.slice(0, 8)}`);
     expect(fake.calls.at(-1)).toBe(`cancelFile ${out}`);
-    expect(log(vm)).toContain('09:05 -!- ✗ report.txt to bob failed: CANCELLED cancelled here');
+    expect(log(vm)).toContain('09:05 -!- ✗ report.txt to bob stopped: CANCELLED cancelled here');
     await type(vm, '/cancel');
     expect(fake.calls.at(-1)).toBe(`cancelFile ${inc}`);
-    expect(last(vm)).toBe('09:05 -!- ✗ in.bin from bob failed: CANCELLED cancelled here');
+    expect(last(vm)).toBe('09:05 -!- ✗ in.bin from bob stopped: CANCELLED cancelled here');
     await type(vm, '/cancel');
     expect(last(vm)).toBe('09:05 -!- no file transfer to cancel');
   });
