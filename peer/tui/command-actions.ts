@@ -8,13 +8,16 @@ import { badArgument, isPunchlineError } from '../../common/errors.js';
 import type { ChatService, PeerView, SelfView } from '../chat/types.js';
 import type { Command } from './commands.js';
 import type { Conversation } from './conversation.js';
+import { acceptFile, cancelFile, rejectFile, sendFile } from './file-actions.js';
+import type { FileCommandTarget } from './file-actions.js';
+import { fileReport } from './file-lines.js';
 import { formatInfo } from './format.js';
 import type { Glyphs } from './format.js';
 import { describeState } from './panes.js';
 import type { ServerStatus } from './server-status.js';
 
 /** What a command may see and do in the view model. */
-export interface CommandTarget {
+export interface CommandTarget extends FileCommandTarget {
   readonly service: ChatService;
   readonly glyphs: Glyphs;
   readonly self: SelfView;
@@ -72,6 +75,14 @@ export async function runCommand(t: CommandTarget, cmd: Command): Promise<void> 
       return t.send(t.here, cmd.text, true);
     case 'connect':
       return connect(t, cmd.peer);
+    case 'send':
+      return sendFile(t, cmd.peer, cmd.path);
+    case 'accept':
+      return acceptFile(t, cmd.first, cmd.dir);
+    case 'reject':
+      return rejectFile(t, cmd.file);
+    case 'cancel':
+      return cancelFile(t, cmd.file);
   }
 }
 
@@ -92,10 +103,19 @@ function names(t: CommandTarget): void {
   t.say(lines.join('\n'));
 }
 
+/** The peer's path and counters, and its file transfers; in the room, every transfer. */
 function info(t: CommandTarget, peer: string | undefined): void {
   const target = peer ?? t.activePeerId();
-  if (target === undefined) throw badArgument('usage: /info NAME (or use it in a private conversation)');
-  t.say(formatInfo(t.service.info(target), t.glyphs).join('\n'));
+  const files = t.service.files();
+  if (target === undefined) {
+    if (files.length > 0) return t.say(fileReport(files).join('\n'));
+    throw badArgument('usage: /info NAME (or use it in a private conversation)');
+  }
+  const i = t.service.info(target);
+  const theirs = files.filter((f) => f.peerId === i.id);
+  const lines = formatInfo(i, t.glyphs);
+  if (theirs.length > 0) lines.push(...fileReport(theirs).map((l) => `  ${l}`));
+  t.say(lines.join('\n'));
 }
 
 function trust(t: CommandTarget, peer: string | undefined): void {

@@ -16,6 +16,11 @@ export type Command =
   | { name: 'nick'; nick: string }
   | { name: 'trust'; peer?: string }
   | { name: 'clear' }
+  | { name: 'send'; peer: string; path: string }
+  /** `first` is a file id prefix, or the directory when no offer's id starts with it (command-actions.ts). */
+  | { name: 'accept'; first?: string; dir?: string }
+  | { name: 'reject'; file?: string }
+  | { name: 'cancel'; file?: string }
   | { name: 'help' }
   | { name: 'quit' };
 
@@ -38,6 +43,10 @@ export const COMMANDS: readonly { name: CommandName; usage: string; about: strin
   { name: 'info', usage: '/info [NAME]', about: 'path, candidates, RTT, loss, key fingerprint' },
   { name: 'trust', usage: '/trust [NAME]', about: "accept NAME's new key, release held messages" },
   { name: 'nick', usage: '/nick NAME', about: 'change your name in the room' },
+  { name: 'send', usage: '/send NAME PATH', about: 'offer the file at PATH to NAME (Tab completes PATH)' },
+  { name: 'accept', usage: '/accept [ID] [DIR]', about: 'save the newest offer (or ID) in DIR' },
+  { name: 'reject', usage: '/reject [ID]', about: 'decline the newest file offer (or ID)' },
+  { name: 'cancel', usage: '/cancel [ID]', about: 'stop the newest file transfer here (or ID)' },
   { name: 'close', usage: '/close', about: 'close this private conversation' },
   { name: 'clear', usage: '/clear', about: 'clear this conversation from the screen' },
   { name: 'help', usage: '/help', about: 'show keys and commands (F1)' },
@@ -107,8 +116,34 @@ export function parseInput(line: string): Parsed {
       return first.rest === '' ? cmd({ name, peer: first.arg }) : err();
     case 'nick':
       return first && first.rest === '' && first.arg !== '' ? cmd({ name, nick: first.arg }) : err();
+    case 'send': {
+      const p = first ? pathArg(first.rest) : '';
+      return first && p !== '' ? cmd({ name, peer: first.arg, path: p }) : err();
+    }
+    case 'accept':
+      if (!first) return cmd({ name });
+      // "my\ dir" alone: one escaped directory, not an id and a directory.
+      if (first.rest === '' || first.arg.endsWith('\\')) return cmd({ name, first: pathArg(args) });
+      return cmd({ name, first: first.arg, dir: pathArg(first.rest) });
+    case 'reject':
+    case 'cancel':
+      if (!first) return cmd({ name });
+      return first.rest === '' ? cmd({ name, file: first.arg }) : err();
   }
 }
+
+/**
+ * A path as typed: the rest of the line, in double quotes or with spaces escaped as "\\ " (what
+ * Tab completion inserts, as a shell does).
+ */
+export function pathArg(s: string): string {
+  const t = s.trim();
+  if (t.length >= 2 && t.startsWith('"') && t.endsWith('"')) return t.slice(1, -1);
+  return t.replace(/\\(.)/g, '$1');
+}
+
+/** A path as Tab completion inserts it: spaces and backslashes escaped, as a shell does. */
+export const escapePath = (p: string): string => p.replace(/([\\ ])/g, '\\$1');
 
 /** Command names starting with `prefix` (without the slash), for Tab completion. */
 export function completeCommand(prefix: string): string[] {

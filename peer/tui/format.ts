@@ -16,6 +16,9 @@ export interface Glyphs {
   rule: string;
   answered: string;
   unanswered: string;
+  /** A progress bar's done and to-do cells. */
+  barDone: string;
+  barTodo: string;
 }
 
 export const UNICODE_GLYPHS: Glyphs = {
@@ -28,6 +31,8 @@ export const UNICODE_GLYPHS: Glyphs = {
   rule: '─',
   answered: '✓',
   unanswered: '✗',
+  barDone: '█',
+  barTodo: '░',
 };
 
 export const ASCII_GLYPHS: Glyphs = {
@@ -40,6 +45,8 @@ export const ASCII_GLYPHS: Glyphs = {
   rule: '-',
   answered: '+',
   unanswered: 'x',
+  barDone: '#',
+  barTodo: '.',
 };
 
 /** True when the locale says UTF-8 (LC_ALL overrides LC_CTYPE overrides LANG, as in POSIX). */

@@ -130,22 +130,23 @@ export class InputLine {
   }
 
   /**
-   * Tab: replace the word before the cursor with the first of `candidates(word, atLineStart)`;
-   * Tab again replaces it with the next one, cycling. No candidate: nothing changes.
+   * Tab: replace the word before the cursor (a space escaped as "\\ " does not end it) with the
+   * first of `candidates(word, textBeforeTheWord)`; Tab again replaces it with the next one,
+   * cycling. No candidate: nothing changes. After a single candidate Tab starts afresh, so a
+   * directory completed to "docs/" lists what is inside it next, as a shell does.
    */
-  complete(candidates: (word: string, atLineStart: boolean) => string[]): void {
+  complete(candidates: (word: string, before: string) => string[]): void {
     const c = this.completion;
-    if (c) {
+    if (c && c.candidates.length > 1) {
       c.index = (c.index + 1) % c.candidates.length;
       this.edit(c.start, c.start + c.inserted, c.candidates[c.index]!);
       c.inserted = split(c.candidates[c.index]!).length;
       return;
     }
     let start = this.cur;
-    while (start > 0 && this.chars[start - 1] !== ' ') start--;
+    while (start > 0 && !(this.chars[start - 1] === ' ' && this.chars[start - 2] !== '\\')) start--;
     const word = this.chars.slice(start, this.cur).join('');
-    if (word === '') return;
-    const list = candidates(word, start === 0);
+    const list = candidates(word, this.chars.slice(0, start).join(''));
     if (list.length === 0) return;
     this.edit(start, this.cur, list[0]!);
     this.completion = { start, candidates: list, index: 0, inserted: split(list[0]!).length };

@@ -4,13 +4,15 @@
  */
 import { completeCommand } from './commands.js';
 import type { InputLine } from './input-line.js';
+import { completePath } from './paths.js';
+import type { PathContext } from './paths.js';
 import { sanitize } from './text.js';
 
 /** The editing keys (Emacs-style and the usual ones): the edit to make, or undefined for another key. */
 export function lineEdit(
   l: InputLine,
   full: string,
-  candidates: (word: string, atStart: boolean) => string[],
+  candidates: (word: string, before: string) => string[],
 ): (() => void) | undefined {
   const edits: Record<string, () => void> = {
     up: () => l.historyPrev(),
@@ -54,9 +56,28 @@ export function helpKey(full: string, scroll: number): number | 'close' | undefi
   return undefined;
 }
 
-/** Tab candidates: command names after a "/" at the start, else peers' names ("name: " at the start). */
-export function tabCandidates(word: string, atStart: boolean, names: (prefix: string) => string[]): string[] {
+/**
+ * Tab candidates: a path after `/send NAME ` (a directory after `/accept `), command names after a
+ * "/" at the start, else peers' names ("name: " at the start). `before` is the line before the word.
+ */
+export function tabCandidates(
+  word: string,
+  before: string,
+  names: (prefix: string) => string[],
+  paths?: PathContext,
+): string[] {
+  const kind = paths ? pathArgument(before) : null;
+  if (paths && kind) return completePath(paths, word, kind === 'dir');
+  if (word === '') return [];
+  const atStart = before === '';
   if (atStart && word.startsWith('/')) return completeCommand(word.slice(1)).map((n) => `/${n} `);
   const suffix = atStart ? ': ' : ' ';
   return names(word).map((n) => n + suffix);
+}
+
+/** Is the word after `before` a path: the PATH of `/send NAME PATH`, the DIR of `/accept [ID] DIR`? */
+function pathArgument(before: string): 'file' | 'dir' | null {
+  if (/^\/send\s+("[^"]*"|\S+)\s+/i.test(before)) return 'file';
+  if (/^\/accept\s+/i.test(before)) return 'dir';
+  return null;
 }

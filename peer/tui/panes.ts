@@ -7,15 +7,19 @@ import type { ChatMessage, PeerView, SelfView } from '../chat/types.js';
 import { COMMANDS } from './commands.js';
 import { STATE_ROLE, deliveryMark, formatRtt } from './format.js';
 import type { Glyphs } from './format.js';
+import { fileText } from './file-lines.js';
+import type { FileLine } from './file-lines.js';
 import { fit, sanitize, strWidth, truncate, wrap } from './text.js';
 import { nickColour } from './theme.js';
 import type { Line, Role, Segment } from './theme.js';
 
 export type NoticeLevel = 'info' | 'warn' | 'error' | 'alert';
 
-/** One item of a conversation. */
+/** One item of a conversation; a file transfer's line changes in place as its `line` does. */
 export type Entry =
-  { kind: 'message'; msg: ChatMessage } | { kind: 'system'; text: string; level: NoticeLevel; ts: number };
+  | { kind: 'message'; msg: ChatMessage }
+  | { kind: 'system'; text: string; level: NoticeLevel; ts: number }
+  | { kind: 'file'; line: FileLine; ts: number };
 
 export interface PaneStyle {
   glyphs: Glyphs;
@@ -97,6 +101,16 @@ export function entryRows(st: PaneStyle, e: Entry, width: number, selfName: stri
   const time: Segment = { text: `${st.formatTime(e.kind === 'message' ? e.msg.ts : e.ts)} `, role: 'time' };
   const tw = strWidth(time.text);
   const indentRow = (n: number): Segment => ({ text: ' '.repeat(n), role: 'plain' });
+  if (e.kind === 'file') {
+    // Drawn as the system line it reads as now, at the width its text column has.
+    const f = fileText(e.line, st.glyphs, width - Math.min(tw + 4, Math.floor(width / 3)));
+    return entryRows(
+      st,
+      { kind: 'system', text: f.text, level: f.error ? 'error' : 'info', ts: e.ts },
+      width,
+      selfName,
+    );
+  }
   if (e.kind === 'system') {
     const prefix = e.level === 'alert' ? '!!! ' : '-!- ';
     const role = LEVEL_ROLE[e.level];

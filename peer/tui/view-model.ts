@@ -16,6 +16,8 @@ import { cleanText, helpKey, lineEdit, tabCandidates, typedText } from './key-bi
 import { clamp } from './layout.js';
 import type { Layout } from './layout.js';
 import { describeState, helpLines, peerList, statusBar, tabBar } from './panes.js';
+import { defaultPathContext } from './paths.js';
+import type { PathContext } from './paths.js';
 import type { Line } from './theme.js';
 import { ChatViewState } from './view-state.js';
 import type { ViewModelOptions } from './view-state.js';
@@ -43,11 +45,14 @@ export class ChatViewModel extends ChatViewState {
   private readonly pasteConfirmLines: number;
   /** A long paste waiting for y/n: the lines it would send. */
   private pendingPaste: string[] | null = null;
+  private readonly paths: PathContext;
 
   constructor(service: ChatService, opts: ViewModelOptions = {}) {
     super(service, opts);
     this.line = new InputLine(opts.inputHistory ?? 500);
     this.pasteConfirmLines = opts.pasteConfirmLines ?? 5;
+    const d = defaultPathContext();
+    this.paths = { fs: opts.fs ?? d.fs, cwd: opts.cwd ?? d.cwd, home: opts.home ?? d.home };
   }
 
   get input(): { text: string; cursor: number } {
@@ -98,8 +103,8 @@ export class ChatViewModel extends ChatViewState {
         if (this.line.empty) return this.quit();
         return this.editLine(() => this.line.deleteForward());
     }
-    const edit = lineEdit(this.line, full, (word, atStart) =>
-      tabCandidates(word, atStart, (prefix) => this.roster.namesStarting(prefix)),
+    const edit = lineEdit(this.line, full, (word, before) =>
+      tabCandidates(word, before, (prefix) => this.roster.namesStarting(prefix), this.paths),
     );
     if (edit) return this.editLine(edit);
     const text = typedText(full, ch);
@@ -219,6 +224,8 @@ export class ChatViewModel extends ChatViewState {
   private commandTarget(here: Conversation): CommandTarget {
     return {
       service: this.service,
+      files: this.files,
+      paths: this.paths,
       glyphs: this.glyphs,
       self: this.selfView,
       server: this.server,

@@ -23,7 +23,9 @@ import { computeLayout } from './layout.js';
 import type { Layout } from './layout.js';
 import { mentions } from './panes.js';
 import type { Entry, NoticeLevel, PaneStyle } from './panes.js';
+import type { FileSystemView } from './paths.js';
 import { Roster } from './roster.js';
+import { FileTransfers } from './transfers.js';
 import { SERVER_CODES, ServerStatus } from './server-status.js';
 import type { Line } from './theme.js';
 
@@ -48,6 +50,11 @@ export interface ViewModelOptions {
   formatDate?: (ts: number) => string;
   /** A paste of more lines than this asks before sending them as that many messages (default 5). */
   pasteConfirmLines?: number;
+  /** The file system /send and /accept see and Tab completes paths from (default: the real one). */
+  fs?: FileSystemView;
+  /** Where a relative path starts (default process.cwd()) and what "~" is (default the home directory). */
+  cwd?: string;
+  home?: string;
 }
 
 export type ViewModelEvents = {
@@ -71,6 +78,7 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
   protected readonly convs: ConversationList;
   private readonly formatDate: (ts: number) => string;
   protected readonly server = new ServerStatus();
+  protected readonly files: FileTransfers;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
 
@@ -97,6 +105,7 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
     this.selfView = service.self;
     this.convs.all.push(this.convs.open(ROOM, service.self.room));
     this.setPeers(service.peers());
+    this.files = this.fileTransfers();
     this.listen();
   }
 
@@ -121,6 +130,10 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
       const c = this.convs.existing(n.conversation) ?? this.convs.room;
       this.addSystem(c, n.text, n.level, n.ts);
     });
+    on('file_offer', (o) => this.files.offer(o));
+    on('file_progress', (p) => this.files.progress(p));
+    on('file_done', (d) => this.files.done(d));
+    on('file_failed', (f) => this.files.failed(f));
     on('error', (e) => {
       if (e.code === 'KEY_CHANGED') {
         const p =
@@ -131,6 +144,26 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
       }
       if (SERVER_CODES.has(e.code)) return this.serverProblem(e.code, e.message);
       this.addSystem(this.active, e.message, 'error');
+    });
+  }
+
+  /** Where the transfers' lines go: the conversation with the peer, pointed to from elsewhere. */
+  private fileTransfers(): FileTransfers {
+    return new FileTransfers({
+      toPeer: (peerId, name, e, notify) => {
+        const c = this.conversationFor({ kind: 'peer', peerId }, name);
+        if (notify && c !== this.active) {
+          if (c.markerAt === null) c.markerAt = c.entries.length;
+          c.unread++;
+        }
+        this.push(c, e);
+      },
+      elsewhere: (peerId, text) => {
+        if (this.activePeerId() !== peerId) this.addSystem(this.active, text, 'info');
+      },
+      toRoom: (text, level) => this.addSystem(this.convs.room, text, level),
+      files: () => this.service.files(),
+      now: this.now,
     });
   }
 

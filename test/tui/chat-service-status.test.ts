@@ -22,8 +22,9 @@ class StandInNode extends Emitter<PeerEvents> {
   }
   setTrustGate(): void {}
   setReceiver(): void {}
-  setBulkReceiver(): void {}
+  /** File transfers (peer/chat/files.ts, service.ts) take control and bulk records; none come here. */
   setControlReceiver(): void {}
+  setBulkReceiver(): void {}
   play<K extends keyof PeerEvents>(name: K, e: PeerEvents[K]): void {
     this.emit(name, e);
   }

@@ -63,7 +63,7 @@ describe('parseInput', () => {
   });
 
   it('completes command names by prefix', () => {
-    expect(completeCommand('c')).toEqual(['connect', 'close', 'clear']);
+    expect(completeCommand('c')).toEqual(['connect', 'cancel', 'close', 'clear']);
     expect(completeCommand('QU')).toEqual(['query', 'quit']);
     expect(completeCommand('zz')).toEqual([]);
   });

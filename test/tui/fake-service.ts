@@ -5,6 +5,8 @@
  * Every call the UI makes is recorded in `calls`.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Emitter } from '../../common/emitter.js';
 import { PunchlineError, badArgument } from '../../common/errors.js';
 import type {
@@ -48,6 +50,9 @@ export interface FakeOptions {
 /** A peer id as the real peer shows it: 32 hex digits (here derived from the name). */
 export const fakeId = (name: string): string => createHash('sha256').update(name).digest('hex').slice(0, 32);
 const fakeFingerprint = (id: string): string => (id.slice(0, 16).match(/.{4}/g) ?? []).join(':');
+
+/** File ids as the engine makes them (21 characters of [A-Za-z0-9_-]), distinct in their first 8. */
+const fileIdPrefix = (n: number): string => `F${String(n).padStart(7, '0')}`;
 
 const REACHABLE: PeerPresence[] = ['direct', 'relay', 'online', 'connecting'];
 
@@ -139,44 +144,61 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
 
   onBulk(): void {}
 
-  /** Transfers the fake was asked for: sendFile() lists one as offered (nothing moves). */
+  /** Transfers offered or in progress, both directions (files() lists them). */
   readonly fileList: FileView[] = [];
 
+  /** As the engine (peer/chat/file-send.ts): the path must be a readable regular file. */
   sendFile(nameOrId: string, filePath: string): Promise<FileView> {
     const p = this.resolvePeer(nameOrId);
     this.calls.push(`sendFile ${p.name} ${filePath}`);
-    const name = filePath.split('/').pop() ?? 'file';
+    let data: Buffer;
+    try {
+      if (!statSync(filePath).isFile()) throw badArgument(`${filePath} is not a regular file`);
+      data = readFileSync(filePath);
+    } catch (e) {
+      return Promise.reject(e instanceof PunchlineError ? e : badArgument(`cannot read ${filePath}`));
+    }
     const v: FileView = {
-      file: `file${++this.seq}`,
+      file: `${fileIdPrefix(++this.seq)}SendFile0000000`.slice(0, 21),
       direction: 'send',
       peer: p.name,
       peerId: p.id,
-      name,
-      size: 0,
+      name: path.basename(filePath),
+      size: data.length,
       bytes: 0,
-      sha256: '',
+      sha256: createHash('sha256').update(data).digest('hex'),
       state: 'offered',
       filePath,
     };
     this.fileList.push(v);
-    return Promise.resolve(v);
+    return Promise.resolve({ ...v });
   }
 
   acceptFile(file: string, dir?: string): Promise<void> {
     this.calls.push(`acceptFile ${file}${dir !== undefined ? ` ${dir}` : ''}`);
+    const f = this.fileList.find(
+      (x) => x.file === file && x.direction === 'receive' && x.state === 'offered',
+    );
+    if (!f) return Promise.reject(badArgument(`no file offer ${file}`));
+    Object.assign(f, { state: 'active', filePath: dir ?? '/home/alice/downloads' });
     return Promise.resolve();
   }
 
   rejectFile(file: string): void {
     this.calls.push(`rejectFile ${file}`);
+    this.dropFile(file);
+    // As the engine: the event follows once the refusal is sent (file-receive.ts ends it async).
+    queueMicrotask(() => this.emit('file_failed', { file, code: 'REJECTED', message: 'declined here' }));
   }
 
   cancelFile(file: string): void {
     this.calls.push(`cancelFile ${file}`);
+    this.dropFile(file);
+    this.emit('file_failed', { file, code: 'CANCELLED', message: 'cancelled here' });
   }
 
   files(): FileView[] {
-    return [...this.fileList];
+    return this.fileList.map((f) => ({ ...f }));
   }
 
   /** No open sessions in the fake: `connected` comes only from connect(). */
@@ -370,6 +392,59 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
     this.emit('error', { code, message, ...(peer ? { peer } : {}) });
   }
 
+  /** `from` offers a file: listed as offered and announced (file_offer). Returns its id. */
+  offerFile(
+    from: string,
+    name: string,
+    size: number,
+    file = `${fileIdPrefix(++this.seq)}OfferFile000000`.slice(0, 21),
+  ): string {
+    const p = this.resolvePeer(from);
+    const sha256 = createHash('sha256').update(file).digest('hex');
+    this.fileList.push({
+      file,
+      direction: 'receive',
+      peer: p.name,
+      peerId: p.id,
+      name,
+      size,
+      bytes: 0,
+      sha256,
+      state: 'offered',
+    });
+    this.emit('file_offer', {
+      file,
+      peer: p.name,
+      peerId: p.id,
+      fingerprint: fakeFingerprint(p.id),
+      name,
+      size,
+      sha256,
+    });
+    return file;
+  }
+
+  /** Bytes of a transfer so far, at `rate` bytes per second. */
+  fileProgress(file: string, bytes: number, rate: number): void {
+    const f = this.fileList.find((x) => x.file === file)!;
+    Object.assign(f, { bytes, state: 'active' });
+    const eta = rate > 0 ? { etaMs: Math.round(((f.size - bytes) * 1000) / rate) } : {};
+    this.emit('file_progress', { file, bytes, size: f.size, rate, ...eta, path: 'direct' });
+  }
+
+  /** The transfer ended with the file checked: saved at `filePath` (receiver) or sent (sender). */
+  fileDone(file: string, ms: number, filePath?: string): void {
+    const f = this.fileList.find((x) => x.file === file)!;
+    this.dropFile(file);
+    const where = filePath ?? f.filePath ?? path.join('/home/alice/downloads', f.name);
+    this.emit('file_done', { file, filePath: where, bytes: f.size, sha256: f.sha256, ms, path: 'direct' });
+  }
+
+  fileFailed(file: string, code: 'REJECTED' | 'CHECKSUM' | 'TOO_LARGE' | 'IO', message: string): void {
+    this.dropFile(file);
+    this.emit('file_failed', { file, code, message });
+  }
+
   // ---- internals ----
 
   private add(m: Omit<ChatMessage, 'id' | 'ts'>, ts = this.now()): ChatMessage {
@@ -380,6 +455,11 @@ export class FakeChatService extends Emitter<ChatEvents> implements ChatService 
 
   private nextId(): string {
     return (++this.seq).toString(16).padStart(16, '0');
+  }
+
+  private dropFile(file: string): void {
+    const i = this.fileList.findIndex((x) => x.file === file);
+    if (i >= 0) this.fileList.splice(i, 1);
   }
 
   private reachable(peerId: string): boolean {

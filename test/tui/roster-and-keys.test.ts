@@ -71,9 +71,9 @@ describe('key bindings', () => {
 
   it('Tab offers commands after "/" at the start, else names', () => {
     const names = (prefix: string): string[] => ['bob', 'bobby'].filter((n) => n.startsWith(prefix));
-    expect(tabCandidates('/ms', true, names)).toEqual(['/msg ']);
-    expect(tabCandidates('bo', true, names)).toEqual(['bob: ', 'bobby: ']);
-    expect(tabCandidates('bo', false, names)).toEqual(['bob ', 'bobby ']);
+    expect(tabCandidates('/ms', '', names)).toEqual(['/msg ']);
+    expect(tabCandidates('bo', '', names)).toEqual(['bob: ', 'bobby: ']);
+    expect(tabCandidates('bo', 'hi ', names)).toEqual(['bob ', 'bobby ']);
   });
 });
 
