@@ -349,6 +349,7 @@ describe('punchline demo on the simulated network', () => {
     expect(h.code).toBe(0);
     expect(h.out).toBe(DEMO_HELP);
     expect(DEMO_HELP).toMatch(/--nat A,B/);
+    expect(DEMO_HELP).toMatch(/--transfer \[KIB\]/);
     for (const [argv, msg] of [
       [['--nat', 'cone,moon'], /unknown NAT kind "moon"/],
       [['--nat', 'a,b,c'], /--nat takes two kinds/],
