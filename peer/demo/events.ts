@@ -74,12 +74,34 @@ export interface Outcome {
   search?: { sockets: number; portProbes: number; found: boolean; hitMs?: number };
   /** The session opened on the relay before it moved to the direct path. */
   relayedFirst?: boolean;
+  /** --transfer: alice's bulk transfer to bob, as it ended. */
+  transfer?: TransferFigures;
   /** What predictDirect said before the run. */
   predictedDirect: boolean;
   /** The error that ended the attempt, if any (e.g. PUNCH_FAILED). */
   error?: { code: string; message: string };
   /** When the story ended, ms (simulated, or real with --real). */
   endMs: number;
+}
+
+/**
+ * --transfer, as it ended: bytes bob took (of `total`), by the path bob's session was on when
+ * each record arrived, and whether bob's SHA-256 of them equals alice's of what she sent.
+ */
+export interface TransferFigures {
+  total: number;
+  bytes: number;
+  relayBytes: number;
+  directBytes: number;
+  /** From the first record handed to the session to alice hearing bob took the last, ms. */
+  ms?: number;
+  kibPerSecond?: number;
+  /** Every record's offset was where the previous one ended: nothing lost, nothing doubled. */
+  contiguous: boolean;
+  /** The hashes match, the offsets were contiguous and every byte came. */
+  matches: boolean;
+  /** Why it did not finish (CLOSED, or the demo's time ran out), if it did not. */
+  failed?: string;
 }
 
 export type DemoEvent = { t: number } & (
@@ -124,8 +146,25 @@ export type DemoEvent = { t: number } & (
   /** The network dropped a packet: at a router (refused), on a link (lost), or nowhere to go. */
   | { type: 'drop'; where: string; reason: DropReason; src: string; dst: string }
   | { type: 'connected'; peer: Who; path: string; remote: string; ms: number }
-  /** The path under the session changed (relay <-> direct), once the peer reports it. */
-  | { type: 'path'; peer: Who; path: string; remote: string }
+  /**
+   * The path under the session changed (relay <-> direct), once the peer reports it; with
+   * --transfer under way, `transferred` bytes of it had reached bob by then.
+   */
+  | { type: 'path'; peer: Who; path: string; remote: string; transferred?: number }
+  /** --transfer: alice starts sending bob `bytes` seeded bytes in bulk, on the session's `path`. */
+  | { type: 'transfer-start'; peer: Who; to: Who; id: string; bytes: number; path: string }
+  /** --transfer: `percent` (25, 50, 75) of it reached bob, whose session is on `path`. */
+  | {
+      type: 'transfer-progress';
+      peer: Who;
+      from: Who;
+      percent: number;
+      bytes: number;
+      total: number;
+      path: string;
+    }
+  /** --transfer: it ended (or failed); both SHA-256 digests in hex (alice's once she read it all). */
+  | ({ type: 'transfer-end'; peer: Who; to: Who; sha256: string; senderSha256?: string } & TransferFigures)
   /** A message left; `id` when the sender knows it at once (the simulated peers do). */
   | { type: 'sent'; peer: Who; to: Who; id?: string; text: string }
   | { type: 'message'; peer: Who; from: Who; id: string; text: string }

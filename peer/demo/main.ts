@@ -8,6 +8,13 @@ import { DEFAULT_DELAYS, runScenario } from './scenario.js';
 import type { DemoOptions } from './scenario.js';
 import { checkRealArgs, runRealDemo, type RealDemoDeps } from './real.js';
 
+/**
+ * --transfer's size when given without one, KiB: with --nat cone,symmetric and seed 1 its first
+ * half goes over the relay and the rest direct (test/demo/demo.test.ts).
+ */
+export const DEFAULT_TRANSFER_KIB = 1024;
+const MAX_TRANSFER_KIB = 16 * 1024;
+
 export const DEMO_HELP = `Usage: punchline demo [options]
 
 Watch two peers, alice and bob, each behind a home router (a NAT), get a direct encrypted
@@ -28,12 +35,18 @@ Options:
   --delay MS     one-way delay of each internet link, 0 to 2000 ms (default ${DEFAULT_DELAYS.alice} ms alice,
                  ${DEFAULT_DELAYS.bob} ms bob, ${DEFAULT_DELAYS.rendezvous} ms rendezvous)
   --no-relay     no relay on the rendezvous: see what happens when punching fails alone
+  --transfer [KIB]
+                 after the message, alice sends bob KIB KiB of seeded bytes (default
+                 ${DEFAULT_TRANSFER_KIB}, at most ${MAX_TRANSFER_KIB}) over the bulk path file transfers use, and bob
+                 checks their SHA-256; with --nat cone,symmetric it starts on the relay and
+                 ends on the direct path the search finds
   --seed N       seed for everything random (default 1): the same seed tells the same story
   --quiet        print only the summary
   --json         print the events, one JSON object per line, instead of the story
   --real         the same story over real Linux NAT, as root: network namespaces, iptables
                  routers, the real rendezvous and two real chat peers; real times. Takes
                  --nat (cone and symmetric only), --loss and --quiet; not --delay (no netem)
+                 nor --transfer
   -h, --help     show this help
 
 Examples:
@@ -41,6 +54,7 @@ Examples:
   punchline demo --nat cone,symmetric
   punchline demo --nat symmetric,symmetric --no-relay
   punchline demo --loss 0.2 --delay 40
+  punchline demo --nat cone,symmetric --transfer
   sudo npx punchline demo --real --nat cone,symmetric
 `;
 
@@ -53,11 +67,30 @@ function lossFlag(v: string | boolean | undefined): number {
   return n;
 }
 
+/**
+ * `--transfer [KIB]`: the size is optional, so a bare `--transfer` (last, or before another
+ * flag) becomes `--transfer=` for the strict parser; '' then means the default.
+ */
+function optionalTransferSize(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== '--transfer') out.push(argv[i]!);
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-')) out.push(`--transfer=${argv[++i]}`);
+    else out.push('--transfer=');
+  }
+  return out;
+}
+
+function transferFlag(v: string | boolean | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  return v === '' ? DEFAULT_TRANSFER_KIB : intFlag(v, 'transfer', 1, MAX_TRANSFER_KIB, DEFAULT_TRANSFER_KIB);
+}
+
 /** Parse the demo's flags; throws BAD_ARGUMENT (exit 2) on anything wrong. */
 function parseDemoArgs(
   argv: string[],
 ): { help: true } | { help: false; real: boolean; quiet: boolean; json: boolean; options: DemoOptions } {
-  const f = parseFlags(argv, {
+  const f = parseFlags(optionalTransferSize(argv), {
     nat: { type: 'string' },
     loss: { type: 'string' },
     delay: { type: 'string' },
@@ -66,6 +99,7 @@ function parseDemoArgs(
     json: { type: 'boolean' },
     real: { type: 'boolean' },
     'no-relay': { type: 'boolean' },
+    transfer: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) return { help: true };
@@ -81,6 +115,7 @@ function parseDemoArgs(
   const loss = lossFlag(f.loss);
   const delayMs = f.delay === undefined ? undefined : intFlag(f.delay, 'delay', 0, 2000, 0);
   const seed = intFlag(f.seed, 'seed', 0, 2 ** 31 - 1, 1);
+  const transferKiB = transferFlag(f.transfer);
   return {
     help: false,
     real: f.real === true,
@@ -92,6 +127,7 @@ function parseDemoArgs(
       seed,
       relay: f['no-relay'] !== true,
       ...(delayMs !== undefined ? { delayMs } : {}),
+      ...(transferKiB !== undefined ? { transferKiB } : {}),
     },
   };
 }

@@ -3,7 +3,7 @@
  * run (scenario.ts) and the real-NAT one (real.ts) alike: each step is one plain sentence for
  * someone who has never heard of NATs, with the technical detail under it. What it remembers
  * is in story.ts; what it says about each kind of event is in tell-setup.ts, tell-punch.ts and
- * tell-session.ts, and the port search in tell-search.ts.
+ * tell-session.ts, the port search in tell-search.ts and --transfer in tell-transfer.ts.
  */
 import type { DemoEvent, DemoEventOf } from './events.js';
 import { Story } from './story.js';
@@ -11,6 +11,7 @@ import * as setup from './tell-setup.js';
 import * as punch from './tell-punch.js';
 import * as session from './tell-session.js';
 import * as search from './tell-search.js';
+import * as transfer from './tell-transfer.js';
 
 type Teller<T extends DemoEvent['type']> = (s: Story, e: DemoEventOf<T>) => string[];
 
@@ -38,6 +39,9 @@ const TELLERS: { [T in DemoEvent['type']]: Teller<T> } = {
   drop: punch.tellDrop,
   connected: session.tellConnected,
   path: session.tellPath,
+  'transfer-start': transfer.tellTransferStart,
+  'transfer-progress': transfer.tellTransferProgress,
+  'transfer-end': transfer.tellTransferEnd,
   sent: session.tellSent,
   message: session.tellMessage,
   delivered: session.tellDelivered,

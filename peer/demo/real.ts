@@ -59,6 +59,8 @@ export function checkRealArgs(nat: [NatKindInfo, NatKindInfo], given: readonly s
     throw badArgument(
       '--real does not support --delay: the kernel has no netem here (use --loss, or drop --real)',
     );
+  if (given.includes('transfer'))
+    throw badArgument('--transfer is not supported with --real: it is told on the simulated network only');
   for (const flag of ['seed', 'no-relay', 'json'])
     if (given.includes(flag)) throw badArgument(`--real does not support --${flag} (drop --real for it)`);
 }

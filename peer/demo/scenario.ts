@@ -18,6 +18,7 @@ import type { DemoEvent, Outcome, Side, Topology, Who } from './events.js';
 import { MESSAGE_TEXT, PEERS, other } from './events.js';
 import type { NatKindInfo } from './nat-kinds.js';
 import { demoIdentity, seededBytes } from './seeded.js';
+import { startTransfer, type TransferRun } from './transfer.js';
 
 export interface DemoOptions {
   nat: [NatKindInfo, NatKindInfo];
@@ -30,6 +31,8 @@ export interface DemoOptions {
   relay?: boolean;
   /** Give up punching after this long (PUNCH_DEFAULTS.deadlineMs). */
   punchDeadlineMs?: number;
+  /** --transfer: after the message, alice sends bob this many KiB in bulk (transfer.ts). */
+  transferKiB?: number;
 }
 
 /**
@@ -51,6 +54,11 @@ const CONNECT_SLACK_MS = 5_000;
 /** The session's handshake timeout (30 s, common/session/options.ts) and some slack. */
 const SESSION_MS = 35_000;
 const DELIVERY_MS = 30_000;
+/**
+ * --transfer: 16 MiB, the flag's most, took 15.4 s on the relay alone (symmetric,symmetric,
+ * seed 1: the relay's 1 MiB/s per peer, rendezvous/options.ts).
+ */
+const TRANSFER_MS = 60_000;
 
 type Emit = (e: DemoEvent) => void;
 
@@ -59,6 +67,8 @@ interface Message {
   sentAt?: number;
   id?: string;
   rttMs?: number;
+  /** --transfer, once it has started: the path events tell how far it got. */
+  transfer?: TransferRun;
 }
 
 interface Peer {
@@ -105,6 +115,10 @@ export async function runScenario(opts: DemoOptions, report: Emit): Promise<Outc
   announce(opts, w, outcome, emit);
   try {
     await playActs(w, outcome, msg, emit);
+    if (msg.transfer) {
+      await w.clock.runUntil(msg.transfer.over, TRANSFER_MS);
+      outcome.transfer = msg.transfer.end(`the demo's time ran out after ${TRANSFER_MS / 1000} s`);
+    }
   } finally {
     closing = true;
     unobserve();
@@ -125,6 +139,8 @@ interface World {
   /** One-way delay of a side's internet link, ms. */
   delay: (who: Who | 'rendezvous') => number;
   deadlineMs: number;
+  seed: number;
+  transferKiB?: number;
 }
 
 /** The rendezvous (UDP, and TCP for the relay) and a PeerNode per side, each behind its NAT. */
@@ -185,7 +201,8 @@ function buildWorld(opts: DemoOptions): World {
     peers[who] = { who, node, host, registered: false, sees: new Set(), punchDone: false, probes: 0 };
   });
   const now = (): number => Math.round(clock.now() * 10) / 10;
-  return { sim, clock, server, peers, now, delay, deadlineMs };
+  const transferKiB = opts.transferKiB !== undefined ? { transferKiB: opts.transferKiB } : {};
+  return { sim, clock, server, peers, now, delay, deadlineMs, seed: opts.seed, ...transferKiB };
 }
 
 /** What the network does: new NAT mappings and dropped packets (counted in the outcome). */
@@ -299,10 +316,31 @@ async function playActs(w: World, outcome: Outcome, msg: Message, emit: Emit): P
     emit({ t: now(), type: 'sent', peer: 'alice', to: 'bob', id: msg.id, text: MESSAGE_TEXT });
     await clock.runUntil(() => msg.rttMs !== undefined, DELIVERY_MS);
     outcome.delivered = msg.rttMs !== undefined;
+    if (outcome.delivered && w.transferKiB !== undefined)
+      msg.transfer = beginTransfer(w, w.transferKiB, emit);
     if (a.connected.path === 'relay')
       // Punching goes on behind the relay: tell whether it ends in an upgrade or stays relayed.
       await clock.runUntil(() => a.punchDone && p('bob').punchDone, deadlineMs + CONNECT_SLACK_MS);
   }
+}
+
+/**
+ * The transfer, started once the message's receipt is back: alice's bytes go on the session as
+ * it is (on the relay, with a search under way) and keep going when it moves.
+ */
+function beginTransfer(w: World, kib: number, emit: Emit): TransferRun {
+  const p = (who: Who): Peer => w.peers[who];
+  const pathOf = (who: Who) => (): string => p(who).connected?.path ?? '?';
+  return startTransfer({
+    seed: w.seed,
+    kib,
+    sender: { who: 'alice', node: p('alice').node },
+    receiver: { who: 'bob', node: p('bob').node },
+    senderPath: pathOf('alice'),
+    receiverPath: pathOf('bob'),
+    now: w.now,
+    emit,
+  });
 }
 
 /** The outcome, completed from what the peers reported by the end. */
@@ -404,7 +442,15 @@ function subscribe(me: Peer, emit: Emit, now: () => number, msg: Message): void 
     const remote = typeof r.remote === 'string' ? r.remote : '';
     if (me.connected) me.connected = { ...me.connected, path, remote: remote || me.connected.remote };
     if (path === 'direct') me.punchDone = true;
-    emit({ t: now(), type: 'path', peer: who, path, remote });
+    const transferred = msg.transfer && !msg.transfer.over() ? msg.transfer.received() : undefined;
+    emit({
+      t: now(),
+      type: 'path',
+      peer: who,
+      path,
+      remote,
+      ...(transferred !== undefined ? { transferred } : {}),
+    });
   });
   n.on('message', (e) => {
     emit({ t: now(), type: 'message', peer: who, from: peerName(e.peer), id: e.messageId, text: e.text });

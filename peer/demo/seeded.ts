@@ -12,9 +12,17 @@ export function seededBytes(label: string): (n: number) => Uint8Array {
   let counter = 0;
   let pool = Buffer.alloc(0);
   return (n) => {
-    while (pool.length < n) {
-      const block = createHash('sha256').update(`${label}/${counter++}`).digest();
-      pool = Buffer.concat([pool, block]);
+    // Gather the blocks and join them once: a megabyte drawn at once (the --transfer payload)
+    // stays linear instead of copying the growing pool for every 32-byte block.
+    if (pool.length < n) {
+      const blocks = [pool];
+      let have = pool.length;
+      while (have < n) {
+        const block = createHash('sha256').update(`${label}/${counter++}`).digest();
+        blocks.push(block);
+        have += block.length;
+      }
+      pool = Buffer.concat(blocks, have);
     }
     const out = new Uint8Array(pool.subarray(0, n));
     pool = pool.subarray(n);

@@ -3,6 +3,7 @@ import type { DemoEventOf, Outcome, Topology, Who } from './events.js';
 import { RELAY_EXPLAINED, whyDirect, whyNoDirect } from './explain.js';
 import type { SideFacts } from './explain.js';
 import { ms, percent, wrap } from './format.js';
+import { transferText } from './tell-transfer.js';
 
 export interface SummaryContext {
   setup?: DemoEventOf<'setup'>;
@@ -112,6 +113,7 @@ export function summaryLines(o: Outcome, c: SummaryContext): string[] {
   lines.push(...row('probes sent', `alice ${o.probes.alice}, bob ${o.probes.bob} (${fate})`));
   if (o.search) lines.push(...row('port search', searchText(o.search)));
   lines.push(...row('round trip', roundTrip(o, c)));
+  if (o.transfer) lines.push(...row('transfer', transferText(o.transfer)));
   lines.push(...row('theory', theory(o, c)));
   lines.push(...row('ended at', `+${o.endMs.toFixed(1)} ms`));
   lines.push('', ...wrap(`What it means: ${meaning(o, c)}`, ''));

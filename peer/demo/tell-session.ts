@@ -7,6 +7,7 @@ import { other } from './events.js';
 import { ms, step } from './format.js';
 import type { Story } from './story.js';
 import { summaryLines } from './summary.js';
+import { kib } from './tell-transfer.js';
 
 type Lines = string[];
 
@@ -40,10 +41,18 @@ export function tellConnected(s: Story, e: DemoEventOf<'connected'>): Lines {
 
 export function tellPath(s: Story, e: DemoEventOf<'path'>): Lines {
   if (e.path === 'relay') s.relayed.add(e.peer);
+  // --transfer under way: it rides the same session, so it carries on from where it was.
+  const sofar =
+    e.transferred !== undefined
+      ? ` The transfer carries on from where it was: ${kib(e.transferred)} had reached bob so far.`
+      : '';
   return step(
     e.t,
-    e.path === 'direct' ? MOVED_OFF_RELAY(e.peer) : `${e.peer}'s session now runs over the relay.`,
-    `path ${e.path}${e.remote ? ` ${e.remote}` : ''}`,
+    (e.path === 'direct' ? MOVED_OFF_RELAY(e.peer) : `${e.peer}'s session now runs over the relay.`) + sofar,
+    `path ${e.path}${e.remote ? ` ${e.remote}` : ''}` +
+      (e.transferred !== undefined
+        ? `; ${e.transferred.toLocaleString('en-US')} bytes of the transfer at bob`
+        : ''),
   );
 }
 

@@ -16,6 +16,25 @@ async function demo(...argv: string[]): Promise<{ code: number; out: string; err
 /** The text with line wraps undone, for matching sentences that may wrap anywhere. */
 const flat = (s: string): string => s.replace(/\s+/g, ' ');
 
+/** `--json`'s lines as objects. */
+async function jsonEvents(...argv: string[]): Promise<Record<string, unknown>[]> {
+  const { out } = await demo(...argv, '--json');
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The steps, in this order, in `text`. */
+function inOrder(text: string, steps: [string, RegExp][]): void {
+  let at = 0;
+  for (const [name, re] of steps) {
+    const m = re.exec(text.slice(at));
+    expect(m, `${name} (${re}) after "${text.slice(at, at + 60)}"`).not.toBeNull();
+    at += m!.index + m![0].length;
+  }
+}
+
 describe('punchline demo on the simulated network', () => {
   it('cone,cone: tells every step in order, with the diagram and a summary', async () => {
     const { code, out } = await demo();
@@ -255,11 +274,82 @@ describe('punchline demo on the simulated network', () => {
     expect(events.every((e, i) => i === 0 || e.t >= events[i - 1]!.t)).toBe(true);
   });
 
+  it('cone,symmetric --transfer: starts on the relay, ends on the direct path, every byte there once', async () => {
+    const text = flat((await demo('--nat', 'cone,symmetric', '--transfer')).out);
+    inOrder(text, [
+      ['receipt first', /alice gets bob's receipt: the message arrived/],
+      ['start', /alice sends bob a file's worth of data: 1024 KiB of random bytes.*It starts over the relay/],
+      ['25% relayed', /25% of the transfer has reached bob \(256 KiB\), over the relay/],
+      [
+        'move, bytes so far',
+        /bob's session moves off the relay onto it.*The transfer carries on from where it was: [\d.]+ KiB had reached bob so far/,
+      ],
+      ['75% direct', /75% of the transfer has reached bob \(768 KiB\), on the direct path/],
+      [
+        'end',
+        /bob has all of it: 1024 KiB in [\d.]+ ms \(\d+ KiB\/s\), [\d.]+ KiB over the relay and [\d.]+ KiB direct\. SHA-256 matches: not a byte lost or doubled\./,
+      ],
+      [
+        'summary',
+        /transfer 1024 KiB in [\d.]+ ms \(\d+ KiB\/s\): [\d.]+ KiB over the relay and [\d.]+ KiB direct; SHA-256 matches/,
+      ],
+    ]);
+    const events = await jsonEvents('--nat', 'cone,symmetric', '--transfer');
+    const end = events.find((e) => e.event === 'transfer-end')!;
+    expect(end).toMatchObject({ total: 1048576, bytes: 1048576, contiguous: true, matches: true });
+    expect(end.sha256).toBe(end.senderSha256);
+    expect(end.relayBytes).toBeGreaterThan(0);
+    expect(end.directBytes).toBeGreaterThan(0);
+    expect((end.relayBytes as number) + (end.directBytes as number)).toBe(1048576);
+    // The move happened while the transfer was under way, and the figures agree with it.
+    const moved = events.find((e) => e.event === 'path' && e.peer === 'bob' && e.path === 'direct')!;
+    expect(moved.transferred).toBe(end.relayBytes);
+  });
+
+  it('--transfer on cone,cone: direct from the start, so every byte goes direct', async () => {
+    const { out } = await demo('--transfer', '256');
+    expect(flat(out)).toMatch(
+      /bob has all of it: 256 KiB in [\d.]+ ms \(\d+ KiB\/s\), all 256 KiB direct\. SHA-256 matches/,
+    );
+    const end = (await jsonEvents('--transfer', '256')).find((e) => e.event === 'transfer-end')!;
+    expect(end).toMatchObject({ total: 262144, relayBytes: 0, directBytes: 262144, matches: true });
+  });
+
+  it('--json --transfer: the transfer events in order, and the figures in the summary', async () => {
+    const events = await jsonEvents('--nat', 'cone,symmetric', '--transfer');
+    const kinds = events.map((e) => e.event).filter((k) => String(k).startsWith('transfer'));
+    expect(kinds).toEqual([
+      'transfer-start',
+      'transfer-progress',
+      'transfer-progress',
+      'transfer-progress',
+      'transfer-end',
+    ]);
+    expect(events.find((e) => e.event === 'transfer-start')).toMatchObject({
+      peer: 'alice',
+      to: 'bob',
+      bytes: 1048576,
+      path: 'relay',
+    });
+    expect(events.filter((e) => e.event === 'transfer-progress').map((e) => [e.percent, e.path])).toEqual([
+      [25, 'relay'],
+      [50, 'relay'],
+      [75, 'direct'],
+    ]);
+    const outcome = events.at(-1)!.outcome as { transfer: Record<string, unknown> };
+    expect(outcome.transfer).toMatchObject({ total: 1048576, bytes: 1048576, matches: true });
+    // Without the flag there is no transfer at all.
+    expect(
+      (await jsonEvents('--nat', 'cone,symmetric')).some((e) => String(e.event).startsWith('transfer')),
+    ).toBe(false);
+  });
+
   it('--help prints the usage; bad flags are BAD_ARGUMENT errors (exit 2) with a message', async () => {
     const h = await demo('--help');
     expect(h.code).toBe(0);
     expect(h.out).toBe(DEMO_HELP);
     expect(DEMO_HELP).toMatch(/--nat A,B/);
+    expect(DEMO_HELP).toMatch(/--transfer \[KIB\]/);
     for (const [argv, msg] of [
       [['--nat', 'cone,moon'], /unknown NAT kind "moon"/],
       [['--nat', 'a,b,c'], /--nat takes two kinds/],
@@ -270,6 +360,8 @@ describe('punchline demo on the simulated network', () => {
       [['--bogus'], /Unknown option '--bogus'/],
       [['stray'], /unexpected argument "stray"/],
       [['--quiet', '--json'], /do not go together/],
+      [['--transfer', '0'], /--transfer must be a whole number from 1 to 16384, got "0"/],
+      [['--transfer', 'big'], /unexpected argument "big"|--transfer must be a whole number/],
     ] as [string[], RegExp][]) {
       const e = await demo(...argv).then(
         () => undefined,
@@ -304,6 +396,8 @@ describe('punchline demo on the simulated network', () => {
       [['--real', '--seed', '3'], /--real does not support --seed/],
       [['--real', '--no-relay'], /--real does not support --no-relay/],
       [['--real', '--json'], /--real does not support --json/],
+      [['--real', '--transfer'], /--transfer is not supported with --real/],
+      [['--real', '--transfer', '64'], /--transfer is not supported with --real/],
     ];
     for (const [argv, msg] of cases) {
       const e = await runDemo(
