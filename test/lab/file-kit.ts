@@ -98,7 +98,13 @@ export async function done(p: Peer, id: string, timeoutMs: number, from = 0): Pr
 }
 
 /** The first file_progress of `id` on `p` at or after index `from` with at least `fraction` done. */
-export function progress(p: Peer, id: string, fraction: number, timeoutMs: number, from = 0): Promise<Stamped> {
+export function progress(
+  p: Peer,
+  id: string,
+  fraction: number,
+  timeoutMs: number,
+  from = 0,
+): Promise<Stamped> {
   return p.wait(
     `file_progress of ${id} at ${Math.round(fraction * 100)}%`,
     (e) => e.event === 'file_progress' && about(id)(e) && Number(e.bytes) >= fraction * Number(e.size),
@@ -125,7 +131,13 @@ export async function checkDone(src: Source, received: JsonObject, sent: JsonObj
 }
 
 /** One whole transfer A -> B, accepted into `dir`; both sides must finish within `timeoutMs`. */
-export async function transfer(a: Peer, b: Peer, src: Source, dir: string, timeoutMs: number): Promise<Outcome> {
+export async function transfer(
+  a: Peer,
+  b: Peer,
+  src: Source,
+  dir: string,
+  timeoutMs: number,
+): Promise<Outcome> {
   const id = await offer(a, b, src);
   const fromA = a.events.length;
   const fromB = b.events.length;
