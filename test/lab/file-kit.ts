@@ -7,7 +7,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, openSync, closeSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import type { JsonObject } from '../../common/lab/index.js';
+import type { Host, JsonObject } from '../../common/lab/index.js';
 import type { Peer, Stamped } from './relay-kit.js';
 
 export const MIB = 1024 * 1024;
@@ -62,6 +62,20 @@ export function syncedOffset(dataDir: string, file: string): number | undefined 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The relay's drop counters (`punchline_relay_dropped_total` by reason) from the rendezvous's
+ * /metrics, fetched from `host` (a lab host that reaches 203.0.113.10:7000 over TCP).
+ */
+export async function relayDrops(host: Host): Promise<Record<string, number>> {
+  const script =
+    "fetch('http://203.0.113.10:7000/metrics').then(r => r.text()).then(t => process.stdout.write(t))";
+  const { stdout } = await host.exec(process.execPath, ['-e', script]);
+  const out: Record<string, number> = {};
+  for (const m of stdout.matchAll(/^punchline_relay_dropped_total\{reason="(\w+)"\} (\d+)$/gm))
+    out[m[1]!] = Number(m[2]);
+  return out;
 }
 
 const about = (file: string) => (e: JsonObject) => e.file === file;

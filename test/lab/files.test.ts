@@ -30,6 +30,7 @@ import {
   offer,
   progress,
   progressOf,
+  relayDrops,
   reportFiles,
   syncedOffset,
   transfer,
@@ -85,17 +86,21 @@ describeLab('real-NAT lab: file transfer', () => {
   it(
     `--relay-only: ${RELAY_MIB} MiB through the relay finishes; the peer is never dropped`,
     async () => {
-      const { a, b } = await ready({ nat: 'cone' }, ['--relay-only']);
+      const { a, b, hostA } = await ready({ nat: 'cone' }, ['--relay-only']);
       const src = makeFile(path.join(world!.dataRoot, 'src'), 'relay.bin', RELAY_MIB, 'relay');
       const r = await transfer(a, b, src, path.join(world!.dataRoot, 'in'), TRANSFER_MS);
       expect(r.received.path).toBe('relay');
       expect([...disconnects(a), ...disconnects(b)]).toEqual([]);
       expect([...a.all('path'), ...b.all('path')]).toEqual([]);
       const st = await a.stats('bob');
+      const drops = await relayDrops(hostA);
+      const dropped = Object.entries(drops)
+        .filter(([, n]) => n > 0)
+        .map(([why, n]) => `${why} ${n}`);
       reportFiles(
         `--relay-only cone/cone | ${RELAY_MIB} MiB in ${Math.round(Number(r.received.ms))} ms = ${r.mibps.toFixed(2)} MiB/s | ` +
           `path relay | no disconnect | sender retransmits ${String(st.retransmits)} of ${String(st.packets_sent)} ` +
-          `packets | SHA-256 ok`,
+          `packets | relay dropped ${dropped.join(', ') || 'nothing'} | SHA-256 ok`,
       );
     },
     CASE_MS,
