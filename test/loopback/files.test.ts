@@ -65,4 +65,59 @@ describe('loopback: file transfer between two real chat --json processes', () =>
       }
     }
   });
+
+  it('reject_file: A hears REJECTED, B stores nothing', async () => {
+    const { a, b, dir } = await pair('files2');
+    const src = path.join(dir, 'no.bin');
+    await randomFile(src, 64 * 1024, 2);
+    a.send({ cmd: 'send_file', peer: 'b', path: src });
+    const id = (await a.event((e) => e.event === 'file_sending', 15_000)).file as string;
+    await fileEvent(b, 'file_offer', id);
+    b.send({ cmd: 'reject_file', file: id });
+    expect(await fileEvent(b, 'file_rejected', id)).toBeTruthy();
+    expect(await fileEvent(a, 'file_failed', id)).toMatchObject({ code: 'REJECTED' });
+    expect(await fileEvent(b, 'file_failed', id)).toMatchObject({ code: 'REJECTED' });
+    // Nothing anywhere under B's data directory but its own state: no download, no temporary file.
+    const files = await readdir(path.join(dir, 'b'), { recursive: true });
+    expect(files.filter((f) => /no\.bin|punchline-part|downloads/.test(f))).toEqual([]);
+    expect(a.events((e) => e.event === 'file_done')).toEqual([]);
+  });
+
+  it('a hostile name is saved sanitised inside the directory, and a taken name becomes "name (1).ext"', async () => {
+    const { a, b, dir } = await pair('files3');
+    const out = path.join(dir, 'out');
+    const inbox = path.join(out, 'inbox');
+    await mkdir(inbox, { recursive: true });
+    // A Linux file name may hold backslashes and control characters; to a receiver "\\" is a
+    // separator too (a Windows path), so this name climbs two directories and colours the terminal.
+    const hostile = path.join(dir, '..\\..\\\x1b[31mev\x07il.txt');
+    await writeFile(hostile, 'hostile');
+    await writeFile(path.join(inbox, 'report.txt'), 'already here');
+    const report = path.join(dir, 'report.txt');
+    await writeFile(report, 'the new report');
+
+    const send = async (file: string): Promise<string> => {
+      const before = a.events((e) => e.event === 'file_sending').length;
+      a.send({ cmd: 'send_file', peer: 'b', path: file });
+      await a.waitFor(() => a.events((e) => e.event === 'file_sending')[before], 15_000, 'file_sending');
+      const id = a.events((e) => e.event === 'file_sending')[before]!.file as string;
+      await fileEvent(b, 'file_offer', id);
+      b.send({ cmd: 'accept_file', file: id, dir: inbox });
+      const done = await fileEvent(b, 'file_done', id);
+      await fileEvent(a, 'file_done', id);
+      return done.file_path as string;
+    };
+
+    const h = await send(hostile);
+    expect(b.events((e) => e.event === 'file_offer')[0]!.name).toBe('[31mevil.txt');
+    expect(h).toBe(path.join(inbox, '[31mevil.txt'));
+    expect(await readFile(h, 'utf8')).toBe('hostile');
+    expect(await send(report)).toBe(path.join(inbox, 'report (1).txt'));
+    expect(await readFile(path.join(inbox, 'report (1).txt'), 'utf8')).toBe('the new report');
+    expect(await readFile(path.join(inbox, 'report.txt'), 'utf8')).toBe('already here');
+    // Nothing outside the directory it was accepted into.
+    expect((await readdir(out)).sort()).toEqual(['inbox']);
+    expect((await readdir(inbox)).sort()).toEqual(['[31mevil.txt', 'report (1).txt', 'report.txt']);
+    expect((await stat(path.join(inbox, 'report (1).txt'))).mode & 0o077).toBe(0);
+  });
 });
