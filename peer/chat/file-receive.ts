@@ -246,7 +246,7 @@ export class FileReceiver {
       filePath: saved,
       bytes: i.size,
       sha256: sha,
-      ms: this.c.clock.now() - i.startedAt,
+      ms: Math.round(this.c.clock.now() - i.startedAt),
       path: pathTo(this.c.node, i.peerId),
     });
   }

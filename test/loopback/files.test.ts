@@ -46,6 +46,8 @@ describe('loopback: file transfer between two real chat --json processes', () =>
     const secs = (performance.now() - t0) / 1000;
     expect(doneB).toMatchObject({ bytes: 8 * MiB, sha256: want, file_path: path.join(inbox, 'blob.bin') });
     expect(doneA).toMatchObject({ bytes: 8 * MiB, sha256: want, file_path: src });
+    // Whole milliseconds, as docs/cli.md shows them (the clock underneath has fractions).
+    expect(Number.isInteger(doneA.ms) && Number.isInteger(doneB.ms)).toBe(true);
     expect(await sha(doneB.file_path as string)).toBe(want);
     expect(await readdir(inbox)).toEqual(['blob.bin']); // no temporary file left beside it
     console.log(
