@@ -50,7 +50,9 @@ describe('loopback: a real full disk under the receiving directory', () => {
       expect(failedB.message).toContain(disk);
       expect(failedA.code).toBe('IO');
       expect(failedA.message).toMatch(/^b: .*ENOSPC/);
-      expect(a.events((e) => e.event === 'file_done' || (e.event === 'file_failed' && e.file !== id))).toEqual([]);
+      expect(
+        a.events((e) => e.event === 'file_done' || (e.event === 'file_failed' && e.file !== id)),
+      ).toEqual([]);
       // No partial file, no temporary file: the space is free again.
       expect(await readdir(disk)).toEqual([]);
 
