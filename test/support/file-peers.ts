@@ -13,6 +13,8 @@ export interface FilePeers {
   aId: string;
   /** A temporary directory of this test (removed after it). */
   dir: string;
+  /** Start `a` or `b` again (after it was killed), on the same data directory. */
+  restart: (name: 'a' | 'b') => Proc;
 }
 
 /** `bytes` seeded random bytes written to `file`; returns their SHA-256 (hex). */
@@ -35,13 +37,15 @@ export function useFilePeers(): { pair: (room: string, ...extra: string[]) => Pr
     async pair(room, ...extra) {
       const { port } = await rendezvous();
       const dir = await tmpDir();
-      const a = start(loopbackChat(port, 'a', path.join(dir, 'a'), '--room', room, ...extra));
-      const b = start(loopbackChat(port, 'b', path.join(dir, 'b'), '--room', room, ...extra));
+      const run = (name: 'a' | 'b'): Proc =>
+        start(loopbackChat(port, name, path.join(dir, name), '--room', room, ...extra));
+      const a = run('a');
+      const b = run('b');
       const reg = await a.event((e) => e.event === 'registered', 15_000);
       await b.event((e) => e.event === 'registered', 15_000);
       await a.event((e) => e.event === 'presence' && (e.peers as Json[]).some((p) => p.name === 'b'), 15_000);
       await b.event((e) => e.event === 'presence' && (e.peers as Json[]).some((p) => p.name === 'a'), 15_000);
-      return { a, b, aId: reg.peer_id as string, dir };
+      return { a, b, aId: reg.peer_id as string, dir, restart: run };
     },
   };
 }
