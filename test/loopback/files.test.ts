@@ -68,7 +68,7 @@ describe('loopback: file transfer between two real chat --json processes', () =>
     }
   });
 
-  it('reject_file: A hears REJECTED, B stores nothing', async () => {
+  it('reject_file: A hears REJECTED, B stores nothing; send_file errors name the peer', async () => {
     const { a, b, dir } = await pair('files2');
     const src = path.join(dir, 'no.bin');
     await randomFile(src, 64 * 1024, 2);
@@ -83,6 +83,19 @@ describe('loopback: file transfer between two real chat --json processes', () =>
     const files = await readdir(path.join(dir, 'b'), { recursive: true });
     expect(files.filter((f) => /no\.bin|punchline-part|downloads/.test(f))).toEqual([]);
     expect(a.events((e) => e.event === 'file_done')).toEqual([]);
+
+    // Errors of send_file come after it (the file is hashed first) and still name the peer and the req.
+    a.send({ cmd: 'send_file', peer: 'nobody', path: src, req: 'x1' });
+    expect(await a.event((e) => e.event === 'error' && e.req === 'x1')).toMatchObject({
+      code: 'UNKNOWN_PEER',
+      peer: 'nobody',
+    });
+    a.send({ cmd: 'send_file', peer: 'b', path: path.join(dir, 'missing.bin'), req: 'x2' });
+    expect(await a.event((e) => e.event === 'error' && e.req === 'x2')).toMatchObject({
+      code: 'BAD_ARGUMENT',
+      peer: 'b',
+      message: expect.stringContaining('missing.bin') as string,
+    });
   });
 
   it('a hostile name is saved sanitised inside the directory, and a taken name becomes "name (1).ext"', async () => {
