@@ -55,7 +55,13 @@ export class ProgressMeter {
       bytes,
       size: this.size,
       rate: this.rate,
-      ...(this.rate > 0 ? { etaMs: Math.round(((this.size - bytes) * 1000) / this.rate) } : {}),
+      // The final event says 0 even when its interval carried no bytes (rate 0): the shape a
+      // script sees at the end does not depend on how the last interval fell.
+      ...(final
+        ? { etaMs: 0 }
+        : this.rate > 0
+          ? { etaMs: Math.round(((this.size - bytes) * 1000) / this.rate) }
+          : {}),
       path: pathTo(this.c.node, this.peerId),
     };
     this.c.emit('file_progress', e);

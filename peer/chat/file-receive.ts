@@ -9,7 +9,7 @@ import type { BulkRecord } from '../bulk-record.js';
 import type { FileControl } from './file-control.js';
 import { partName, sanitizeName } from './file-names.js';
 import { ProgressMeter, pathTo, type FileContext } from './file-progress.js';
-import { type ReceiveRecord, hashPrefix, placeFile, type FileHandle } from './file-store.js';
+import { type ReceiveRecord, hashPrefix, placeFile, writeAll, type FileHandle } from './file-store.js';
 import { ioError } from './journal.js';
 import type { FileView } from './types.js';
 
@@ -211,7 +211,7 @@ export class FileReceiver {
         throw new PunchlineError('CHECKSUM', `data at ${r.offset}, expected ${i.written}`);
       if (r.offset + r.data.length > i.size)
         throw new PunchlineError('CHECKSUM', `more than the ${i.size} bytes offered`);
-      if (r.data.length > 0) await i.handle.write(r.data, 0, r.data.length, r.offset);
+      await writeAll(i.handle, r.data, r.offset);
       i.hash.update(r.data);
       i.written += r.data.length;
       if (i.written - i.offset >= SYNC_EVERY_BYTES) {
@@ -246,7 +246,7 @@ export class FileReceiver {
       filePath: saved,
       bytes: i.size,
       sha256: sha,
-      ms: this.c.clock.now() - i.startedAt,
+      ms: Math.round(this.c.clock.now() - i.startedAt),
       path: pathTo(this.c.node, i.peerId),
     });
   }

@@ -205,7 +205,7 @@ export class FileSender {
       filePath: o.path,
       bytes: o.size,
       sha256: o.sha256,
-      ms: this.c.clock.now() - (o.startedAt ?? this.c.clock.now()),
+      ms: Math.round(this.c.clock.now() - (o.startedAt ?? this.c.clock.now())),
       path: pathTo(this.c.node, o.peerId),
     });
   }

@@ -15,10 +15,12 @@ export interface FileHandle {
 
 /** The file operations transfers need; the default is node:fs/promises. */
 export interface FileFs {
-  /** 'w+' creates or truncates (0600), 'r+' opens an existing file, 'r' reads. */
-  open(file: string, flags: 'w+' | 'r+' | 'r'): Promise<FileHandle>;
+  /** 'w+' creates or truncates (0600), 'wx' creates a new file only (EEXIST), 'r+' opens an existing file, 'r' reads. */
+  open(file: string, flags: 'w+' | 'wx' | 'r+' | 'r'): Promise<FileHandle>;
   /** A hard link: fails with EEXIST rather than replace anything (never overwrite). */
   link(from: string, to: string): Promise<void>;
+  /** Replaces `to` (placeFile only renames onto a name it created itself). */
+  rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
   size(file: string): Promise<number>;
 }
@@ -26,6 +28,7 @@ export interface FileFs {
 export const nodeFileFs: FileFs = {
   open: (file, flags) => open(file, flags, 0o600),
   link: (from, to) => link(from, to),
+  rename: (from, to) => rename(from, to),
   unlink: (file) => unlink(file),
   size: async (file) => (await stat(file)).size,
 };
@@ -131,20 +134,53 @@ export async function hashPrefix(
 }
 
 /**
+ * Write all of `data` at `position`: a write may take fewer bytes than asked without an error
+ * (a disk filling up mid-record, write(2)); the rest is written again, and a write that takes
+ * none is an IO error. Ignoring the count would leave a hole of zeros in the file while the
+ * SHA-256, taken over the bytes received, still matched.
+ */
+export async function writeAll(h: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < data.length;) {
+    const { bytesWritten } = await h.write(data, at, data.length - at, position + at);
+    if (!(bytesWritten > 0))
+      throw new PunchlineError('IO', `wrote 0 of ${data.length - at} bytes at ${position + at}`);
+    at += bytesWritten;
+  }
+}
+
+/** Errors of a file system that has no hard links (FAT, exFAT, some network mounts). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
  * Put a finished temporary file in place under the first free name (`name`, `name (1).ext`,
  * ...): a hard link fails on an existing name instead of replacing it, so nothing is ever
- * overwritten, even a file created meanwhile. Returns the path it got.
+ * overwritten, even a file created meanwhile. Where there are no hard links, the name is taken
+ * by creating it exclusively ('wx') and the temporary file renamed onto that empty file of ours.
+ * Returns the path it got.
  */
 export async function placeFile(fs: FileFs, temp: string, dir: string, name: string): Promise<string> {
+  let links = true;
   for (let n = 0; ; n++) {
     const target = path.join(dir, numbered(name, n));
     try {
-      await fs.link(temp, target);
+      if (links) await fs.link(temp, target);
+      else await (await fs.open(target, 'wx')).close();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && n < 10_000) continue;
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (links && NO_LINKS.has(code)) {
+        links = false;
+        n--; // the same name again, without a link
+        continue;
+      }
+      if (code === 'EEXIST' && n < 10_000) continue;
       throw e;
     }
-    await fs.unlink(temp);
+    if (links) await fs.unlink(temp);
+    else
+      await fs.rename(temp, target).catch(async (e: unknown) => {
+        await fs.unlink(target).catch(() => {}); // our empty placeholder
+        throw e;
+      });
     return target;
   }
 }

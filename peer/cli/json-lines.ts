@@ -190,11 +190,17 @@ class JsonLines {
       case 'accept_file':
       case 'reject_file':
       case 'cancel_file':
+        // Its errors come later (send_file hashes first): they carry the peer it named, as a
+        // synchronous error would (docs/cli.md, error).
         fileCommand(
           this.chat,
           c,
           (e) => this.writeAnswer(e, c.req),
-          (e) => this.fail(e, c.req === undefined ? {} : { req: c.req }),
+          (e) =>
+            this.fail(e, {
+              ...(c.req === undefined ? {} : { req: c.req }),
+              ...(c.cmd === 'send_file' ? { peer: c.peer } : {}),
+            }),
         );
         return false;
       case 'quit':

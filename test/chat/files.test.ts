@@ -13,6 +13,8 @@ import { useChatWorld } from '../support/chat-world.js';
 import type { ChatPeer } from '../support/chat-world.js';
 import type { ChatServiceOptions } from '../../peer/chat/service.js';
 import { faultyFileFs } from '../support/faulty-fs.js';
+import { nodeFileFs } from '../../peer/chat/file-store.js';
+import type { FileFs } from '../../peer/chat/file-store.js';
 
 const world = useChatWorld();
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -166,5 +168,63 @@ describe('file transfers', () => {
     expect(alice.chatEvents.file_failed.find((f) => f.file === b.file)).toMatchObject({ code: 'CANCELLED' });
     expect(await readdir(dir)).toEqual([]);
     await expect(bob.chat.acceptFile('nosuch')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+
+  it('short writes (a write taking fewer bytes than asked, no error) are written again: the file is byte-exact', async () => {
+    let short = 0;
+    const fs: FileFs = {
+      ...nodeFileFs,
+      async open(file, flags) {
+        const h = await nodeFileFs.open(file, flags);
+        return {
+          ...h,
+          read: (b, o, l, p) => h.read(b, o, l, p),
+          truncate: (len) => h.truncate(len),
+          sync: () => h.sync(),
+          close: () => h.close(),
+          // At most half of what is asked, as write(2) may when a disk fills up.
+          write: (buf, offset, length, position) => {
+            if (length > 1) short++;
+            return h.write(buf, offset, Math.max(1, Math.floor(length / 2)), position);
+          },
+        };
+      },
+    };
+    const [alice, bob] = await pair({ fileFs: fs });
+    const data = pattern(300 * 1024, 11);
+    await alice.chat.sendFile('bob', await source(alice, 'short.bin', data));
+    const dir = path.join(bob.dataDir, 'in');
+    await bob.chat.acceptFile((await offered(bob)).file, dir);
+    await bob.until(() => bob.chatEvents.file_done.length === 1 || bob.chatEvents.file_failed.length > 0);
+    expect(bob.chatEvents.file_failed).toEqual([]);
+    expect(short).toBeGreaterThan(0);
+    expect(sha(await readFile(path.join(dir, 'short.bin')))).toBe(sha(data));
+  });
+
+  it('a directory without hard links (FAT, exFAT): the file is put in place by name, still never over an existing one', async () => {
+    let refused = 0;
+    const fs: FileFs = {
+      ...nodeFileFs,
+      link: () => {
+        refused++;
+        return Promise.reject(
+          Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }),
+        );
+      },
+    };
+    const [alice, bob] = await pair({ fileFs: fs });
+    const dir = path.join(bob.dataDir, 'in');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'report.txt'), 'mine');
+    const data = pattern(5000);
+    await alice.chat.sendFile('bob', await source(alice, 'report.txt', data));
+    await bob.chat.acceptFile((await offered(bob)).file, dir);
+    await bob.until(() => bob.chatEvents.file_done.length === 1 || bob.chatEvents.file_failed.length > 0);
+    expect(bob.chatEvents.file_failed).toEqual([]);
+    expect(refused).toBeGreaterThan(0);
+    expect(bob.chatEvents.file_done[0]!.filePath).toBe(path.join(dir, 'report (1).txt'));
+    expect(await readFile(path.join(dir, 'report.txt'), 'utf8')).toBe('mine');
+    expect(sha(await readFile(path.join(dir, 'report (1).txt')))).toBe(sha(data));
+    expect((await readdir(dir)).sort()).toEqual(['report (1).txt', 'report.txt']); // no temporary file
   });
 });

@@ -85,6 +85,24 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
     ]);
   });
 
+  it('a send_file error, which comes after the command (the real service hashes first), names the peer and the req', async () => {
+    const fake = new (class extends Fake {
+      override async sendFile(nameOrId: string, filePath: string): ReturnType<Fake['sendFile']> {
+        await Promise.resolve();
+        return super.sendFile(nameOrId, filePath);
+      }
+    })({ peers: [{ name: 'bob' }] });
+    const { out, send } = run(fake);
+    await send({ cmd: 'send_file', peer: 'carol', path: '/tmp/x', req: 'f1' });
+    expect(out.at(-1)).toEqual({
+      event: 'error',
+      code: 'UNKNOWN_PEER',
+      message: 'no peer "carol" in the room',
+      peer: 'carol',
+      req: 'f1',
+    });
+  });
+
   it('errors carry the command req and the peer named, also a connect error that comes later', async () => {
     const fake = new Fake({ peers: [{ name: 'bob' }] });
     const { out, send } = run(fake);
