@@ -1,0 +1,95 @@
+/**
+ * File transfers beside each other and beside chat, and a source that vanishes, through the
+ * ChatService over real loopback UDP (test/support/chat-world.ts): several transfers at once
+ * share the session, a chat line never waits behind them, and a source deleted before the
+ * transfer starts ends it cleanly on both sides with nothing left at the receiver.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useChatWorld } from '../support/chat-world.js';
+import type { ChatPeer } from '../support/chat-world.js';
+
+const world = useChatWorld();
+const MiB = 1024 * 1024;
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const pattern = (n: number, seed: number): Buffer => {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * seed + (i >> 8)) % 251;
+  return b;
+};
+
+async function pair(): Promise<[ChatPeer, ChatPeer]> {
+  await world.start();
+  const alice = await world.peer('alice', 'a');
+  const bob = await world.peer('bob', 'b');
+  const sees = (p: ChatPeer, n: string) => () =>
+    p.chat.peers().some((x) => x.name === n && x.state !== 'offline');
+  await alice.until(sees(alice, 'bob'));
+  await bob.until(sees(bob, 'alice'));
+  await alice.chat.connect('bob');
+  return [alice, bob];
+}
+
+async function source(alice: ChatPeer, name: string, data: Uint8Array): Promise<string> {
+  const dir = path.join(alice.dataDir, 'out');
+  await mkdir(dir, { recursive: true });
+  const p = path.join(dir, name);
+  await writeFile(p, data);
+  return p;
+}
+
+describe('file transfers sharing a session', () => {
+  it('two transfers at once both move before either ends, a chat line sent meanwhile overtakes them, and both arrive byte-exact', async () => {
+    const [alice, bob] = await pair();
+    const one = pattern(12 * MiB, 7);
+    const two = pattern(12 * MiB, 11);
+    const a = await alice.chat.sendFile('bob', await source(alice, 'one.bin', one));
+    const b = await alice.chat.sendFile('bob', await source(alice, 'two.bin', two));
+    await bob.until(() => bob.chatEvents.file_offer.length === 2);
+    const dir = path.join(bob.dataDir, 'in');
+    await bob.chat.acceptFile(a.file, dir);
+    await bob.chat.acceptFile(b.file, dir);
+    // Both under way: then a chat line.
+    const moving = (f: string) => () => bob.chatEvents.file_progress.some((e) => e.file === f && e.bytes > 0);
+    await bob.until(() => moving(a.file)() && moving(b.file)());
+    alice.chat.send({ kind: 'peer', peerId: bob.chat.self.id }, 'still there?');
+    await bob.until(() => bob.chatEvents.message.some((m) => m.text === 'still there?'));
+    const doneWhenChatArrived = bob.chatEvents.file_done.length;
+    await bob.until(() => bob.chatEvents.file_done.length === 2);
+    // The chat line did not wait for the files.
+    expect(doneWhenChatArrived).toBeLessThan(2);
+    // Fair: when the first finished, the other had most of its bytes too (not queued behind it).
+    const first = bob.chatEvents.file_done[0]!;
+    const other = first.file === a.file ? b.file : a.file;
+    const firstAt = bob.chatEvents.file_progress.findLastIndex((e) => e.file === first.file);
+    const otherBytes = bob.chatEvents.file_progress
+      .slice(0, firstAt + 1)
+      .filter((e) => e.file === other)
+      .reduce((m, e) => Math.max(m, e.bytes), 0);
+    expect(otherBytes).toBeGreaterThan(0.5 * 12 * MiB);
+    const saved = Object.fromEntries(bob.chatEvents.file_done.map((d) => [d.file, d.filePath]));
+    expect(sha(await readFile(saved[a.file]!))).toBe(sha(one));
+    expect(sha(await readFile(saved[b.file]!))).toBe(sha(two));
+  }, 60_000);
+
+  it('a source file deleted before the transfer starts: both sides hear file_failed and the receiver keeps nothing', async () => {
+    const [alice, bob] = await pair();
+    const p = await source(alice, 'gone.bin', pattern(2 * MiB, 5));
+    const view = await alice.chat.sendFile('bob', p);
+    await bob.until(() => bob.chatEvents.file_offer.length === 1);
+    await rm(p);
+    const dir = path.join(bob.dataDir, 'in');
+    await mkdir(dir, { recursive: true });
+    await bob.chat.acceptFile(view.file, dir);
+    await bob.until(() => bob.chatEvents.file_failed.length === 1);
+    await alice.until(() => alice.chatEvents.file_failed.length === 1);
+    const [fa, fb] = [alice.chatEvents.file_failed[0]!, bob.chatEvents.file_failed[0]!];
+    expect(fa.file).toBe(view.file);
+    expect(fb.file).toBe(view.file);
+    expect(fa.message).toMatch(/gone\.bin/);
+    expect(bob.chatEvents.file_done).toEqual([]);
+    expect(await readdir(dir)).toEqual([]); // no partial or temporary file
+  }, 60_000);
+});
