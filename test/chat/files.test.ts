@@ -131,7 +131,8 @@ describe('file transfers', () => {
     const v = await alice.chat.sendFile('bob', await source(alice, 'x.bin', data));
     const offer = await offered(bob);
     const dir = path.join(bob.dataDir, 'in');
-    bob.chat.on('file_progress', () => (faulty.fail = 'ENOSPC'));
+    // The disk fills up at the third write, mid-file (a 2 MiB file takes 64 records of 32 KiB).
+    faulty.failFromWrite = 3;
     await bob.chat.acceptFile(offer.file, dir);
     await bob.until(() => bob.chatEvents.file_failed.length === 1);
     await alice.until(() => alice.chatEvents.file_failed.length === 1);

@@ -44,8 +44,20 @@ export function faultyFs(only: RegExp = /./): { fs: JournalFs; fail: string | un
  * The received files' seam (peer/chat/file-store.ts) with the same switchable fault: while
  * `fail` is set, writes write half their bytes and throw (a disk that fills up mid-file).
  */
-export function faultyFileFs(): { fs: FileFs; fail: string | undefined; failures: number } {
-  const state = { fail: undefined as string | undefined, failures: 0, fs: undefined as unknown as FileFs };
+export function faultyFileFs(): {
+  fs: FileFs;
+  fail: string | undefined;
+  failures: number;
+  /** Fail with ENOSPC from this write on (counted from 1), whatever the timing: a disk filling up mid-file. */
+  failFromWrite: number | undefined;
+} {
+  const state = {
+    fail: undefined as string | undefined,
+    failures: 0,
+    failFromWrite: undefined as number | undefined,
+    writes: 0,
+    fs: undefined as unknown as FileFs,
+  };
   state.fs = {
     ...nodeFileFs,
     async open(file, flags) {
@@ -57,6 +69,9 @@ export function faultyFileFs(): { fs: FileFs; fail: string | undefined; failures
         sync: () => h.sync(),
         close: () => h.close(),
         write: async (buf, offset, length, position) => {
+          state.writes++;
+          if (state.failFromWrite !== undefined && state.writes >= state.failFromWrite)
+            state.fail ??= 'ENOSPC';
           if (state.fail === undefined) return h.write(buf, offset, length, position);
           const half = Math.floor(length / 2);
           if (half > 0) await h.write(buf, offset, half, position);
