@@ -151,7 +151,8 @@ describe('file transfers', () => {
   });
 
   it('reject and cancel: the other side hears REJECTED / CANCELLED and the receiver keeps nothing', async () => {
-    const [alice, bob] = await pair();
+    const faulty = faultyFileFs();
+    const [alice, bob] = await pair({ fileFs: faulty.fs });
     const data = pattern(4 * 1024 * 1024);
     const a = await alice.chat.sendFile('bob', await source(alice, 'a.bin', data));
     const b = await alice.chat.sendFile('bob', await source(alice, 'b.bin', data));
@@ -160,10 +161,12 @@ describe('file transfers', () => {
     await alice.until(() => alice.chatEvents.file_failed.some((f) => f.file === a.file));
     expect(alice.chatEvents.file_failed[0]).toMatchObject({ code: 'REJECTED' });
     const dir = path.join(bob.dataDir, 'in');
-    bob.chat.on('file_progress', (e) => {
-      if (e.file === b.file) bob.chat.cancelFile(b.file);
-    });
+    // Cancelled mid-file: the third write waits until the cancel has been made.
+    faulty.holdFromWrite = 3;
     await bob.chat.acceptFile(b.file, dir);
+    await bob.until(() => faulty.held > 0);
+    bob.chat.cancelFile(b.file);
+    faulty.release();
     await alice.until(() => alice.chatEvents.file_failed.some((f) => f.file === b.file));
     await bob.until(() => bob.chatEvents.file_failed.some((f) => f.file === b.file));
     expect(alice.chatEvents.file_failed.find((f) => f.file === b.file)).toMatchObject({ code: 'CANCELLED' });

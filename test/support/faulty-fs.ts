@@ -50,14 +50,28 @@ export function faultyFileFs(): {
   failures: number;
   /** Fail with ENOSPC from this write on (counted from 1), whatever the timing: a disk filling up mid-file. */
   failFromWrite: number | undefined;
+  /** Hold every write from this one on (counted from 1) until release(): a transfer caught mid-file. */
+  holdFromWrite: number | undefined;
+  /** Writes waiting for release(). */
+  held: number;
+  release(): void;
 } {
   const state = {
     fail: undefined as string | undefined,
     failures: 0,
     failFromWrite: undefined as number | undefined,
+    holdFromWrite: undefined as number | undefined,
+    held: 0,
     writes: 0,
+    gate: undefined as Promise<void> | undefined,
+    open: (): void => {},
+    release(): void {
+      state.holdFromWrite = undefined;
+      state.open();
+    },
     fs: undefined as unknown as FileFs,
   };
+  state.gate = new Promise<void>((r) => (state.open = r));
   state.fs = {
     ...nodeFileFs,
     async open(file, flags) {
@@ -70,6 +84,10 @@ export function faultyFileFs(): {
         close: () => h.close(),
         write: async (buf, offset, length, position) => {
           state.writes++;
+          if (state.holdFromWrite !== undefined && state.writes >= state.holdFromWrite) {
+            state.held++;
+            await state.gate;
+          }
           if (state.failFromWrite !== undefined && state.writes >= state.failFromWrite)
             state.fail ??= 'ENOSPC';
           if (state.fail === undefined) return h.write(buf, offset, length, position);
