@@ -5,44 +5,19 @@
  * transfer starts ends it cleanly on both sides with nothing left at the receiver.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useChatWorld } from '../support/chat-world.js';
-import type { ChatPeer } from '../support/chat-world.js';
+import { pairIn, pattern, source } from './file-pair.js';
 
 const world = useChatWorld();
 const MiB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const pattern = (n: number, seed: number): Buffer => {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * seed + (i >> 8)) % 251;
-  return b;
-};
-
-async function pair(): Promise<[ChatPeer, ChatPeer]> {
-  await world.start();
-  const alice = await world.peer('alice', 'a');
-  const bob = await world.peer('bob', 'b');
-  const sees = (p: ChatPeer, n: string) => () =>
-    p.chat.peers().some((x) => x.name === n && x.state !== 'offline');
-  await alice.until(sees(alice, 'bob'));
-  await bob.until(sees(bob, 'alice'));
-  await alice.chat.connect('bob');
-  return [alice, bob];
-}
-
-async function source(alice: ChatPeer, name: string, data: Uint8Array): Promise<string> {
-  const dir = path.join(alice.dataDir, 'out');
-  await mkdir(dir, { recursive: true });
-  const p = path.join(dir, name);
-  await writeFile(p, data);
-  return p;
-}
 
 describe('file transfers sharing a session', () => {
   it('two transfers at once both move before either ends, a chat line sent meanwhile overtakes them, and both arrive byte-exact', async () => {
-    const [alice, bob] = await pair();
+    const [alice, bob] = await pairIn(world);
     const one = pattern(12 * MiB, 7);
     const two = pattern(12 * MiB, 11);
     const a = await alice.chat.sendFile('bob', await source(alice, 'one.bin', one));
@@ -75,7 +50,7 @@ describe('file transfers sharing a session', () => {
   }, 60_000);
 
   it('a source file deleted before the transfer starts: both sides hear file_failed and the receiver keeps nothing', async () => {
-    const [alice, bob] = await pair();
+    const [alice, bob] = await pairIn(world);
     const p = await source(alice, 'gone.bin', pattern(2 * MiB, 5));
     const view = await alice.chat.sendFile('bob', p);
     await bob.until(() => bob.chatEvents.file_offer.length === 1);

@@ -10,40 +10,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FileOffer } from '../../peer/chat/types.js';
 import { useChatWorld } from '../support/chat-world.js';
+import { pairIn, pattern, source } from './file-pair.js';
 import type { ChatPeer } from '../support/chat-world.js';
-import type { ChatServiceOptions } from '../../peer/chat/service.js';
-import { faultyFileFs } from '../support/faulty-fs.js';
+import { faultyFileFs, withWrites } from '../support/faulty-fs.js';
 import { nodeFileFs } from '../../peer/chat/file-store.js';
 import type { FileFs } from '../../peer/chat/file-store.js';
 
 const world = useChatWorld();
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const pattern = (n: number, seed = 7): Buffer => {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * seed + (i >> 8)) % 251;
-  return b;
-};
-
-async function pair(bobOpts: Partial<ChatServiceOptions> = {}): Promise<[ChatPeer, ChatPeer]> {
-  await world.start();
-  const alice = await world.peer('alice', 'a');
-  const bob = await world.peer('bob', 'b', bobOpts);
-  const sees = (p: ChatPeer, n: string) => () =>
-    p.chat.peers().some((x) => x.name === n && x.state !== 'offline');
-  await alice.until(sees(alice, 'bob'));
-  await bob.until(sees(bob, 'alice'));
-  await alice.chat.connect('bob');
-  return [alice, bob];
-}
-
-/** A file in alice's data directory (the source side). */
-async function source(alice: ChatPeer, name: string, data: Uint8Array): Promise<string> {
-  const dir = path.join(alice.dataDir, 'out');
-  await mkdir(dir, { recursive: true });
-  const p = path.join(dir, name);
-  await writeFile(p, data);
-  return p;
-}
 
 async function offered(bob: ChatPeer, n = 1): Promise<FileOffer> {
   await bob.until(() => bob.chatEvents.file_offer.length >= n);
@@ -52,7 +26,7 @@ async function offered(bob: ChatPeer, n = 1): Promise<FileOffer> {
 
 describe('file transfers', () => {
   it('a file arrives byte-exact under its name; both sides hear file_done with the SHA-256; nothing before accept', async () => {
-    const [alice, bob] = await pair();
+    const [alice, bob] = await pairIn(world);
     const data = pattern(3 * 1024 * 1024 + 17);
     const p = await source(alice, 'photo.jpg', data);
     const view = await alice.chat.sendFile('bob', p);
@@ -81,7 +55,7 @@ describe('file transfers', () => {
   });
 
   it('names from the peer are sanitised (no path, no .., no control characters, no hidden file) and an existing file is never overwritten', async () => {
-    const [alice, bob] = await pair();
+    const [alice, bob] = await pairIn(world);
     const dir = path.join(bob.dataDir, 'in');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'report.txt'), 'mine');
@@ -113,7 +87,7 @@ describe('file transfers', () => {
   });
 
   it('an offer above --max-file-mb is refused before any byte is stored: both sides hear TOO_LARGE', async () => {
-    const [alice, bob] = await pair({ maxFileBytes: 1000, downloadDir: undefined });
+    const [alice, bob] = await pairIn(world, { maxFileBytes: 1000, downloadDir: undefined });
     const p = await source(alice, 'big.bin', pattern(1001));
     const v = await alice.chat.sendFile('bob', p);
     await alice.until(() => alice.chatEvents.file_failed.length === 1);
@@ -126,7 +100,7 @@ describe('file transfers', () => {
 
   it('a full disk mid-file: both sides hear IO, and no partial file stays', async () => {
     const faulty = faultyFileFs();
-    const [alice, bob] = await pair({ fileFs: faulty.fs });
+    const [alice, bob] = await pairIn(world, { fileFs: faulty.fs });
     const data = pattern(2 * 1024 * 1024);
     const v = await alice.chat.sendFile('bob', await source(alice, 'x.bin', data));
     const offer = await offered(bob);
@@ -152,7 +126,7 @@ describe('file transfers', () => {
 
   it('reject and cancel: the other side hears REJECTED / CANCELLED and the receiver keeps nothing', async () => {
     const faulty = faultyFileFs();
-    const [alice, bob] = await pair({ fileFs: faulty.fs });
+    const [alice, bob] = await pairIn(world, { fileFs: faulty.fs });
     const data = pattern(4 * 1024 * 1024);
     const a = await alice.chat.sendFile('bob', await source(alice, 'a.bin', data));
     const b = await alice.chat.sendFile('bob', await source(alice, 'b.bin', data));
@@ -176,25 +150,12 @@ describe('file transfers', () => {
 
   it('short writes (a write taking fewer bytes than asked, no error) are written again: the file is byte-exact', async () => {
     let short = 0;
-    const fs: FileFs = {
-      ...nodeFileFs,
-      async open(file, flags) {
-        const h = await nodeFileFs.open(file, flags);
-        return {
-          ...h,
-          read: (b, o, l, p) => h.read(b, o, l, p),
-          truncate: (len) => h.truncate(len),
-          sync: () => h.sync(),
-          close: () => h.close(),
-          // At most half of what is asked, as write(2) may when a disk fills up.
-          write: (buf, offset, length, position) => {
-            if (length > 1) short++;
-            return h.write(buf, offset, Math.max(1, Math.floor(length / 2)), position);
-          },
-        };
-      },
-    };
-    const [alice, bob] = await pair({ fileFs: fs });
+    // At most half of what is asked, as write(2) may when a disk fills up.
+    const fs = withWrites((h, buf, offset, length, position) => {
+      if (length > 1) short++;
+      return h.write(buf, offset, Math.max(1, Math.floor(length / 2)), position);
+    });
+    const [alice, bob] = await pairIn(world, { fileFs: fs });
     const data = pattern(300 * 1024, 11);
     await alice.chat.sendFile('bob', await source(alice, 'short.bin', data));
     const dir = path.join(bob.dataDir, 'in');
@@ -216,7 +177,7 @@ describe('file transfers', () => {
         );
       },
     };
-    const [alice, bob] = await pair({ fileFs: fs });
+    const [alice, bob] = await pairIn(world, { fileFs: fs });
     const dir = path.join(bob.dataDir, 'in');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'report.txt'), 'mine');

@@ -1,7 +1,7 @@
 import { nodeJournalFs } from '../../peer/chat/journal.js';
 import type { JournalFs, JournalHandle } from '../../peer/chat/journal.js';
 import { nodeFileFs } from '../../peer/chat/file-store.js';
-import type { FileFs } from '../../peer/chat/file-store.js';
+import type { FileFs, FileHandle } from '../../peer/chat/file-store.js';
 
 /**
  * The journal's file seam with a switchable fault, for tests without root: while `fail` is set
@@ -40,6 +40,32 @@ export function faultyFs(only: RegExp = /./): { fs: JournalFs; fail: string | un
   return state;
 }
 
+/** node's file system for transfers (peer/chat/file-store.ts) with every handle's write replaced. */
+export function withWrites(
+  write: (
+    h: FileHandle,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ) => Promise<{ bytesWritten: number }>,
+): FileFs {
+  return {
+    ...nodeFileFs,
+    async open(file, flags) {
+      const h = await nodeFileFs.open(file, flags);
+      return {
+        ...h,
+        read: (b, o, l, p) => h.read(b, o, l, p),
+        truncate: (len) => h.truncate(len),
+        sync: () => h.sync(),
+        close: () => h.close(),
+        write: (buf, offset, length, position) => write(h, buf, offset, length, position),
+      };
+    },
+  };
+}
+
 /**
  * The received files' seam (peer/chat/file-store.ts) with the same switchable fault: while
  * `fail` is set, writes write half their bytes and throw (a disk that fills up mid-file).
@@ -72,34 +98,20 @@ export function faultyFileFs(): {
     fs: undefined as unknown as FileFs,
   };
   state.gate = new Promise<void>((r) => (state.open = r));
-  state.fs = {
-    ...nodeFileFs,
-    async open(file, flags) {
-      const h = await nodeFileFs.open(file, flags);
-      return {
-        ...h,
-        read: (b, o, l, p) => h.read(b, o, l, p),
-        truncate: (len) => h.truncate(len),
-        sync: () => h.sync(),
-        close: () => h.close(),
-        write: async (buf, offset, length, position) => {
-          state.writes++;
-          if (state.holdFromWrite !== undefined && state.writes >= state.holdFromWrite) {
-            state.held++;
-            await state.gate;
-          }
-          if (state.failFromWrite !== undefined && state.writes >= state.failFromWrite)
-            state.fail ??= 'ENOSPC';
-          if (state.fail === undefined) return h.write(buf, offset, length, position);
-          const half = Math.floor(length / 2);
-          if (half > 0) await h.write(buf, offset, half, position);
-          state.failures++;
-          const e = new Error(`${state.fail}: injected fault, write`) as NodeJS.ErrnoException;
-          e.code = state.fail;
-          throw e;
-        },
-      };
-    },
-  };
+  state.fs = withWrites(async (h, buf, offset, length, position) => {
+    state.writes++;
+    if (state.holdFromWrite !== undefined && state.writes >= state.holdFromWrite) {
+      state.held++;
+      await state.gate;
+    }
+    if (state.failFromWrite !== undefined && state.writes >= state.failFromWrite) state.fail ??= 'ENOSPC';
+    if (state.fail === undefined) return h.write(buf, offset, length, position);
+    const half = Math.floor(length / 2);
+    if (half > 0) await h.write(buf, offset, half, position);
+    state.failures++;
+    const e = new Error(`${state.fail}: injected fault, write`) as NodeJS.ErrnoException;
+    e.code = state.fail;
+    throw e;
+  });
   return state;
 }
