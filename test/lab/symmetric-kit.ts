@@ -122,8 +122,11 @@ export async function runToDirect(
     // The path is A's view of B's NAT: its public address, at whatever port the search found.
     expect(String(direct.e.remote)).toMatch(new RegExp(`^${natB.wanIp.replace(/\./g, '\\.')}:\\d+$`));
     // ...found by the port search: the symmetric side opened sockets, the cone side swept ports.
+    // A search that misses (its odds' tail) is followed by another at the direct-path retry:
+    // every search a side ran had its role.
     const role = (k: NatKind): string => (k === 'cone' ? 'probe-ports' : 'open-sockets');
-    expect(roles).toBe(`${role(kindA)} / ${role(kindB)}`);
+    expect([...new Set(searches(a))], roles).toEqual([role(kindA)]);
+    expect([...new Set(searches(b))], roles).toEqual([role(kindB)]);
   } else {
     console.log(
       `lab symmetric: ${label} stayed on the relay; A's log:\n    ${searchLog(a)}\n  B's log:\n    ${searchLog(b)}`,
