@@ -34,6 +34,7 @@ const REASONS: readonly ErrorCode[] = [
   'CHECKSUM', // 3: the bytes received do not hash to the announced sha256
   'SOURCE_CHANGED', // 4: the sender's file changed or vanished
   'IO', // 5: a disk error (full, read-only...) on either side
+  'RATE_LIMITED', // 6: the receiver already holds MAX_PENDING_OFFERS unanswered offers from this peer
 ];
 
 export type FileControl =

@@ -33,6 +33,9 @@ export interface ReceiverOptions {
   maxFileBytes: number;
 }
 
+/** Unanswered offers kept per peer; more are refused (RATE_LIMITED) until the user answers some. */
+export const MAX_PENDING_OFFERS = 16;
+
 /**
  * The receiving half of file transfers: an offer waits for acceptFile (nothing is written before);
  * accepted data goes to a hidden temporary file in the target directory, record by record (each
@@ -113,6 +116,13 @@ export class FileReceiver {
     if (this.done.some((d) => d.file === m.file))
       return void this.c.tell(peerId, { kind: 'done', file: m.file });
     const peer = this.c.node.peerName(peerId) ?? peerId;
+    // Offers wait in memory for the user: a peer gets MAX_PENDING_OFFERS unanswered ones, and
+    // the next is refused at once (it must not grow this map, or the screen, without end).
+    const waiting = [...this.inc.values()].filter((x) => x.peerId === peerId && !x.accepted).length;
+    if (waiting >= MAX_PENDING_OFFERS) {
+      const text = `${MAX_PENDING_OFFERS} offers from ${peer} are waiting for an answer already`;
+      return void this.c.tell(peerId, { kind: 'cancel', file: m.file, code: 'RATE_LIMITED', text });
+    }
     const name = sanitizeName(m.name);
     if (m.size > this.o.maxFileBytes) {
       // Refused before anything is stored: both sides hear why.

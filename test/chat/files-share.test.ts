@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeFileControl } from '../../peer/chat/file-control.js';
+import { MAX_PENDING_OFFERS } from '../../peer/chat/file-receive.js';
 import { useChatWorld } from '../support/chat-world.js';
 import { pairIn, pattern, source } from './file-pair.js';
 
@@ -67,5 +69,37 @@ describe('file transfers sharing a session', () => {
     expect(fa.message).toMatch(/gone\.bin/);
     expect(bob.chatEvents.file_done).toEqual([]);
     expect(await readdir(dir)).toEqual([]); // no partial or temporary file
+  }, 60_000);
+
+  it('a peer flooding offers gets MAX_PENDING_OFFERS shown; the rest are refused until the user answers some', async () => {
+    const [alice, bob] = await pairIn(world);
+    const bobId = bob.chat.self.id;
+    const id = (i: number): string => `flood${String(i).padStart(16, '0')}`;
+    const offer = (i: number): Uint8Array =>
+      encodeFileControl({
+        kind: 'offer',
+        file: id(i),
+        name: `f${i}.bin`,
+        size: 1000,
+        sha256: 'ab'.repeat(32),
+      });
+    // A hostile alice, below her chat service: 40 offers, then a cancel of the first. Control
+    // records arrive in order, so when bob hears that cancel he has handled all 40 offers.
+    for (let i = 0; i < 40; i++) alice.node.sendControl(bobId, offer(i));
+    alice.node.sendControl(
+      bobId,
+      encodeFileControl({ kind: 'cancel', file: id(0), code: 'CANCELLED', text: 'x' }),
+    );
+    await bob.until(() => bob.chatEvents.file_failed.some((f) => f.file === id(0)));
+    expect(bob.chatEvents.file_offer.map((o) => o.file)).toEqual(
+      [...Array(MAX_PENDING_OFFERS).keys()].map(id),
+    );
+    expect(bob.chat.files()).toHaveLength(MAX_PENDING_OFFERS - 1); // the first was cancelled
+    // With room again (one cancelled, one declined), new offers are shown.
+    bob.chat.rejectFile(id(1));
+    for (let i = 40; i < 43; i++) alice.node.sendControl(bobId, offer(i));
+    await bob.until(() => bob.chatEvents.file_offer.some((o) => o.file === id(41)));
+    await bob.until(() => bob.chat.files().length === MAX_PENDING_OFFERS);
+    expect(bob.chatEvents.file_offer.map((o) => o.file).slice(MAX_PENDING_OFFERS)).toEqual([id(40), id(41)]);
   }, 60_000);
 });
