@@ -4,7 +4,7 @@
  */
 import { describePath } from '../../common/path/path-id.js';
 import { describe, expect, it } from 'vitest';
-import type { Endpoint } from '../../common/net/types.js';
+import type { DatagramSocket, Endpoint } from '../../common/net/types.js';
 import { silentLogger } from '../../common/log.js';
 import { CID_BYTES } from '../../common/session/packet.js';
 import type { SessionPath } from '../../common/session/session.js';
@@ -113,6 +113,45 @@ describe('datagram demux', () => {
     demux.onDatagram(sessionPacket(cidOf(1)), STRANGER);
     expect(stats.dropped.no_session).toBe(1);
     expect(stats.datagramsIn).toBe(3);
+  });
+
+  it("a port search's socket takes session packets and punching, never the server's messages or a STUN answer", () => {
+    const { demux, stats, gate, server, probes, links } = world();
+    const via = {} as DatagramSocket; // a search socket: only its identity matters here
+    const cookie = encode({
+      type: MsgType.COOKIE,
+      txid: new Uint8Array(8),
+      cookie: new Uint8Array(20),
+      serverKey: new Uint8Array(32),
+    });
+    demux.onDatagram(cookie, SERVER, via); // "from the server", but on a search socket
+    expect(server).toEqual([]);
+    expect(stats.dropped.unexpected).toBe(1);
+    demux.onDatagram(cookie, SERVER); // the same on the main socket is the server's
+    expect(server).toHaveLength(1);
+    const txId = Uint8Array.from({ length: STUN_TXID_SIZE }, (_, i) => i + 1);
+    gate.stunRequest();
+    demux.onDatagram(encodeBindingSuccess(txId, STRANGER), SERVER, via);
+    expect(gate.stunAnswered).toBe(false);
+    expect(stats.dropped.malformed).toBe(1);
+    // Session packets and probes are taken there (the search found the path on that socket).
+    const a = fakeLink('aa');
+    links.set('aa', a);
+    demux.route(a, [toHex(cidOf(3))], a);
+    demux.onDatagram(sessionPacket(cidOf(3)), STRANGER, via);
+    expect(a.got).toHaveLength(1);
+    const probe = encode({
+      type: MsgType.PROBE,
+      introId: new Uint8Array(8),
+      from: new Uint8Array(16),
+      to: new Uint8Array(16),
+      seq: 1,
+      timestamp: 0,
+      seen: undefined,
+      signature: new Uint8Array(64),
+    });
+    demux.onDatagram(probe, STRANGER, via);
+    expect(probes).toHaveLength(1);
   });
 
   it('relayed packets are taken only for the link of the peer that relayed them', () => {
