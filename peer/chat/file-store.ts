@@ -67,6 +67,39 @@ export interface FileBookState {
 }
 
 export const FILES_FILE = 'files.json';
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const FILE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const HEX = (n: number): RegExp => new RegExp(`^[0-9a-f]{${n}}$`);
+const PEER_ID = HEX(32);
+const SHA256 = HEX(64);
+/** The fields every record names its transfer and peer by. */
+const named = (r: Record<string, unknown>): boolean =>
+  isStr(r.file) && FILE_ID.test(r.file) && isStr(r.peerId) && PEER_ID.test(r.peerId);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** A sound SendRecord as read from disk (a hand-edited or damaged one is left out). */
+const soundSend = (r: unknown): r is SendRecord =>
+  isObj(r) &&
+  named(r) &&
+  [r.peer, r.path, r.name].every(isStr) &&
+  isCount(r.size) &&
+  typeof r.mtimeMs === 'number' &&
+  isStr(r.sha256) &&
+  SHA256.test(r.sha256) &&
+  typeof r.accepted === 'boolean';
+
+/** A sound ReceiveRecord as read from disk. */
+const soundReceive = (r: unknown): r is ReceiveRecord =>
+  isObj(r) &&
+  named(r) &&
+  [r.peer, r.name, r.dir, r.temp].every(isStr) &&
+  isCount(r.size) &&
+  isCount(r.offset) &&
+  r.offset <= r.size &&
+  isStr(r.sha256) &&
+  SHA256.test(r.sha256);
 /** Finished transfers remembered for a RESUME whose DONE was lost with its session. */
 const DONE_KEPT = 64;
 
@@ -88,7 +121,12 @@ export class FileBook {
       const v = JSON.parse(await readFile(this.file, 'utf8')) as FileBookState;
       if (!Array.isArray(v.send) || !Array.isArray(v.receive) || !Array.isArray(v.done))
         throw new Error('shape');
-      return v;
+      // Records are checked one by one: a damaged one is dropped, the others still resume.
+      return {
+        send: v.send.filter(soundSend),
+        receive: v.receive.filter(soundReceive),
+        done: v.done.filter((d: unknown) => isObj(d) && named(d)),
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
         await rename(this.file, `${this.file}.bad`).catch(() => {});
