@@ -1,6 +1,5 @@
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PunchlineError, badArgument } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity/identity.js';
@@ -153,7 +152,7 @@ export class FileReceiver {
     i.dir = path.resolve(dir ?? this.o.downloadDir);
     i.temp = path.join(i.dir, partName(i.name, i.file));
     try {
-      await mkdir(i.dir, { recursive: true });
+      await this.c.fs.mkdir(i.dir);
       i.handle = await this.c.fs.open(i.temp, 'w+');
     } catch (e) {
       const err = ioError(e, `cannot write in ${i.dir}`);
@@ -199,7 +198,10 @@ export class FileReceiver {
     this.step(i, async () => {
       await i.handle?.close();
       i.handle = undefined;
-      const onDisk = await this.c.fs.size(i.temp).catch(() => 0);
+      const onDisk = await this.c.fs.stat(i.temp).then(
+        (st) => st.size,
+        () => 0,
+      );
       const keep = Math.min(Math.max(i.offset, i.written), onDisk, i.size);
       i.hash = await hashPrefix(this.c.fs, i.temp, keep);
       i.handle = await this.c.fs.open(i.temp, onDisk > 0 ? 'r+' : 'w+');

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PunchlineError, badArgument, isPunchlineError } from '../../common/errors.js';
 import type { FileControl } from './file-control.js';
 import { ProgressMeter, pathTo, type FileContext } from './file-progress.js';
-import type { SendRecord } from './file-store.js';
+import { type FileFs, type SendRecord, hashPrefix } from './file-store.js';
 import { ioError } from './journal.js';
 import type { FileView } from './types.js';
 
@@ -80,7 +77,7 @@ export class FileSender {
   async send(nameOrId: string, file: string): Promise<FileView> {
     const peer = this.c.node.lookup(nameOrId);
     const full = path.resolve(file);
-    const { size, mtimeMs, sha256 } = await inspect(full);
+    const { size, mtimeMs, sha256 } = await inspect(this.c.fs, full);
     const o = fresh({
       file: this.c.node.newMessageId(),
       peerId: peer.id,
@@ -139,8 +136,8 @@ export class FileSender {
   }
 
   private async unchanged(o: Outgoing): Promise<boolean> {
-    const st = await stat(o.path).catch(() => undefined);
-    if (st && st.isFile() && st.size === o.size && st.mtimeMs === o.mtimeMs) return true;
+    const st = await this.c.fs.stat(o.path).catch(() => undefined);
+    if (st && st.isFile && st.size === o.size && st.mtimeMs === o.mtimeMs) return true;
     this.end(o, 'SOURCE_CHANGED', `${o.path} changed or vanished since it was offered`, true);
     return false;
   }
@@ -174,7 +171,7 @@ export class FileSender {
 
   /** The source from `offset`, a piece at a time; it stops once the transfer ended here. */
   private async *read(o: Outgoing, offset: number): AsyncGenerator<Uint8Array> {
-    const fh = await open(o.path, 'r').catch((e: unknown) => {
+    const fh = await this.c.fs.open(o.path, 'r').catch((e: unknown) => {
       throw new PunchlineError('SOURCE_CHANGED', `cannot read ${o.path}: ${ioError(e, 'open').message}`);
     });
     try {
@@ -231,12 +228,11 @@ const fresh = (r: SendRecord): Outgoing => ({
 });
 
 /** Size, modification time and SHA-256 of a regular file; BAD_ARGUMENT when it is not one or cannot be read. */
-async function inspect(file: string): Promise<{ size: number; mtimeMs: number; sha256: string }> {
+async function inspect(fs: FileFs, file: string): Promise<{ size: number; mtimeMs: number; sha256: string }> {
   try {
-    const st = await stat(file);
-    if (!st.isFile()) throw badArgument(`${file} is not a regular file`);
-    const h = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+    const st = await fs.stat(file);
+    if (!st.isFile) throw badArgument(`${file} is not a regular file`);
+    const h = await hashPrefix(fs, file, st.size);
     return { size: st.size, mtimeMs: st.mtimeMs, sha256: h.digest('hex') };
   } catch (e) {
     if (isPunchlineError(e)) throw e;
