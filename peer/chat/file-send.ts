@@ -18,6 +18,8 @@ interface Outgoing extends SendRecord {
   ended: boolean;
   startedAt: number | undefined;
   meter: ProgressMeter | undefined;
+  /** The receiver's PREFIX before its ACCEPT: the SHA-256 of the bytes it kept. */
+  prefix: { offset: number; sha256: string } | undefined;
 }
 
 /**
@@ -108,7 +110,8 @@ export class FileSender {
   control(peerId: string, m: FileControl): void {
     const o = this.out.get(m.file);
     if (!o || o.peerId !== peerId) return;
-    if (m.kind === 'accept') void this.accepted(o, m.offset);
+    if (m.kind === 'prefix') o.prefix = { offset: m.offset, sha256: m.sha256 };
+    else if (m.kind === 'accept') void this.accepted(o, m.offset);
     else if (m.kind === 'cancel') this.end(o, m.code, `${o.peer}: ${m.text}`, false);
     else if (m.kind === 'done') this.done(o);
   }
@@ -147,6 +150,7 @@ export class FileSender {
     if (offset > o.size) return this.end(o, 'CANCELLED', `the peer asked for offset ${offset}`, true);
     o.running = true;
     if (!(await this.unchanged(o))) return;
+    if (offset > 0 && !(await this.samePrefix(o, offset))) return void (o.running = false);
     if (!o.accepted) {
       o.accepted = true;
       this.c.save();
@@ -167,6 +171,38 @@ export class FileSender {
         if (this.c.node.connection(o.peerId)) void this.resume(o);
       },
     );
+  }
+
+  /**
+   * Size and modification time can stay the same when a file is rewritten: before sending from a
+   * resume's offset, the receiver's PREFIX (the SHA-256 of the bytes it kept) is checked against
+   * the source's. When they differ, the source is hashed again and the receiver told to RESTART
+   * from 0 with the new SHA-256 (it answers ACCEPT 0); false then. A receiver that sends no
+   * PREFIX (an older one) is trusted on size and time alone, as before.
+   */
+  private async samePrefix(o: Outgoing, offset: number): Promise<boolean> {
+    const theirs = o.prefix;
+    o.prefix = undefined;
+    if (!theirs || theirs.offset !== offset) return true;
+    try {
+      if ((await hashPrefix(this.c.fs, o.path, offset)).digest('hex') === theirs.sha256) return true;
+      const now = await inspect(this.c.fs, o.path);
+      Object.assign(o, { size: now.size, mtimeMs: now.mtimeMs, sha256: now.sha256 });
+    } catch (e) {
+      this.end(o, 'SOURCE_CHANGED', `cannot read ${o.path}: ${String(e)}`, true);
+      return false;
+    }
+    this.c.save();
+    const text = `${o.name}: the source changed under the ${offset} bytes ${o.peer} kept; sending it again from the start`;
+    this.c.logger.warn('file source changed under the resumed prefix', { file: o.file, offset });
+    this.c.emit('notice', {
+      conversation: { kind: 'peer', peerId: o.peerId },
+      text,
+      level: 'warn',
+      ts: this.c.clock.wallNow(),
+    });
+    this.c.tell(o.peerId, { kind: 'restart', file: o.file, size: o.size, sha256: o.sha256 });
+    return false;
   }
 
   /** The source from `offset`, a piece at a time; it stops once the transfer ended here. */
@@ -225,6 +261,7 @@ const fresh = (r: SendRecord): Outgoing => ({
   ended: false,
   startedAt: undefined,
   meter: undefined,
+  prefix: undefined,
 });
 
 /** Size, modification time and SHA-256 of a regular file; BAD_ARGUMENT when it is not one or cannot be read. */
