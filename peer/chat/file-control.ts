@@ -14,6 +14,13 @@ import { CONTROL_TAG } from '../control-record.js';
  *   CANCEL 3  u8 reason | u8 text length (0-200) | text (UTF-8)                      either side
  *   RESUME 4  u48 size | sha256: where does this transfer stand? (after a new session) sender
  *   DONE   5  (none): the file hashed to the sha256 and is in place                  receiver
+ *   PREFIX 6  u48 offset | sha256 of the receiver's first `offset` bytes, just before a
+ *             resume's ACCEPT of that offset (> 0): the sender checks its source still has them receiver
+ *   RESTART 7 u48 size | sha256: the source changed under that prefix; start again from 0
+ *             with this SHA-256 (the receiver answers ACCEPT 0)                      sender
+ *
+ * A peer that predates PREFIX and RESTART drops them as unknown kinds (MALFORMED) and goes on as
+ * before: an older receiver sends no PREFIX, so a newer sender never sends it RESTART.
  *
  * The data goes as bulk records whose transfer id is the file id (peer/bulk-record.ts).
  */
@@ -42,9 +49,11 @@ export type FileControl =
   | { kind: 'accept'; file: string; offset: number }
   | { kind: 'cancel'; file: string; code: ErrorCode; text: string }
   | { kind: 'resume'; file: string; size: number; sha256: string }
-  | { kind: 'done'; file: string };
+  | { kind: 'done'; file: string }
+  | { kind: 'prefix'; file: string; offset: number; sha256: string }
+  | { kind: 'restart'; file: string; size: number; sha256: string };
 
-const KINDS = ['offer', 'accept', 'cancel', 'resume', 'done'] as const;
+const KINDS = ['offer', 'accept', 'cancel', 'resume', 'done', 'prefix', 'restart'] as const;
 
 /** The wire reason for an error code: unknown codes go as CANCELLED. */
 export const reasonOf = (code: ErrorCode): number => Math.max(0, REASONS.indexOf(code));
@@ -67,7 +76,11 @@ export function encodeFileControl(m: FileControl): Uint8Array {
       w.u8(reasonOf(m.code)).bytes8(truncateUtf8(m.text, MAX_TEXT_BYTES));
       break;
     case 'resume':
+    case 'restart':
       w.u48(m.size).bytes(fromHex(m.sha256));
+      break;
+    case 'prefix':
+      w.u48(m.offset).bytes(fromHex(m.sha256));
       break;
     case 'done':
       break;
@@ -107,7 +120,10 @@ function body(r: Reader, kind: (typeof KINDS)[number], file: string): FileContro
       return { kind, file, code, text: r.string8(MAX_TEXT_BYTES) };
     }
     case 'resume':
+    case 'restart':
       return { kind, file, size: r.u48(), sha256: toHex(r.bytes(32)) };
+    case 'prefix':
+      return { kind, file, offset: r.u48(), sha256: toHex(r.bytes(32)) };
     case 'done':
       return { kind, file };
   }

@@ -1,6 +1,5 @@
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PunchlineError, badArgument } from '../../common/errors.js';
 import { fingerprint } from '../../common/identity/identity.js';
@@ -26,6 +25,8 @@ interface Incoming extends ReceiveRecord {
   chain: Promise<unknown>;
   startedAt: number;
   meter: ProgressMeter | undefined;
+  /** A PREFIX went with this session's ACCEPT and no data came yet: the sender may RESTART. */
+  restartable: boolean;
 }
 
 export interface ReceiverOptions {
@@ -102,6 +103,7 @@ export class FileReceiver {
     const i = this.inc.get(m.file);
     if (m.kind === 'offer') return this.offered(peerId, m);
     if (m.kind === 'resume') return this.resume(peerId, m.file, m.size, m.sha256);
+    if (m.kind === 'restart' && i && i.peerId === peerId) return this.restart(i, m.size, m.sha256);
     if (m.kind === 'cancel' && i && i.peerId === peerId)
       void this.end(i, m.code, `${i.peer}: ${m.text}`, false);
   }
@@ -153,7 +155,7 @@ export class FileReceiver {
     i.dir = path.resolve(dir ?? this.o.downloadDir);
     i.temp = path.join(i.dir, partName(i.name, i.file));
     try {
-      await mkdir(i.dir, { recursive: true });
+      await this.c.fs.mkdir(i.dir);
       i.handle = await this.c.fs.open(i.temp, 'w+');
     } catch (e) {
       const err = ioError(e, `cannot write in ${i.dir}`);
@@ -199,14 +201,48 @@ export class FileReceiver {
     this.step(i, async () => {
       await i.handle?.close();
       i.handle = undefined;
-      const onDisk = await this.c.fs.size(i.temp).catch(() => 0);
+      const onDisk = await this.c.fs.stat(i.temp).then(
+        (st) => st.size,
+        () => 0,
+      );
       const keep = Math.min(Math.max(i.offset, i.written), onDisk, i.size);
       i.hash = await hashPrefix(this.c.fs, i.temp, keep);
       i.handle = await this.c.fs.open(i.temp, onDisk > 0 ? 'r+' : 'w+');
       await i.handle.truncate(keep);
       i.written = keep;
       i.meter = new ProgressMeter(this.c, i.file, i.peerId, i.size, keep);
+      // What we kept, for the sender to check against its source (file-send.ts samePrefix).
+      i.restartable = keep > 0;
+      if (keep > 0)
+        this.c.tell(peerId, { kind: 'prefix', file, offset: keep, sha256: i.hash.copy().digest('hex') });
       this.c.tell(peerId, { kind: 'accept', file, offset: keep });
+    });
+  }
+
+  /**
+   * The sender's source changed under the prefix we kept (it answered our PREFIX): drop those
+   * bytes and take the file again from 0 under its new SHA-256, at the size that was accepted.
+   * Only right after our PREFIX, before any data: not a way to change a transfer at will.
+   */
+  private restart(i: Incoming, size: number, sha256: string): void {
+    if (!i.restartable) return;
+    i.restartable = false;
+    if (size !== i.size)
+      return void this.end(i, 'SOURCE_CHANGED', `${i.name} changed size at the source`, true);
+    this.step(i, async () => {
+      if (!i.handle) return;
+      await i.handle.truncate(0);
+      Object.assign(i, { sha256, written: 0, offset: 0, hash: createHash('sha256') });
+      i.meter = new ProgressMeter(this.c, i.file, i.peerId, i.size, 0);
+      this.c.save();
+      const text = `${i.peer} sends ${i.name} again from the start: it changed at the source`;
+      this.c.emit('notice', {
+        conversation: { kind: 'peer', peerId: i.peerId },
+        text,
+        level: 'warn',
+        ts: this.c.clock.wallNow(),
+      });
+      this.c.tell(i.peerId, { kind: 'accept', file: i.file, offset: 0 });
     });
   }
 
@@ -216,6 +252,7 @@ export class FileReceiver {
     if (!i || i.peerId !== r.peerId || !i.accepted) return Promise.resolve('refused');
     return this.step(i, async () => {
       if (!this.inc.has(i.file) || !i.handle || !i.hash) return 'refused';
+      i.restartable = false;
       if (r.offset + r.data.length <= i.written && !r.last) return; // already have it
       if (r.offset !== i.written)
         throw new PunchlineError('CHECKSUM', `data at ${r.offset}, expected ${i.written}`);
@@ -318,6 +355,7 @@ export class FileReceiver {
       chain: Promise.resolve(),
       startedAt: this.c.clock.now(),
       meter: undefined,
+      restartable: false,
     };
   }
 }

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PunchlineError, badArgument, isPunchlineError } from '../../common/errors.js';
 import type { FileControl } from './file-control.js';
 import { ProgressMeter, pathTo, type FileContext } from './file-progress.js';
-import type { SendRecord } from './file-store.js';
+import { type FileFs, type SendRecord, hashPrefix } from './file-store.js';
 import { ioError } from './journal.js';
 import type { FileView } from './types.js';
 
@@ -21,6 +18,8 @@ interface Outgoing extends SendRecord {
   ended: boolean;
   startedAt: number | undefined;
   meter: ProgressMeter | undefined;
+  /** The receiver's PREFIX before its ACCEPT: the SHA-256 of the bytes it kept. */
+  prefix: { offset: number; sha256: string } | undefined;
 }
 
 /**
@@ -80,7 +79,7 @@ export class FileSender {
   async send(nameOrId: string, file: string): Promise<FileView> {
     const peer = this.c.node.lookup(nameOrId);
     const full = path.resolve(file);
-    const { size, mtimeMs, sha256 } = await inspect(full);
+    const { size, mtimeMs, sha256 } = await inspect(this.c.fs, full);
     const o = fresh({
       file: this.c.node.newMessageId(),
       peerId: peer.id,
@@ -111,7 +110,8 @@ export class FileSender {
   control(peerId: string, m: FileControl): void {
     const o = this.out.get(m.file);
     if (!o || o.peerId !== peerId) return;
-    if (m.kind === 'accept') void this.accepted(o, m.offset);
+    if (m.kind === 'prefix') o.prefix = { offset: m.offset, sha256: m.sha256 };
+    else if (m.kind === 'accept') void this.accepted(o, m.offset);
     else if (m.kind === 'cancel') this.end(o, m.code, `${o.peer}: ${m.text}`, false);
     else if (m.kind === 'done') this.done(o);
   }
@@ -139,8 +139,8 @@ export class FileSender {
   }
 
   private async unchanged(o: Outgoing): Promise<boolean> {
-    const st = await stat(o.path).catch(() => undefined);
-    if (st && st.isFile() && st.size === o.size && st.mtimeMs === o.mtimeMs) return true;
+    const st = await this.c.fs.stat(o.path).catch(() => undefined);
+    if (st && st.isFile && st.size === o.size && st.mtimeMs === o.mtimeMs) return true;
     this.end(o, 'SOURCE_CHANGED', `${o.path} changed or vanished since it was offered`, true);
     return false;
   }
@@ -150,6 +150,7 @@ export class FileSender {
     if (offset > o.size) return this.end(o, 'CANCELLED', `the peer asked for offset ${offset}`, true);
     o.running = true;
     if (!(await this.unchanged(o))) return;
+    if (offset > 0 && !(await this.samePrefix(o, offset))) return void (o.running = false);
     if (!o.accepted) {
       o.accepted = true;
       this.c.save();
@@ -172,9 +173,41 @@ export class FileSender {
     );
   }
 
+  /**
+   * Size and modification time can stay the same when a file is rewritten: before sending from a
+   * resume's offset, the receiver's PREFIX (the SHA-256 of the bytes it kept) is checked against
+   * the source's. When they differ, the source is hashed again and the receiver told to RESTART
+   * from 0 with the new SHA-256 (it answers ACCEPT 0); false then. A receiver that sends no
+   * PREFIX (an older one) is trusted on size and time alone, as before.
+   */
+  private async samePrefix(o: Outgoing, offset: number): Promise<boolean> {
+    const theirs = o.prefix;
+    o.prefix = undefined;
+    if (!theirs || theirs.offset !== offset) return true;
+    try {
+      if ((await hashPrefix(this.c.fs, o.path, offset)).digest('hex') === theirs.sha256) return true;
+      const now = await inspect(this.c.fs, o.path);
+      Object.assign(o, { size: now.size, mtimeMs: now.mtimeMs, sha256: now.sha256 });
+    } catch (e) {
+      this.end(o, 'SOURCE_CHANGED', `cannot read ${o.path}: ${String(e)}`, true);
+      return false;
+    }
+    this.c.save();
+    const text = `${o.name}: the source changed under the ${offset} bytes ${o.peer} kept; sending it again from the start`;
+    this.c.logger.warn('file source changed under the resumed prefix', { file: o.file, offset });
+    this.c.emit('notice', {
+      conversation: { kind: 'peer', peerId: o.peerId },
+      text,
+      level: 'warn',
+      ts: this.c.clock.wallNow(),
+    });
+    this.c.tell(o.peerId, { kind: 'restart', file: o.file, size: o.size, sha256: o.sha256 });
+    return false;
+  }
+
   /** The source from `offset`, a piece at a time; it stops once the transfer ended here. */
   private async *read(o: Outgoing, offset: number): AsyncGenerator<Uint8Array> {
-    const fh = await open(o.path, 'r').catch((e: unknown) => {
+    const fh = await this.c.fs.open(o.path, 'r').catch((e: unknown) => {
       throw new PunchlineError('SOURCE_CHANGED', `cannot read ${o.path}: ${ioError(e, 'open').message}`);
     });
     try {
@@ -228,15 +261,15 @@ const fresh = (r: SendRecord): Outgoing => ({
   ended: false,
   startedAt: undefined,
   meter: undefined,
+  prefix: undefined,
 });
 
 /** Size, modification time and SHA-256 of a regular file; BAD_ARGUMENT when it is not one or cannot be read. */
-async function inspect(file: string): Promise<{ size: number; mtimeMs: number; sha256: string }> {
+async function inspect(fs: FileFs, file: string): Promise<{ size: number; mtimeMs: number; sha256: string }> {
   try {
-    const st = await stat(file);
-    if (!st.isFile()) throw badArgument(`${file} is not a regular file`);
-    const h = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+    const st = await fs.stat(file);
+    if (!st.isFile) throw badArgument(`${file} is not a regular file`);
+    const h = await hashPrefix(fs, file, st.size);
     return { size: st.size, mtimeMs: st.mtimeMs, sha256: h.digest('hex') };
   } catch (e) {
     if (isPunchlineError(e)) throw e;

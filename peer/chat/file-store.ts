@@ -13,7 +13,19 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
-/** The file operations transfers need; the default is node:fs/promises. */
+/** What `FileFs.stat` tells of a path. */
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+  isFile: boolean;
+}
+
+/**
+ * Every file operation of the transfers (sources, temporary files, placement, files.json); the
+ * default is node:fs/promises. Simulated-network tests put an in-memory one behind it
+ * (test/support/memory-fs.ts), so a run on virtual time never waits for a real disk and
+ * replays from its seed.
+ */
 export interface FileFs {
   /** 'w+' creates or truncates (0600), 'wx' creates a new file only (EEXIST), 'r+' opens an existing file, 'r' reads. */
   open(file: string, flags: 'w+' | 'wx' | 'r+' | 'r'): Promise<FileHandle>;
@@ -22,7 +34,12 @@ export interface FileFs {
   /** Replaces `to` (placeFile only renames onto a name it created itself). */
   rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
-  size(file: string): Promise<number>;
+  stat(file: string): Promise<FileStat>;
+  /** Creates the directory and any missing parents (mode for those it creates). */
+  mkdir(dir: string, mode?: number): Promise<void>;
+  readFile(file: string): Promise<Uint8Array>;
+  /** Creates or replaces the file (0600) with `data`. */
+  writeFile(file: string, data: string): Promise<void>;
 }
 
 export const nodeFileFs: FileFs = {
@@ -30,7 +47,15 @@ export const nodeFileFs: FileFs = {
   link: (from, to) => link(from, to),
   rename: (from, to) => rename(from, to),
   unlink: (file) => unlink(file),
-  size: async (file) => (await stat(file)).size,
+  stat: async (file) => {
+    const st = await stat(file);
+    return { size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() };
+  },
+  mkdir: async (dir, mode) => {
+    await mkdir(dir, { recursive: true, ...(mode === undefined ? {} : { mode }) });
+  },
+  readFile: (file) => readFile(file),
+  writeFile: (file, data) => writeFile(file, data, { mode: 0o600 }),
 };
 
 /** What the sender remembers of a transfer (files.json): enough to resume after a restart. */
@@ -112,13 +137,16 @@ export class FileBook {
   private readonly file: string;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly fs: FileFs = nodeFileFs,
+  ) {
     this.file = path.join(dataDir, FILES_FILE);
   }
 
   async load(): Promise<FileBookState> {
     try {
-      const v = JSON.parse(await readFile(this.file, 'utf8')) as FileBookState;
+      const v = JSON.parse(Buffer.from(await this.fs.readFile(this.file)).toString('utf8')) as FileBookState;
       if (!Array.isArray(v.send) || !Array.isArray(v.receive) || !Array.isArray(v.done))
         throw new Error('shape');
       // Records are checked one by one: a damaged one is dropped, the others still resume.
@@ -129,7 +157,7 @@ export class FileBook {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-        await rename(this.file, `${this.file}.bad`).catch(() => {});
+        await this.fs.rename(this.file, `${this.file}.bad`).catch(() => {});
       return { send: [], receive: [], done: [] };
     }
   }
@@ -138,9 +166,9 @@ export class FileBook {
   save(s: FileBookState): Promise<void> {
     const text = JSON.stringify({ ...s, done: s.done.slice(-DONE_KEPT) });
     const next = this.writing.then(async () => {
-      await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-      await writeFile(`${this.file}.tmp`, text, { mode: 0o600 });
-      await rename(`${this.file}.tmp`, this.file);
+      await this.fs.mkdir(path.dirname(this.file), 0o700);
+      await this.fs.writeFile(`${this.file}.tmp`, text);
+      await this.fs.rename(`${this.file}.tmp`, this.file);
     });
     this.writing = next.catch(() => {});
     return next;

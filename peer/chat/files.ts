@@ -19,7 +19,7 @@ export interface FileOptions {
   downloadDir?: string;
   /** Offers above this many bytes are refused (default MAX_FILE_MB MiB). */
   maxFileBytes?: number;
-  /** The file seam under the received files (tests: a full disk). */
+  /** The file seam under everything transfers touch: sources, received files, files.json (tests: a full disk, a disk in memory). */
   fileFs?: FileFs;
 }
 
@@ -41,12 +41,13 @@ export class FileTransfers {
     opts: FileOptions,
     emit: <K extends keyof ChatEvents>(name: K, e: ChatEvents[K]) => void,
   ) {
-    this.book = new FileBook(opts.dataDir);
+    const fs = opts.fileFs ?? nodeFileFs;
+    this.book = new FileBook(opts.dataDir, fs);
     const c: FileContext = {
       node,
       clock: node.clock,
       logger: node.log,
-      fs: opts.fileFs ?? nodeFileFs,
+      fs,
       book: this.book,
       emit: (name, e) => {
         if (!this.closed) emit(name, e);

@@ -91,9 +91,16 @@ export function dropOldest(c: Conversation, max: number): Entry[] {
 
 /**
  * Every display row of a conversation at a width, with the "new" rule where it belongs when
- * `marker` (the conversation is the one shown).
+ * `marker` (the conversation is the one shown). `owners`, when given, gets the entry each row
+ * belongs to (a rule belongs to the entry after it).
  */
-export function conversationRows(c: Conversation, width: number, r: RowStyle, marker: boolean): Line[] {
+export function conversationRows(
+  c: Conversation,
+  width: number,
+  r: RowStyle,
+  marker: boolean,
+  owners?: Entry[],
+): Line[] {
   const g = r.style.glyphs;
   const out: Line[] = [];
   let lastDay: string | null = null;
@@ -115,8 +122,37 @@ export function conversationRows(c: Conversation, width: number, r: RowStyle, ma
     }
     if (i === c.markerAt && marker) out.push(markerRow(g, width));
     out.push(...entryRows(r.style, e, width, r.selfName));
+    while (owners && owners.length < out.length) owners.push(e);
   });
   return out;
+}
+
+/** The top row of a scrolled-up window: the entry it belongs to, and which of that entry's rows. */
+export interface Anchor {
+  entry: Entry;
+  row: number;
+}
+
+/** Where the window of `height` rows starts, given the owner of every row (undefined: not scrolled). */
+export function topAnchor(c: Conversation, owners: readonly Entry[], height: number): Anchor | undefined {
+  if (c.scroll <= 0 || owners.length <= height) return undefined;
+  const top = clamp(owners.length - c.scroll - height, 0, owners.length - 1);
+  const entry = owners[top]!;
+  return { entry, row: top - owners.indexOf(entry) };
+}
+
+/**
+ * Scroll so that the window starts at `a` again after the rows changed (a line changed in place,
+ * lines came below or dropped off the top): the same rows stay in view. An entry that is gone,
+ * or is now shorter, keeps what is nearest.
+ */
+export function holdAnchor(c: Conversation, a: Anchor, owners: readonly Entry[], height: number): void {
+  const first = owners.indexOf(a.entry);
+  if (first < 0) return;
+  let rows = 1;
+  while (owners[first + rows] === a.entry) rows++;
+  const top = first + Math.min(a.row, rows - 1);
+  c.scroll = Math.max(0, owners.length - height - top);
 }
 
 /**

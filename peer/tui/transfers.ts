@@ -19,6 +19,8 @@ export interface FileHost {
   elsewhere(peerId: string, text: string): void;
   /** A line in the room: a transfer this client never saw offered (refused as too large). */
   toRoom(text: string, level: NoticeLevel): void;
+  /** Change live lines in place (the host keeps a scrolled-up view where it is). */
+  edit(change: () => void): void;
   /** The transfers the service lists now (a transfer resumed after a restart had no event yet). */
   files(): FileView[];
   now(): number;
@@ -60,27 +62,29 @@ export class FileTransfers {
 
   accepted(file: string): void {
     const l = this.live(file);
-    if (l && l.phase === 'offered') l.phase = 'accepted';
+    if (l && l.phase === 'offered') this.host.edit(() => (l.phase = 'accepted'));
     this.offers.delete(file);
   }
 
   rejected(file: string): void {
     const l = this.live(file);
-    if (l) l.phase = 'rejected';
+    if (l) this.host.edit(() => (l.phase = 'rejected'));
     this.offers.delete(file);
   }
 
   progress(p: FileProgress): void {
     const l = this.live(p.file);
     if (!l || l.phase === 'done' || l.phase === 'failed') return;
-    Object.assign(l, { phase: 'active', bytes: p.bytes, size: p.size, rate: p.rate, etaMs: p.etaMs });
+    const now = { phase: 'active', bytes: p.bytes, size: p.size, rate: p.rate, etaMs: p.etaMs } as const;
+    this.host.edit(() => Object.assign(l, now));
   }
 
   done(d: FileDone): void {
     const l = this.live(d.file);
     this.offers.delete(d.file);
     if (!l) return;
-    Object.assign(l, { phase: 'done', bytes: d.bytes, filePath: d.filePath, sha256: d.sha256, ms: d.ms });
+    const now = { phase: 'done', bytes: d.bytes, filePath: d.filePath, sha256: d.sha256, ms: d.ms } as const;
+    this.host.edit(() => Object.assign(l, now));
   }
 
   failed(f: FileFailed): void {
@@ -89,7 +93,7 @@ export class FileTransfers {
     if (!l) return this.host.toRoom(`file ${shortId(f.file)} failed: ${f.code} ${f.message}`, 'error');
     // Our own /reject comes back as REJECTED: the line already says we declined it.
     if (l.phase === 'rejected' && f.code === 'REJECTED') return;
-    Object.assign(l, { phase: 'failed', code: f.code, message: f.message });
+    this.host.edit(() => Object.assign(l, { phase: 'failed', code: f.code, message: f.message }));
   }
 
   /**

@@ -14,7 +14,7 @@ import type {
   SelfView,
 } from '../chat/types.js';
 import { ROOM } from '../chat/types.js';
-import { conversationRows, dropOldest, formatDate } from './conversation.js';
+import { conversationRows, dropOldest, formatDate, holdAnchor, topAnchor } from './conversation.js';
 import type { Conversation, ConversationView, RowStyle } from './conversation.js';
 import { ConversationList } from './conversation-list.js';
 import { ASCII_GLYPHS, UNICODE_GLYPHS, formatTime } from './format.js';
@@ -162,6 +162,7 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
         if (this.activePeerId() !== peerId) this.addSystem(this.active, text, 'info');
       },
       toRoom: (text, level) => this.addSystem(this.convs.room, text, level),
+      edit: (change) => this.keepView(change),
       files: () => this.service.files(),
       now: this.now,
     });
@@ -303,15 +304,32 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
   }
 
   private push(c: Conversation, e: Entry): void {
-    if (c === this.active && c.scroll > 0) {
-      // Scrolled up: keep the view where it is while the conversation grows below it.
-      const w = this.layout().log.width;
-      const before = this.rowsOf(c, w).length;
+    const add = (): void => {
       c.entries.push(e);
-      c.scroll += this.rowsOf(c, w).length - before;
-      c.newBelow++;
-    } else c.entries.push(e);
-    this.convs.forget(dropOldest(c, this.maxEntries));
+      this.convs.forget(dropOldest(c, this.maxEntries));
+    };
+    if (c !== this.active || c.scroll <= 0) return add();
+    this.keepView(add);
+    c.newBelow++;
+  }
+
+  /**
+   * Change what the active conversation shows (a line added, a transfer's line changed in place)
+   * keeping a scrolled-up view where it is: the same rows stay at the top of the window, wherever
+   * the change was. Following the conversation (not scrolled), the change shows at the bottom.
+   */
+  private keepView(change: () => void): void {
+    const c = this.active;
+    if (c.scroll <= 0) return change();
+    const { width, height } = this.layout().log;
+    const before: Entry[] = [];
+    this.rowsOf(c, width, before);
+    const anchor = topAnchor(c, before, height);
+    change();
+    if (!anchor || c.scroll <= 0) return;
+    const after: Entry[] = [];
+    this.rowsOf(c, width, after);
+    holdAnchor(c, anchor, after, height);
   }
 
   protected changed(): void {
@@ -358,8 +376,8 @@ export class ChatViewState extends Emitter<ViewModelEvents> {
   }
 
   /** Every display row of a conversation at a width, with the "new" rule where it belongs. */
-  protected rowsOf(c: Conversation, width: number): Line[] {
+  protected rowsOf(c: Conversation, width: number, owners?: Entry[]): Line[] {
     const r: RowStyle = { style: this.style, formatDate: this.formatDate, selfName: this.selfView.name };
-    return conversationRows(c, width, r, c === this.active);
+    return conversationRows(c, width, r, c === this.active, owners);
   }
 }

@@ -4,9 +4,10 @@
  * where the bytes on disk end, without a new prompt, and the file arrives byte-exact.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, writeFile, utimes } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FILES_FILE } from '../../peer/chat/file-store.js';
 import { useChatWorld } from '../support/chat-world.js';
 import type { ChatPeer } from '../support/chat-world.js';
 
@@ -90,5 +91,30 @@ describe('file transfer resume', () => {
     expect(alice2.chatEvents.file_failed[0]).toMatchObject({ file, code: 'SOURCE_CHANGED' });
     expect(bob.chatEvents.file_failed[0]).toMatchObject({ file, code: 'SOURCE_CHANGED' });
     expect(await readdir(dir)).toEqual([]);
+  }, 120_000);
+
+  it('a source rewritten while the sender was down, with the same size and time: the kept prefix no longer matches, it starts again from 0 and the new bytes arrive byte-exact', async () => {
+    const { alice, bob, src, dir, file } = await start(40 * MIB);
+    await synced(bob, file, 9 * MIB);
+    await alice.close();
+    const changed = pattern(40 * MIB).map((b, i) => (i < MIB ? b ^ 0xff : b)); // its first MiB
+    await writeFile(src, changed);
+    // The size and the modification time files.json holds still match the file (as when a
+    // file is rewritten within the clock's resolution, or its time is set back).
+    const book = path.join(alice.dataDir, FILES_FILE);
+    const state = JSON.parse(await readFile(book, 'utf8')) as { send: { mtimeMs: number }[] };
+    state.send[0]!.mtimeMs = (await stat(src)).mtimeMs;
+    await writeFile(book, JSON.stringify(state));
+    const alice2 = await world.peer('alice', 'a');
+    await bob.until(() => bob.chatEvents.file_done.length + bob.chatEvents.file_failed.length > 0);
+    await alice2.until(() => alice2.chatEvents.file_done.length + alice2.chatEvents.file_failed.length > 0);
+    expect([alice2.chatEvents.file_failed, bob.chatEvents.file_failed]).toEqual([[], []]);
+    const done = bob.chatEvents.file_done[0]!;
+    expect(done.sha256).toBe(sha(changed));
+    expect(sha(await readFile(done.filePath))).toBe(sha(changed));
+    expect(await readdir(dir)).toEqual(['movie.bin']);
+    const again = (n: { text: string }): boolean => n.text.includes('again from the start');
+    expect(alice2.chatEvents.notice.filter(again)).toHaveLength(1);
+    expect(bob.chatEvents.notice.filter(again)).toHaveLength(1);
   }, 120_000);
 });

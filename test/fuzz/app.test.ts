@@ -182,6 +182,8 @@ const CONTROL: fc.Arbitrary<FileControl> = fc.oneof(
   }),
   fc.record({ kind: fc.constant('resume' as const), file: FILE_ID, size: SIZE, sha256: SHA }),
   fc.record({ kind: fc.constant('done' as const), file: FILE_ID }),
+  fc.record({ kind: fc.constant('prefix' as const), file: FILE_ID, offset: SIZE, sha256: SHA }),
+  fc.record({ kind: fc.constant('restart' as const), file: FILE_ID, size: SIZE, sha256: SHA }),
 );
 
 function hostileControl(b: Uint8Array): void {
@@ -213,6 +215,13 @@ describe('fuzz: file control records (peer/chat/file-control.ts)', () => {
         hostileControl(b.subarray(0, at % (b.length + 1)));
       }),
     );
+  });
+
+  it('PREFIX and RESTART byte by byte (docs/protocol.md)', () => {
+    const hex = (m: FileControl): string => Buffer.from(encodeFileControl(m)).toString('hex');
+    const sha256 = 'ab'.repeat(32);
+    expect(hex({ kind: 'prefix', file: 'f', offset: 1024, sha256 })).toBe(`0101060166000000000400${sha256}`);
+    expect(hex({ kind: 'restart', file: 'f', size: 5, sha256 })).toBe(`0101070166000000000005${sha256}`);
   });
 
   it('decodeFileControl(encodeFileControl(m)) == m', () => {

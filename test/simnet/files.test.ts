@@ -1,71 +1,44 @@
 /**
  * File transfers on the simulated network (virtual time), through ChatServices over SimWorld
- * nodes with a relay: byte-exact at 5% loss, and across a path change (direct -> relay, and
- * relay -> direct) in the middle of the transfer. The files themselves are real (a temporary directory).
+ * nodes with a relay: byte-exact at 5% loss, across a path change (direct -> relay, and
+ * relay -> direct) in the middle of the transfer, and into a disk that fills up. The files are
+ * in memory (test/simnet/support/file-world.ts), so each run replays from its seed.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../common/net/types.js';
-import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
-import { PeerChatService } from '../../peer/chat/service.js';
-import type { ChatEvents } from '../../peer/chat/types.js';
-import { SERVER, SimWorld } from '../support/sim-world.js';
-import type { SimPeer } from '../support/sim-world.js';
+import { SERVER } from '../support/sim-world.js';
+import type { SimWorld } from '../support/sim-world.js';
+import { MIB, fileWorld } from './support/file-world.js';
+import type { FileSide, FileWorld } from './support/file-world.js';
 
-const MIB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-let root = '';
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0)) await c();
-  if (root) await rm(root, { recursive: true, force: true });
-  root = '';
 });
-
-interface Side {
-  p: SimPeer;
-  chat: PeerChatService;
-  ev: { [K in 'file_offer' | 'file_progress' | 'file_done' | 'file_failed']: ChatEvents[K][] };
-}
-
-async function side(p: SimPeer, dir: string): Promise<Side> {
-  const chat = new PeerChatService(p.node, { dataDir: path.join(root, dir), durable: false });
-  const ev: Side['ev'] = { file_offer: [], file_progress: [], file_done: [], file_failed: [] };
-  for (const k of Object.keys(ev) as (keyof Side['ev'])[]) chat.on(k, (e) => (ev[k] as unknown[]).push(e));
-  cleanup.push(() => chat.close());
-  return { p, chat, ev };
-}
 
 async function world(
   seed: number,
-  opts: { udpOut?: (d: Uint8Array, to: Endpoint) => boolean; bBlocked?: boolean },
-): Promise<{ w: SimWorld; a: Side; b: Side; setBlocked: (v: boolean) => void }> {
-  root = await mkdtemp(path.join(os.tmpdir(), 'punchline-simfiles-'));
-  const w = new SimWorld(seed, true);
-  cleanup.push(() => w.close());
-  await w.start();
-  const na = w.nat('na', { ...NAT_PRESETS.portRestrictedCone });
-  const nb = w.nat('nb', { ...NAT_PRESETS.portRestrictedCone, blockUdp: opts.bBlocked ?? false });
-  const udpOut = opts.udpOut ? { udpOut: opts.udpOut } : {};
-  const a = await side(await w.peer('a', { behind: na, ...udpOut }), 'a');
-  const b = await side(await w.peer('b', { behind: nb, ...udpOut }), 'b');
-  const relayUp = (s: Side): boolean => s.p.events.registered.some((r) => r.transport === 'ws');
-  await w.run(
-    () => a.p.events.presence.some((e) => e.peers.length === 1) && relayUp(a) && relayUp(b),
-    30_000,
-  );
-  return { w, a, b, setBlocked: (v: boolean) => (nb.blockUdp = v) };
+  opts: { udpOut?: (d: Uint8Array, to: Endpoint) => boolean } = {},
+): Promise<FileWorld> {
+  const fw = await fileWorld(seed, opts);
+  cleanup.push(fw.close);
+  return fw;
 }
 
-async function transfer(w: SimWorld, a: Side, b: Side, data: Buffer, during?: () => void): Promise<number> {
-  const src = path.join(root, 'src.bin');
-  await writeFile(src, data);
-  const v = await a.chat.sendFile('b', src);
+/** `data` as /out/src.bin on a's disk, offered to b, accepted into /in; returns the virtual ms it took. */
+async function transfer(
+  w: SimWorld,
+  a: FileSide,
+  b: FileSide,
+  data: Buffer,
+  during?: () => void,
+): Promise<number> {
+  a.disk.put('/out/src.bin', data);
+  const v = await a.chat.sendFile('b', '/out/src.bin');
   expect(await w.run(() => b.ev.file_offer.length === 1, 60_000)).toBe(true);
-  await b.chat.acceptFile(v.file, path.join(root, 'in'));
+  await b.chat.acceptFile(v.file, '/in');
   const t0 = w.sim.clock.now();
   const ok = await w.run(() => {
     during?.();
@@ -73,7 +46,8 @@ async function transfer(w: SimWorld, a: Side, b: Side, data: Buffer, during?: ()
   }, 1_800_000);
   expect([ok, a.ev.file_failed, b.ev.file_failed]).toEqual([true, [], []]);
   expect(b.ev.file_done[0]!.sha256).toBe(sha(data));
-  expect(sha(await readFile(b.ev.file_done[0]!.filePath))).toBe(sha(data));
+  expect(sha(b.disk.read(b.ev.file_done[0]!.filePath)!)).toBe(sha(data));
+  expect(b.disk.list('/in')).toEqual(['src.bin']); // no temporary file left
   return w.sim.clock.now() - t0;
 }
 
@@ -92,7 +66,7 @@ describe('file transfers on the simulated network', () => {
   }, 600_000);
 
   it('a transfer that starts direct and moves to the relay mid-way (UDP cut) arrives byte-exact on the same session', async () => {
-    const { w, a, b, setBlocked } = await world(72, {});
+    const { w, a, b, setBlocked } = await world(72);
     const data = Buffer.alloc(12 * MIB);
     w.sim.rng('data').fill(data);
     let moved = false;
@@ -136,5 +110,24 @@ describe('file transfers on the simulated network', () => {
     expect(b.ev.file_done[0]!.path).toBe('direct');
     expect(a.p.events.connected).toHaveLength(1); // one session throughout: no resume was needed
     console.log(`relay -> direct mid-transfer: progress paths ${[...new Set(paths)].join(' -> ')}`);
+  }, 600_000);
+
+  it('4 MiB into a 2 MiB disk: both sides hear IO (no space), and nothing stays on it', async () => {
+    const { w, a, b } = await world(74);
+    b.disk.mount('/in', 2 * MIB);
+    const data = Buffer.alloc(4 * MIB);
+    w.sim.rng('data').fill(data);
+    a.disk.put('/out/big.bin', data);
+    const v = await a.chat.sendFile('b', '/out/big.bin');
+    expect(await w.run(() => b.ev.file_offer.length === 1, 60_000)).toBe(true);
+    await b.chat.acceptFile(v.file, '/in');
+    expect(await w.run(() => a.ev.file_failed.length === 1 && b.ev.file_failed.length === 1, 600_000)).toBe(
+      true,
+    );
+    expect(b.ev.file_failed[0]).toMatchObject({ code: 'IO', message: expect.stringMatching(/ENOSPC.*\/in/) });
+    expect(a.ev.file_failed[0]).toMatchObject({ code: 'IO', message: expect.stringMatching(/^b: .*ENOSPC/) });
+    expect([a.ev.file_done, b.ev.file_done]).toEqual([[], []]);
+    expect(b.disk.noSpace).toBe(1);
+    expect([b.disk.list('/in'), b.disk.used('/in')]).toEqual([[], 0]); // the space is free again
   }, 600_000);
 });
