@@ -5,6 +5,7 @@ import type { StreamNetwork } from '../common/net/stream.js';
 import type { Endpoint, Network } from '../common/net/types.js';
 import type { PathMode } from './peer-link.js';
 import type { PunchOptions } from './puncher.js';
+import type { ServerTarget } from './server-failover.js';
 
 /** How a PeerNode is set up (options) and what it runs on (components). */
 
@@ -35,6 +36,13 @@ export interface PeerOptions {
    * servers.json. Without it the first key seen is pinned and reported in a `server-key` event.
    */
   serverFingerprint?: string;
+  /**
+   * Several rendezvous servers (`--server A,B`): when given, these are used instead of `server`,
+   * `relayUrl` and `serverFingerprint`, one at a time in this order (peer/server-failover.ts).
+   */
+  servers?: ServerTarget[];
+  /** How long the server in use may not work before the next is tried (default FAILOVER_MS, 10 s). */
+  failoverMs?: number;
 }
 
 export const PEER_DEFAULTS = {

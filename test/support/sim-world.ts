@@ -111,6 +111,7 @@ export class SimWorld {
       error: [],
       server: [],
       'server-closed': [],
+      'server-changed': [],
       trace: [],
       path: [],
     } as Recorded;
