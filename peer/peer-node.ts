@@ -29,7 +29,12 @@ import { PeerTable, type PeerEntry } from './peer-table.js';
 import { NAT_SETTLE_MS, PunchOrchestrator } from './punch-orchestrator.js';
 import { PUNCH_DEFAULTS } from './puncher.js';
 import { emptyClientStats, type RendezvousClientStats, type ServerState } from './rendezvous-client.js';
-import { FAILOVER_MS, ServerFailover, type ServerFailoverComponents, serverTargets } from './server-failover.js';
+import {
+  ServerFailover,
+  type ServerFailoverComponents,
+  failoverOptions,
+  serverTargets,
+} from './server-failover.js';
 import { ServerGate } from './server-gate.js';
 
 export type {
@@ -200,14 +205,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     const lanHosts =
       this.opts.bind && this.opts.bind !== '0.0.0.0' ? [this.opts.bind] : this.c.network.localAddresses();
     const lan = lanHosts.slice(0, 8).map((address) => ({ address, port: this.local!.port }));
-    const { room, name, keepaliveMs, mode, failoverMs } = this.opts;
-    this.servers = new ServerFailover(
-      {
-        ...{ targets: serverTargets(this.opts), room, name, lan, keepaliveMs },
-        ...{ relay: mode !== 'direct-only', failoverMs: failoverMs ?? FAILOVER_MS },
-      },
-      this.serverComponents(),
-    );
+    this.servers = new ServerFailover(failoverOptions(this.opts, lan), this.serverComponents());
     this.servers.start();
   }
 

@@ -5,9 +5,19 @@ import type { StreamNetwork } from '../common/net/stream.js';
 import type { Endpoint, Network } from '../common/net/types.js';
 import type { PathMode } from './peer-link.js';
 import type { PunchOptions } from './puncher.js';
-import type { ServerTarget } from './server-failover.js';
 
 /** How a PeerNode is set up (options) and what it runs on (components). */
+
+/**
+ * One rendezvous server a client may use: its UDP endpoint, its relay, its pinned key, and the
+ * name its key is pinned under in servers.json (peer/known-servers.ts), HOST:PORT as given (peer/server-failover.ts uses them in turn).
+ */
+export interface ServerTarget {
+  server: Endpoint;
+  relayUrl?: string;
+  fingerprint?: string;
+  name: string;
+}
 
 export interface PeerOptions {
   server: Endpoint;

@@ -95,7 +95,9 @@ export class PunchOrchestrator {
       reintroduce: (e) => c.udp()!.connect(e.link.id),
       introduce: (e) => {
         const client = c.signalling();
-        return client ? client.connect(e.link.id) : Promise.reject(new PunchlineError('CLOSED', 'not started'));
+        return client
+          ? client.connect(e.link.id)
+          : Promise.reject(new PunchlineError('CLOSED', 'not started'));
       },
       punch: (intro) => this.punch(intro),
       entries: () => c.table.values(),

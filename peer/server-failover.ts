@@ -4,21 +4,14 @@ import { endpointKey } from '../common/net/types.js';
 import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { Message } from '../common/wire/messages.js';
 import type { PeerEvents } from './peer-events.js';
+import type { PathMode } from './link-policy.js';
+import type { PeerOptions, ServerTarget } from './peer-options.js';
+
+export type { ServerTarget } from './peer-options.js';
 import { emptyClientStats } from './rendezvous-client.js';
 import type { RendezvousClient, RendezvousClientStats, ServerState } from './rendezvous-client.js';
 import { ServerConnections } from './server-connections.js';
 import type { ServerConnectionsComponents } from './server-connections.js';
-
-/**
- * One rendezvous server a client may use: its UDP endpoint, its relay, its pinned key, and the
- * name its key is pinned under in servers.json (peer/known-servers.ts), HOST:PORT as given.
- */
-export interface ServerTarget {
-  server: Endpoint;
-  relayUrl?: string;
-  fingerprint?: string;
-  name: string;
-}
 
 /**
  * How long a server may go without a working registration before the client moves to the next
@@ -27,6 +20,15 @@ export interface ServerTarget {
  * unanswered, so one lost answer does not move every client.
  */
 export const FAILOVER_MS = 10_000;
+
+/**
+ * When the relay's WebSocket to the server in use closed and has not come back this long, the
+ * client moves at once instead of after FAILOVER_MS: its first reconnect (1 s +- 30 %,
+ * peer/relay-channel.ts RELAY_RECONNECT) and registration have had their chance, and a relayed
+ * session goes silent after 7 s (peer/link-policy.ts DIRECT_TRUST_MS): moving within 3 s lets it
+ * go on through the next server as the same session (test/simnet/failover.test.ts).
+ */
+export const RELAY_LOST_FAILOVER_MS = 3_000;
 
 /**
  * After every server was tried once and none registered, the next round waits 1 s, doubling to
@@ -170,7 +172,8 @@ export class ServerFailover {
     if (working) {
       this.c.clock.clearTimeout(this.timer);
       this.timer = undefined;
-    } else this.arm();
+    } else
+      this.arm(this.relayUp && !relay ? Math.min(RELAY_LOST_FAILOVER_MS, this.opts.failoverMs) : undefined);
   }
 
   /** The first registration at this server. */
@@ -182,12 +185,12 @@ export class ServerFailover {
     this.lastRegistered = name;
   }
 
-  private arm(): void {
+  private arm(ms = this.opts.failoverMs): void {
     if (this.timer || this.closed || this.opts.targets.length < 2) return;
     this.timer = this.c.clock.setTimeout(() => {
       this.timer = undefined;
       this.next();
-    }, this.opts.failoverMs);
+    }, ms);
   }
 
   /** Leave the current server for the next; after a whole round without a registration, back off first. */
@@ -219,6 +222,22 @@ export class ServerFailover {
     this.c.clock.clearTimeout(this.timer);
     this.current?.close();
   }
+}
+
+/** The failover's options from a node's (peer/peer-options.ts) and its LAN candidates. */
+export function failoverOptions(
+  o: PeerOptions & { room: string; keepaliveMs: number; mode: PathMode },
+  lan: Endpoint[],
+): ServerFailoverOptions {
+  return {
+    targets: serverTargets(o),
+    room: o.room,
+    name: o.name,
+    lan,
+    keepaliveMs: o.keepaliveMs,
+    relay: o.mode !== 'direct-only',
+    failoverMs: o.failoverMs ?? FAILOVER_MS,
+  };
 }
 
 /** The servers a node's options name: the list, or the one server. */
