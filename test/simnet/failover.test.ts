@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NAT_PRESETS } from '../../common/net/sim/nat-rules.js';
+import { parseServerList, resolveServerList } from '../../peer/cli/server-flag.js';
 import type { PeerOptions } from '../../peer/peer-node.js';
 import { FAILOVER_MS, RELAY_LOST_FAILOVER_MS } from '../../peer/server-failover.js';
 import { RELAY_URL, SERVER, SimWorld } from '../support/sim-world.js';
@@ -45,11 +46,12 @@ async function world(
     nat ? { behind: w.nat(`n${n}`, { ...nat }) } : { internetAddress: `198.51.100.${n}` };
   const a = await w.peer('a', where('1'), { servers, ...opts });
   const b = await w.peer('b', where('2'), { servers, ...opts });
+  const first = (opts.servers ?? servers)![0]!.name;
   const ready = await w.run(
     () =>
       [a, b].every((p) => relayUp(p) && p.events.presence.some((e) => e.peers.length === 1)) &&
-      at(a, 'a.example:7000') &&
-      at(b, 'a.example:7000'),
+      at(a, first) &&
+      at(b, first),
     15_000,
   );
   expect(ready).toBe(true);
@@ -150,6 +152,20 @@ describe('clients fail over between rendezvous servers (--server A,B)', () => {
     },
     60_000,
   );
+
+  it('a name with two A records, resolved through the lookup seam, is two servers to fail over between', async () => {
+    const lookup = async (host: string): Promise<string[]> =>
+      host === 'rdv.example' ? [SERVER.address, B_ADDRESS] : [];
+    const resolved = await resolveServerList(parseServerList('rdv.example:7000'), lookup);
+    const { w, a, b } = await world(75, undefined, { servers: resolved });
+    const bName = `${B_ADDRESS}:7000`;
+    await w.server.close();
+    expect(await w.run(() => at(a, bName) && at(b, bName), CLOSED_BOUND_MS)).toBe(true);
+    expect(a.events['server-changed']).toEqual([{ server: bName, previous: `${SERVER.address}:7000` }]);
+    a.node.sendMessage('b', 'via the second record');
+    expect(await w.run(() => a.events.delivered.length === 1, 20_000)).toBe(true);
+    await w.close();
+  }, 60_000);
 
   it('every server down, then one back: the client keeps retrying on a bounded back-off and recovers', async () => {
     const w = new SimWorld(74, true);
