@@ -131,19 +131,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     });
     // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
     node.setReceiver((m) => this.incoming.store(incomingOf(m)), opts.storeRetryMs);
-    this.reportSkipped();
+    this.errors.skipped(this.outbox.skipped + this.history_.skipped);
     this.offs.push(...this.follow(node));
-  }
-
-  private reportSkipped(): void {
-    const skipped = this.outbox.skipped + this.history_.skipped;
-    if (skipped > 0)
-      setImmediate(() =>
-        this.emit('error', {
-          code: 'MALFORMED',
-          message: `skipped ${skipped} damaged or over-limit record${skipped > 1 ? 's' : ''} in outbox.jsonl/history.jsonl`,
-        }),
-      );
   }
 
   /** The node's events, in the chat layer's words (each handler tells its own event last). */
