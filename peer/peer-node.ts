@@ -214,6 +214,11 @@ export class PeerNode extends Emitter<PeerEvents> {
     return this.servers?.target.name ?? serverTargets(this.opts)[0]!.name;
   }
 
+  /** The rendezvous servers this node may use, by name, in order. */
+  get serverNames(): string[] {
+    return serverTargets(this.opts).map((t) => t.name);
+  }
+
   private serverComponents(): ServerFailoverComponents {
     return {
       identity: this.identity,

@@ -121,6 +121,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       fingerprint: fingerprint(node.identity.id),
       room: node.room,
       server: 'connecting',
+      ...(node.serverNames.length > 1 ? { serverName: node.serverName } : {}),
     };
     this.recovered = recoverStores({
       history: this.history_,
@@ -143,6 +144,10 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       node.on('server', (e) => {
         this.updateSelf({ server: e.state });
         this.emit('server', { state: e.state });
+      }),
+      node.on('server-changed', (e) => {
+        this.updateSelf({ serverName: e.server });
+        this.emit('server-changed', { server: e.server, previous: e.previous });
       }),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('delivered', (d) => this.onDelivered(d.messageId, d.peerId)),
