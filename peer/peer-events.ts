@@ -77,7 +77,7 @@ export interface PeerEvents extends Record<string, unknown> {
   /** `transport`: udp (public = your NAT's UDP mapping) or ws (the relay's WebSocket: public = your TCP source). */
   registered: { selfId: string; public: string; transport: 'udp' | 'ws' };
   /** The server's key was seen for the first time and is now pinned (trust on first use). */
-  'server-key': { fingerprint: string };
+  'server-key': { fingerprint: string; server?: string };
   presence: { peers: { id: string; name: string }[] };
   /**
    * The session is open; `path` is the path its first message takes. `fingerprint` is the id's
@@ -112,6 +112,11 @@ export interface PeerEvents extends Record<string, unknown> {
   /** `peer`: the name of the peer the error is about, when it is about one. */
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
+  /**
+   * The client left a server that stopped answering for the next in its list (`--server A,B`,
+   * peer/server-failover.ts); both by the name given (HOST:PORT).
+   */
+  'server-changed': { server: string; previous: string };
   /** The server closed the relay stream; `reason` as the stream reports it (the close frame's text). */
   'server-closed': { reason: string };
   /** Every step of hole punching and of a port search, for narration (`punchline demo`) and debugging. */

@@ -30,10 +30,11 @@ import { NAT_SETTLE_MS, PunchOrchestrator } from './punch-orchestrator.js';
 import { PUNCH_DEFAULTS } from './puncher.js';
 import { emptyClientStats, type RendezvousClientStats, type ServerState } from './rendezvous-client.js';
 import {
-  ServerConnections,
-  type ServerConnectionsComponents,
-  type ServerConnectionsOptions,
-} from './server-connections.js';
+  ServerFailover,
+  type ServerFailoverComponents,
+  failoverOptions,
+  serverTargets,
+} from './server-failover.js';
 import { ServerGate } from './server-gate.js';
 
 export type {
@@ -71,7 +72,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   private readonly newId: () => string;
   private socket: DatagramSocket | undefined;
   private readonly gate: ServerGate;
-  private servers: ServerConnections | undefined;
+  private servers: ServerFailover | undefined;
   private readonly demux: DatagramDemux;
   private readonly table: PeerTable;
   private readonly punching: PunchOrchestrator;
@@ -96,7 +97,7 @@ export class PeerNode extends Emitter<PeerEvents> {
     this.random = c.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)));
     // nanoid's alphabet and length, drawn from the injected random source (a seeded run replays).
     this.newId = c.newId ?? customRandom(urlAlphabet, 21, (size) => this.random(size));
-    this.gate = new ServerGate(this.opts.server, this.random);
+    this.gate = new ServerGate(serverTargets(this.opts)[0]!.server, this.random);
     this.table = new PeerTable(
       (id, name) => this.makeLink(id, name),
       (e) => this.wire(e),
@@ -204,23 +205,21 @@ export class PeerNode extends Emitter<PeerEvents> {
     const lanHosts =
       this.opts.bind && this.opts.bind !== '0.0.0.0' ? [this.opts.bind] : this.c.network.localAddresses();
     const lan = lanHosts.slice(0, 8).map((address) => ({ address, port: this.local!.port }));
-    this.servers = new ServerConnections(this.serverOptions(lan), this.serverComponents());
+    this.servers = new ServerFailover(failoverOptions(this.opts, lan), this.serverComponents());
     this.servers.start();
   }
 
-  private serverOptions(lan: Endpoint[]): ServerConnectionsOptions {
-    return {
-      server: this.opts.server,
-      room: this.opts.room,
-      name: this.opts.name,
-      lan,
-      keepaliveMs: this.opts.keepaliveMs,
-      relayUrl: this.opts.mode !== 'direct-only' ? this.opts.relayUrl : undefined,
-      serverFingerprint: this.opts.serverFingerprint,
-    };
+  /** The rendezvous server in use (or being tried), by the name given (HOST:PORT). */
+  get serverName(): string {
+    return this.servers?.target.name ?? serverTargets(this.opts)[0]!.name;
   }
 
-  private serverComponents(): ServerConnectionsComponents {
+  /** The rendezvous servers this node may use, by name, in order. */
+  get serverNames(): string[] {
+    return serverTargets(this.opts).map((t) => t.name);
+  }
+
+  private serverComponents(): ServerFailoverComponents {
     return {
       identity: this.identity,
       clock: this.clock,
@@ -238,6 +237,7 @@ export class PeerNode extends Emitter<PeerEvents> {
       relayed: (from, payload) => this.demux.onRelayed(from, payload),
       observedChanged: () => this.punching.retries.retryDirectNow(),
       natProbe: { network: this.c.network, local: this.local!, bind: this.opts.bind },
+      moved: () => this.punching.retries.serverMoved(),
     };
   }
 

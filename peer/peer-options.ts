@@ -8,6 +8,17 @@ import type { PunchOptions } from './puncher.js';
 
 /** How a PeerNode is set up (options) and what it runs on (components). */
 
+/**
+ * One rendezvous server a client may use: its UDP endpoint, its relay, its pinned key, and the
+ * name its key is pinned under in servers.json (peer/known-servers.ts), HOST:PORT as given (peer/server-failover.ts uses them in turn).
+ */
+export interface ServerTarget {
+  server: Endpoint;
+  relayUrl?: string;
+  fingerprint?: string;
+  name: string;
+}
+
 export interface PeerOptions {
   server: Endpoint;
   name: string;
@@ -35,6 +46,13 @@ export interface PeerOptions {
    * servers.json. Without it the first key seen is pinned and reported in a `server-key` event.
    */
   serverFingerprint?: string;
+  /**
+   * Several rendezvous servers (`--server A,B`): when given, these are used instead of `server`,
+   * `relayUrl` and `serverFingerprint`, one at a time in this order (peer/server-failover.ts).
+   */
+  servers?: ServerTarget[];
+  /** How long the server in use may not work before the next is tried (default FAILOVER_MS, 10 s). */
+  failoverMs?: number;
 }
 
 export const PEER_DEFAULTS = {

@@ -93,6 +93,12 @@ export class PunchOrchestrator {
       connect: (e) => this.connect(e),
       udpRegistered: () => c.udp()?.state === 'registered',
       reintroduce: (e) => c.udp()!.connect(e.link.id),
+      introduce: (e) => {
+        const client = c.signalling();
+        return client
+          ? client.connect(e.link.id)
+          : Promise.reject(new PunchlineError('CLOSED', 'not started'));
+      },
       punch: (intro) => this.punch(intro),
       entries: () => c.table.values(),
     });

@@ -1,4 +1,4 @@
-import type { Clock } from '../common/clock.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { Introduce } from '../common/wire/messages.js';
@@ -25,6 +25,16 @@ export const DIRECT_RETRY = { initialMs: 5_000, maxMs: 60_000, factor: 2, jitter
  */
 export const UNINFORMED_RETRY_MS = 2_000;
 
+/**
+ * After a move to another rendezvous server (peer/server-failover.ts), a relayed session's
+ * initiator asks the new server to introduce the pair (its relay forwards only between
+ * introduced peers): 1 s doubling to 8 s, at most MOVED_TRIES times (~63 s, time enough for the
+ * other peer to move too, peer/server-failover.ts FAILOVER_MS); a session that went away
+ * meanwhile is reconnected by the loops above.
+ */
+export const MOVED_BACKOFF = { initialMs: 1_000, maxMs: 8_000, factor: 2, jitter: 0.2 };
+export const MOVED_TRIES = 10;
+
 export interface RetryLoopsComponents {
   clock: Clock;
   logger: Logger;
@@ -36,6 +46,8 @@ export interface RetryLoopsComponents {
   udpRegistered: () => boolean;
   /** Ask the server over UDP to introduce us to this peer again. */
   reintroduce: (e: PeerEntry) => Promise<Introduce>;
+  /** Ask the server in use (over UDP or the relay stream) to introduce us to this peer. */
+  introduce: (e: PeerEntry) => Promise<Introduce>;
   /** Punch for an introduction. */
   punch: (intro: Introduce) => Promise<void>;
   entries: () => Iterable<PeerEntry>;
@@ -48,8 +60,41 @@ export interface RetryLoopsComponents {
  */
 export class RetryLoops {
   private closed = false;
+  /** Relayed sessions being introduced at the server we moved to (serverMoved). */
+  private readonly moving = new Map<PeerEntry, TimerHandle>();
 
   constructor(private readonly c: RetryLoopsComponents) {}
+
+  /**
+   * We registered at another server: each relayed session we initiated is introduced there, so
+   * its relay path goes on through the new server (the same session: an introduction for an
+   * open session only punches, peer/link-policy.ts considerIntro). Direct sessions need nothing.
+   */
+  serverMoved(): void {
+    for (const e of this.c.entries()) {
+      const l = e.link;
+      if (this.moving.has(e) || !l.open || l.path !== 'relay' || !l.session?.isInitiator) continue;
+      this.introduceMoved(e, 0);
+    }
+  }
+
+  private introduceMoved(e: PeerEntry, tries: number): void {
+    this.moving.delete(e);
+    const l = e.link;
+    if (this.closed || !l.open || l.path !== 'relay' || tries >= MOVED_TRIES) return;
+    this.c.logger.info('introducing a relayed session at the new server', { peer: l.name, attempt: tries });
+    this.c
+      .introduce(e)
+      .then((intro) => this.c.punch(intro))
+      .catch(() => {
+        if (this.closed) return;
+        const delay = backoffDelay(tries, MOVED_BACKOFF, unitDraw(this.c.randomBytes));
+        this.moving.set(
+          e,
+          this.c.clock.setTimeout(() => this.introduceMoved(e, tries + 1), delay),
+        );
+      });
+  }
 
   /** Connect to this peer again on the backoff, unless its session opens or it leaves meanwhile. */
   scheduleReconnect(e: PeerEntry): void {
@@ -120,6 +165,8 @@ export class RetryLoops {
   /** Stop both loops for every peer; idempotent. */
   close(): void {
     this.closed = true;
+    for (const t of this.moving.values()) this.c.clock.clearTimeout(t);
+    this.moving.clear();
     for (const e of this.c.entries()) {
       this.c.clock.clearTimeout(e.reconnectTimer);
       this.c.clock.clearTimeout(e.directTimer);

@@ -47,6 +47,8 @@ export interface ServerConnectionsComponents {
   relayed: (from: Uint8Array, payload: Uint8Array) => void;
   /** Our public UDP endpoint changed (a network change). */
   observedChanged: () => void;
+  /** Told of every change of either transport's state (peer/server-failover.ts watches each). */
+  changed?: () => void;
   /** The node's UDP side, to measure the NAT's port behaviour after registering (peer/nat-probe.ts); without it, none is. */
   natProbe?: NatProbeSocket;
 }
@@ -213,6 +215,7 @@ export class ServerConnections {
 
   /** Report the server state when it changes (UDP and stream together), not on every client's change. */
   private stateChanged(): void {
+    this.c.changed?.();
     const state = this.state;
     if (state === this.lastServerState) return;
     this.lastServerState = state;

@@ -31,9 +31,15 @@ export class ServerGate {
   private stunTaker: ((m: StunMessage, from: Endpoint) => boolean) | undefined;
 
   constructor(
-    private readonly server: Endpoint,
+    private server: Endpoint,
     private readonly randomBytes: (n: number) => Uint8Array,
   ) {}
+
+  /** The client moved to another rendezvous server (peer/server-failover.ts): only it may speak now. */
+  setServer(server: Endpoint): void {
+    this.server = server;
+    this.stunProbe = undefined;
+  }
 
   /** Is this a message type only the server sends? */
   isServerType(type: number): boolean {

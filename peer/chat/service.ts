@@ -121,6 +121,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       fingerprint: fingerprint(node.identity.id),
       room: node.room,
       server: 'connecting',
+      ...(node.serverNames.length > 1 ? { serverName: node.serverName } : {}),
     };
     this.recovered = recoverStores({
       history: this.history_,
@@ -131,19 +132,8 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
     });
     // Incoming messages are acknowledged only once stored (peer/peer-link.ts accept).
     node.setReceiver((m) => this.incoming.store(incomingOf(m)), opts.storeRetryMs);
-    this.reportSkipped();
+    this.errors.skipped(this.outbox.skipped + this.history_.skipped);
     this.offs.push(...this.follow(node));
-  }
-
-  private reportSkipped(): void {
-    const skipped = this.outbox.skipped + this.history_.skipped;
-    if (skipped > 0)
-      setImmediate(() =>
-        this.emit('error', {
-          code: 'MALFORMED',
-          message: `skipped ${skipped} damaged or over-limit record${skipped > 1 ? 's' : ''} in outbox.jsonl/history.jsonl`,
-        }),
-      );
   }
 
   /** The node's events, in the chat layer's words (each handler tells its own event last). */
@@ -154,6 +144,10 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       node.on('server', (e) => {
         this.updateSelf({ server: e.state });
         this.emit('server', { state: e.state });
+      }),
+      node.on('server-changed', (e) => {
+        this.updateSelf({ serverName: e.server });
+        this.emit('server-changed', { server: e.server, previous: e.previous });
       }),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('delivered', (d) => this.onDelivered(d.messageId, d.peerId)),

@@ -18,6 +18,17 @@ export class StorageErrors {
     this.tell({ code: err.code, message: err.message, ...(peer !== undefined ? { peer } : {}) });
   }
 
+  /** Records skipped at load (damaged or over the limit): told once, after the constructor's caller subscribed. */
+  skipped(count: number): void {
+    if (count > 0)
+      setImmediate(() =>
+        this.tell({
+          code: 'MALFORMED',
+          message: `skipped ${count} damaged or over-limit record${count > 1 ? 's' : ''} in outbox.jsonl/history.jsonl`,
+        }),
+      );
+  }
+
   /** A store into this slot succeeded (a peer's name, or '' for history.jsonl). */
   clear(slot: string): void {
     this.failing.delete(slot);

@@ -96,6 +96,8 @@ export interface SelfView {
   server: 'connecting' | 'registered' | 'lost';
   /** Why the server last closed the connection, in its words ("server shutting down"); cleared on registering. */
   serverClosed?: string;
+  /** With several servers (`--server A,B`): the one in use (or being tried), by the name given. */
+  serverName?: string;
 }
 
 export interface ChatEvents extends Record<string, unknown> {
@@ -119,6 +121,8 @@ export interface ChatEvents extends Record<string, unknown> {
   disconnected: { peerId: string; name: string; reason: 'timeout' | 'closed' | 'error' };
   /** The server state changed (SelfView.server holds it). */
   server: { state: SelfView['server'] };
+  /** The client moved from `previous`, which stopped answering, to `server` (SelfView.serverName). */
+  'server-changed': { server: string; previous: string };
   /** Receiver: a peer offers a file; nothing is stored until acceptFile(file). */
   file_offer: FileOffer;
   /**

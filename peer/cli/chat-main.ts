@@ -60,7 +60,11 @@ export async function runChat(argv: string[]): Promise<number> {
 async function createNode(o: ChatOptions, logger: Logger): Promise<PeerNode> {
   const { identity, created } = await loadOrCreateIdentity(o.dataDir);
   const known = new KnownServers(path.join(o.dataDir, KNOWN_SERVERS_FILE));
-  const serverFingerprint = o.serverFingerprint ?? known.get(o.serverName);
+  // Each server's key: from --server ...#FP, else servers.json under its name, else pinned on first use.
+  const servers = o.servers.map((s) => {
+    const fp = s.fingerprint ?? known.get(s.name);
+    return { ...s, ...(fp !== undefined ? { fingerprint: fp } : {}) };
+  });
   logger.info(created ? 'created identity' : 'loaded identity', {
     id: idText(identity.id),
     fingerprint: fingerprint(identity.id),
@@ -69,7 +73,8 @@ async function createNode(o: ChatOptions, logger: Logger): Promise<PeerNode> {
   const { ca } = o;
   const node = new PeerNode(
     {
-      server: o.server,
+      server: servers[0]!.server,
+      servers,
       name: o.name,
       room: o.room,
       port: o.port,
@@ -77,8 +82,6 @@ async function createNode(o: ChatOptions, logger: Logger): Promise<PeerNode> {
       keepaliveMs: o.keepaliveMs,
       punch: { deadlineMs: o.deadlineMs },
       mode: o.mode,
-      relayUrl: o.relayUrl,
-      ...(serverFingerprint ? { serverFingerprint } : {}),
     },
     {
       network: nodeNetwork,
@@ -95,10 +98,10 @@ async function createNode(o: ChatOptions, logger: Logger): Promise<PeerNode> {
       logger,
     },
   );
-  node.on('server-key', ({ fingerprint: fp }) => {
-    logger.info('pinned the server key on first use', { server: o.serverName, fingerprint: fp });
+  node.on('server-key', ({ fingerprint: fp, server = servers[0]!.name }) => {
+    logger.info('pinned the server key on first use', { server, fingerprint: fp });
     try {
-      known.pin(o.serverName, fp);
+      known.pin(server, fp);
     } catch (e) {
       logger.warn('cannot write servers.json: the server key will be pinned again next time', {
         error: (e as Error).message,

@@ -4,7 +4,6 @@ import type { OptionSpec } from '../../common/cli/args.js';
 import { badArgument } from '../../common/errors.js';
 import { defaultDataDir } from '../../common/identity/identity.js';
 import type { LogLevel } from '../../common/log.js';
-import type { Endpoint } from '../../common/endpoint.js';
 import { Limits } from '../../common/wire/constants.js';
 import { STORAGE_DEFAULTS } from '../chat/service.js';
 import { MAX_FILE_MB } from '../chat/files.js';
@@ -13,7 +12,7 @@ import { PEER_DEFAULTS } from '../peer-node.js';
 import { STORE_RETRY_MS } from '../peer-link.js';
 import type { PathMode } from '../peer-link.js';
 import { PUNCH_DEFAULTS } from '../puncher.js';
-import { parseServer, resolveHost } from './server-flag.js';
+import { MAX_SERVERS, type ResolvedServer, parseServerList, resolveServerList } from './server-flag.js';
 
 export const CHAT_HELP = `Usage: punchline chat --server HOST:PORT --name NICK [options]
 
@@ -27,7 +26,10 @@ Options:
                          #FINGERPRINT pins the server's key (the operator's
                          "key fingerprint" line); without it the first key seen is
                          pinned in DATA-DIR/servers.json, and a different key later
-                         stops the client with SERVER_KEY_CHANGED
+                         stops the client with SERVER_KEY_CHANGED.
+                         Several: A:PORT,B:PORT (at most ${MAX_SERVERS}; a name with several
+                         A records is several): the first that answers is used,
+                         the next when it stops (docs/cli.md, "Several servers")
   --name NICK            your name in the room, 1-${Limits.MAX_NAME_BYTES} bytes (required)
   --room ROOM            room to join (default ${PEER_DEFAULTS.room})
   --port N               local UDP port (default: any free port)
@@ -100,11 +102,11 @@ export interface ChatOptions {
   keepaliveMs: number;
   deadlineMs: number;
   mode: PathMode;
-  /** The server as given (HOST:PORT), the key it is pinned under in servers.json. */
-  serverName: string;
-  server: Endpoint;
-  serverFingerprint?: string;
-  relayUrl: string;
+  /**
+   * The rendezvous servers, in order (`--server A,B`, peer/cli/server-flag.ts): each with its
+   * relay, its fingerprint when given, and the name its key is pinned under in servers.json.
+   */
+  servers: ResolvedServer[];
   /** An extra CA (PEM) for a wss:// relay. */
   ca?: string;
   dataDir: string;
@@ -145,10 +147,13 @@ export async function chatOptionsFromFlags(argv: string[]): Promise<ChatOptions 
   if (tui && (!process.stdin.isTTY || !process.stdout.isTTY))
     throw badArgument('the terminal client needs a terminal; use --json for scripts and pipes');
   const mode = pathModeFlags(f);
-  const target = parseServer(f.server);
-  const server = { address: await resolveHost(target.host), port: target.port };
-  const relayUrl = typeof f.relay === 'string' ? f.relay : target.relayUrl;
-  if (!/^wss?:\/\//.test(relayUrl)) throw badArgument('--relay must be a ws:// or wss:// URL');
+  const servers = await resolveServerList(parseServerList(f.server));
+  if (typeof f.relay === 'string') {
+    if (!/^wss?:\/\//.test(f.relay)) throw badArgument('--relay must be a ws:// or wss:// URL');
+    if (servers.length > 1)
+      throw badArgument('--relay names one relay; with several servers each uses its own');
+    servers[0]!.relayUrl = f.relay;
+  }
   const ca = await caFlag(f['ca-file']);
   return {
     name,
@@ -158,10 +163,7 @@ export async function chatOptionsFromFlags(argv: string[]): Promise<ChatOptions 
     keepaliveMs,
     deadlineMs,
     mode,
-    serverName: `${target.host}:${target.port}`,
-    server,
-    ...(target.fingerprint ? { serverFingerprint: target.fingerprint } : {}),
-    relayUrl,
+    servers,
     ...(ca !== undefined ? { ca } : {}),
     dataDir: typeof f['data-dir'] === 'string' ? f['data-dir'] : defaultDataDir(),
     quota,

@@ -123,3 +123,10 @@ export const trustedJson = (named: string, peerId: string): Json => ({
 });
 
 export const serverJson = (state: string): Json => ({ event: 'server', state });
+
+/** The client moved to another rendezvous server (`--server A,B`): `previous` stopped answering. */
+export const serverChangedJson = (e: ChatEvents['server-changed']): Json => ({
+  event: 'server-changed',
+  server: e.server,
+  previous: e.previous,
+});

@@ -16,6 +16,7 @@ import {
   registeredJson,
   sentJson,
   sentRoomJson,
+  serverChangedJson,
   serverJson,
   statsJson,
   trustedJson,
@@ -99,6 +100,7 @@ class JsonLines {
     chat.on('disconnected', (d) => this.write(disconnectedJson(d)));
     chat.on('error', (e) => this.onError(e));
     followFiles(chat, (e) => this.write(e));
+    chat.on('server-changed', (e) => this.write(serverChangedJson(e)));
     chat.on('server', (e) => {
       if (e.state === this.lastServer) return;
       this.lastServer = e.state;

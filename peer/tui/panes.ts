@@ -266,12 +266,14 @@ export function statusBar(
   ];
   const fingerprint: Segment = { text: ` ${self.fingerprint}`, role: 'bar' };
   const endpoint: Segment = { text: self.publicEndpoint ?? 'endpoint ?', role: 'bar' };
+  // With several servers (--server A,B) the bar names the one in use.
+  const which = self.serverName !== undefined ? ` ${sanitize(self.serverName)}` : '';
   const server: Segment =
     self.server === 'registered'
-      ? { text: 'server ok', role: 'bar-ok' }
+      ? { text: `server${which} ok`, role: 'bar-ok' }
       : self.server === 'connecting'
-        ? { text: `server connecting${g.ellipsis}`, role: 'bar-warn' }
-        : { text: `SERVER LOST${serverNote ? `: ${serverNote}` : ''}`, role: 'bar-alert' };
+        ? { text: `server${which} connecting${g.ellipsis}`, role: 'bar-warn' }
+        : { text: `SERVER${which} LOST${serverNote ? `: ${serverNote}` : ''}`, role: 'bar-alert' };
   const right: Segment = { text: ` ${sanitize(where)} `, role: 'bar' };
   const left: Line = [...alerts, ...name, fingerprint, sep, endpoint, sep, server];
   const lw = lineWidth(left);

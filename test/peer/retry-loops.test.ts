@@ -57,6 +57,10 @@ function loops(entries: PeerEntry[], mode: PathMode = 'auto') {
       log.asks++;
       return log.introFails ? Promise.reject(new Error('no')) : Promise.resolve({} as Introduce);
     },
+    introduce: () => {
+      log.asks++;
+      return log.introFails ? Promise.reject(new Error('no')) : Promise.resolve({} as Introduce);
+    },
     punch: () => {
       log.punches++;
       return Promise.resolve();

@@ -164,7 +164,7 @@ describe('forged server messages and a lying server', () => {
     const a = await w.peer('a', { internetAddress: A });
     expect(await w.run(() => a.events.registered.length > 0, 5000)).toBe(true);
     expect(a.events['server-key']).toEqual([
-      { fingerprint: serverFingerprint(w.server.serverKey.publicKey) },
+      { fingerprint: serverFingerprint(w.server.serverKey.publicKey), server: '203.0.113.10:7000' },
     ]);
     // A peer that expects another server key: no registration, a final error, no retries.
     const other = serverFingerprint(generateIdentity().dhPublic);

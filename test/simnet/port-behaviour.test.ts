@@ -8,8 +8,10 @@ import { SERVER, SimWorld } from '../support/sim-world.js';
 import type { SimPeer } from '../support/sim-world.js';
 
 /** The node's UDP rendezvous client and its port behaviour probe (private: reached for the test). */
+/** The node's connections to the server in use (peer/server-failover.ts holds them). */
 const servers = (p: SimPeer): { udp: RendezvousClient; natProbe: NatProbe } =>
-  (p.node as unknown as { servers: { udp: RendezvousClient; natProbe: NatProbe } }).servers;
+  (p.node as unknown as { servers: { current: { udp: RendezvousClient; natProbe: NatProbe } } }).servers
+    .current;
 
 /** Every introduction a peer's UDP client got: as the target (event) and as the requester (connect()). */
 function recordIntros(p: SimPeer): Introduce[] {

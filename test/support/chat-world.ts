@@ -78,6 +78,7 @@ export function useChatWorld(): {
         connected: [],
         path: [],
         disconnected: [],
+        'server-changed': [],
         server: [],
         file_offer: [],
         file_progress: [],

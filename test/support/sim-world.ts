@@ -28,7 +28,10 @@ export interface SimPeer {
 export class SimWorld {
   readonly sim: Simulator;
   readonly server: RendezvousServer;
+  /** The first server's host (a partition: `sim.setLink(serverHost, { loss: 1 })`). */
+  readonly serverHost: SimHost;
   readonly peers: SimPeer[] = [];
+  private readonly extraServers: RendezvousServer[] = [];
 
   /** With `relay`, the server also listens on (simulated) TCP and peers keep a relay stream. */
   constructor(
@@ -37,16 +40,32 @@ export class SimWorld {
     serverOptions: RendezvousOptions = {},
   ) {
     this.sim = new Simulator({ seed });
-    const host = this.sim.addHost('rendezvous', { internetAddress: SERVER.address });
-    this.server = new RendezvousServer(
-      { ...serverOptions, host: SERVER.address, port: SERVER.port },
+    this.serverHost = this.sim.addHost('rendezvous', { internetAddress: SERVER.address });
+    this.server = this.makeServer(this.serverHost, SERVER.address, 'rendezvous', serverOptions);
+  }
+
+  private makeServer(host: SimHost, address: string, label: string, o: RendezvousOptions): RendezvousServer {
+    return new RendezvousServer(
+      { ...o, host: address, port: SERVER.port },
       {
         network: host.network,
         clock: this.sim.clock,
-        randomBytes: this.randomSource('rendezvous'),
-        ...(relay ? { streamNetwork: host.network } : {}),
+        randomBytes: this.randomSource(label),
+        ...(this.relay ? { streamNetwork: host.network } : {}),
       },
     );
+  }
+
+  /** Another, independent rendezvous (its own key and registry) at `address`, port 7000, started. */
+  async addServer(
+    address: string,
+    o: RendezvousOptions = {},
+  ): Promise<{ server: RendezvousServer; host: SimHost }> {
+    const host = this.sim.addHost(`rendezvous-${address}`, { internetAddress: address });
+    const server = this.makeServer(host, address, `rendezvous-${address}`, o);
+    await server.start();
+    this.extraServers.push(server);
+    return { server, host };
   }
 
   private made = 0;
@@ -111,6 +130,7 @@ export class SimWorld {
       error: [],
       server: [],
       'server-closed': [],
+      'server-changed': [],
       trace: [],
       path: [],
     } as Recorded;
@@ -130,6 +150,7 @@ export class SimWorld {
   async close(): Promise<void> {
     for (const p of this.peers) await p.node.close();
     await this.server.close();
+    for (const s of this.extraServers) await s.close();
   }
 }
 

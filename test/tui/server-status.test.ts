@@ -36,6 +36,20 @@ describe('server status', () => {
     expect(s.note).toBeUndefined();
   });
 
+  it('a move to the next of several servers is said in the room, naming both', () => {
+    const s = new ServerStatus();
+    const at = (server: SelfView['server'], serverName: string): SelfView => self(server, { serverName });
+    expect(s.selfChanged(at('registered', 'a.example:7000'), at('lost', 'b.example:7000'))).toEqual([
+      { text: 'a.example:7000 stopped answering: moving to b.example:7000', level: 'warn' },
+      { text: 'server lost; reconnecting', level: 'warn' },
+    ]);
+    // The same server: nothing about a move.
+    expect(s.selfChanged(at('lost', 'b.example:7000'), at('registered', 'b.example:7000'))).toEqual([
+      { text: 'server back: registered as alice', level: 'info' },
+    ]);
+    expect(s.selfChanged(self('registered'), self('registered'))).toEqual([]);
+  });
+
   it('a NAME_TAKEN while /nick is in flight is left to the command', () => {
     const s = new ServerStatus();
     s.renaming = true;

@@ -117,6 +117,14 @@ describe('rendering', () => {
     expect(status(vm)).toContain('SERVER LOST');
   });
 
+  it('with several servers (--server A,B) the status bar names the one in use', () => {
+    const { fake, vm } = setup();
+    fake.setSelf({ server: 'registered', serverName: 'b.example:7000' });
+    expect(status(vm)).toMatch(/│ server b\.example:7000 ok +3 in room $/);
+    fake.setSelf({ server: 'lost', serverName: 'a.example:7000' });
+    expect(status(vm)).toContain('SERVER a.example:7000 LOST');
+  });
+
   it('monochrome: no segment carries a colour and no style has one', async () => {
     const { fake, vm } = setup({}, { monochrome: true });
     fake.receive('bob', 'hi alice');

@@ -18,6 +18,10 @@ describe('chat flags', () => {
     [[...base, '--port', '70000'], /--port/],
     [[...base, '--keepalive-ms', '5'], /--keepalive-ms/],
     [[...base, '--relay', 'http://x'], /--relay must be a ws:\/\/ or wss:\/\/ URL/],
+    [
+      ['--name', 'alice', '--json', '--server', '127.0.0.1:7000,127.0.0.2:7000', '--relay', 'ws://x/'],
+      /with several servers each uses its own/,
+    ],
     [[...base, '--ca-file', '/nonexistent/ca.pem'], /--ca-file: cannot read/],
     [[...base, '--bogus'], /--bogus/],
   ])('%j is a usage error: %s', async (argv, message) => {
@@ -33,8 +37,13 @@ describe('chat flags', () => {
     const o = await chatOptionsFromFlags([...base, '--relay-only', '--data-dir', '/tmp/x']);
     expect(o).toMatchObject({
       name: 'alice',
-      server: { address: '127.0.0.1', port: 7000 },
-      relayUrl: 'ws://127.0.0.1:7000/',
+      servers: [
+        {
+          server: { address: '127.0.0.1', port: 7000 },
+          relayUrl: 'ws://127.0.0.1:7000/',
+          name: '127.0.0.1:7000',
+        },
+      ],
       mode: 'relay-only',
       dataDir: '/tmp/x',
       tui: false,

@@ -45,6 +45,17 @@ function run(fake: Fake): {
 const bobId = fakeId('bob');
 
 describe('JSON lines over any ChatService (the fake one here)', () => {
+  it('tells a move to another server (--server A,B) as a server-changed event', async () => {
+    const fake = new Fake({ server: 'registered', peers: [] });
+    const { out, send } = run(fake);
+    fake.say('server-changed', { server: 'b.example:7000', previous: 'a.example:7000' });
+    await send({ cmd: 'quit' });
+    expect(out).toEqual([
+      { event: 'server', state: 'registered' },
+      { event: 'server-changed', server: 'b.example:7000', previous: 'a.example:7000' },
+    ]);
+  });
+
   it('starts with the server state, then tells each change once', async () => {
     const fake = new Fake({ server: 'connecting', peers: [{ name: 'bob' }] });
     const { out, send } = run(fake);
