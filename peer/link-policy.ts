@@ -43,7 +43,8 @@ export const relaySessionPath = (id: Uint8Array, relay: RelayPort | undefined): 
 
 /** The relay as peer links use it, through whatever `relay()` holds now (none: nothing goes). */
 export const relayPortOf = (
-  relay: () => { relayReady: boolean; relaySend: RelayPort['send']; relayWait: RelayPort['wait'] } | undefined,
+  relay: () =>
+    { relayReady: boolean; relaySend: RelayPort['send']; relayWait: RelayPort['wait'] } | undefined,
 ): RelayPort => ({
   get ready() {
     return relay()?.relayReady === true;

@@ -447,7 +447,13 @@ describe('fuzz: relay frames (RELAY / RELAYED over the WebSocket)', () => {
 
   it('a mutated RELAY_POLICY decodes to limits that are all at least 1, or MALFORMED', () => {
     const policies = [
-      encode({ type: MsgType.RELAY_POLICY, rateBytes: 1, burstBytes: 2, rateFrames: 3, burstFrames: 0xffffffff }),
+      encode({
+        type: MsgType.RELAY_POLICY,
+        rateBytes: 1,
+        burstBytes: 2,
+        rateFrames: 3,
+        burstFrames: 0xffffffff,
+      }),
       encode({ type: MsgType.RELAY_POLICY, ...RELAY_POLICY_DEFAULTS }),
     ];
     check(
