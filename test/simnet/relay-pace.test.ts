@@ -224,4 +224,36 @@ describe('a relayed transfer keeps within the relay rate limits', () => {
     expect(out.ms).toBeGreaterThan(10_000);
     expect(b.p.events.disconnected).toEqual([]);
   }, 600_000);
+
+  it('two relayed transfers from one peer at once share its one budget: nothing dropped for rate', async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'punchline-relaypace-'));
+    const w = new SimWorld(84, true);
+    cleanup.push(() => w.close());
+    await w.start();
+    const a = await side(w, await w.peer('a', { behind: w.nat('na', NAT_PRESETS.portRestrictedCone) }), 'a');
+    const blocked = { ...NAT_PRESETS.portRestrictedCone, blockUdp: true };
+    const to = [
+      await side(w, await w.peer('b', { behind: w.nat('nb', blocked) }), 'b'),
+      await side(w, await w.peer('c', { behind: w.nat('nc', blocked) }), 'c'),
+    ];
+    expect(await w.run(() => a.p.events.presence.some((e) => e.peers.length === 2), 30_000)).toBe(true);
+    const data = new Uint8Array(6 * MIB);
+    w.sim.rng('data').fill(data);
+    let done = 0;
+    for (const r of to) {
+      const got = new Uint8Array(data.length);
+      r.chat.onBulk((c) => Promise.resolve(void got.set(c.data, c.offset)));
+      void a.chat.connect(r.p.name);
+      expect(await w.run(() => a.p.events.connected.some((e) => e.peer === r.p.name), 60_000)).toBe(true);
+      void a.chat.sendBulk(r.p.name, data).then(() => {
+        done++;
+        expect(sha(got)).toBe(sha(data));
+      });
+    }
+    const t0 = w.sim.clock.now();
+    expect(await w.run(() => done === 2, 600_000)).toBe(true);
+    // 12 MiB through one peer's 1 MiB/s: the two sessions took turns at one pacer, not 90 % each.
+    expect(w.sim.clock.now() - t0).toBeGreaterThan(12_000);
+    expect(w.server.relayStats.dropped.rate_limited).toBe(0);
+  }, 600_000);
 });
