@@ -18,7 +18,8 @@ export interface SessionPath {
   readonly vouched?: boolean;
   /**
    * A path whose carrier polices its rate (the relay: the server drops what goes over its per-peer
-   * token buckets): ms until a datagram of `bytes` may go without being dropped for that, 0 now.
+   * token buckets): ms until a datagram of `bytes` may go without being dropped for that, 0 now;
+   * a hair short counts as now, so that a timer set for the exact wait finds the packet allowed.
    * Stream data waits for it (packet-sender.ts), in the send buffer; absent: not limited.
    */
   wait?(bytes: number): number;
