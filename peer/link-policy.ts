@@ -1,4 +1,5 @@
 import type { Session } from '../common/session/session.js';
+import type { SessionPath } from '../common/session/session-path.js';
 import type { Introduce } from '../common/wire/messages.js';
 
 /** The numbers and words of a PeerLink's path policy (peer/peer-link.ts). */
@@ -24,7 +25,33 @@ export const UPGRADE_GRACE_MS = 2_000;
 export interface RelayPort {
   readonly ready: boolean;
   send(to: Uint8Array, payload: Uint8Array): boolean;
+  /** ms until a packet of `payload` bytes keeps within the relay's rate limits (peer/relay-pacer.ts). */
+  wait(payload: number): number;
 }
+
+/**
+ * A session's relay path to peer `id`. The server relays a frame only from the connection that
+ * registered this peer's id (its key signed the registration): a handshake on it proving another
+ * key is the peer's own (vouched). Its rate is the relay's to limit (wait).
+ */
+export const relaySessionPath = (id: Uint8Array, relay: RelayPort | undefined): SessionPath => ({
+  id: { kind: 'relay' },
+  send: (b) => void relay?.send(id, b),
+  wait: (n) => relay?.wait(n) ?? 0,
+  vouched: true,
+});
+
+/** The relay as peer links use it, through whatever `relay()` holds now (none: nothing goes). */
+export const relayPortOf = (
+  relay: () =>
+    { relayReady: boolean; relaySend: RelayPort['send']; relayWait: RelayPort['wait'] } | undefined,
+): RelayPort => ({
+  get ready() {
+    return relay()?.relayReady === true;
+  },
+  send: (to, b) => relay()?.relaySend(to, b) ?? false,
+  wait: (n) => relay()?.relayWait(n) ?? 0,
+});
 
 /**
  * A session's side that did not ask for the introduction waits for message 1 from the side that

@@ -23,6 +23,7 @@ import {
   considerIntro,
   type PathMode,
   type RelayPort,
+  relaySessionPath,
   UPGRADE_GRACE_MS,
 } from './link-policy.js';
 
@@ -133,9 +134,7 @@ export class PeerLink extends Emitter<LinkEvents> {
     this.bulk = new BulkLane(c.clock, () =>
       this.session?.state === 'open' && this.clearedFor(this.session) ? this.session : undefined,
     );
-    // The server relays a frame only from the connection that registered this peer's id (its
-    // key signed the registration): a handshake on it proving another key is the peer's own.
-    this.relayPath = { id: { kind: 'relay' }, send: (b) => void this.relay?.send(this.id, b), vouched: true };
+    this.relayPath = relaySessionPath(id, relay);
   }
 
   /** The path the session rides now. */

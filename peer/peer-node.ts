@@ -23,7 +23,8 @@ import type {
   PeerInfo,
   TrustGate,
 } from './peer-events.js';
-import { PeerLink, type PathMode, type RelayPort } from './peer-link.js';
+import { relayPortOf } from './link-policy.js';
+import { PeerLink, type PathMode } from './peer-link.js';
 import { PEER_DEFAULTS, type PeerComponents, type PeerOptions } from './peer-options.js';
 import { PeerTable, type PeerEntry } from './peer-table.js';
 import { NAT_SETTLE_MS, PunchOrchestrator } from './punch-orchestrator.js';
@@ -250,11 +251,7 @@ export class PeerNode extends Emitter<PeerEvents> {
   /** A new peer's link, wired to the demux's routes, the relay, the trust gate and the receiver. */
   private makeLink(id: Uint8Array, name: string): PeerLink {
     const idHex = toHex(id);
-    const relayPort: RelayPort = {
-      ready: false,
-      send: (to, b) => this.servers?.relaySend(to, b) ?? false,
-    };
-    Object.defineProperty(relayPort, 'ready', { get: () => this.servers?.relayReady === true });
+    const relayPort = relayPortOf(() => this.servers);
     const link: PeerLink = new PeerLink(
       id,
       name,

@@ -5,7 +5,9 @@ import type { Logger } from '../common/log.js';
 import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { MessageStream, StreamConnectOptions, StreamNetwork } from '../common/net/stream.js';
 import { Limits, MsgType } from '../common/wire/constants.js';
+import type { RelayPolicy } from '../common/wire/constants.js';
 import { decode, encodeRelayFrame, isPunchline } from '../common/wire/messages.js';
+import { RelayPacer } from './relay-pacer.js';
 import type { ServerKeyPin } from './server-pin.js';
 import { RendezvousClient } from './rendezvous-client.js';
 import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
@@ -115,13 +117,21 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
   private closed = false;
   private connecting = false;
   ready = false;
-  readonly stats = { relayedIn: 0, relayedOut: 0, dropped: 0, connects: 0 };
+  readonly stats = { relayedIn: 0, relayedOut: 0, dropped: 0, connects: 0, policies: 0 };
+  /** Keeps what this peer sends within the server's relay limits (peer/relay-pacer.ts). */
+  private pacer: RelayPacer;
 
   constructor(
     private readonly opts: RelayChannelOptions,
     private readonly c: RelayChannelComponents,
   ) {
     super();
+    this.pacer = new RelayPacer(c.clock);
+  }
+
+  /** The relay limits this channel paces under: the server's RELAY_POLICY, or the defaults. */
+  get policy(): RelayPolicy {
+    return this.pacer.policy;
   }
 
   get rendezvous(): RendezvousClient | undefined {
@@ -157,13 +167,15 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
     }
     this.stats.connects++;
     this.stream = stream;
+    // Fresh buckets at the server: the defaults until this one announces its own.
+    this.pacer = new RelayPacer(this.c.clock);
     const client = new RendezvousClient(
       { server: ANY, room: this.opts.room, name: this.opts.name(), lan: [], keepaliveMs: 0, transport: 'ws' },
       {
         identity: this.c.identity,
         clock: this.c.clock,
         logger: this.c.logger,
-        send: (b) => void stream.send(b),
+        send: (b) => void this.put(stream, b),
         randomBytes: this.c.randomBytes,
         serverPin: this.c.serverPin,
       },
@@ -210,6 +222,11 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
       this.emit('relayed', { from: m.peer, payload: m.payload });
       return;
     }
+    if (m.type === MsgType.RELAY_POLICY) {
+      this.stats.policies++;
+      this.pacer.setPolicy(m);
+      return;
+    }
     this.client?.onMessage(m, data);
   }
 
@@ -217,7 +234,21 @@ export class RelayChannel extends Emitter<RelayChannelEvents> {
   send(to: Uint8Array, payload: Uint8Array): boolean {
     if (!this.ready || !this.stream) return false;
     this.stats.relayedOut++;
-    return this.stream.send(encodeRelayFrame(MsgType.RELAY, to, payload));
+    return this.put(this.stream, encodeRelayFrame(MsgType.RELAY, to, payload));
+  }
+
+  /**
+   * ms until a session packet of `payload` bytes may be relayed without going over the server's
+   * limits (0: now, or the channel is down and the packet goes nowhere anyway).
+   */
+  wait(payload: number): number {
+    return this.ready ? this.pacer.wait(payload) : 0;
+  }
+
+  /** Every message on the stream costs the server's tokens: charge it to the pacer. */
+  private put(stream: MessageStream, bytes: Uint8Array): boolean {
+    this.pacer.onSent(bytes.byteLength);
+    return stream.send(bytes);
   }
 
   close(): void {

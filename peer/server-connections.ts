@@ -101,6 +101,11 @@ export class ServerConnections {
     return this.relayChannel?.send(to, payload) ?? false;
   }
 
+  /** ms until a session packet of `payload` bytes may go to the relay within its limits (RelayChannel.wait). */
+  relayWait(payload: number): number {
+    return this.relayChannel?.wait(payload) ?? 0;
+  }
+
   get state(): ServerState {
     if (this.client?.state === 'registered' || this.relayChannel?.ready) return 'registered';
     return this.client?.state ?? 'connecting';

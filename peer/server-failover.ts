@@ -99,6 +99,10 @@ export class ServerFailover {
   relaySend(to: Uint8Array, payload: Uint8Array): boolean {
     return this.current?.relaySend(to, payload) ?? false;
   }
+  /** ms until `payload` bytes may go to the current server's relay (its announced policy). */
+  relayWait(payload: number): number {
+    return this.current?.relayWait(payload) ?? 0;
+  }
   get state(): ServerState {
     return this.current?.state ?? 'connecting';
   }

@@ -4,6 +4,7 @@ import type { Network } from '../common/net/types.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { KeyPair } from '../common/crypto/x25519.js';
 import type { Registry } from './registry.js';
+import { RELAY_POLICY_DEFAULTS } from '../common/wire/constants.js';
 
 /** What an operator sets (`punchline rendezvous` flags, main.ts) and what tests swap (components). */
 export interface RendezvousOptions {
@@ -152,10 +153,11 @@ export const RENDEZVOUS_DEFAULTS = {
   presenceResyncMs: 2000,
   presenceFullLists: false,
   relayMaxFrame: 1400,
-  relayRateBytes: 1_048_576,
-  relayBurstBytes: 2_097_152,
-  relayRateFrames: 2000,
-  relayBurstFrames: 4000,
+  // What a peer assumes of a server that does not announce them (RELAY_POLICY).
+  relayRateBytes: RELAY_POLICY_DEFAULTS.rateBytes,
+  relayBurstBytes: RELAY_POLICY_DEFAULTS.burstBytes,
+  relayRateFrames: RELAY_POLICY_DEFAULTS.rateFrames,
+  relayBurstFrames: RELAY_POLICY_DEFAULTS.burstFrames,
   relayQueueBytes: 65_536,
   relayPairTtlMs: 600_000,
   relayMaxPairs: 256,

@@ -5,7 +5,7 @@ import type { ConnectionGate, ConnectionTimeout, MessageStream } from '../common
 import { endpointKey } from '../common/net/types.js';
 import type { Endpoint } from '../common/net/types.js';
 import { MsgType } from '../common/wire/constants.js';
-import { decode, isPunchline } from '../common/wire/messages.js';
+import { decode, encode, isPunchline } from '../common/wire/messages.js';
 import type { Message } from '../common/wire/messages.js';
 import type { IntroducedPairs } from './introduced.js';
 import { LimitLog } from './limit-log.js';
@@ -347,6 +347,21 @@ export class StreamFront {
     conn.peer = rec.idHex;
     conn.peerId = rec.id;
     this.byPeer.set(rec.idHex, conn);
+    // The limits its buckets hold it to, so that it paces under them (peer/relay-pacer.ts) instead
+    // of finding them by losing frames; it goes just before REGISTERED (registration.ts).
+    this.signal(conn.stream, this.policy);
+  }
+
+  /** RELAY_POLICY: the per-peer buckets of accept() (u32 fields; the flags stay far below 2^32). */
+  private get policy(): Uint8Array {
+    const u32 = (v: number): number => Math.min(Math.max(1, Math.floor(v)), 0xffff_ffff);
+    return encode({
+      type: MsgType.RELAY_POLICY,
+      rateBytes: u32(this.opts.relayRateBytes),
+      burstBytes: u32(this.opts.relayBurstBytes),
+      rateFrames: u32(this.opts.relayRateFrames),
+      burstFrames: u32(this.opts.relayBurstFrames),
+    });
   }
 
   private onMessage(conn: Conn, data: Uint8Array): void {

@@ -3,6 +3,7 @@ import { PunchlineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describePath } from '../path/path-id.js';
 import type { AckTracker } from './ack-tracker.js';
+import { MAX_DATAGRAM_SIZE } from './congestion.js';
 import { type Frame, encodeFrames, frameSize } from './frames.js';
 import type { KeySchedule } from './key-schedule.js';
 import type { LivenessMonitor } from './liveness-monitor.js';
@@ -108,19 +109,19 @@ export class PacketSender {
       if (i === MAX_PACKETS_PER_FLUSH - 1) this.queueFlush();
     }
     if (sentEliciting) this.parts.recovery.arm();
-    this.afterFlush();
+    this.afterFlush(path);
   }
 
   /**
-   * Stream data left waiting only for the pacer: flush again when it allows the next packet
-   * (a timer on the injected clock). Nothing left at all: the sender is application-limited,
-   * which the congestion controller must know to read its rate samples right.
+   * Stream data left waiting only for the pacer or the path's rate limit: flush again when both
+   * allow the next packet (a timer on the injected clock). Nothing left at all: the sender is
+   * application-limited, which the congestion controller must know to read its rate samples right.
    */
-  private afterFlush(): void {
+  private afterFlush(path: SessionPath): void {
     const { sendBuf, recovery } = this.parts;
     if (!sendBuf.hasLost() && !sendBuf.hasNew()) return recovery.onAppLimited();
     if (this.paceTimer || !recovery.cc.canSend()) return;
-    const wait = recovery.pacingWait();
+    const wait = Math.max(recovery.pacingWait(), this.pathWait(path));
     if (wait <= 0) return;
     this.paceTimer = this.clock.setTimeout(() => {
       this.paceTimer = undefined;
@@ -151,10 +152,18 @@ export class PacketSender {
     this.paceTimer = undefined;
   }
 
+  /**
+   * ms until the path's carrier takes a full packet within its rate limit (SessionPath.wait: the
+   * relay's per-peer buckets). Probes go regardless, as they do past the window and the pacer.
+   */
+  private pathWait(path: SessionPath): number {
+    return this.parts.recovery.probing || !path.wait ? 0 : path.wait(MAX_DATAGRAM_SIZE);
+  }
+
   /** Build and send one packet from what is pending; 'none' when nothing justifies one. */
   private sendPacket(path: SessionPath): 'none' | 'ack' | 'eliciting' {
     const { acks, receipts, recovery, liveness } = this.parts;
-    const d = this.draft();
+    const d = this.draft(path);
     const eliciting = d.sent.length > 0;
     // A fresh RECEIPT waits for the ACK it rides with (at most max_ack_delay away), so a message
     // does not cost a packet of its own; a RECEIPT lost or probed goes at once.
@@ -186,7 +195,7 @@ export class PacketSender {
   }
 
   /** What the next packet would carry (the ACK goes first, added once the packet is justified). */
-  private draft(): Draft {
+  private draft(path: SessionPath): Draft {
     const { acks, receipts } = this.parts;
     const frames: Frame[] = [];
     const sent: SentFrame[] = [];
@@ -206,13 +215,13 @@ export class PacketSender {
       sent.push({ kind: 'ping' });
       size += 1;
     }
-    this.addStream(frames, sent, size);
+    if (this.pathWait(path) <= 0) this.addStream(frames, sent, size);
     return { frames, sent, ack, receipt, ping };
   }
 
   /**
    * Stream data into the room left: retransmissions first, then new bytes, within the
-   * congestion window (probes may exceed it, RFC 9002 §7.5).
+   * congestion window (probes may exceed it, RFC 9002 §7.5) and the path's rate limit.
    */
   private addStream(frames: Frame[], sent: SentFrame[], used: number): void {
     const sendBuf = this.parts.sendBuf;

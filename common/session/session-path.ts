@@ -16,6 +16,13 @@ export interface SessionPath {
    * on any other path its source is unverified and it is counted (dropped.keyMismatch) and dropped.
    */
   readonly vouched?: boolean;
+  /**
+   * A path whose carrier polices its rate (the relay: the server drops what goes over its per-peer
+   * token buckets): ms until a datagram of `bytes` may go without being dropped for that, 0 now;
+   * a hair short counts as now, so that a timer set for the exact wait finds the packet allowed.
+   * Stream data waits for it (packet-sender.ts), in the send buffer; absent: not limited.
+   */
+  wait?(bytes: number): number;
 }
 
 /** Two session paths are the same path when their ids have the same pathKey. */

@@ -43,6 +43,9 @@ export const MsgType = {
   // The relay range is 0x40-0x4F (rendezvous/relay.ts; docs/self-hosting.md).
   RELAY: 0x40, // peer -> server: to id (16) | payload (u16 length, bytes)
   RELAYED: 0x41, // server -> peer: from id (16) | payload (u16 length, bytes)
+  // server -> peer, on registering over the stream: the relay's per-peer rate limits, which the
+  // peer's relay path paces under (peer/relay-pacer.ts). A peer that does not know it drops it.
+  RELAY_POLICY: 0x42, // rateBytes u32 | burstBytes u32 | rateFrames u32 | burstFrames u32
 } as const;
 export type MsgTypeName = keyof typeof MsgType;
 
@@ -94,3 +97,23 @@ export const Limits = {
   /** RELAY/RELAYED bytes before the payload: version, type, peer id, u16 length. */
   RELAY_HEADER_BYTES: 20,
 } as const;
+
+/**
+ * The relay's per-peer token buckets (rendezvous/token-bucket.ts) as a server announces them in
+ * RELAY_POLICY: rates per second, bursts in bytes and messages, every stream message charged its
+ * whole size. These are the server's defaults (rendezvous/options.ts takes them from here), and
+ * what a peer assumes of a server that announces nothing (one from before RELAY_POLICY).
+ */
+export interface RelayPolicy {
+  readonly rateBytes: number;
+  readonly burstBytes: number;
+  readonly rateFrames: number;
+  readonly burstFrames: number;
+}
+
+export const RELAY_POLICY_DEFAULTS: RelayPolicy = {
+  rateBytes: 1_048_576,
+  burstBytes: 2_097_152,
+  rateFrames: 2000,
+  burstFrames: 4000,
+};

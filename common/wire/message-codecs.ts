@@ -14,6 +14,7 @@ import type {
   PortProbe,
   Probe,
   Register,
+  RelayPolicyMsg,
 } from './message-types.js';
 
 /*
@@ -318,6 +319,19 @@ const relay: MessageCodec<MessageOf<typeof MsgType.RELAY>> = {
   read: (r, type) => ({ type, peer: id(r), payload: r.bytes16(Limits.MAX_RELAY_PAYLOAD) }),
 };
 
+/** The relay's limits: four u32, each at least 1 (a zero rate would stop the peer's relay for good). */
+const relayPolicy: MessageCodec<RelayPolicyMsg> = {
+  write: (w, m) => {
+    for (const v of [m.rateBytes, m.burstBytes, m.rateFrames, m.burstFrames]) w.u32(v);
+  },
+  read: (r, type) => {
+    const m = { type, rateBytes: r.u32(), burstBytes: r.u32(), rateFrames: r.u32(), burstFrames: r.u32() };
+    if (m.rateBytes === 0 || m.burstBytes === 0 || m.rateFrames === 0 || m.burstFrames === 0)
+      throw malformed('RELAY_POLICY field is zero');
+    return m;
+  },
+};
+
 /** Every message kind's codec, by type byte. */
 export const MESSAGE_CODECS: { readonly [T in Message['type']]: MessageCodec<MessageOf<T>> } = {
   [MsgType.HELLO]: hello,
@@ -339,4 +353,5 @@ export const MESSAGE_CODECS: { readonly [T in Message['type']]: MessageCodec<Mes
   [MsgType.PORT_PROBE]: portProbe,
   [MsgType.RELAY]: relay,
   [MsgType.RELAYED]: relay,
+  [MsgType.RELAY_POLICY]: relayPolicy,
 };

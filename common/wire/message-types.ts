@@ -1,6 +1,6 @@
 import type { Endpoint } from '../endpoint.js';
 import type { PortBehaviour } from '../nat-behaviour.js';
-import type { MsgType } from './constants.js';
+import type { MsgType, RelayPolicy } from './constants.js';
 
 /*
  * The shape of every punchline message once decoded (messages.ts is the codec's public face;
@@ -166,6 +166,14 @@ export interface Relay {
   payload: Uint8Array;
 }
 
+/**
+ * The relay's per-peer limits, server -> peer over the stream only, sent when a REGISTER on it
+ * succeeds (just before REGISTERED). Every field is at least 1.
+ */
+export interface RelayPolicyMsg extends RelayPolicy {
+  type: typeof MsgType.RELAY_POLICY;
+}
+
 export type Message =
   | Hello
   | Cookie
@@ -183,7 +191,8 @@ export type Message =
   | ErrorMsg
   | Probe
   | PortProbe
-  | Relay;
+  | Relay
+  | RelayPolicyMsg;
 
 /** The message whose `type` field admits T (PROBE and PROBE_ACK share one shape, as do RELAY and RELAYED). */
 export type MessageOf<T extends Message['type']> = Message extends infer M

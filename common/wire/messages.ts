@@ -33,6 +33,7 @@ export type {
   Probe,
   PortProbe,
   Relay,
+  RelayPolicyMsg,
   Message,
   MessageOf,
 } from './message-types.js';

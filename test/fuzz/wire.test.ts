@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseEndpoint } from '../../common/endpoint.js';
 import { Reader, Writer, fromHex } from '../../common/wire/bytes.js';
-import { Limits, MsgType, VERSION_BYTE } from '../../common/wire/constants.js';
+import { Limits, MsgType, RELAY_POLICY_DEFAULTS, VERSION_BYTE } from '../../common/wire/constants.js';
 import {
   readEndpoint,
   readEndpointList,
@@ -78,6 +78,7 @@ const txid = bytesOf(Limits.TXID_BYTES);
 const id = bytesOf(Limits.ID_BYTES);
 const key = bytesOf(Limits.KEY_BYTES);
 const sig = bytesOf(Limits.SIG_BYTES);
+const positiveU32 = u32().filter((v) => v > 0);
 const lan = fc.array(endpoint(), { maxLength: Limits.MAX_LAN_ENDPOINTS });
 const name = text(Limits.MAX_NAME_BYTES);
 /** A known port behaviour (what INTRODUCE carries), and any (what NAT_INFO carries). */
@@ -186,6 +187,13 @@ const MESSAGES: fc.Arbitrary<Message> = fc.oneof(
     type: fc.constantFrom(MsgType.RELAY, MsgType.RELAYED),
     peer: id,
     payload: fc.uint8Array({ maxLength: 1500 }), // up to MAX_RELAY_PAYLOAD: the relay properties below
+  }),
+  fc.record({
+    type: fc.constant(MsgType.RELAY_POLICY),
+    rateBytes: positiveU32,
+    burstBytes: positiveU32,
+    rateFrames: positiveU32,
+    burstFrames: positiveU32,
   }),
 ) as fc.Arbitrary<Message>;
 
@@ -433,6 +441,29 @@ describe('fuzz: relay frames (RELAY / RELAYED over the WebSocket)', () => {
           expect(m.payload.length).toBe(b.length - Limits.RELAY_HEADER_BYTES);
           expect(m.payload.length).toBeLessThanOrEqual(Limits.MAX_RELAY_PAYLOAD);
         }
+      }),
+    );
+  });
+
+  it('a mutated RELAY_POLICY decodes to limits that are all at least 1, or MALFORMED', () => {
+    const policies = [
+      encode({
+        type: MsgType.RELAY_POLICY,
+        rateBytes: 1,
+        burstBytes: 2,
+        rateFrames: 3,
+        burstFrames: 0xffffffff,
+      }),
+      encode({ type: MsgType.RELAY_POLICY, ...RELAY_POLICY_DEFAULTS }),
+    ];
+    check(
+      FILE,
+      fc.property(mutationOf(policies), (b) => {
+        const m = decodeHostile(b);
+        if (m?.type !== MsgType.RELAY_POLICY) return;
+        expect(b.length).toBe(18);
+        for (const v of [m.rateBytes, m.burstBytes, m.rateFrames, m.burstFrames])
+          expect(v >= 1 && v <= 0xffffffff).toBe(true);
       }),
     );
   });

@@ -83,6 +83,22 @@ describe('relay on the simulated network (real RendezvousServer, simulated TCP)'
     expect(w.server.relayStats.framesRelayed).toBe(11);
   });
 
+  it('registering over the stream brings the relay policy (RELAY_POLICY): the limits it is configured with', async () => {
+    const w = new RelayWorld({ relayRateBytes: 262_144, relayBurstBytes: 300_000, relayRateFrames: 500 });
+    await w.start();
+    const a = await w.registered('alice');
+    // register() took the REGISTERED; the policy came with it.
+    expect(a.inbox.filter((m) => m.type === MsgType.RELAY_POLICY)).toEqual([
+      {
+        type: MsgType.RELAY_POLICY,
+        rateBytes: 262_144,
+        burstBytes: 300_000,
+        rateFrames: 500,
+        burstFrames: 4000,
+      },
+    ]);
+  });
+
   it('one id holds a UDP and a WS binding: signalling prefers UDP, introductions carry the UDP mapping', async () => {
     const w = new RelayWorld({ expiryMs: 20_000, keepaliveMs: 5000 });
     await w.start();

@@ -2,6 +2,7 @@ import type { Clock } from '../../common/clock.js';
 import { identityFromSeed } from '../../common/identity/identity.js';
 import type { Identity } from '../../common/identity/identity.js';
 import type { Endpoint, Network } from '../../common/net/types.js';
+import type { StreamNetwork } from '../../common/net/stream.js';
 import type { NatOptions } from '../../common/net/sim/simulator.js';
 import { Simulator } from '../../common/net/sim/simulator.js';
 import type { SimHost } from '../../common/net/sim/host.js';
@@ -101,12 +102,14 @@ export class SimWorld {
       udpOut?: (data: Uint8Array, to: Endpoint) => boolean;
       /** The peer's clock instead of the simulator's own (one that counts, driven by it). */
       clock?: Clock;
+      /** Wrap the peer's streams (to the relay): what it sees of the server's messages. */
+      streams?: (n: StreamNetwork) => StreamNetwork;
     },
     opts: Partial<PeerOptions> = {},
     /** Keep an identity across a restart (a new node for the same peer). */
     identity: Identity = this.seededIdentity(),
   ): Promise<SimPeer> {
-    const { udpOut, clock, ...placement } = where;
+    const { udpOut, clock, streams, ...placement } = where;
     const host = this.sim.addHost(name, placement);
     const node = new PeerNode(
       { server: SERVER, name, ...(this.relay ? { relayUrl: RELAY_URL } : {}), ...opts },
@@ -115,7 +118,7 @@ export class SimWorld {
         clock: clock ?? this.sim.clock,
         identity,
         randomBytes: this.randomSource(`peer:${name}:${this.made++}`),
-        ...(this.relay ? { streams: host.network } : {}),
+        ...(this.relay ? { streams: streams?.(host.network) ?? host.network } : {}),
       },
     );
     const events = {

@@ -1,4 +1,4 @@
-import { MsgType } from '../../common/wire/constants.js';
+import { MsgType, RELAY_POLICY_DEFAULTS } from '../../common/wire/constants.js';
 import type { Message } from '../../common/wire/messages.js';
 
 /** Deterministic bytes: 0x11 0x12 ... so fixtures are readable. */
@@ -96,4 +96,5 @@ export const SAMPLES: Record<string, Message> = {
   PORT_PROBE: { type: MsgType.PORT_PROBE, tag: seqBytes(8, 0xf0), seq: 0x1234 },
   RELAY: { type: MsgType.RELAY, peer: id2, payload: seqBytes(6, 0x90) },
   RELAYED: { type: MsgType.RELAYED, peer: id, payload: seqBytes(6, 0x90) },
+  RELAY_POLICY: { type: MsgType.RELAY_POLICY, ...RELAY_POLICY_DEFAULTS },
 };
