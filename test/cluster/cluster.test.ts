@@ -4,6 +4,9 @@ import { toHex } from '../../common/wire/bytes.js';
 import { MsgType } from '../../common/wire/constants.js';
 import type { Message } from '../../common/wire/messages.js';
 import type { StreamPeer } from '../relay/support/stream-peer.js';
+import { IoRedisLink } from '../../rendezvous/cluster/redis-link.js';
+import { parseRedisUrl } from '../../rendezvous/cluster/redis-url.js';
+import { keys } from '../../rendezvous/cluster/shared.js';
 import { HAVE_REDIS, NO_REDIS_REASON, RedisProcess } from '../support/redis.js';
 import { GRACE_MS, member, mirrors, startNode, until } from './support.js';
 import type { Node } from './support.js';
@@ -70,6 +73,24 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
     expect(toBob.type === MsgType.INTRODUCE && toHex(toBob.introId)).toBe(toHex(intro.introId));
     expect(b.server.stats.introductions).toBe(0); // a made it; b only delivered its half
     expect(a.server.stats.introductions).toBe(1);
+  });
+
+  it('a name held only in Redis (in no registry of a node) is refused: the claim is the cluster-wide check', async () => {
+    await redis.start();
+    const a = await node('a');
+    // Another member holds "zed" in room r through its key alone, as a node whose 'up' is still on its way.
+    const other = new IoRedisLink(parseRedisUrl(redis.url));
+    try {
+      other.subscribe(['pl:test']);
+      await until(() => other.up, 10_000, 'test link');
+      expect(await other.claim([keys.name('r', 'zed')], 'cd'.repeat(16), 60_000)).toBe(true);
+    } finally {
+      await other.close();
+    }
+    await expect(member(a, 'r', 'zed', peers)).rejects.toThrow(/taken/);
+    expect(a.server.registry.size).toBe(0);
+    // Another room is another name.
+    await member(a, 'r2', 'zed', peers);
   });
 
   it('relay frames cross nodes both ways; drops are counted by reason on the node that drops', async () => {
