@@ -65,6 +65,8 @@ export class ClusterNode {
   private readonly held = new Map<string, string[]>();
   private readonly localIds = new Set<string>();
   private timer: TimerHandle | undefined;
+  /** During a reload: members an 'up' message mirrored since it began (newer than its scan). */
+  private fresh: Set<string> | undefined;
   private closed = false;
   private started = false;
   private reason = 'connecting';
@@ -239,6 +241,7 @@ export class ClusterNode {
   private mirrorMember(member: SharedMember): void {
     // The newest registration wins: a member of ours registered on another node has moved there.
     if (this.localIds.delete(member.id)) this.held.delete(member.id);
+    this.fresh?.add(member.id);
     this.mirrored.set(member.id, member.node);
     this.host.mirror(member);
   }
@@ -296,7 +299,10 @@ export class ClusterNode {
       this.localUp(m);
       void this.reclaim(m);
     }
+    // A node announcing its members while the scan runs may be missing from it: its 'up's count.
+    const fresh = (this.fresh = new Set());
     const values = await this.run(this.link.values(keys.memberPattern));
+    if (this.fresh === fresh) this.fresh = undefined;
     if (values === undefined || this.closed) return;
     const seen = new Set<string>();
     const now = this.clock.now();
@@ -311,7 +317,7 @@ export class ClusterNode {
       if (!this.lastHeard.has(m.node)) this.lastHeard.set(m.node, now);
       this.mirrorMember(m);
     }
-    for (const id of [...this.mirrored.keys()]) if (!seen.has(id)) this.unmirror(id);
+    for (const id of [...this.mirrored.keys()]) if (!seen.has(id) && !fresh.has(id)) this.unmirror(id);
   }
 
   /**

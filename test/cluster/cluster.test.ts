@@ -3,7 +3,8 @@ import { VirtualClock } from '../../common/clock.js';
 import { toHex } from '../../common/wire/bytes.js';
 import { MsgType } from '../../common/wire/constants.js';
 import type { Message } from '../../common/wire/messages.js';
-import type { StreamPeer } from '../relay/support/stream-peer.js';
+import { StreamPeer } from '../relay/support/stream-peer.js';
+import { wsPeer } from '../relay/support/ws-server.js';
 import { IoRedisLink } from '../../rendezvous/cluster/redis-link.js';
 import { parseRedisUrl } from '../../rendezvous/cluster/redis-url.js';
 import { keys } from '../../rendezvous/cluster/shared.js';
@@ -91,6 +92,30 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
     expect(a.server.registry.size).toBe(0);
     // Another room is another name.
     await member(a, 'r2', 'zed', peers);
+  });
+
+  it('a member registering on another node moves there; leaving there reaches the first node', async () => {
+    await redis.start();
+    const a = await node('a');
+    const b = await node('b');
+    const alice = await member(a, 'r', 'alice', peers);
+    const frank = await member(a, 'r', 'frank', peers);
+    await until(() => mirrors(b, alice), 10_000, 'b mirroring alice');
+    // The same identity registers on b (its client failed over): b holds it now, a mirrors it.
+    const moved = new StreamPeer((await wsPeer(b.url)).stream, alice.identity);
+    peers.push(moved);
+    await moved.register('r', 'alice');
+    await until(() => a.server.registry.get(alice.idHex)?.node === 'b', 10_000, 'a mirroring alice from b');
+    expect(b.server.registry.get(alice.idHex)?.node).toBeUndefined();
+    expect(told(frank, alice.idHex, 'gone')).toBe(false); // she never left the room
+    // Her name stayed hers across the move: another key still cannot take it on a.
+    await expect(member(a, 'r', 'alice', peers)).rejects.toThrow(/taken/);
+    // She leaves from b (her stream closes): a drops her and frank is told.
+    moved.close();
+    await until(() => a.server.registry.get(alice.idHex) === undefined, 10_000, 'a dropping alice');
+    await until(() => told(frank, alice.idHex, 'gone'), 10_000, 'frank told alice left');
+    // And the name is free again, cluster-wide.
+    await member(a, 'r', 'alice', peers);
   });
 
   it('relay frames cross nodes both ways; drops are counted by reason on the node that drops', async () => {
