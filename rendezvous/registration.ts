@@ -60,6 +60,8 @@ export class Registrar {
     // holds for the member (a refresh, the other transport) needs no round trip to Redis.
     if (cluster && (!prev || prev.node !== undefined || prev.name !== m.name || prev.room !== m.room)) {
       void cluster.claim(this.record(c)).then((claim) => {
+        // Its connection closed meanwhile: nothing would ever unbind a binding made now.
+        if (ctx.open && !ctx.open()) return;
         if (claim === 'taken') return this.refused(c, { ok: false, code: 'NAME_TAKEN', holder: m.name });
         // The registry may have changed while Redis answered: merge with the record as it is now.
         this.commit({ ...c, prev: this.core.registry.get(c.idHex) });

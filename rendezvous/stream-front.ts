@@ -295,6 +295,7 @@ export class StreamFront {
         connection: id,
         reply: (bytes) => this.signal(stream, bytes),
         onRegistered: (rec) => this.registered(conn, rec),
+        open: () => conn.closing === undefined,
       },
     };
     this.conns.add(conn);

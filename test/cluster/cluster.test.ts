@@ -179,6 +179,7 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
     const frank = await member(a, 'r', 'frank', peers);
     const bob = await member(b, 'r', 'bob', peers);
     await until(() => mirrors(b, alice) && mirrors(a, bob), 10_000, 'mirrors');
+    await alice.connect(bob.id);
 
     redis.stop();
     await until(() => !a.server.clusterNode!.health().up, 10_000, 'a noticing redis is gone');
@@ -190,6 +191,12 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
     expect(toHex(intro.id)).toBe(alice.idHex);
     // Mirrored members stay while a cannot hear (nobody is judged dead by a deaf node).
     expect(mirrors(a, bob)).toBe(true);
+    // A frame for bob cannot leave: dropped (no_route) and counted as a Redis error, not queued.
+    const errors = a.server.clusterNode!.stats.redisErrors;
+    alice.relay(bob.id, new Uint8Array(10));
+    await until(() => a.server.relayStats.dropped.no_route === 1, 10_000, 'a dropping the frame');
+    expect(a.server.clusterNode!.stats.redisErrors).toBe(errors + 1);
+    expect(a.server.clusterNode!.stats.framesForwarded).toBe(0);
 
     await redis.start(); // empty: --save '' and no AOF
     await until(
