@@ -183,12 +183,16 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
 
     redis.stop();
     await until(() => !a.server.clusterNode!.health().up, 10_000, 'a noticing redis is gone');
-    const health = (await (await fetch(`${a.http}/healthz`)).json()) as Record<string, unknown>;
+    const res = await fetch(`${a.http}/healthz`);
+    expect(res.status).toBe(200); // degraded, still serving
+    const health = (await res.json()) as Record<string, unknown>;
     expect(health.status).toBe('degraded');
     expect(String(health.reason)).toMatch(/^redis: /);
     // Local members still work: an introduction between two members of a.
     const intro = await frank.connect(alice.id);
     expect(toHex(intro.id)).toBe(alice.idHex);
+    // A registration goes on, its name checked against a's own view; claimed when Redis returns.
+    const gina = await member(a, 'r', 'gina', peers);
     // Mirrored members stay while a cannot hear (nobody is judged dead by a deaf node).
     expect(mirrors(a, bob)).toBe(true);
     // A frame for bob cannot leave: dropped (no_route) and counted as a Redis error, not queued.
@@ -210,6 +214,16 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
     expect(after.status).toBe('ok');
     expect(a.logs.filter((l) => l.msg === 'redis unavailable')).toHaveLength(1);
     expect(a.logs.filter((l) => l.msg === 'redis available')).toHaveLength(2);
+    // gina's name, taken during the outage, is claimed in Redis now: another key cannot have it.
+    const probe = new IoRedisLink(parseRedisUrl(redis.url));
+    try {
+      probe.subscribe(['pl:test']);
+      await until(() => probe.up, 10_000, 'test link');
+      await until(() => mirrors(b, gina), 10_000, 'b mirroring gina');
+      expect(await probe.claim([keys.name('r', 'gina')], 'cd'.repeat(16), 60_000)).toBe(false);
+    } finally {
+      await probe.close();
+    }
     // Names are held in Redis again: bob's name on a, by another key, is refused.
     await expect(member(a, 'r', 'bob', peers)).rejects.toThrow(/taken/);
   });
