@@ -27,6 +27,14 @@ describe('a registry holding members mirrored from other nodes (docs/architectur
     expect(r.get(toHex(new Uint8Array(16).fill(2)))?.node).toBe('other');
   });
 
+  it('a mirrored member counts under its source (--max-ids-per-ip) and its room (--max-room)', () => {
+    const r = new InMemoryRegistry(2);
+    r.upsert(rec(1));
+    r.upsert(rec(2, 'other'));
+    expect(r.idsFrom('192.0.2.1')).toBe(2);
+    expect(r.upsert(rec(3))).toMatchObject({ ok: false, code: 'ROOM_FULL' });
+  });
+
   it('a mirrored member holds its name in the room like a local one', () => {
     const r = new InMemoryRegistry();
     r.upsert(rec(2, 'other'));
