@@ -3,6 +3,7 @@ import type { Logger } from '../common/log.js';
 import type { Network } from '../common/net/types.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { KeyPair } from '../common/crypto/x25519.js';
+import type { ClusterConfig } from './cluster/cluster.js';
 import type { Registry } from './registry.js';
 import { RELAY_POLICY_DEFAULTS } from '../common/wire/constants.js';
 
@@ -132,6 +133,8 @@ export interface RendezvousComponents {
    * every registration's message keys derive from it. Default: a fresh one from `randomBytes`.
    */
   serverKey?: KeyPair;
+  /** A node of a cluster sharing one Redis (docs/architecture.md, Cluster); none: a single node. */
+  cluster?: ClusterConfig;
 }
 
 export const RENDEZVOUS_DEFAULTS = {
