@@ -15,12 +15,28 @@
  * bench-results/files.json (not tracked).
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Lab, labUnavailableReason, type Host, type JsonObject } from '../../common/lab/index.js';
+import { tool } from '../../common/lab/command.js';
+import {
+  Lab,
+  labUnavailableReason,
+  type Host,
+  type JsonObject,
+  type Router,
+} from '../../common/lab/index.js';
 import { spread, table } from './transport-report.js';
-import { CLI, bulkRun, withRendezvous } from './transport-runs.js';
+import { CLI, bulkRun, withRendezvous, type BulkResult } from './transport-runs.js';
 import { WorkerProc } from './worker-proc.js';
 
 const MIB = 1024 * 1024;
@@ -32,17 +48,24 @@ const OUT = process.env.BENCH_FILES_OUT ?? path.join('bench-results', 'files.jso
 const LIMIT_MS = 300_000;
 const RV_IP = '203.0.113.10';
 const RV_PORT = 7000;
+const BULK_PORT = 9000;
 
 const log = (s: string): void => void process.stderr.write(`  ${s}\n`);
 
 /** A chat process, on loopback or in a lab namespace: JSON lines in, JSON events out. */
 interface Chat {
+  readonly pid: number;
   sendJson(m: unknown): void;
   nextJson(match: (e: JsonObject) => boolean, timeoutMs: number): Promise<JsonObject>;
 }
 
-/** Two chat processes that see each other, for as long as `fn` runs. */
-type Pair = <T>(fn: (a: Chat, b: Chat, dataRoot: string) => Promise<T>) => Promise<T>;
+/**
+ * Two chat processes that see each other, for as long as `fn` runs; `across`, in the lab, runs
+ * the session bulk transfer between the same two hosts, through the same two NATs.
+ */
+type Pair = <T>(
+  fn: (a: Chat, b: Chat, dataRoot: string, across?: () => Promise<BulkResult>) => Promise<T>,
+) => Promise<T>;
 
 const chatArgs = (server: string, name: string, dataDir: string, extra: string[] = []): string[] => [
   ...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []),
@@ -78,6 +101,7 @@ const loopbackPair: Pair = (fn) =>
       );
     const procs = [start('alice'), start('bob')];
     const chats = procs.map((w): Chat => ({
+      pid: w.pid,
       sendJson: (m) => w.write(JSON.stringify(m)),
       nextJson: (m, ms) => w.out.nextJson(m, ms),
     }));
@@ -106,8 +130,46 @@ const labPair: Pair = async (fn) => {
     ]);
     await rv.waitForLine(/listening on tcp/, 10_000);
     const hosts: Host[] = [];
-    for (const n of ['a', 'b'])
-      hosts.push(await lab.addHost(n, { on: await lab.addRouter(`nat${n}`, { nat: 'cone' }) }));
+    const routers: Router[] = [];
+    for (const n of ['a', 'b']) {
+      routers.push(await lab.addRouter(`nat${n}`, { nat: 'cone' }));
+      hosts.push(await lab.addHost(n, { on: routers.at(-1)! }));
+    }
+    // The session bulk receiver on host b behind a port forward on b's NAT (the chat peers punch
+    // instead; the bench's bare sessions have no rendezvous): both NATs are crossed either way.
+    const fwd = ['-p', 'udp', '--dport', String(BULK_PORT)];
+    await lab.exec(routers[1]!, tool('iptables'), [
+      '-t',
+      'nat',
+      '-I',
+      'PREROUTING',
+      '-i',
+      'wan',
+      ...fwd,
+      '-j',
+      'DNAT',
+      '--to-destination',
+      `${hosts[1]!.ip}:${BULK_PORT}`,
+    ]);
+    await lab.exec(routers[1]!, tool('iptables'), [
+      '-I',
+      'FORWARD',
+      '1',
+      '-i',
+      'wan',
+      '-o',
+      'lan',
+      ...fwd,
+      '-j',
+      'ACCEPT',
+    ]);
+    const across = (): Promise<BulkResult> =>
+      bulkRun({}, 'punchline', SIZE_MIB * MIB, LIMIT_MS, {
+        recvNs: hosts[1]!.ns,
+        sendNs: hosts[0]!.ns,
+        bind: { host: '0.0.0.0', port: BULK_PORT },
+        host: routers[1]!.wanIp,
+      });
     const [a, b] = ['alice', 'bob'].map((name, i) => {
       const [cmd, ...args] = [
         process.execPath,
@@ -116,7 +178,7 @@ const labPair: Pair = async (fn) => {
       return hosts[i]!.spawn(cmd!, args, { label: name });
     });
     await ready(a!, b!);
-    const out = await fn(a!, b!, root);
+    const out = await fn(a!, b!, root, across);
     // SIGTERM first: a profiled process writes its profile on a clean exit.
     await Promise.all([a!.close(10_000), b!.close(10_000)]);
     return out;
@@ -149,12 +211,18 @@ interface FileRun {
   ms: number;
   /** From send_file to the receiver's file_done (the sender hashes the source first). */
   wallMs: number;
+  /** CPU of both chat processes from send_file to both file_done, per MiB (hashing included). */
+  cpuMsPerMib: number;
+  /** Datagrams each side's session sent, and the sender's retransmissions, over the run. */
+  packets: { sender: number; receiver: number; retransmits: number };
   path: string;
 }
 
 /** One file A -> B; the received copy is removed afterwards (the disk holds one at a time). */
 async function fileRun(a: Chat, b: Chat, src: string, sha256: string, dir: string): Promise<FileRun> {
   const t0 = performance.now();
+  const [sa0, sb0] = [await stats(a, 'bob'), await stats(b, 'alice')];
+  const cpu0 = cpuMs(a.pid) + cpuMs(b.pid);
   a.sendJson({ cmd: 'send_file', peer: 'bob', path: src });
   const offer = await b.nextJson((e) => e.event === 'file_offer' || e.event === 'error', 120_000);
   if (offer.event !== 'file_offer') throw new Error(`no offer: ${JSON.stringify(offer)}`);
@@ -164,11 +232,36 @@ async function fileRun(a: Chat, b: Chat, src: string, sha256: string, dir: strin
   const got = await b.nextJson(about, LIMIT_MS);
   const wallMs = performance.now() - t0;
   const sent = await a.nextJson(about, 60_000);
+  const cpuMsPerMib = (cpuMs(a.pid) + cpuMs(b.pid) - cpu0) / SIZE_MIB;
+  const [sa, sb] = [await stats(a, 'bob'), await stats(b, 'alice')];
+  const packets = {
+    sender: sa.sent - sa0.sent,
+    receiver: sb.sent - sb0.sent,
+    retransmits: sa.retransmits - sa0.retransmits,
+  };
   if (got.event !== 'file_done' || sent.event !== 'file_done' || got.sha256 !== sha256)
     throw new Error(`transfer failed: ${JSON.stringify(got)} / ${JSON.stringify(sent)}`);
   rmSync(String(got.file_path), { force: true });
   const ms = Number(got.ms);
-  return { mibPerS: SIZE_MIB / (ms / 1000), ms, wallMs, path: String(got.path) };
+  return { mibPerS: SIZE_MIB / (ms / 1000), ms, wallMs, cpuMsPerMib, packets, path: String(got.path) };
+}
+
+/** A session's counters (0 before the first session: the first run then counts from its start). */
+async function stats(c: Chat, peer: string): Promise<{ sent: number; retransmits: number }> {
+  c.sendJson({ cmd: 'stats', peer });
+  const e = await c.nextJson((j) => j.event === 'stats' || j.event === 'error', 10_000);
+  return { sent: Number(e.packets_sent ?? 0), retransmits: Number(e.retransmits ?? 0) };
+}
+
+/** User + system CPU of a process so far (ms), from /proc (Linux; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 const cell = (v: number[]): string => {
@@ -191,18 +284,34 @@ export async function filesBench(): Promise<void> {
     `\nfile transfer vs session bulk, ${SIZE_MIB} MiB, ${RUNS} runs each, alternating; files: ${where}; ${machine}\n`,
   );
   const session: number[] = [];
+  const sessionCpu: number[] = [];
+  const nat: number[] = [];
+  const natCpu: number[] = [];
   const files: FileRun[] = [];
   const pair = NET === 'lab' ? labPair : loopbackPair;
-  await pair(async (a, b, root) => {
+  await pair(async (a, b, root, across) => {
     const src = path.join(root, 'src.bin');
     const sha256 = makeFile(src, SIZE_MIB);
     for (let r = 0; r < RUNS; r++) {
-      // The order alternates run by run, so a busy moment of the shared machine lands on both.
-      for (const side of r % 2 ? ['file', 'session'] : ['session', 'file']) {
+      // The order rotates run by run, so a busy moment of the shared machine lands on each side.
+      const sides = across ? ['session', 'nat', 'file'] : ['session', 'file'];
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(r + k) % sides.length];
+        if (side === 'nat') {
+          const s = await across!();
+          if (!s.complete) throw new Error('session bulk run through the NATs did not finish');
+          nat.push(s.mibPerS);
+          natCpu.push(s.cpuSPerMib * 1000);
+          log(
+            `session bulk through the NATs run ${r + 1}/${RUNS}: ${s.mibPerS.toFixed(2)} MiB/s, ${(s.cpuSPerMib * 1000).toFixed(1)} CPU ms/MiB`,
+          );
+          continue;
+        }
         if (side === 'session') {
           const s = await bulkRun({}, 'punchline', SIZE_MIB * MIB, LIMIT_MS);
           if (!s.complete) throw new Error('session bulk run did not finish');
           session.push(s.mibPerS);
+          sessionCpu.push(s.cpuSPerMib * 1000);
           log(
             `session bulk run ${r + 1}/${RUNS}: ${s.mibPerS.toFixed(2)} MiB/s, ${(s.cpuSPerMib * 1000).toFixed(1)} CPU ms/MiB`,
           );
@@ -210,19 +319,33 @@ export async function filesBench(): Promise<void> {
           const f = await fileRun(a, b, src, sha256, path.join(root, 'in'));
           files.push(f);
           log(
-            `file run ${r + 1}/${RUNS}: ${f.mibPerS.toFixed(2)} MiB/s (${f.ms} ms from the accept, path ${f.path})`,
+            `file run ${r + 1}/${RUNS}: ${f.mibPerS.toFixed(2)} MiB/s (${f.ms} ms from the accept, path ${f.path}), ${f.cpuMsPerMib.toFixed(1)} CPU ms/MiB, ` +
+              `packets sent ${f.packets.sender} / received side ${f.packets.receiver}, retransmits ${f.packets.retransmits}`,
           );
         }
       }
     }
   });
-  const ratio = spread(files.map((f) => f.mibPerS)).median / spread(session).median;
+  const fileMed = spread(files.map((f) => f.mibPerS)).median;
+  const natRows = nat.length
+    ? [
+        [`session bulk ${SIZE_MIB} MiB, through the same two cone NATs`, cell(nat)],
+        ['file : session through the NATs (medians)', (fileMed / spread(nat).median).toFixed(2)],
+        ['session bulk through the NATs CPU (CPU ms per MiB)', cell(natCpu)],
+      ]
+    : [];
   process.stdout.write(
     table([
       ['measurement', 'MiB/s median [min–max]'],
       [`session bulk ${SIZE_MIB} MiB, loopback, two processes`, cell(session)],
       [`file ${SIZE_MIB} MiB, two chat --json, ${where}`, cell(files.map((f) => f.mibPerS))],
-      ['file : session (medians)', ratio.toFixed(2)],
+      ['file : session on loopback (medians)', (fileMed / spread(session).median).toFixed(2)],
+      ...natRows,
+      ['session bulk CPU, sender + receiver (CPU ms per MiB)', cell(sessionCpu)],
+      [
+        'file CPU, both chat processes, send_file to file_done (CPU ms per MiB)',
+        cell(files.map((f) => f.cpuMsPerMib)),
+      ],
     ]) + '\n',
   );
   mkdirSync(path.dirname(OUT), { recursive: true });
@@ -230,7 +353,17 @@ export async function filesBench(): Promise<void> {
   writeFileSync(
     OUT,
     JSON.stringify(
-      { date: new Date().toISOString(), machine, loadavg: os.loadavg(), config, session, files },
+      {
+        date: new Date().toISOString(),
+        machine,
+        loadavg: os.loadavg(),
+        config,
+        session,
+        sessionCpu,
+        nat,
+        natCpu,
+        files,
+      },
       null,
       1,
     ),
