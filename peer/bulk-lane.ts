@@ -45,6 +45,8 @@ export class BulkLane {
   /**
    * Send `source` as transfer `id`, its first byte at `from` (a resumed transfer: the source
    * begins there, the records say where each piece goes). `bytes` of the result counts from there.
+   * Each piece is copied into its record before the next is asked for, so a source may read
+   * into one buffer again and again (peer/chat/file-send.ts does).
    */
   async send(id: string, source: AsyncIterable<Uint8Array> | Uint8Array, from = 0): Promise<BulkResult> {
     const t: Transfer = {

@@ -8,19 +8,19 @@ import type { BulkRecord } from '../bulk-record.js';
 import type { FileControl } from './file-control.js';
 import { partName, sanitizeName } from './file-names.js';
 import { ProgressMeter, pathTo, type FileContext } from './file-progress.js';
-import { type ReceiveRecord, hashPrefix, placeFile, writeAll, type FileHandle } from './file-store.js';
+import { type ReceiveRecord, hashPrefix, placeFile, type FileHandle } from './file-store.js';
+import { WriteBehind } from './file-write-behind.js';
 import { ioError } from './journal.js';
 import type { FileView } from './types.js';
 
-/** Written bytes are synced and their offset saved to files.json this often: what a crash can lose. */
-const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
-
 interface Incoming extends ReceiveRecord {
   accepted: boolean;
-  /** Bytes written (and hashed) so far, in this run; `offset` is the synced part. */
+  /** Bytes taken (hashed, and written or buffered to be) so far, in this run; `offset` is the synced part. */
   written: number;
   hash: Hash | undefined;
   handle: FileHandle | undefined;
+  /** The writes to `handle`, gathered and synced behind the network (peer/chat/file-write-behind.ts). */
+  out: WriteBehind | undefined;
   /** Disk work for this transfer, one step at a time (records, resumes, the end). */
   chain: Promise<unknown>;
   startedAt: number;
@@ -39,10 +39,11 @@ export const MAX_PENDING_OFFERS = 16;
 
 /**
  * The receiving half of file transfers: an offer waits for acceptFile (nothing is written before);
- * accepted data goes to a hidden temporary file in the target directory, record by record (each
- * acknowledged only once written, so memory stays within the session's window), and the whole is
- * checked against the announced SHA-256 before it is linked into place under a free name. Any
- * failure removes the temporary file.
+ * accepted data goes to a hidden temporary file in the target directory in writes of up to
+ * FLUSH_BYTES (a record is acknowledged once buffered; at most two buffers per transfer, so
+ * memory stays bounded and a slow disk holds the session's window), and the whole is checked
+ * against the announced SHA-256 before it is linked into place under a free name. Any failure
+ * removes the temporary file.
  */
 export class FileReceiver {
   private readonly inc = new Map<string, Incoming>();
@@ -157,6 +158,7 @@ export class FileReceiver {
     try {
       await this.c.fs.mkdir(i.dir);
       i.handle = await this.c.fs.open(i.temp, 'w+');
+      i.out = this.writer(i, i.handle, 0);
     } catch (e) {
       const err = ioError(e, `cannot write in ${i.dir}`);
       await this.end(i, err.code, err.message, true);
@@ -199,6 +201,9 @@ export class FileReceiver {
       return void this.c.tell(peerId, { kind: 'cancel', file, code: 'CANCELLED', text });
     }
     this.step(i, async () => {
+      await i.out?.drain(); // what this run took is on disk before it is measured
+      await i.out?.settle();
+      i.out = undefined;
       await i.handle?.close();
       i.handle = undefined;
       const onDisk = await this.c.fs.stat(i.temp).then(
@@ -209,6 +214,7 @@ export class FileReceiver {
       i.hash = await hashPrefix(this.c.fs, i.temp, keep);
       i.handle = await this.c.fs.open(i.temp, onDisk > 0 ? 'r+' : 'w+');
       await i.handle.truncate(keep);
+      i.out = this.writer(i, i.handle, keep);
       i.written = keep;
       i.meter = new ProgressMeter(this.c, i.file, i.peerId, i.size, keep);
       // What we kept, for the sender to check against its source (file-send.ts samePrefix).
@@ -231,7 +237,9 @@ export class FileReceiver {
       return void this.end(i, 'SOURCE_CHANGED', `${i.name} changed size at the source`, true);
     this.step(i, async () => {
       if (!i.handle) return;
+      await i.out?.settle();
       await i.handle.truncate(0);
+      i.out = this.writer(i, i.handle, 0); // the kept prefix's writer would go on at its end
       Object.assign(i, { sha256, written: 0, offset: 0, hash: createHash('sha256') });
       i.meter = new ProgressMeter(this.c, i.file, i.peerId, i.size, 0);
       this.c.save();
@@ -251,21 +259,16 @@ export class FileReceiver {
     const i = this.inc.get(r.transfer);
     if (!i || i.peerId !== r.peerId || !i.accepted) return Promise.resolve('refused');
     return this.step(i, async () => {
-      if (!this.inc.has(i.file) || !i.handle || !i.hash) return 'refused';
+      if (!this.inc.has(i.file) || !i.out || !i.hash) return 'refused';
       i.restartable = false;
       if (r.offset + r.data.length <= i.written && !r.last) return; // already have it
       if (r.offset !== i.written)
         throw new PunchlineError('CHECKSUM', `data at ${r.offset}, expected ${i.written}`);
       if (r.offset + r.data.length > i.size)
         throw new PunchlineError('CHECKSUM', `more than the ${i.size} bytes offered`);
-      await writeAll(i.handle, r.data, r.offset);
+      await i.out.put(r.data);
       i.hash.update(r.data);
       i.written += r.data.length;
-      if (i.written - i.offset >= SYNC_EVERY_BYTES) {
-        await i.handle.sync();
-        i.offset = i.written;
-        this.c.save();
-      }
       if (r.last) return this.finish(i);
       i.meter?.update(i.written);
     });
@@ -279,7 +282,9 @@ export class FileReceiver {
         'CHECKSUM',
         `${i.name}: got ${i.written} bytes hashing to ${sha}, announced ${i.size} bytes, ${i.sha256}`,
       );
-    await i.handle!.sync();
+    await i.out!.sync();
+    await i.out!.settle();
+    i.out = undefined;
     await i.handle!.close();
     i.handle = undefined;
     const saved = await placeFile(this.c.fs, i.temp, i.dir, i.name);
@@ -296,6 +301,18 @@ export class FileReceiver {
       ms: Math.round(this.c.clock.now() - i.startedAt),
       path: pathTo(this.c.node, i.peerId),
     });
+  }
+
+  /** The writer for `h` from `at`; a sync moves the offset files.json resumes from. */
+  private writer(i: Incoming, h: FileHandle, at: number): WriteBehind {
+    const w: WriteBehind = new WriteBehind(h, at, {
+      onSynced: (offset) => {
+        if (this.inc.get(i.file) !== i || i.out !== w) return;
+        i.offset = Math.max(i.offset, offset);
+        this.c.save();
+      },
+    });
+    return w;
   }
 
   /** Run disk work for a transfer after its earlier steps; a failure ends the transfer (both sides hear). */
@@ -320,6 +337,8 @@ export class FileReceiver {
     this.inc.delete(i.file);
     const h = i.handle;
     i.handle = undefined;
+    await i.out?.settle();
+    i.out = undefined;
     await h?.close().catch(() => {});
     if (i.temp) await this.c.fs.unlink(i.temp).catch(() => {});
     if (i.accepted) this.c.save();
@@ -331,16 +350,11 @@ export class FileReceiver {
     for (const i of this.inc.values()) {
       await i.chain.catch(() => {});
       const h = i.handle;
-      i.handle = undefined;
-      // What was written is kept for the next run: synced, and its offset saved (files.ts close).
-      if (
-        h &&
-        (await h.sync().then(
-          () => true,
-          () => false,
-        ))
-      )
-        i.offset = i.written;
+      const out = i.out;
+      i.handle = i.out = undefined;
+      // What was taken is kept for the next run: written, synced, and its offset saved (files.ts close).
+      if (out) i.offset = await out.sync().catch(() => i.offset);
+      await out?.settle();
       await h?.close().catch(() => {});
     }
   }
@@ -352,6 +366,7 @@ export class FileReceiver {
       written: r.offset,
       hash: undefined,
       handle: undefined,
+      out: undefined,
       chain: Promise.resolve(),
       startedAt: this.c.clock.now(),
       meter: undefined,

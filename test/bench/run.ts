@@ -16,6 +16,8 @@
  *     BENCH_ONLY=transport runs it alone.
  *  5. Symmetric NATs in the real-NAT lab (root only): time to a direct path, punchline vs
  *     hyperdht (test/bench/nat.ts); BENCH_ONLY=nat runs it alone.
+ *  6. File transfer through two cone NATs in the lab (root only) against the session's bulk
+ *     figure, alternating (test/bench/files.ts); BENCH_ONLY=files runs it alone.
  *
  * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
  * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
@@ -30,6 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { filesBench } from './files.js';
 import { journalBench } from './journal.js';
 import { natBench } from './nat.js';
 import { transportBench } from './transport.js';
@@ -364,11 +367,12 @@ async function floodOnly(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_ONLY=journal, =flood, =transport or =nat runs only that section.
+  // BENCH_ONLY=journal, =flood, =transport, =nat or =files runs only that section.
   if (process.env.BENCH_ONLY === 'journal') return journal();
   if (process.env.BENCH_ONLY === 'flood') return floodOnly();
   if (process.env.BENCH_ONLY === 'transport') return transportBench();
   if (process.env.BENCH_ONLY === 'nat') return natBench(); // root only: the real-NAT lab
+  if (process.env.BENCH_ONLY === 'files') return filesBench(); // the lab as root; BENCH_FILES_NET=loopback
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
@@ -450,6 +454,7 @@ async function main(): Promise<void> {
   await journal();
   await transportBench(); // test/bench/transport.ts
   await natBench(); // test/bench/nat.ts; one line saying why when the lab is unavailable
+  await filesBench(); // test/bench/files.ts; likewise
 }
 
 main().catch((e: unknown) => {

@@ -52,17 +52,30 @@ export interface BulkResult {
   mib: number;
 }
 
-export async function bulkRun(env: Env, system: System, bytes: number, limitMs: number): Promise<BulkResult> {
-  const recv = worker(env, `bulk-recv ${system}`, { role: 'bulk-recv', system, bytes, limitMs });
+/**
+ * Sender and receiver in `env`, on loopback; or, with `across` (the file bench in the lab), each
+ * in its own namespace, the receiver bound where the sender reaches it (`host`: a NAT's port).
+ */
+export async function bulkRun(
+  env: Env,
+  system: System,
+  bytes: number,
+  limitMs: number,
+  across?: { recvNs: string; sendNs: string; bind: WorkerArgs['bind']; host: string },
+): Promise<BulkResult> {
+  const recvEnv = across ? { ...env, ns: across.recvNs } : env;
+  const sendEnv = across ? { ...env, ns: across.sendNs } : env;
+  const recv = worker(recvEnv, `bulk-recv ${system}`, {
+    role: 'bulk-recv',
+    system,
+    bytes,
+    limitMs,
+    ...(across ? { bind: across.bind } : {}),
+  });
   try {
     const ready = await recv.event('ready', 30_000);
-    const send = worker(env, `bulk-send ${system}`, {
-      role: 'bulk-send',
-      system,
-      bytes,
-      limitMs,
-      reach: ready.reach as WorkerArgs['reach'],
-    });
+    const reach = { ...(ready.reach as WorkerArgs['reach']), ...(across ? { host: across.host } : {}) };
+    const send = worker(sendEnv, `bulk-send ${system}`, { role: 'bulk-send', system, bytes, limitMs, reach });
     try {
       const start = await send.event('start', 30_000);
       const got = await recv.event('done', limitMs + 30_000);

@@ -37,6 +37,8 @@ export interface Conn {
 /** Where a listener can be reached: a port (punchline, tcp) or a public key (hyperdht). */
 export interface Reach {
   port?: number;
+  /** The address to dial (punchline; default 127.0.0.1): the lab's file bench dials through NATs. */
+  host?: string;
   publicKey?: string;
   bootstrap?: { host: string; port: number }[];
 }
@@ -55,6 +57,8 @@ export interface WorkerArgs {
   trials?: number;
   rendezvousPort?: number;
   limitMs?: number;
+  /** Where a punchline listener binds (default 127.0.0.1, any port). */
+  bind?: { host: string; port: number };
 }
 
 export interface Side {
@@ -132,11 +136,19 @@ const opened = (s: Session): Promise<Session> =>
   });
 
 /** One socket, `n` sessions; the dialling side (client) initiates and knows where to send. */
-async function punchlineSide(n: number, to?: number): Promise<{ side: Side; port: number }> {
+async function punchlineSide(
+  n: number,
+  to?: number,
+  host = '127.0.0.1',
+  bind: { host: string; port: number } = { host: '127.0.0.1', port: 0 },
+): Promise<{ side: Side; port: number }> {
   const clock = new SystemClock();
   const [ka, kb] = orderedKeys(1);
   const sock = new NodeUdpSocket();
-  const { port } = await sock.bind(0, '127.0.0.1');
+  const { port } = await sock.bind(
+    to === undefined ? bind.port : 0,
+    to === undefined ? bind.host : '0.0.0.0',
+  );
   const owner = new SocketOwner(sock);
   const sessions = Array.from({ length: n }, (_, i) => {
     const [mine, theirs] = to === undefined ? [kb, ka] : [ka, kb];
@@ -149,7 +161,7 @@ async function punchlineSide(n: number, to?: number): Promise<{ side: Side; port
       { clock },
     );
     owner.add(s);
-    if (to !== undefined) s.setPath(owner.pathTo({ address: '127.0.0.1', port: to }));
+    if (to !== undefined) s.setPath(owner.pathTo({ address: host, port: to }));
     s.start();
     return s;
   });
@@ -244,10 +256,11 @@ export async function listen(
   system: System,
   n: number,
   bootstrap?: Reach['bootstrap'],
+  bind?: WorkerArgs['bind'],
 ): Promise<{ side: Side; reach: Reach }> {
   if (system === 'tcp') return tcpListen(n);
   if (system === 'hyperdht') return dhtListen(n, bootstrap);
-  const { side, port } = await punchlineSide(n);
+  const { side, port } = await punchlineSide(n, undefined, undefined, bind);
   return { side, reach: { port } };
 }
 
@@ -255,7 +268,7 @@ export async function listen(
 export async function dial(system: System, n: number, reach: Reach): Promise<Side> {
   if (system === 'tcp') return tcpDial(n, reach.port!);
   if (system === 'hyperdht') return dhtDial(n, reach);
-  return (await punchlineSide(n, reach.port!)).side;
+  return (await punchlineSide(n, reach.port!, reach.host)).side;
 }
 
 /**

@@ -79,7 +79,7 @@ async function chat(): Promise<void> {
 
 async function bulkRecv(): Promise<void> {
   const bytes = args.bytes!;
-  const { side, reach } = await listen(args.system, 1, args.bootstrap);
+  const { side, reach } = await listen(args.system, 1, args.bootstrap, args.bind);
   out({ event: 'ready', reach });
   const [conn] = await within(side.conns, limitMs, 'bulk: connection');
   const cpu0 = cpuSeconds();

@@ -101,11 +101,11 @@ describe('file transfers', () => {
   it('a full disk mid-file: both sides hear IO, and no partial file stays', async () => {
     const faulty = faultyFileFs();
     const [alice, bob] = await pairIn(world, { fileFs: faulty.fs });
-    const data = pattern(2 * 1024 * 1024);
+    const data = pattern(4 * 1024 * 1024);
     const v = await alice.chat.sendFile('bob', await source(alice, 'x.bin', data));
     const offer = await offered(bob);
     const dir = path.join(bob.dataDir, 'in');
-    // The disk fills up at the third write, mid-file (a 2 MiB file takes 64 records of 32 KiB).
+    // The disk fills up at the third write, mid-file (a 4 MiB file takes four writes of FLUSH_BYTES).
     faulty.failFromWrite = 3;
     await bob.chat.acceptFile(offer.file, dir);
     await bob.until(() => bob.chatEvents.file_failed.length === 1);
