@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { intFlag, parseFlags } from '../../common/cli/args.js';
-import { parseServer } from '../../peer/cli/server-flag.js';
+import { MAX_SERVERS, parseServer, parseServerList } from '../../peer/cli/server-flag.js';
 import { parseCommand } from '../../peer/cli/json-commands.js';
 import { parseInput } from '../../peer/tui/commands.js';
 import { MAX_APP_ID, MAX_TIMESTAMP_MS, decodeApp, encodeApp, isTimestamp } from '../../peer/app-message.js';
@@ -316,6 +316,27 @@ describe('fuzz: command-line values (common/cli/args.ts, --server in peer/cli/se
         expect(Number.isInteger(s.port) && s.port >= 1 && s.port <= 65535).toBe(true);
         expect(s.relayUrl).toMatch(/^wss?:\/\//);
         if (s.fingerprint !== undefined) expect(s.fingerprint).toMatch(/^[0-9a-f]{32}$/);
+      }),
+    );
+  });
+
+  it('a --server list is 1 to MAX_SERVERS distinct, valid servers, or BAD_ARGUMENT', () => {
+    const entry = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.tuple(fc.oneof(fc.ipV4(), fc.domain()), fc.nat(70000)).map(([h, p]) => `${h}:${p}`),
+      fc.constantFrom('a:7000', 'A:7000', ' a:7000 ', `b:7000#${'0'.repeat(32)}`, 'c:7000#x', ''),
+    );
+    const list = fc.array(entry, { minLength: 1, maxLength: MAX_SERVERS + 3 }).map((es) => es.join(','));
+    check(
+      FILE,
+      fc.property(fc.oneof(list, fc.string()), (t) => {
+        const out = decodesOrRefuses(() => parseServerList(t), ['BAD_ARGUMENT']);
+        if (!out) return;
+        expect(out.length).toBeGreaterThanOrEqual(1);
+        expect(out.length).toBeLessThanOrEqual(MAX_SERVERS);
+        const keys = out.map((s) => `${s.host.toLowerCase()}:${s.port}`);
+        expect(new Set(keys).size).toBe(keys.length);
+        for (const s of out) expect(Number.isInteger(s.port) && s.port >= 1 && s.port <= 65535).toBe(true);
       }),
     );
   });
