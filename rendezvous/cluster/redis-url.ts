@@ -38,6 +38,7 @@ export function parseRedisUrl(text: string, password?: string): RedisTarget {
     throw badArgument(`--redis: redis://, rediss:// or unix:// (not ${u.protocol}//)`);
   if (u.hostname === '') throw badArgument('--redis: no host');
   const port = u.port === '' ? 6379 : Number(u.port);
+  if (port < 1) throw badArgument('--redis: the port is 1-65535'); // URL refuses above 65535 itself
   const dbText = u.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
   if (!Number.isInteger(db) || db < 0 || db > 1_000_000 || !/^\d*$/.test(dbText))
