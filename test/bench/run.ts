@@ -16,6 +16,8 @@
  *     BENCH_ONLY=transport runs it alone.
  *  5. Symmetric NATs in the real-NAT lab (root only): time to a direct path, punchline vs
  *     hyperdht (test/bench/nat.ts); BENCH_ONLY=nat runs it alone.
+ *  6. Registrations per GiB of one node (test/bench/registrations.ts), only with
+ *     BENCH_ONLY=registrations (BENCH_REGISTRATIONS=N members, default 20000).
  *
  * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
  * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
@@ -32,6 +34,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { journalBench } from './journal.js';
 import { natBench } from './nat.js';
+import { registrationsBench } from './registrations.js';
 import { transportBench } from './transport.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -369,6 +372,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'flood') return floodOnly();
   if (process.env.BENCH_ONLY === 'transport') return transportBench();
   if (process.env.BENCH_ONLY === 'nat') return natBench(); // root only: the real-NAT lab
+  if (process.env.BENCH_ONLY === 'registrations') return registrationsBench();
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
