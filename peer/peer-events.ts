@@ -73,6 +73,9 @@ export interface IncomingBulk extends BulkRecord {
   readonly peerId: string;
 }
 
+/** Why the client moved to another server. */
+export type ServerChangeReason = 'unanswered' | 'draining';
+
 export interface PeerEvents extends Record<string, unknown> {
   /** `transport`: udp (public = your NAT's UDP mapping) or ws (the relay's WebSocket: public = your TCP source). */
   registered: { selfId: string; public: string; transport: 'udp' | 'ws' };
@@ -113,10 +116,11 @@ export interface PeerEvents extends Record<string, unknown> {
   error: { code: ErrorCode; message: string; peer?: string };
   server: { state: ServerState };
   /**
-   * The client left a server that stopped answering for the next in its list (`--server A,B`,
-   * peer/server-failover.ts); both by the name given (HOST:PORT).
+   * The client left a server for the next in its list (`--server A,B`, peer/server-failover.ts);
+   * both by the name given (HOST:PORT). `reason`: `unanswered` (it stopped answering) or
+   * `draining` (it said GOING_AWAY: it is going down for maintenance).
    */
-  'server-changed': { server: string; previous: string };
+  'server-changed': { server: string; previous: string; reason: ServerChangeReason };
   /** The server closed the relay stream; `reason` as the stream reports it (the close frame's text). */
   'server-closed': { reason: string };
   /** Every step of hole punching and of a port search, for narration (`punchline demo`) and debugging. */

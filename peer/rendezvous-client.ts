@@ -44,6 +44,8 @@ export interface RendezvousClientEvents extends Record<string, unknown> {
   introduce: Introduce;
   state: ServerState;
   error: PunchlineError;
+  /** The server is draining (an authentic GOING_AWAY): register elsewhere. */
+  'going-away': { withinMs: number };
 }
 
 export interface RendezvousClientComponents {
@@ -453,6 +455,10 @@ export class RendezvousClient extends Emitter<RendezvousClientEvents> {
         return;
       case MsgType.PRESENCE_DELTA:
         this.presence.onPresenceDelta(m);
+        return;
+      case MsgType.GOING_AWAY:
+        // Authentic (fromServer): only the server holding this registration's key can say it.
+        this.emit('going-away', { withinMs: m.withinMs });
         return;
       default:
         return;

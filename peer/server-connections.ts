@@ -47,6 +47,8 @@ export interface ServerConnectionsComponents {
   relayed: (from: Uint8Array, payload: Uint8Array) => void;
   /** Our public UDP endpoint changed (a network change). */
   observedChanged: () => void;
+  /** The server said GOING_AWAY (authentic) on either transport: it is draining. */
+  goingAway?: (withinMs: number) => void;
   /** Told of every change of either transport's state (peer/server-failover.ts watches each). */
   changed?: () => void;
   /** The node's UDP side, to measure the NAT's port behaviour after registering (peer/nat-probe.ts); without it, none is. */
@@ -240,6 +242,7 @@ export class ServerConnections {
       if (said) this.c.emit('error', said);
     });
     client.on('state', () => this.stateChanged());
+    client.on('going-away', (e) => this.c.goingAway?.(e.withinMs));
   }
 
   /** What to say of a rendezvous client's error, if anything: each is said once, with what may explain it. */

@@ -3,7 +3,7 @@ import type { Endpoint } from '../common/net/types.js';
 import { endpointKey } from '../common/net/types.js';
 import { backoffDelay, unitDraw } from '../common/path/backoff.js';
 import type { Message } from '../common/wire/messages.js';
-import type { PeerEvents } from './peer-events.js';
+import type { PeerEvents, ServerChangeReason } from './peer-events.js';
 import type { PathMode } from './link-policy.js';
 import type { PeerOptions, ServerTarget } from './peer-options.js';
 
@@ -156,6 +156,7 @@ export class ServerFailover {
           this.c.emit('server-key', { fingerprint, server: t.name });
         },
         changed: () => this.check(conn),
+        goingAway: (withinMs) => this.goingAway(conn, withinMs),
       },
     );
     this.current = conn;
@@ -180,6 +181,20 @@ export class ServerFailover {
       this.arm(this.relayUp && !relay ? Math.min(RELAY_LOST_FAILOVER_MS, this.opts.failoverMs) : undefined);
   }
 
+  /**
+   * The server said it is draining (GOING_AWAY, authenticated): move now rather than after its
+   * failover timeouts. With one server, register there again: its connections are closed (LEAVE,
+   * so the drain need not wait for us) and a new registration retries on the client's own
+   * back-off until the server, or its replacement, answers. Sessions are left alone.
+   */
+  private goingAway(conn: ServerConnections, withinMs: number): void {
+    if (conn !== this.current || this.closed) return;
+    this.c.logger.info('rendezvous server draining; moving on', { server: this.target.name, withinMs });
+    this.c.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.next('draining');
+  }
+
   /** The first registration at this server. */
   private registeredHere(): void {
     this.triedSinceRegistered = 0;
@@ -193,12 +208,12 @@ export class ServerFailover {
     if (this.timer || this.closed || this.opts.targets.length < 2) return;
     this.timer = this.c.clock.setTimeout(() => {
       this.timer = undefined;
-      this.next();
+      this.next('unanswered');
     }, ms);
   }
 
   /** Leave the current server for the next; after a whole round without a registration, back off first. */
-  private next(): void {
+  private next(reason: ServerChangeReason): void {
     if (this.closed) return;
     const from = this.target;
     if (this.current) this.opts.name = this.current.name; // a rename holds at the next server
@@ -206,11 +221,13 @@ export class ServerFailover {
     this.current = undefined;
     this.index = (this.index + 1) % this.opts.targets.length;
     this.moves++;
-    this.c.logger.warn('rendezvous server not answering; moving on', {
-      from: from.name,
-      to: this.target.name,
-    });
-    this.c.emit('server-changed', { server: this.target.name, previous: from.name });
+    if (reason === 'unanswered')
+      this.c.logger.warn('rendezvous server not answering; moving on', {
+        from: from.name,
+        to: this.target.name,
+      });
+    if (this.target !== from)
+      this.c.emit('server-changed', { server: this.target.name, previous: from.name, reason });
     if (this.triedSinceRegistered < this.opts.targets.length) return this.connect();
     const delay = backoffDelay(this.rounds++, FAILOVER_ROUND_BACKOFF, unitDraw(this.c.randomBytes));
     this.triedSinceRegistered = 0;

@@ -15,6 +15,7 @@ const SERVER_TYPES = new Set<number>([
   MsgType.PRESENCE_DELTA,
   MsgType.INTRODUCE,
   MsgType.ERROR,
+  MsgType.GOING_AWAY,
 ]);
 
 /**

@@ -31,6 +31,12 @@ export class Bindings implements Deliverer {
     return { udp: this.live.udp.size, ws: this.live.ws.size };
   }
 
+  /** Every live binding, both transports (a member on both is visited twice). */
+  each(visit: (idHex: string, transport: Transport, binding: LiveBinding) => void): void {
+    for (const transport of ['udp', 'ws'] as const)
+      for (const [idHex, binding] of this.live[transport]) visit(idHex, transport, binding);
+  }
+
   set(idHex: string, transport: Transport, binding: LiveBinding): void {
     this.live[transport].set(idHex, binding);
   }

@@ -15,6 +15,7 @@ import { IoRedisLink } from './cluster/redis-link.js';
 import { describeTarget, parseRedisUrl } from './cluster/redis-url.js';
 import type { RedisTarget } from './cluster/redis-url.js';
 import { MAX_LISTABLE_MEMBERS } from './presence.js';
+import { DEFAULT_DRAIN_MS } from './drain.js';
 import { RENDEZVOUS_DEFAULTS as D } from './options.js';
 import type { RendezvousOptions } from './options.js';
 import { RendezvousServer } from './server.js';
@@ -83,6 +84,10 @@ Options:
                             PUNCHLINE_REDIS_PASSWORD or --redis-password-file
   --redis-password-file FILE  the Redis password, the file's first line
   --node-id ID              this node's id in the cluster, unique (default: random)
+  --drain-ms N              on SIGTERM or SIGINT, take no new registrations, tell every member to
+                            move to its next server (GOING_AWAY), and exit once they have left or
+                            after this long; a second signal exits at once; 0 = exit at once
+                            (default ${DEFAULT_DRAIN_MS})
   --log-level L             debug, info, warn, error, silent (default info); logs are JSON lines on stderr
   -h, --help                show this help
 
@@ -195,6 +200,7 @@ const FLAG_SPEC: OptionSpec = {
   redis: { type: 'string' },
   'redis-password-file': { type: 'string' },
   'node-id': { type: 'string' },
+  'drain-ms': { type: 'string' },
   key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -280,13 +286,15 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
   logLevel: ReturnType<typeof logLevelFlag>;
   help: boolean;
   keyFile: string;
+  drainMs: number;
   cluster?: ClusterFlags;
 } {
   const f = parseFlags(argv, FLAG_SPEC);
   const logLevel = logLevelFlag(f['log-level'], 'info');
   const keyFile = typeof f.key === 'string' && f.key.length > 0 ? f.key : defaultServerKeyPath();
   if (f.key !== undefined && typeof f.key !== 'string') throw badArgument('--key needs a file');
-  if (f.help) return { options: {}, tcp: true, logLevel, help: true, keyFile };
+  const drainMs = intFlag(f['drain-ms'], 'drain-ms', 0, 3_600_000, DEFAULT_DRAIN_MS);
+  if (f.help) return { options: {}, tcp: true, logLevel, help: true, keyFile, drainMs };
   const ints = readInts(f);
   const tcp = f['no-tcp'] !== true;
   const tls = readTls(f, tcp);
@@ -301,7 +309,7 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     ...(tls ? { tls } : {}),
   };
   const cluster = readClusterFlags(f, process.env);
-  return { options, tcp, logLevel, help: false, keyFile, ...(cluster ? { cluster } : {}) };
+  return { options, tcp, logLevel, help: false, keyFile, drainMs, ...(cluster ? { cluster } : {}) };
 }
 
 /** The cluster component from the flags: the Redis link and the node id (the server draws one if none). */
@@ -314,7 +322,7 @@ function clusterConfig(flags: ClusterFlags, logger: Logger): ClusterConfig {
 }
 
 export async function runRendezvous(argv: string[]): Promise<number> {
-  const { options, tcp, logLevel, help, keyFile, cluster } = rendezvousOptionsFromFlags(argv);
+  const { options, tcp, logLevel, help, keyFile, drainMs, cluster } = rendezvousOptionsFromFlags(argv);
   if (help) {
     process.stdout.write(RENDEZVOUS_HELP);
     return 0;
@@ -352,11 +360,30 @@ export async function runRendezvous(argv: string[]): Promise<number> {
   process.stdout.write(
     `punchline rendezvous key fingerprint ${fingerprint} (peers may pin it: --server HOST:PORT#${serverFingerprint(key.publicKey)})\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await server.close();
+  await untilSignal();
+  await drainThenClose(server, drainMs, logger);
   return 0;
+}
+
+const untilSignal = (): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+/**
+ * The first signal drains (rendezvous/drain.ts) for at most `drainMs`, then closes; a second
+ * signal during the drain cuts it short: the node closes at once.
+ */
+async function drainThenClose(server: RendezvousServer, drainMs: number, logger: Logger): Promise<void> {
+  if (drainMs > 0) {
+    const again = untilSignal().then(() => logger.warn('second signal: exiting without waiting', {}));
+    await Promise.race([server.drain(drainMs), again]);
+  }
+  await server.close();
 }

@@ -37,8 +37,8 @@ export interface MetricsSnapshot {
 
 /** What the HTTP routes read: /healthz its two numbers (cheap), /metrics a whole snapshot. */
 export interface MetricsSource {
-  /** `status` undefined: ok; degraded (with `reason`) on a cluster node that cannot reach Redis. */
-  health(): { status?: 'ok' | 'degraded'; reason?: string; peers: number; connections: number };
+  /** `status` undefined: ok; degraded (with `reason`) on a cluster node that cannot reach Redis; draining after SIGTERM. */
+  health(): { status?: 'ok' | 'degraded' | 'draining'; reason?: string; peers: number; connections: number };
   snapshot(): MetricsSnapshot;
 }
 
@@ -383,9 +383,14 @@ export function httpRoutes(source: MetricsSource): (method: string, path: string
       return { status: 405, contentType: 'text/plain', body: 'GET only\n' };
     if (path === '/healthz') {
       const { status = 'ok', reason, peers, connections } = source.health();
-      // Degraded is still 200: the node serves its own members (docs/self-hosting.md).
+      // Degraded is still 200: the node serves its own members (docs/self-hosting.md). Draining is
+      // 503: it takes no new member, so a health-checking balancer should send none.
       const body = { status, ...(reason !== undefined ? { reason } : {}), peers, connections };
-      return { status: 200, contentType: 'application/json', body: JSON.stringify(body) + '\n' };
+      return {
+        status: status === 'draining' ? 503 : 200,
+        contentType: 'application/json',
+        body: JSON.stringify(body) + '\n',
+      };
     }
     if (path === '/metrics')
       return { status: 200, contentType: METRICS_CONTENT_TYPE, body: renderMetrics(source.snapshot()) };

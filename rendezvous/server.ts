@@ -14,6 +14,8 @@ import type { Keepalive, Leave, Message } from '../common/wire/messages.js';
 import { Bindings } from './bindings.js';
 import { ClusterGlue } from './cluster-host.js';
 import { CookieJar } from './cookie.js';
+import { Drain } from './drain.js';
+import type { DrainResult } from './drain.js';
 import { authenticate, authenticateRequest } from './core.js';
 import type { ServerCore } from './core.js';
 import { IntroducedPairs } from './introduced.js';
@@ -70,6 +72,8 @@ export class RendezvousServer {
   private listener: StreamListener | undefined;
   /** In a cluster (components.cluster): this node's link to the others. */
   private readonly cluster: ClusterGlue | undefined;
+  /** Set once the node drains (drain()): no new registrations, members told to move. */
+  private draining: { drain: Drain; result: Promise<DrainResult> } | undefined;
 
   constructor(
     options: RendezvousOptions,
@@ -181,9 +185,10 @@ export class RendezvousServer {
     };
   }
 
-  /** What /healthz says: degraded (with why) while a cluster node cannot reach Redis. */
-  health(): { status: 'ok' | 'degraded'; reason?: string; peers: number; connections: number } {
+  /** What /healthz says: draining (503), or degraded (with why) while a cluster node cannot reach Redis. */
+  health(): { status: 'ok' | 'degraded' | 'draining'; reason?: string; peers: number; connections: number } {
     const base = { peers: this.registry.size, connections: this.streamConnections.open };
+    if (this.draining) return { status: 'draining', ...base };
     const h = this.cluster?.node.health();
     return h && !h.up ? { status: 'degraded', reason: h.reason, ...base } : { status: 'ok', ...base };
   }
@@ -265,11 +270,30 @@ export class RendezvousServer {
     };
   }
 
+  /**
+   * Move the members away before a stop (rendezvous/drain.ts): from now on HELLO and REGISTER are
+   * dropped (`draining`), every member bound here is told GOING_AWAY, and the promise resolves
+   * when none is left or after `ms`. Idempotent: a second call gets the first one's promise.
+   */
+  drain(ms: number): Promise<DrainResult> {
+    if (!this.draining) {
+      const drain = new Drain({ clock: this.core.clock, log: this.core.log, bindings: this.bindings });
+      this.draining = { drain, result: drain.run(ms) };
+    }
+    return this.draining.result;
+  }
+
+  /** GOING_AWAY messages sent by a drain (tests). */
+  get goingAwaySent(): number {
+    return this.draining?.drain.sent ?? 0;
+  }
+
   /** Stop: close the UDP socket, the TCP listener and every stream; idempotent. */
   async close(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     this.core.clock.clearTimeout(this.sweepTimer);
+    this.draining?.drain.close();
     // The others hear of this node's members leaving while its sockets still close.
     await this.cluster?.node.close();
     this.presence.close();
@@ -288,6 +312,10 @@ export class RendezvousServer {
    * Public so a test can drive the server without a network.
    */
   handle(msg: Message, ctx: ReplyContext, raw: Uint8Array): void {
+    if (this.draining && (msg.type === MsgType.HELLO || msg.type === MsgType.REGISTER)) {
+      this.stats.dropped.draining++;
+      return;
+    }
     switch (msg.type) {
       case MsgType.HELLO:
         ctx.reply(
@@ -343,6 +371,7 @@ export class RendezvousServer {
     const gone = this.registry.unbind(idHex, 'ws', connection);
     this.bindings.follow(idHex, this.registry.get(idHex));
     if (gone && !quiet) this.memberGone(gone, 'connection closed');
+    this.draining?.drain.check();
   }
 
   private scheduleSweep(): void {
@@ -367,6 +396,7 @@ export class RendezvousServer {
     }
     this.introducer.sweep(now);
     this.introduced.sweep(now);
+    this.draining?.drain.check();
   }
 
   /** A member lost its last binding outside of expiry (LEAVE, its WebSocket closed): tell its room. */
@@ -382,5 +412,6 @@ export class RendezvousServer {
     this.introducer.limit.forget(rec.idHex);
     this.presence.changed(rec.room, rec);
     this.presence.forget(rec.idHex);
+    this.draining?.drain.check();
   }
 }

@@ -9,7 +9,8 @@ export type DropReason =
   | 'bad_signature'
   | 'not_registered'
   | 'bad_mac'
-  | 'stale_register';
+  | 'stale_register'
+  | 'draining';
 
 /** Registrations refused after their signature verified, by reason. */
 export type RefusedReason = 'ids_per_ip' | 'name_taken' | 'bad_name' | 'room_full';
@@ -38,5 +39,6 @@ export class RendezvousStats {
     not_registered: 0,
     bad_mac: 0,
     stale_register: 0,
+    draining: 0,
   };
 }

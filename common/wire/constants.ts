@@ -24,6 +24,9 @@ export const MsgType = {
   INTRODUCE: 0x09,
   ERROR: 0x0c,
   PRESENCE_DELTA: 0x0d, // the room's changes since a version (rendezvous/presence.ts)
+  // The node is draining (rendezvous/drain.ts): register elsewhere now. An older client decodes an
+  // unknown type as MALFORMED and drops it (peer/datagram-demux.ts, peer/relay-channel.ts).
+  GOING_AWAY: 0x0f,
   // peer <-> peer
   PROBE: 0x20,
   PROBE_ACK: 0x21,

@@ -277,6 +277,11 @@ const error: MessageCodec<MessageOf<typeof MsgType.ERROR>> = {
   }),
 };
 
+const goingAway: MessageCodec<MessageOf<typeof MsgType.GOING_AWAY>> = {
+  write: (w, m) => void w.u32(m.withinMs),
+  read: (r, type) => ({ type, withinMs: r.u32() }),
+};
+
 const probe: MessageCodec<Probe> = {
   write: (w, m) => {
     writeProbeBody(w, m);
@@ -348,6 +353,7 @@ export const MESSAGE_CODECS: { readonly [T in Message['type']]: MessageCodec<Mes
   [MsgType.LEAVE]: txidAndId<Leave>(),
   [MsgType.NAT_INFO]: natInfo,
   [MsgType.ERROR]: error,
+  [MsgType.GOING_AWAY]: goingAway,
   [MsgType.PROBE]: probe,
   [MsgType.PROBE_ACK]: probe,
   [MsgType.PORT_PROBE]: portProbe,

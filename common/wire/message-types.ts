@@ -127,6 +127,15 @@ export interface NatInfo {
   id: Uint8Array;
   nat: PortBehaviour;
 }
+/**
+ * The server is draining (rendezvous/drain.ts): it takes no new registrations and stops within
+ * `withinMs`; the client registers at its next server at once (peer/server-failover.ts).
+ */
+export interface GoingAway {
+  type: typeof MsgType.GOING_AWAY;
+  /** How long the node may still run, ms: the rest of its drain time. */
+  withinMs: number;
+}
 export interface ErrorMsg {
   type: typeof MsgType.ERROR;
   txid: Uint8Array;
@@ -189,6 +198,7 @@ export type Message =
   | Leave
   | NatInfo
   | ErrorMsg
+  | GoingAway
   | Probe
   | PortProbe
   | Relay

@@ -30,6 +30,7 @@ export type {
   Leave,
   NatInfo,
   ErrorMsg,
+  GoingAway,
   Probe,
   PortProbe,
   Relay,
@@ -54,6 +55,7 @@ export const AUTHENTICATED_TYPES: ReadonlySet<number> = new Set<number>([
   MsgType.LEAVE,
   MsgType.NAT_INFO,
   MsgType.ERROR,
+  MsgType.GOING_AWAY,
 ]);
 
 /** The bytes a REGISTER signature covers: a domain label, then the body up to the signature. */

@@ -147,7 +147,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
       }),
       node.on('server-changed', (e) => {
         this.updateSelf({ serverName: e.server });
-        this.emit('server-changed', { server: e.server, previous: e.previous });
+        this.emit('server-changed', { server: e.server, previous: e.previous, reason: e.reason });
       }),
       node.on('presence', (e) => this.onPresence(e.peers)),
       node.on('delivered', (d) => this.onDelivered(d.messageId, d.peerId)),

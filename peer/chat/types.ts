@@ -121,8 +121,11 @@ export interface ChatEvents extends Record<string, unknown> {
   disconnected: { peerId: string; name: string; reason: 'timeout' | 'closed' | 'error' };
   /** The server state changed (SelfView.server holds it). */
   server: { state: SelfView['server'] };
-  /** The client moved from `previous`, which stopped answering, to `server` (SelfView.serverName). */
-  'server-changed': { server: string; previous: string };
+  /**
+   * The client moved from `previous` to `server` (SelfView.serverName): `previous` stopped
+   * answering (`unanswered`) or said it is going down (`draining`).
+   */
+  'server-changed': { server: string; previous: string; reason: 'unanswered' | 'draining' };
   /** Receiver: a peer offers a file; nothing is stored until acceptFile(file). */
   file_offer: FileOffer;
   /**

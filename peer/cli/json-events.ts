@@ -124,9 +124,10 @@ export const trustedJson = (named: string, peerId: string): Json => ({
 
 export const serverJson = (state: string): Json => ({ event: 'server', state });
 
-/** The client moved to another rendezvous server (`--server A,B`): `previous` stopped answering. */
+/** The client moved to another rendezvous server (`--server A,B`): `previous` stopped answering, or is draining. */
 export const serverChangedJson = (e: ChatEvents['server-changed']): Json => ({
   event: 'server-changed',
   server: e.server,
   previous: e.previous,
+  reason: e.reason,
 });

@@ -18,6 +18,8 @@
  *     hyperdht (test/bench/nat.ts); BENCH_ONLY=nat runs it alone.
  *  6. File transfer through two cone NATs in the lab (root only) against the session's bulk
  *     figure, alternating (test/bench/files.ts); BENCH_ONLY=files runs it alone.
+ *  7. Registrations per GiB of one node (test/bench/registrations.ts), only with
+ *     BENCH_ONLY=registrations (BENCH_REGISTRATIONS=N members, default 20000).
  *
  * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
  * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
@@ -35,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { filesBench } from './files.js';
 import { journalBench } from './journal.js';
 import { natBench } from './nat.js';
+import { registrationsBench } from './registrations.js';
 import { transportBench } from './transport.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -373,6 +376,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'transport') return transportBench();
   if (process.env.BENCH_ONLY === 'nat') return natBench(); // root only: the real-NAT lab
   if (process.env.BENCH_ONLY === 'files') return filesBench(); // the lab as root; BENCH_FILES_NET=loopback
+  if (process.env.BENCH_ONLY === 'registrations') return registrationsBench();
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +

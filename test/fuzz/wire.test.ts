@@ -182,6 +182,7 @@ const MESSAGES: fc.Arbitrary<Message> = fc.oneof(
     seen: endpoint(),
     signature: sig,
   }),
+  fc.record({ type: fc.constant(MsgType.GOING_AWAY), withinMs: fc.integer({ min: 0, max: 0xffffffff }) }),
   fc.record({ type: fc.constant(MsgType.PORT_PROBE), tag: bytesOf(Limits.PORT_PROBE_TAG_BYTES), seq: u16() }),
   fc.record({
     type: fc.constantFrom(MsgType.RELAY, MsgType.RELAYED),

@@ -107,7 +107,9 @@ describe('clients fail over between rendezvous servers (--server A,B)', () => {
       expect(p.events.connected).toHaveLength(1);
       expect(p.events.disconnected).toEqual([]);
       expect(p.events.path.filter((e) => e.path !== 'direct')).toEqual([]);
-      expect(p.events['server-changed']).toEqual([{ server: 'b.example:7000', previous: 'a.example:7000' }]);
+      expect(p.events['server-changed']).toEqual([
+        { server: 'b.example:7000', previous: 'a.example:7000', reason: 'unanswered' },
+      ]);
     }
     await w.close();
   }, 60_000);
@@ -161,7 +163,9 @@ describe('clients fail over between rendezvous servers (--server A,B)', () => {
     const bName = `${B_ADDRESS}:7000`;
     await w.server.close();
     expect(await w.run(() => at(a, bName) && at(b, bName), CLOSED_BOUND_MS)).toBe(true);
-    expect(a.events['server-changed']).toEqual([{ server: bName, previous: `${SERVER.address}:7000` }]);
+    expect(a.events['server-changed']).toEqual([
+      { server: bName, previous: `${SERVER.address}:7000`, reason: 'unanswered' },
+    ]);
     a.node.sendMessage('b', 'via the second record');
     expect(await w.run(() => a.events.delivered.length === 1, 20_000)).toBe(true);
     await w.close();

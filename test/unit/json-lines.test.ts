@@ -48,11 +48,11 @@ describe('JSON lines over any ChatService (the fake one here)', () => {
   it('tells a move to another server (--server A,B) as a server-changed event', async () => {
     const fake = new Fake({ server: 'registered', peers: [] });
     const { out, send } = run(fake);
-    fake.say('server-changed', { server: 'b.example:7000', previous: 'a.example:7000' });
+    fake.say('server-changed', { server: 'b.example:7000', previous: 'a.example:7000', reason: 'draining' });
     await send({ cmd: 'quit' });
     expect(out).toEqual([
       { event: 'server', state: 'registered' },
-      { event: 'server-changed', server: 'b.example:7000', previous: 'a.example:7000' },
+      { event: 'server-changed', server: 'b.example:7000', previous: 'a.example:7000', reason: 'draining' },
     ]);
   });
 

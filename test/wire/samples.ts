@@ -73,6 +73,7 @@ export const SAMPLES: Record<string, Message> = {
   LEAVE: { type: MsgType.LEAVE, txid, id },
   NAT_INFO: { type: MsgType.NAT_INFO, txid, id, nat: { kind: 'sequential', step: 1, last: 40001 } },
   ERROR: { type: MsgType.ERROR, txid, code: 4, message: 'name taken' },
+  GOING_AWAY: { type: MsgType.GOING_AWAY, withinMs: 10_000 },
   PROBE: {
     type: MsgType.PROBE,
     introId: seqBytes(8, 0xe0),
