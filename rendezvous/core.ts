@@ -4,6 +4,7 @@ import { sameEndpoint } from '../common/net/types.js';
 import { toHex } from '../common/wire/bytes.js';
 import type { AuthChannel } from '../common/wire/server-auth.js';
 import type { Bindings } from './bindings.js';
+import type { ClaimResult } from './cluster/cluster.js';
 import type { LimitLog } from './limit-log.js';
 import type { ResolvedOptions } from './options.js';
 import type { MemberRecord, Registry } from './registry.js';
@@ -24,6 +25,18 @@ export interface ServerCore {
   readonly registry: Registry;
   readonly bindings: Bindings;
   readonly limitLog: LimitLog;
+  /** In a cluster: what the handlers tell the other nodes (rendezvous/cluster-host.ts). */
+  cluster?: ClusterHooks;
+}
+
+/** What the message handlers ask of the cluster (docs/architecture.md, Cluster). */
+export interface ClusterHooks {
+  /** Claim `rec`'s name cluster-wide before it is registered under it. */
+  claim(rec: MemberRecord): Promise<ClaimResult>;
+  /** A local member registered or changed (NAT_INFO): the other nodes mirror it. */
+  changed(rec: MemberRecord): void;
+  /** `target` is held by another node: it introduces its member to `from` (intro id `introId`). */
+  introduce(target: MemberRecord, from: MemberRecord, introId: Uint8Array): void;
 }
 
 /** A message that speaks for a registered member (see authenticate). */

@@ -113,11 +113,42 @@ export class Introducer {
     // the target asked first and has this very introduction already.
     if (seen || crossing) return;
     stats.introductions++;
+    if (target.node !== undefined && this.core.cluster) {
+      // Held by another node: that node sends (and retransmits) the target's half.
+      this.core.cluster.introduce(target, from, introId);
+      this.core.log.info('introduced', {
+        from: from.idHex,
+        to: target.idHex,
+        room: from.room,
+        node: target.node,
+      });
+      return;
+    }
+    this.introduceTarget(from, target, introId);
+  }
+
+  /** The target's INTRODUCE: sent now, retransmitted until its INTRODUCE_ACK. */
+  private introduceTarget(from: MemberRecord, target: MemberRecord, introId: Uint8Array): void {
     const txid = this.core.random(Limits.TXID_BYTES);
     const toTarget = encode(this.introduction(txid, introId, false, from, target));
     this.core.bindings.deliver(target, toTarget);
     this.core.log.info('introduced', { from: from.idHex, to: target.idHex, room: from.room });
     this.retransmit(toHex(txid), toTarget, target.idHex, 0);
+  }
+
+  /**
+   * Another node got `fromHex`'s CONNECT for `targetHex`, held here (docs/architecture.md,
+   * Cluster): the pair may relay here too, and the target gets its INTRODUCE as for a local one.
+   * Ignored unless the requester is mirrored here and the two share a room.
+   */
+  introduceFromNode(fromHex: string, targetHex: string, introId: Uint8Array): boolean {
+    const from = this.core.registry.get(fromHex);
+    const target = this.core.registry.get(targetHex);
+    if (!from || !target || from.node === undefined || target.node !== undefined || from.room !== target.room)
+      return false;
+    this.introduced.add(fromHex, targetHex, this.core.clock.now());
+    this.introduceTarget(from, target, introId);
+    return true;
   }
 
   /**

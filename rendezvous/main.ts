@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { SystemClock } from '../common/clock.js';
 import { badArgument, PunchlineError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
+import type { Logger } from '../common/log.js';
 import { endpointKey } from '../common/net/types.js';
 import { nodeNetwork } from '../common/net/udp-node.js';
 import { wsStreamNetwork } from '../common/net/ws-node.js';
@@ -9,6 +10,10 @@ import { intFlag, logLevelFlag, parseFlags } from '../common/cli/args.js';
 import type { OptionSpec } from '../common/cli/args.js';
 import { Limits } from '../common/wire/constants.js';
 import { groupFingerprint, serverFingerprint } from '../common/wire/server-auth.js';
+import type { ClusterConfig } from './cluster/cluster.js';
+import { IoRedisLink } from './cluster/redis-link.js';
+import { describeTarget, parseRedisUrl } from './cluster/redis-url.js';
+import type { RedisTarget } from './cluster/redis-url.js';
 import { MAX_LISTABLE_MEMBERS } from './presence.js';
 import { RENDEZVOUS_DEFAULTS as D } from './options.js';
 import type { RendezvousOptions } from './options.js';
@@ -72,6 +77,12 @@ Options:
   --key FILE                the server's long-term key, created on first start; peers pin it
                             (default $XDG_DATA_HOME/punchline/${SERVER_KEY_FILE} or
                             ~/.local/share/punchline/${SERVER_KEY_FILE}); keep it across restarts
+  --redis URL               join a cluster of nodes sharing this Redis: redis://[user@]HOST:PORT[/DB],
+                            rediss://... (TLS) or unix:///path/to/socket (docs/architecture.md, Cluster).
+                            Never put the password in the URL (ps shows it): it comes from
+                            PUNCHLINE_REDIS_PASSWORD or --redis-password-file
+  --redis-password-file FILE  the Redis password, the file's first line
+  --node-id ID              this node's id in the cluster, unique (default: random)
   --log-level L             debug, info, warn, error, silent (default info); logs are JSON lines on stderr
   -h, --help                show this help
 
@@ -181,6 +192,9 @@ const FLAG_SPEC: OptionSpec = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
+  redis: { type: 'string' },
+  'redis-password-file': { type: 'string' },
+  'node-id': { type: 'string' },
   key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -221,6 +235,44 @@ function readTls(
   return cert !== undefined && key !== undefined ? { cert, key } : undefined;
 }
 
+/** What --redis, --redis-password-file and --node-id say: no cluster without --redis. */
+export interface ClusterFlags {
+  readonly target: RedisTarget;
+  readonly nodeId: string | undefined;
+}
+
+/**
+ * --redis and its companions. The password comes from --redis-password-file (its first line) or
+ * PUNCHLINE_REDIS_PASSWORD, never from the command line.
+ */
+export function readClusterFlags(
+  f: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): ClusterFlags | undefined {
+  const url = f.redis;
+  const file = f['redis-password-file'];
+  const nodeId = f['node-id'];
+  if (url === undefined) {
+    if (file !== undefined || nodeId !== undefined)
+      throw badArgument('--redis-password-file and --node-id go with --redis');
+    return undefined;
+  }
+  if (typeof url !== 'string' || url.length === 0) throw badArgument('--redis needs a URL');
+  if (nodeId !== undefined && (typeof nodeId !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)))
+    throw badArgument('--node-id: 1 to 64 letters, digits, "_", "." or "-"');
+  let password = env.PUNCHLINE_REDIS_PASSWORD;
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file.length === 0)
+      throw badArgument('--redis-password-file needs a file');
+    try {
+      password = readFileSync(file, 'utf8').split(/\r?\n/)[0];
+    } catch (e) {
+      throw badArgument(`--redis-password-file: cannot read ${file}: ${(e as Error).message}`);
+    }
+  }
+  return { target: parseRedisUrl(url, password), nodeId };
+}
+
 /** Parse and check the flags into server options (exported for tests). */
 export function rendezvousOptionsFromFlags(argv: string[]): {
   options: RendezvousOptions;
@@ -228,6 +280,7 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
   logLevel: ReturnType<typeof logLevelFlag>;
   help: boolean;
   keyFile: string;
+  cluster?: ClusterFlags;
 } {
   const f = parseFlags(argv, FLAG_SPEC);
   const logLevel = logLevelFlag(f['log-level'], 'info');
@@ -247,11 +300,21 @@ export function rendezvousOptionsFromFlags(argv: string[]): {
     ...(altPort !== undefined ? { altPort } : {}),
     ...(tls ? { tls } : {}),
   };
-  return { options, tcp, logLevel, help: false, keyFile };
+  const cluster = readClusterFlags(f, process.env);
+  return { options, tcp, logLevel, help: false, keyFile, ...(cluster ? { cluster } : {}) };
+}
+
+/** The cluster component from the flags: the Redis link and the node id (the server draws one if none). */
+function clusterConfig(flags: ClusterFlags, logger: Logger): ClusterConfig {
+  logger.info('cluster', { redis: describeTarget(flags.target) });
+  return {
+    link: new IoRedisLink(flags.target),
+    ...(flags.nodeId !== undefined ? { nodeId: flags.nodeId } : {}),
+  };
 }
 
 export async function runRendezvous(argv: string[]): Promise<number> {
-  const { options, tcp, logLevel, help, keyFile } = rendezvousOptionsFromFlags(argv);
+  const { options, tcp, logLevel, help, keyFile, cluster } = rendezvousOptionsFromFlags(argv);
   if (help) {
     process.stdout.write(RENDEZVOUS_HELP);
     return 0;
@@ -266,6 +329,7 @@ export async function runRendezvous(argv: string[]): Promise<number> {
     clock: new SystemClock(),
     logger,
     serverKey: key,
+    ...(cluster ? { cluster: clusterConfig(cluster, logger) } : {}),
   });
   let bound;
   try {

@@ -1,4 +1,5 @@
 import type { HttpAnswer } from '../common/net/stream.js';
+import type { ClusterStats } from './cluster/shared.js';
 import type { Transport } from './registry.js';
 import type { RendezvousStats } from './stats.js';
 import type { RelayStats } from './stream-front.js';
@@ -24,11 +25,20 @@ export interface MetricsSnapshot {
   readonly relaySessionsTotal: number;
   readonly rateKeys: { register: number; connect: number; evicted: number };
   readonly memory: { rss: number; heapUsed: number };
+  /** In a cluster only: this node's counters, members cluster-wide (mirrored ones too), live nodes. */
+  readonly cluster?: {
+    readonly stats: Readonly<ClusterStats>;
+    readonly members: number;
+    readonly mirrored: number;
+    readonly liveNodes: number;
+    readonly up: boolean;
+  };
 }
 
 /** What the HTTP routes read: /healthz its two numbers (cheap), /metrics a whole snapshot. */
 export interface MetricsSource {
-  health(): { peers: number; connections: number };
+  /** `status` undefined: ok; degraded (with `reason`) on a cluster node that cannot reach Redis. */
+  health(): { status?: 'ok' | 'degraded'; reason?: string; peers: number; connections: number };
   snapshot(): MetricsSnapshot;
 }
 
@@ -41,7 +51,13 @@ interface Metric {
   help: string;
   value: (s: MetricsSnapshot) => number | Readonly<Record<string, number>>;
   label?: string;
+  /** Listed only when this holds (the cluster's metrics, on a cluster node). */
+  when?: (s: MetricsSnapshot) => boolean;
 }
+
+const inCluster = (s: MetricsSnapshot): boolean => s.cluster !== undefined;
+/** The cluster's part of a snapshot; only read when inCluster holds. */
+const cl = (s: MetricsSnapshot): NonNullable<MetricsSnapshot['cluster']> => s.cluster!;
 
 /** Every metric, in the order /metrics lists them (docs/self-hosting.md, "Health and metrics"). */
 const METRICS: readonly Metric[] = [
@@ -274,6 +290,65 @@ const METRICS: readonly Metric[] = [
     label: 'reason',
   },
   {
+    name: 'punchline_cluster_messages_total',
+    kind: 'counter',
+    help: 'Cluster messages this node received from other nodes (in) and published (out), relay frames included.',
+    value: (s) => ({ in: cl(s).stats.messagesIn, out: cl(s).stats.messagesOut }),
+    label: 'direction',
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_relay_frames_total',
+    kind: 'counter',
+    help: 'Relay frames forwarded to the node holding their target (out), and received from other nodes (in).',
+    value: (s) => ({ in: cl(s).stats.framesFromNodes, out: cl(s).stats.framesForwarded }),
+    label: 'direction',
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_redis_errors_total',
+    kind: 'counter',
+    help: 'Redis commands that failed (Redis unreachable, a timeout), and relay frames not forwarded for it.',
+    value: (s) => cl(s).stats.redisErrors,
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_malformed_total',
+    kind: 'counter',
+    help: 'Cluster messages and member records that did not decode (dropped).',
+    value: (s) => cl(s).stats.malformed,
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_name_conflicts_total',
+    kind: 'counter',
+    help: 'Names found held by another member when claimed again after a Redis outage, or mirrored records refused.',
+    value: (s) => cl(s).stats.nameConflicts,
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_members',
+    kind: 'gauge',
+    help: 'Members cluster-wide as this node sees them: held here (local) and mirrored from other nodes.',
+    value: (s) => ({ local: cl(s).members - cl(s).mirrored, mirrored: cl(s).mirrored }),
+    label: 'held',
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_nodes',
+    kind: 'gauge',
+    help: 'Nodes heard within the grace, this one included.',
+    value: (s) => cl(s).liveNodes,
+    when: inCluster,
+  },
+  {
+    name: 'punchline_cluster_redis_up',
+    kind: 'gauge',
+    help: '1 while this node reaches Redis, 0 while it does not (then /healthz says degraded).',
+    value: (s) => (cl(s).up ? 1 : 0),
+    when: inCluster,
+  },
+  {
     name: 'process_resident_memory_bytes',
     kind: 'gauge',
     help: 'Resident memory size in bytes.',
@@ -291,7 +366,8 @@ const fmt = (v: number): string => (Number.isFinite(v) ? String(v) : 'NaN');
 
 export function renderMetrics(s: MetricsSnapshot): string {
   const lines: string[] = [];
-  for (const { name, kind, help, value, label = '' } of METRICS) {
+  for (const { name, kind, help, value, label = '', when } of METRICS) {
+    if (when && !when(s)) continue;
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`);
     const v = value(s);
     if (typeof v === 'number') lines.push(`${name} ${fmt(v)}`);
@@ -306,12 +382,10 @@ export function httpRoutes(source: MetricsSource): (method: string, path: string
     if (method !== 'GET' && method !== 'HEAD')
       return { status: 405, contentType: 'text/plain', body: 'GET only\n' };
     if (path === '/healthz') {
-      const { peers, connections } = source.health();
-      return {
-        status: 200,
-        contentType: 'application/json',
-        body: JSON.stringify({ status: 'ok', peers, connections }) + '\n',
-      };
+      const { status = 'ok', reason, peers, connections } = source.health();
+      // Degraded is still 200: the node serves its own members (docs/self-hosting.md).
+      const body = { status, ...(reason !== undefined ? { reason } : {}), peers, connections };
+      return { status: 200, contentType: 'application/json', body: JSON.stringify(body) + '\n' };
     }
     if (path === '/metrics')
       return { status: 200, contentType: METRICS_CONTENT_TYPE, body: renderMetrics(source.snapshot()) };

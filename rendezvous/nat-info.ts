@@ -18,8 +18,11 @@ export function takeNatInfo(core: ServerCore, m: NatInfo, ctx: ReplyContext, raw
   const udp = who?.rec.udp;
   if (!who || !udp) return;
   udp.lastSeen = core.clock.now();
+  const news = JSON.stringify(udp.nat) !== JSON.stringify(m.nat);
   udp.nat = m.nat;
   core.stats.natInfo++;
+  // The other nodes carry it in their introductions of this member (docs/architecture.md, Cluster).
+  if (news) core.cluster?.changed(who.rec);
   const presenceVersion = core.registry.roomVersion(who.rec.room);
   ctx.reply(
     who.auth.seal(encode({ type: MsgType.KEEPALIVE_ACK, txid: m.txid, observed: ctx.from, presenceVersion })),

@@ -3,6 +3,7 @@ import type { Logger } from '../common/log.js';
 import type { Network } from '../common/net/types.js';
 import type { StreamNetwork } from '../common/net/stream.js';
 import type { KeyPair } from '../common/crypto/x25519.js';
+import type { ClusterConfig } from './cluster/cluster.js';
 import type { Registry } from './registry.js';
 
 /** What an operator sets (`punchline rendezvous` flags, main.ts) and what tests swap (components). */
@@ -131,6 +132,8 @@ export interface RendezvousComponents {
    * every registration's message keys derive from it. Default: a fresh one from `randomBytes`.
    */
   serverKey?: KeyPair;
+  /** A node of a cluster sharing one Redis (docs/architecture.md, Cluster); none: a single node. */
+  cluster?: ClusterConfig;
 }
 
 export const RENDEZVOUS_DEFAULTS = {

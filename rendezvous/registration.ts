@@ -54,6 +54,24 @@ export class Registrar {
     if (!shared) return;
     const c = this.candidate(m, ctx, shared);
     if (!c || !this.allowed(c)) return;
+    const cluster = this.core.cluster;
+    const prev = c.prev;
+    // In a cluster a new name (or room) is claimed cluster-wide first; a name this node already
+    // holds for the member (a refresh, the other transport) needs no round trip to Redis.
+    if (cluster && (!prev || prev.node !== undefined || prev.name !== m.name || prev.room !== m.room)) {
+      void cluster.claim(this.record(c)).then((claim) => {
+        // Its connection closed meanwhile: nothing would ever unbind a binding made now.
+        if (ctx.open && !ctx.open()) return;
+        if (claim === 'taken') return this.refused(c, { ok: false, code: 'NAME_TAKEN', holder: m.name });
+        // The registry may have changed while Redis answered: merge with the record as it is now.
+        this.commit({ ...c, prev: this.core.registry.get(c.idHex) });
+      });
+      return;
+    }
+    this.commit(c);
+  }
+
+  private commit(c: Candidate): void {
     const rec = this.record(c);
     const result = this.core.registry.upsert(rec);
     if (!result.ok) return this.refused(c, result);
@@ -144,7 +162,9 @@ export class Registrar {
   }
 
   /** A new record (the registry counts bindings per record); the other transport's binding stays. */
-  private record({ m, ctx, id, idHex, prev }: Candidate): MemberRecord {
+  private record({ m, ctx, id, idHex, prev: held }: Candidate): MemberRecord {
+    // A record mirrored from another node (a member moving here) lends nothing: its bindings are there.
+    const prev = held?.node === undefined ? held : undefined;
     const registration = { regTxid: toHex(m.txid), regTime: m.time };
     return {
       id,
@@ -186,6 +206,7 @@ export class Registrar {
     this.core.bindings.set(rec.idHex, ctx.transport, { send: ctx.reply, auth });
     this.core.stats.registrations++;
     ctx.onRegistered?.(rec);
+    this.core.cluster?.changed(rec);
     ctx.reply(
       auth.seal(
         encode({

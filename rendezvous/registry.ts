@@ -61,6 +61,11 @@ export interface MemberRecord {
   lan: Endpoint[];
   udp?: UdpBinding;
   ws?: WsBinding;
+  /**
+   * In a cluster (docs/architecture.md, Cluster): the node that holds this member's bindings, for
+   * a record mirrored from another node; undefined for a member held here.
+   */
+  node?: string;
 }
 
 /** Introductions carry this for a peer with no UDP binding: "no server-reflexive UDP candidate". */
@@ -105,7 +110,8 @@ export interface Registry {
   roomVersion(room: string): number;
   /**
    * Drop UDP bindings not refreshed since `cutoff` (WS bindings live by their connection);
-   * returns the members that were left with no binding and so removed.
+   * returns the members that were left with no binding and so removed. Mirrored records (`node`)
+   * are left alone: the node that holds them expires them.
    */
   expire(cutoff: number): MemberRecord[];
   readonly size: number;
@@ -250,7 +256,8 @@ export class InMemoryRegistry implements Registry {
 
   expire(cutoff: number): MemberRecord[] {
     const stale: string[] = [];
-    for (const rec of this.byId.values()) if (rec.udp && rec.udp.lastSeen < cutoff) stale.push(rec.idHex);
+    for (const rec of this.byId.values())
+      if (rec.udp && rec.node === undefined && rec.udp.lastSeen < cutoff) stale.push(rec.idHex);
     const gone: MemberRecord[] = [];
     for (const idHex of stale) {
       const removed = this.unbind(idHex, 'udp');

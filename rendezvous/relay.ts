@@ -46,6 +46,11 @@ export interface RelayContext {
   byPeer: ReadonlyMap<string, RelayConn>;
   now: number;
   stats: { framesRelayed: number; bytesRelayed: number; queueHighWater: number };
+  /**
+   * In a cluster: send a RELAYED frame to `node`, which holds `target` (docs/architecture.md,
+   * Cluster); false when it cannot go (Redis down).
+   */
+  forward?: (node: string, target: string, frame: Uint8Array) => boolean;
 }
 
 /**
@@ -69,19 +74,54 @@ export function relayFrame(
   const pair = c.introduced.lookup(sender, target, c.now);
   if (!pair) return 'not_introduced';
   const conn = c.byPeer.get(target);
-  if (!conn || c.registry.get(target)?.ws?.connection !== conn.id) return 'no_route';
   const size = payload.byteLength + Limits.RELAY_HEADER_BYTES;
-  if (conn.stream.bufferedAmount + size > c.opts.relayQueueBytes) return 'slow_consumer';
-  const out =
+  const relayed = (): Uint8Array =>
     frame.byteLength === size && frame[1] === MsgType.RELAY
-      ? rewriteInPlace(frame, from.peerId)
-      : encodeRelayFrame(MsgType.RELAYED, from.peerId, payload);
-  if (!conn.stream.send(out)) return 'no_route';
+      ? rewriteInPlace(frame, from.peerId!)
+      : encodeRelayFrame(MsgType.RELAYED, from.peerId!, payload);
+  if (!conn || c.registry.get(target)?.ws?.connection !== conn.id) {
+    // Held by another node: it applies the receiver's rules (no_route, slow_consumer) itself.
+    const node = c.registry.get(target)?.node;
+    if (node === undefined || !c.forward || !c.forward(node, target, relayed())) return 'no_route';
+    c.introduced.relayed(pair, c.now);
+    return undefined;
+  }
+  if (conn.stream.bufferedAmount + size > c.opts.relayQueueBytes) return 'slow_consumer';
+  if (!deliverRelayed(conn, relayed(), payload.byteLength, c)) return 'no_route';
   c.introduced.relayed(pair, c.now);
+  return undefined;
+}
+
+/** Send a RELAYED frame on the target's stream and count it; false when the stream refused it. */
+function deliverRelayed(conn: RelayConn, out: Uint8Array, payloadBytes: number, c: RelayContext): boolean {
+  if (!conn.stream.send(out)) return false;
   c.stats.framesRelayed++;
-  c.stats.bytesRelayed += payload.byteLength;
+  c.stats.bytesRelayed += payloadBytes;
   const queued = conn.stream.bufferedAmount;
   if (queued > c.stats.queueHighWater) c.stats.queueHighWater = queued;
+  return true;
+}
+
+/**
+ * A RELAYED frame another node forwarded for `target` (docs/architecture.md, Cluster): the
+ * receiver's rules again, here: the pair introduced on this node too, a live stream for the
+ * target, the frame's size, room in its queue. Returns why it was dropped, or undefined.
+ */
+export function relayFromNode(
+  target: string,
+  frame: Uint8Array,
+  c: RelayContext,
+): RelayDropReason | undefined {
+  if (frame.byteLength < Limits.RELAY_HEADER_BYTES || frame[1] !== MsgType.RELAYED) return 'no_route';
+  const payloadBytes = frame.byteLength - Limits.RELAY_HEADER_BYTES;
+  if (payloadBytes > c.opts.relayMaxFrame) return 'too_big';
+  const pair = c.introduced.lookup(toHex(frame.subarray(2, 2 + Limits.ID_BYTES)), target, c.now);
+  if (!pair) return 'not_introduced';
+  const conn = c.byPeer.get(target);
+  if (!conn || c.registry.get(target)?.ws?.connection !== conn.id) return 'no_route';
+  if (conn.stream.bufferedAmount + frame.byteLength > c.opts.relayQueueBytes) return 'slow_consumer';
+  if (!deliverRelayed(conn, frame, payloadBytes, c)) return 'no_route';
+  c.introduced.relayed(pair, c.now);
   return undefined;
 }
 

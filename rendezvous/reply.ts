@@ -14,6 +14,8 @@ export interface ReplyContext {
   connection?: number;
   /** Streams: told when a REGISTER on this connection succeeded (the connection is now that peer's). */
   onRegistered?: (rec: MemberRecord) => void;
+  /** Streams: whether the connection is still open (a cluster's name claim answers later). */
+  open?: () => boolean;
 }
 
 /**

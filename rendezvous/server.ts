@@ -12,6 +12,7 @@ import { MsgType } from '../common/wire/constants.js';
 import { encode } from '../common/wire/messages.js';
 import type { Keepalive, Leave, Message } from '../common/wire/messages.js';
 import { Bindings } from './bindings.js';
+import { ClusterGlue } from './cluster-host.js';
 import { CookieJar } from './cookie.js';
 import { authenticate, authenticateRequest } from './core.js';
 import type { ServerCore } from './core.js';
@@ -67,6 +68,8 @@ export class RendezvousServer {
   private started = false;
   private front: StreamFront | undefined;
   private listener: StreamListener | undefined;
+  /** In a cluster (components.cluster): this node's link to the others. */
+  private readonly cluster: ClusterGlue | undefined;
 
   constructor(
     options: RendezvousOptions,
@@ -112,6 +115,17 @@ export class RendezvousServer {
       presence: this.presence,
     });
     this.introducer = new Introducer(this.core, this.introduced);
+    if (components.cluster) {
+      this.cluster = new ClusterGlue(components.cluster, {
+        core: this.core,
+        bindings: this.bindings,
+        presence: this.presence,
+        introducer: this.introducer,
+        forget: (rec) => this.forgetMember(rec),
+        front: () => this.front,
+      });
+      this.core.cluster = this.cluster;
+    }
     this.udp = new UdpFront(
       components.network,
       { handle: (m, c, r) => this.handle(m, c, r), stats: this.stats },
@@ -153,7 +167,30 @@ export class RendezvousServer {
       relaySessionsTotal: this.introduced.sessionsTotal,
       rateKeys: this.rateKeys,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+      ...(this.cluster ? { cluster: this.clusterSnapshot(this.cluster) } : {}),
     };
+  }
+
+  private clusterSnapshot(c: ClusterGlue): NonNullable<MetricsSnapshot['cluster']> {
+    return {
+      stats: c.node.stats,
+      members: this.registry.size,
+      mirrored: c.node.mirroredCount,
+      liveNodes: c.node.liveNodes,
+      up: c.node.health().up,
+    };
+  }
+
+  /** What /healthz says: degraded (with why) while a cluster node cannot reach Redis. */
+  health(): { status: 'ok' | 'degraded'; reason?: string; peers: number; connections: number } {
+    const base = { peers: this.registry.size, connections: this.streamConnections.open };
+    const h = this.cluster?.node.health();
+    return h && !h.up ? { status: 'degraded', reason: h.reason, ...base } : { status: 'ok', ...base };
+  }
+
+  /** In a cluster: this node's id and counters (tests, /metrics). */
+  get clusterNode(): ClusterGlue['node'] | undefined {
+    return this.cluster?.node;
   }
 
   /** The STUN-only alternate-port UDP endpoint (`altPort`), once started, if it is open. */
@@ -184,6 +221,7 @@ export class RendezvousServer {
       throw e;
     }
     this.scheduleSweep();
+    this.cluster?.node.start();
     const alt = this.udp.altEndpoint;
     this.core.log.info('listening', {
       udp: endpointKey(bound),
@@ -207,7 +245,7 @@ export class RendezvousServer {
       upgradeTimeoutMs: this.opts.upgradeTimeoutMs,
       closeTimeoutMs: this.opts.closeTimeoutMs,
       http: httpRoutes({
-        health: () => ({ peers: this.registry.size, connections: this.streamConnections.open }),
+        health: () => this.health(),
         snapshot: () => this.snapshot(),
       }),
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
@@ -223,6 +261,7 @@ export class RendezvousServer {
       count: (reason) => void this.stats.dropped[reason]++,
       registry: this.registry,
       introduced: this.introduced,
+      ...(this.cluster ? { forward: this.cluster.forward.bind(this.cluster) } : {}),
     };
   }
 
@@ -231,6 +270,8 @@ export class RendezvousServer {
     if (!this.started) return;
     this.started = false;
     this.core.clock.clearTimeout(this.sweepTimer);
+    // The others hear of this node's members leaving while its sockets still close.
+    await this.cluster?.node.close();
     this.presence.close();
     this.limitLog.close();
     this.introducer.close();
@@ -336,6 +377,7 @@ export class RendezvousServer {
 
   /** A member left the registry: its room learns it; its per-member state goes. */
   private forgetMember(rec: MemberRecord): void {
+    this.cluster?.gone(rec);
     this.introduced.forget(rec.idHex);
     this.introducer.limit.forget(rec.idHex);
     this.presence.changed(rec.room, rec);

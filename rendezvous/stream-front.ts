@@ -11,8 +11,8 @@ import type { IntroducedPairs } from './introduced.js';
 import { LimitLog } from './limit-log.js';
 import type { ResolvedOptions } from './options.js';
 import type { MemberRecord, Registry } from './registry.js';
-import { relayFrame, RELAY_DROP_REASONS } from './relay.js';
-import type { RelayConn, RelayDropReason } from './relay.js';
+import { relayFrame, relayFromNode, RELAY_DROP_REASONS } from './relay.js';
+import type { RelayConn, RelayContext, RelayDropReason } from './relay.js';
 import type { ReplyContext } from './reply.js';
 import { PeerRateLimit } from './token-bucket.js';
 import { decodeOrDrop } from '../common/wire/decode-or-drop.js';
@@ -31,6 +31,8 @@ export interface StreamPort {
   /** The relay's authorities: which connection a peer registered on, which pairs were introduced. */
   readonly registry: Pick<Registry, 'get'>;
   readonly introduced: IntroducedPairs;
+  /** In a cluster: a frame for a member another node holds goes there (relay.ts RelayContext). */
+  readonly forward?: RelayContext['forward'];
 }
 
 /** Signalling to a peer may fill its queue to this many times --relay-queue-bytes (256 KiB by default). */
@@ -293,6 +295,7 @@ export class StreamFront {
         connection: id,
         reply: (bytes) => this.signal(stream, bytes),
         onRegistered: (rec) => this.registered(conn, rec),
+        open: () => conn.closing === undefined,
       },
     };
     this.conns.add(conn);
@@ -354,7 +357,7 @@ export class StreamFront {
     this.stats.messagesIn++;
     // Every message costs tokens, not only RELAY: a flood of HELLOs is throttled the same way.
     if (!conn.limit.allow(data.byteLength, this.clock.now())) {
-      this.drop('rate_limited', conn);
+      this.drop('rate_limited', conn.ip);
       return;
     }
     if (!isPunchline(data)) return this.port.count('malformed');
@@ -362,26 +365,38 @@ export class StreamFront {
     if (!msg) return;
     if (msg.type === MsgType.RELAY) {
       this.stats.framesIn++;
-      const why = relayFrame(conn, data, msg.peer, msg.payload, {
-        opts: this.opts,
-        registry: this.port.registry,
-        introduced: this.port.introduced,
-        byPeer: this.byPeer,
-        now: this.clock.now(),
-        stats: this.stats,
-      });
-      if (why) this.drop(why, conn);
+      const why = relayFrame(conn, data, msg.peer, msg.payload, this.relayContext());
+      if (why) this.drop(why, conn.ip);
       return;
     }
     this.port.handle(msg, conn.ctx, data);
   }
 
-  private drop(why: RelayDropReason, conn: Conn): void {
+  private relayContext(): RelayContext {
+    return {
+      opts: this.opts,
+      registry: this.port.registry,
+      introduced: this.port.introduced,
+      byPeer: this.byPeer,
+      now: this.clock.now(),
+      stats: this.stats,
+      ...(this.port.forward ? { forward: this.port.forward } : {}),
+    };
+  }
+
+  /** A RELAYED frame another node forwarded to `target` (relay.ts relayFromNode); drops counted here. */
+  relayFromNode(target: string, frame: Uint8Array, node: string): void {
+    if (this.stopping) return;
+    const why = relayFromNode(target, frame, this.relayContext());
+    if (why) this.drop(why, `node ${node}`);
+  }
+
+  private drop(why: RelayDropReason, source: string): void {
     this.stats.dropped[why]++;
     // The limits (flags) are logged; the forwarding rules (unauthenticated, not_introduced,
     // no_route) only counted: they are the normal answer to a confused or late client.
     if (why === 'rate_limited' || why === 'too_big' || why === 'slow_consumer')
-      this.limitLog.note(`relay_${why}`, conn.ip);
+      this.limitLog.note(`relay_${why}`, source);
   }
 
   private closeConn(conn: Conn, why: ClosedReason, reason: string, code: number): void {

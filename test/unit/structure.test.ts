@@ -29,6 +29,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'common/session': [...COMMON_BASE, 'common/wire', 'common/crypto', 'common/path'],
   'common/cli': COMMON_BASE,
   'common/lab': [...COMMON_BASE, 'common/wire', 'common/net', 'common/cli'],
+  'rendezvous/cluster': [...COMMON_BASE, 'common/wire', 'common/net'],
   rendezvous: [
     ...COMMON_BASE,
     'common/wire',
@@ -37,6 +38,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'common/path',
     'common/net',
     'common/cli',
+    'rendezvous/cluster',
   ],
   peer: [
     ...COMMON_BASE,
