@@ -142,3 +142,80 @@ export function useCluster(): {
 
 /** Each node list rotated: peer i lists the nodes starting at node i % n (registers there). */
 export const rotated = <T>(nodes: T[], i: number): T[] => nodes.map((_, k) => nodes[(i + k) % nodes.length]!);
+
+/**
+ * Two peers writing to each other without pause: each sends `NAME-0`, `NAME-1`, ... every
+ * `everyMs` (the pace of the input, not a limit on anything), so that messages are in flight
+ * before, during and after whatever the test does to the cluster.
+ */
+export class Talk {
+  private readonly sent = new Map<Proc, number>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly a: { proc: Proc; name: string },
+    readonly b: { proc: Proc; name: string },
+    readonly everyMs = 100,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      for (const [from, to] of [
+        [this.a, this.b],
+        [this.b, this.a],
+      ] as const) {
+        const i = this.sent.get(from.proc) ?? 0;
+        this.sent.set(from.proc, i + 1);
+        from.proc.send({ cmd: 'send', peer: to.name, text: `${from.name}-${i}` });
+      }
+    }, this.everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** What `side` sent, in order. */
+  sentBy(side: { proc: Proc; name: string }): string[] {
+    return Array.from({ length: this.sent.get(side.proc) ?? 0 }, (_, i) => `${side.name}-${i}`);
+  }
+
+  /** Wait until each side has `n` more receipts (`delivered`) than at json index `from` of each. */
+  async delivered(n: number, from: { a: number; b: number }, timeoutMs: number): Promise<void> {
+    for (const [side, at] of [
+      [this.a, from.a],
+      [this.b, from.b],
+    ] as const)
+      await side.proc.waitFor(
+        () =>
+          side.proc.json.slice(at).filter((e) => e.event === 'delivered').length >= n ? true : undefined,
+        timeoutMs,
+        `${n} receipts at ${side.name}`,
+      );
+  }
+
+  /** Stop, then wait until every message sent has its receipt on both sides. */
+  async finish(timeoutMs: number): Promise<void> {
+    this.stop();
+    for (const side of [this.a, this.b]) {
+      const want = this.sentBy(side).length;
+      await side.proc.waitFor(
+        () => (side.proc.events((e) => e.event === 'delivered').length >= want ? true : undefined),
+        timeoutMs,
+        `all ${want} receipts at ${side.name}`,
+      );
+    }
+  }
+
+  /** Where each side's event list ends now. */
+  mark(): { a: number; b: number } {
+    return { a: this.a.proc.json.length, b: this.b.proc.json.length };
+  }
+}
+
+/** Median, min and max of some figures, rounded to ms. */
+export function summary(xs: number[]): string {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return `median ${Math.round(mid)} ms, min ${Math.round(s[0]!)}, max ${Math.round(s.at(-1)!)} (n=${s.length})`;
+}
