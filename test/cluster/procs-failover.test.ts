@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Json, Proc } from '../support/proc.js';
 import { HAVE_REDIS, NO_REDIS_REASON } from '../support/redis.js';
-import { Talk, presenceIs, rotated, summary, texts, useCluster } from './procs-support.js';
+import { Talk, metric, poll, presenceIs, rotated, summary, texts, useCluster } from './procs-support.js';
 import type { NodeProc } from './procs-support.js';
 
 const suite = HAVE_REDIS ? describe : describe.skip;
@@ -50,7 +50,7 @@ async function pair(
 
 /**
  * Talk, kill n1 (a's node) after 10 receipts each way, go on until 10 more each way after a's
- * move, then stop and check every message once, in order, on both sides. Returns what a and b
+ * move and 10 more after the other nodes judged n1 dead, then stop and check every message once, in order, on both sides. Returns what a and b
  * said from the kill on.
  */
 async function killUnderTalk(name: string, nodes: NodeProc[], a: Proc, b: Proc): Promise<Json[][]> {
@@ -67,6 +67,10 @@ async function killUnderTalk(name: string, nodes: NodeProc[], a: Proc, b: Proc):
   ]);
   expect(changed.e).toMatchObject({ server: nodes[1]!.addr, previous: nodes[0]!.addr });
   await talk.delivered(10, talk.mark(), 40_000);
+  // Past the grace (10 s), n2 and n3 judge n1 dead and drop its members: a, held by n2 now, stays.
+  for (const n of nodes.slice(1))
+    await poll(async () => (await metric(n, 'punchline_cluster_nodes')) === 2, 30_000, `${n.id} dropping n1`);
+  await talk.delivered(10, talk.mark(), 40_000);
   await talk.finish(40_000);
   (figures[name] ??= { changed: [], message: [] }).changed.push(changed.ms);
   figures[name].message.push(message);
@@ -77,6 +81,10 @@ async function killUnderTalk(name: string, nodes: NodeProc[], a: Proc, b: Proc):
     const ids = p.events((e) => e.event === 'delivered').map((e) => e.id);
     expect(new Set(ids).size, 'one receipt per message').toBe(ids.length);
   }
+  // b was never told a left (a moved, keeping its name), and lists a now.
+  for (const e of b.json.slice(at.b).filter((x) => x.event === 'presence'))
+    expect((e.peers as { name: string }[]).map((x) => x.name)).toContain('a');
+  await presenceIs(b, ['a']);
   return [a.json.slice(at.a), b.json.slice(at.b)];
 }
 
