@@ -82,6 +82,7 @@ export function useCluster(): {
   let dir: string | undefined;
   let peers = 0; // each chat its own data directory (its own identity), even under a reused name
   afterEach(() => {
+    for (const t of [...talking]) t.stop(); // a failed test's talk: no writes to killed peers
     redis?.close();
     redis = undefined;
     dir = undefined;
@@ -148,6 +149,8 @@ export const rotated = <T>(nodes: T[], i: number): T[] => nodes.map((_, k) => no
  * `everyMs` (the pace of the input, not a limit on anything), so that messages are in flight
  * before, during and after whatever the test does to the cluster.
  */
+const talking = new Set<Talk>();
+
 export class Talk {
   private readonly sent = new Map<Proc, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -159,11 +162,13 @@ export class Talk {
   ) {}
 
   start(): void {
+    talking.add(this);
     this.timer = setInterval(() => {
       for (const [from, to] of [
         [this.a, this.b],
         [this.b, this.a],
       ] as const) {
+        if (from.proc.exitCode !== undefined) continue;
         const i = this.sent.get(from.proc) ?? 0;
         this.sent.set(from.proc, i + 1);
         from.proc.send({ cmd: 'send', peer: to.name, text: `${from.name}-${i}` });
@@ -172,6 +177,7 @@ export class Talk {
   }
 
   stop(): void {
+    talking.delete(this);
     clearInterval(this.timer);
   }
 
