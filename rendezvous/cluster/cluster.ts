@@ -67,6 +67,8 @@ export class ClusterNode {
   private timer: TimerHandle | undefined;
   /** During a reload: members an 'up' message mirrored since it began (newer than its scan). */
   private fresh: Set<string> | undefined;
+  /** After a reload: members it did not find, and those announced again since (kept). */
+  private recheck: { timer: TimerHandle; announced: Set<string> } | undefined;
   private closed = false;
   private started = false;
   private reason = 'connecting';
@@ -242,6 +244,7 @@ export class ClusterNode {
     // The newest registration wins: a member of ours registered on another node has moved there.
     if (this.localIds.delete(member.id)) this.held.delete(member.id);
     this.fresh?.add(member.id);
+    this.recheck?.announced.add(member.id);
     this.mirrored.set(member.id, member.node);
     this.host.mirror(member);
   }
@@ -317,7 +320,27 @@ export class ClusterNode {
       if (!this.lastHeard.has(m.node)) this.lastHeard.set(m.node, now);
       this.mirrorMember(m);
     }
-    for (const id of [...this.mirrored.keys()]) if (!seen.has(id) && !fresh.has(id)) this.unmirror(id);
+    this.dropUnannounced([...this.mirrored.keys()].filter((id) => !seen.has(id) && !fresh.has(id)));
+  }
+
+  /**
+   * Mirrored members a reload did not find are dropped after the grace unless their node
+   * announces them again meanwhile. Dropping them at once told every room that the members of
+   * the nodes slower to reconnect had left, and then joined again, after every Redis restart
+   * (test/cluster/procs-redis.test.ts); a member that really left during the outage goes a grace
+   * later instead.
+   */
+  private dropUnannounced(missing: string[]): void {
+    this.clock.clearTimeout(this.recheck?.timer);
+    this.recheck = undefined;
+    if (missing.length === 0) return;
+    const announced = new Set<string>();
+    const timer = this.clock.setTimeout(() => {
+      this.recheck = undefined;
+      if (this.closed) return;
+      for (const id of missing) if (!announced.has(id) && this.mirrored.has(id)) this.unmirror(id);
+    }, this.opts.graceMs);
+    this.recheck = { timer, announced };
   }
 
   /**
@@ -336,6 +359,7 @@ export class ClusterNode {
     if (this.closed) return;
     this.closed = true;
     this.clock.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.recheck?.timer);
     if (this.link.up) {
       const ids = [...this.localIds];
       const pending: Promise<unknown>[] = [];
