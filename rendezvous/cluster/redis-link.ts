@@ -65,7 +65,8 @@ export class IoRedisLink implements RedisLink {
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private subscribed = false;
-  private state = false;
+  /** Undefined until the first connection succeeds or fails: then up or down is reported. */
+  private state: boolean | undefined = undefined;
   private reason = 'connecting';
   private stateFns: ((up: boolean, reason: string) => void)[] = [];
   private closed = false;
@@ -109,12 +110,16 @@ export class IoRedisLink implements RedisLink {
   }
 
   get up(): boolean {
-    return this.state;
+    return this.state === true;
   }
 
   private update(): void {
     const up = !this.closed && this.cmd.status === 'ready' && this.sub.status === 'ready' && this.subscribed;
     if (up === this.state) return;
+    // Still connecting for the first time (nothing failed yet): neither up nor down. A Redis
+    // that is away at start (refused, a wrong password, an untrusted certificate) is reported
+    // down on its first error, as when it goes away later.
+    if (!up && this.state === undefined && this.reason === 'connecting') return;
     this.state = up;
     if (!up && this.reason === 'connecting') this.reason = 'connection closed';
     for (const fn of this.stateFns) fn(up, up ? 'ok' : this.reason);

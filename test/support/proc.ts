@@ -142,9 +142,9 @@ export async function freeUdpPort(): Promise<number> {
  * of the file (it registers the afterEach).
  */
 export function useProcesses(): {
-  start: (args: string[]) => Proc;
+  start: (args: string[], env?: NodeJS.ProcessEnv) => Proc;
   tmpDir: () => Promise<string>;
-  rendezvous: (extra?: string[]) => Promise<{ port: number; proc: Proc }>;
+  rendezvous: (extra?: string[], env?: NodeJS.ProcessEnv) => Promise<{ port: number; proc: Proc }>;
 } {
   const procs: Proc[] = [];
   const dirs: string[] = [];
@@ -152,8 +152,8 @@ export function useProcesses(): {
     await Promise.all(procs.splice(0).map((p) => p.kill()));
     await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
   });
-  const start = (args: string[]): Proc => {
-    const p = punchline(args);
+  const start = (args: string[], env?: NodeJS.ProcessEnv): Proc => {
+    const p = punchline(args, env ? { env } : {});
     procs.push(p);
     return p;
   };
@@ -165,9 +165,9 @@ export function useProcesses(): {
       return d;
     },
     /** A real rendezvous on a free loopback port, ready (its listening line seen). */
-    async rendezvous(extra: string[] = []) {
+    async rendezvous(extra: string[] = [], env?: NodeJS.ProcessEnv) {
       const port = await freeUdpPort();
-      const proc = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port), ...extra]);
+      const proc = start(['rendezvous', '--host', '127.0.0.1', '--port', String(port), ...extra], env);
       await proc.line(/listening on udp 127\.0\.0\.1:\d+/);
       return { port, proc };
     },

@@ -32,7 +32,8 @@ function ping(socket: string): Promise<boolean> {
     c.on('connect', () => c.write('PING\r\n'));
     c.on('data', (d: Buffer) => {
       got += d.toString();
-      if (got.includes('\r\n')) done(got.startsWith('+PONG'));
+      // With requirepass, an unauthenticated PING is refused (NOAUTH): the server is up all the same.
+      if (got.includes('\r\n')) done(got.startsWith('+PONG') || got.startsWith('-NOAUTH'));
     });
     c.on('error', () => done(false));
   });
@@ -44,6 +45,8 @@ function ping(socket: string): Promise<boolean> {
  * again on the same socket: Redis restarting, empty); close() kills it and removes the dir.
  */
 export class RedisProcess {
+  /** `args`: more redis-server options (TLS, requirepass) for a test of those. */
+  constructor(private readonly args: readonly string[] = []) {}
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'punchline-redis-'));
   readonly socket = path.join(this.dir, 'redis.sock');
   private child: ChildProcess | undefined;
@@ -57,7 +60,21 @@ export class RedisProcess {
     if (this.child) return;
     const child = spawn(
       REDIS_SERVER,
-      ['--port', '0', '--unixsocket', this.socket, '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      [
+        ...[
+          '--port',
+          '0',
+          '--unixsocket',
+          this.socket,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          this.dir,
+        ],
+        ...this.args,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
