@@ -1,7 +1,7 @@
 import type { Clock } from '../common/clock.js';
 import { type PunchlineError, closed } from '../common/errors.js';
 import type { Session } from '../common/session/session.js';
-import { BULK_CHUNK_BYTES, type BulkRecord, encodeBulk } from './bulk-record.js';
+import { BULK_CHUNK_BYTES, MAX_BULK_RECORD_BYTES, type BulkRecord, encodeBulk } from './bulk-record.js';
 
 /** What a finished transfer took. */
 export interface BulkResult {
@@ -20,6 +20,12 @@ interface Transfer {
   /** The receiver's `done` reply came: its consumer took every byte. */
   done: boolean;
   wake: (() => void) | undefined;
+  /**
+   * Each record is encoded here: Session.send copies it, so one buffer serves the whole transfer
+   * (a new 32 KiB record per send was a second large allocation per record beside the session's
+   * own copy, and more work for the collector: docs/performance.md, file transfer).
+   */
+  readonly scratch: Uint8Array;
 }
 
 /**
@@ -56,6 +62,7 @@ export class BulkLane {
       failed: undefined,
       done: false,
       wake: undefined,
+      scratch: new Uint8Array(MAX_BULK_RECORD_BYTES),
     };
     if (!this.session()) throw closed(`no open session for transfer ${id}: connect first`);
     this.transfers.add(t);
@@ -144,7 +151,7 @@ export class BulkLane {
   }
 
   private async put(t: Transfer, data: Uint8Array, offset: number, last: boolean): Promise<void> {
-    const record = encodeBulk({ transfer: t.id, offset, last, data });
+    const record = encodeBulk({ transfer: t.id, offset, last, data }, t.scratch);
     for (;;) {
       if (t.failed) throw t.failed;
       const s = this.session();

@@ -20,6 +20,8 @@ const REFUSED_FLAG = 0x04;
 export const MAX_TRANSFER_ID = 64;
 /** Bytes of data per record a sender puts in: small enough that a chat line never waits long behind one. */
 export const BULK_CHUNK_BYTES = 32 * 1024;
+/** The largest record a sender encodes: the header with the longest id, and a full chunk. */
+export const MAX_BULK_RECORD_BYTES = 4 + MAX_TRANSFER_ID + 6 + BULK_CHUNK_BYTES;
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface BulkRecord {
@@ -33,12 +35,18 @@ export interface BulkRecord {
 
 export const isBulkRecord = (b: Uint8Array): boolean => b.length > 0 && b[0] === BULK_TAG;
 
-export function encodeBulk(r: BulkRecord): Uint8Array {
+/**
+ * Encode `r`; into `scratch` (the result is a view of it) when it is large enough, else into a
+ * new buffer. A sender that hands each record to Session.send, which copies it, can reuse one
+ * scratch buffer for a whole transfer (peer/bulk-lane.ts).
+ */
+export function encodeBulk(r: BulkRecord, scratch?: Uint8Array): Uint8Array {
   if (!ID_RE.test(r.transfer)) throw new RangeError(`bad transfer id ${JSON.stringify(r.transfer)}`);
   if (!Number.isSafeInteger(r.offset) || r.offset < 0 || r.offset >= 2 ** 48)
     throw new RangeError(`bad offset ${r.offset}`);
   const id = Buffer.from(r.transfer, 'latin1');
-  const out = new Uint8Array(4 + id.length + 6 + r.data.length);
+  const size = 4 + id.length + 6 + r.data.length;
+  const out = scratch && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
   out[0] = BULK_TAG;
   out[1] = BULK_VERSION;
   if (r.reply !== undefined && (r.last || r.data.length > 0)) throw new RangeError('a reply carries no data');
