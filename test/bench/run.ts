@@ -20,6 +20,8 @@
  *     figure, alternating (test/bench/files.ts); BENCH_ONLY=files runs it alone.
  *  7. Registrations per GiB of one node (test/bench/registrations.ts), only with
  *     BENCH_ONLY=registrations (BENCH_REGISTRATIONS=N members, default 20000).
+ *  8. Relay frames per second within one cluster node and across two (test/bench/cluster-relay.ts,
+ *     redis-server started by it), only with BENCH_ONLY=cluster.
  *
  * Registration limits: the idle clients register 10 peers per 127/8 source address (clients.ts),
  * well inside --max-ids-per-ip (32) and --register-burst (40), so the relay runs at its defaults.
@@ -370,13 +372,15 @@ async function floodOnly(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // BENCH_ONLY=journal, =flood, =transport, =nat or =files runs only that section.
+  // BENCH_ONLY=journal, =flood, =transport, =nat, =files, =registrations or =cluster runs only that section.
   if (process.env.BENCH_ONLY === 'journal') return journal();
   if (process.env.BENCH_ONLY === 'flood') return floodOnly();
   if (process.env.BENCH_ONLY === 'transport') return transportBench();
   if (process.env.BENCH_ONLY === 'nat') return natBench(); // root only: the real-NAT lab
   if (process.env.BENCH_ONLY === 'files') return filesBench(); // the lab as root; BENCH_FILES_NET=loopback
   if (process.env.BENCH_ONLY === 'registrations') return registrationsBench();
+  // Importing it runs it (relay frames/s within one cluster node and across two; needs redis-server).
+  if (process.env.BENCH_ONLY === 'cluster') return void (await import('./cluster-relay.js'));
   const cpus = os.cpus();
   process.stdout.write(
     `punchline relay benchmark: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${mib(os.totalmem())} RAM, Node ${process.version}\n` +
