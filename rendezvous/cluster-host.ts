@@ -17,6 +17,8 @@ export interface ClusterParts {
   readonly introducer: Introducer;
   /** The server's own bookkeeping for a member that left the registry (pairs, buckets, presence). */
   forget(rec: MemberRecord): void;
+  /** Another node announced member `id` (it may have moved here from this node: rendezvous/handover.ts). */
+  arrived(id: string): void;
   front(): StreamFront | undefined;
 }
 
@@ -155,6 +157,7 @@ export class ClusterGlue implements ClusterHost, ClusterHooks {
     }
     if (result.previousRoom !== undefined && prev) presence.changed(result.previousRoom, prev);
     if (result.changed) presence.changed(rec.room, rec);
+    this.parts.arrived(m.id);
   }
 
   unmirror(id: string): void {

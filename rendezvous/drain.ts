@@ -18,6 +18,8 @@ export interface DrainHost {
   clock: Clock;
   log: Logger;
   bindings: Bindings;
+  /** Members that left but are not yet announced by another node of the cluster (rendezvous/handover.ts). */
+  handingOver?: () => number;
 }
 
 /** How a drain ended: every member gone, or the bound reached with `left` bindings still here. */
@@ -56,10 +58,10 @@ export class Drain {
     return result;
   }
 
-  /** Bindings still held here (a member on UDP and the stream counts twice). */
+  /** Bindings still held here (a member on UDP and the stream counts twice), and departures held back. */
   private remaining(): number {
     const { udp, ws } = this.host.bindings.size;
-    return udp + ws;
+    return udp + ws + (this.host.handingOver?.() ?? 0);
   }
 
   /** After a departure: done when none is left. */

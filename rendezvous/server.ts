@@ -16,6 +16,7 @@ import { ClusterGlue } from './cluster-host.js';
 import { CookieJar } from './cookie.js';
 import { Drain } from './drain.js';
 import type { DrainResult } from './drain.js';
+import { Handovers } from './handover.js';
 import { authenticate, authenticateRequest } from './core.js';
 import type { ServerCore } from './core.js';
 import { IntroducedPairs } from './introduced.js';
@@ -74,6 +75,9 @@ export class RendezvousServer {
   private readonly cluster: ClusterGlue | undefined;
   /** Set once the node drains (drain()): no new registrations, members told to move. */
   private draining: { drain: Drain; result: Promise<DrainResult> } | undefined;
+  /** Members that left while this cluster node drains, until another node announces them. */
+  /** Departures held back while this cluster node drains (rendezvous/handover.ts). */
+  readonly handovers: Handovers;
 
   constructor(
     options: RendezvousOptions,
@@ -119,6 +123,11 @@ export class RendezvousServer {
       presence: this.presence,
     });
     this.introducer = new Introducer(this.core, this.introduced);
+    this.handovers = new Handovers(clock, (rec) => {
+      this.cluster?.gone(rec);
+      this.presence.changed(rec.room, rec);
+      this.draining?.drain.check();
+    });
     if (components.cluster) {
       this.cluster = new ClusterGlue(components.cluster, {
         core: this.core,
@@ -126,6 +135,9 @@ export class RendezvousServer {
         presence: this.presence,
         introducer: this.introducer,
         forget: (rec) => this.forgetMember(rec),
+        arrived: (id) => {
+          if (this.handovers.arrived(id)) this.draining?.drain.check();
+        },
         front: () => this.front,
       });
       this.core.cluster = this.cluster;
@@ -277,7 +289,12 @@ export class RendezvousServer {
    */
   drain(ms: number): Promise<DrainResult> {
     if (!this.draining) {
-      const drain = new Drain({ clock: this.core.clock, log: this.core.log, bindings: this.bindings });
+      const drain = new Drain({
+        clock: this.core.clock,
+        log: this.core.log,
+        bindings: this.bindings,
+        handingOver: () => this.handovers.size,
+      });
       this.draining = { drain, result: drain.run(ms) };
     }
     return this.draining.result;
@@ -294,6 +311,7 @@ export class RendezvousServer {
     this.started = false;
     this.core.clock.clearTimeout(this.sweepTimer);
     this.draining?.drain.close();
+    this.handovers.close();
     // The others hear of this node's members leaving while its sockets still close.
     await this.cluster?.node.close();
     this.presence.close();
@@ -402,7 +420,13 @@ export class RendezvousServer {
   /** A member lost its last binding outside of expiry (LEAVE, its WebSocket closed): tell its room. */
   private memberGone(rec: MemberRecord, reason: string): void {
     this.core.log.info('left', { id: rec.idHex, name: rec.name, room: rec.room, reason });
-    this.forgetMember(rec);
+    if (!this.draining || !this.cluster || rec.node !== undefined) return this.forgetMember(rec);
+    // Most likely moving to another node (GOING_AWAY): the rooms hear of it only if it does not arrive.
+    this.introduced.forget(rec.idHex);
+    this.introducer.limit.forget(rec.idHex);
+    this.presence.forget(rec.idHex);
+    this.handovers.hold(rec);
+    this.draining.drain.check();
   }
 
   /** A member left the registry: its room learns it; its per-member state goes. */

@@ -146,7 +146,7 @@ export class PeerChatService extends Emitter<ChatEvents> implements ChatService 
         this.emit('server', { state: e.state });
       }),
       node.on('server-changed', (e) => {
-        this.updateSelf({ serverName: e.server });
+        this.updateSelf({ serverName: e.server, serverChange: e.reason });
         this.emit('server-changed', { server: e.server, previous: e.previous, reason: e.reason });
       }),
       node.on('presence', (e) => this.onPresence(e.peers)),

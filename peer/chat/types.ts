@@ -98,6 +98,8 @@ export interface SelfView {
   serverClosed?: string;
   /** With several servers (`--server A,B`): the one in use (or being tried), by the name given. */
   serverName?: string;
+  /** Why the client last moved to another of its servers: it stopped answering, or said it is going down. */
+  serverChange?: 'unanswered' | 'draining';
 }
 
 export interface ChatEvents extends Record<string, unknown> {

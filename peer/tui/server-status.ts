@@ -2,7 +2,8 @@
  * What the terminal client says about the rendezvous server: one line in the room per kind of
  * problem until the server is back (the UDP and relay clients retry on their own and report
  * each failure), "server back" once registered again, a line when the client moves to the next
- * of several servers (`--server A,B`; the status bar names the one in use), and a short note for
+ * of several servers (`--server A,B`; the status bar names the one in use), saying why (the
+ * server stopped answering, or it is draining: rendezvous/drain.ts), and a short note for
  * the status bar, which every conversation shows. Pure state: ChatViewModel (view-model.ts) prints the lines.
  */
 import type { SelfView } from '../chat/types.js';
@@ -60,7 +61,11 @@ export class ServerStatus {
     if (s.serverClosed !== undefined && s.serverClosed !== prev.serverClosed)
       say(this.problem('CLOSED', `the server closed the connection: ${s.serverClosed}`));
     if (s.serverName !== undefined && prev.serverName !== undefined && s.serverName !== prev.serverName)
-      out.push({ text: `${prev.serverName} stopped answering: moving to ${s.serverName}`, level: 'warn' });
+      out.push(
+        s.serverChange === 'draining'
+          ? { text: `${prev.serverName} is going down (draining): moving to ${s.serverName}`, level: 'info' }
+          : { text: `${prev.serverName} stopped answering: moving to ${s.serverName}`, level: 'warn' },
+      );
     if (s.server === 'lost' && prev.server !== 'lost' && !this.down)
       say(this.problem('LOST', 'server lost; reconnecting'));
     if (s.server === 'registered' && prev.server !== 'registered') {

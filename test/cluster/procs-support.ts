@@ -72,7 +72,8 @@ export const texts = (p: Proc, from: string): string[] =>
  */
 export function useCluster(): {
   redis: () => RedisProcess;
-  node: (id: string) => Promise<NodeProc>;
+  /** A node; `extra` flags go to its command line (e.g. `--drain-ms`). */
+  node: (id: string, ...extra: string[]) => Promise<NodeProc>;
   restartNode: (n: NodeProc) => Promise<NodeProc>;
   chat: (name: string, servers: NodeProc[], ...extra: string[]) => Proc;
   dir: () => string;
@@ -95,7 +96,7 @@ export function useCluster(): {
     dir ??= await tmpDir();
     return { r: redis, d: dir };
   };
-  const spawnNode = async (id: string, port: number): Promise<NodeProc> => {
+  const spawnNode = async (id: string, port: number, extra: string[] = []): Promise<NodeProc> => {
     const { r, d } = await ensure();
     const proc = start([
       'rendezvous',
@@ -109,6 +110,7 @@ export function useCluster(): {
       r.url,
       '--node-id',
       id,
+      ...extra,
     ]);
     await proc.line(/listening on udp 127\.0\.0\.1:\d+/);
     const n = { id, port, proc, addr: `127.0.0.1:${port}` };
@@ -121,7 +123,7 @@ export function useCluster(): {
       return redis;
     },
     // One at a time: the first creates the shared key file, the others read it.
-    node: async (id) => spawnNode(id, await freeUdpPort()),
+    node: async (id, ...extra) => spawnNode(id, await freeUdpPort(), extra),
     restartNode: async (n) => spawnNode(n.id, n.port),
     chat: (name, servers, ...extra) =>
       start([

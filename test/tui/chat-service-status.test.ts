@@ -1,7 +1,8 @@
 /**
  * What the chat service tells the status bar about the server (peer/chat/service.ts): the public
  * endpoint is the UDP mapping peers punch to, never the relay stream's TCP source port, and the
- * reason the server gave for closing the connection reaches the UI until the next registration.
+ * reason the server gave for closing the connection reaches the UI until the next registration,
+ * and a move to another server reaches it with its reason.
  * A stand-in PeerNode plays the node's events in the order the real one emits them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +18,9 @@ class StandInNode extends Emitter<PeerEvents> {
   readonly identity = generateIdentity();
   readonly name = 'alice';
   readonly room = 'lobby';
+  /** Two servers (`--server A,B`): the service shows the one in use. */
+  readonly serverNames = ['a.example:7000', 'b.example:7000'];
+  readonly serverName = 'a.example:7000';
   peerList(): [] {
     return [];
   }
@@ -69,6 +73,20 @@ describe('the chat service and the server state', () => {
     node.play('registered', { selfId: 'x', public: '198.51.100.7:40000', transport: 'udp' });
     expect(chat.self.serverClosed).toBeUndefined();
     expect(seen).toEqual(['server shutting down', undefined]);
+    await chat.close();
+  });
+
+  it('a move to another server reaches the view with its reason (draining or unanswered)', async () => {
+    const { node, chat } = service();
+    expect(chat.self.serverName).toBe('a.example:7000');
+    node.play('server-changed', { server: 'b.example:7000', previous: 'a.example:7000', reason: 'draining' });
+    expect(chat.self).toMatchObject({ serverName: 'b.example:7000', serverChange: 'draining' });
+    node.play('server-changed', {
+      server: 'a.example:7000',
+      previous: 'b.example:7000',
+      reason: 'unanswered',
+    });
+    expect(chat.self).toMatchObject({ serverName: 'a.example:7000', serverChange: 'unanswered' });
     await chat.close();
   });
 });

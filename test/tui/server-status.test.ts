@@ -50,6 +50,18 @@ describe('server status', () => {
     expect(s.selfChanged(self('registered'), self('registered'))).toEqual([]);
   });
 
+  it('a move because the server is draining says so, as news rather than a warning', () => {
+    const s = new ServerStatus();
+    const at = (serverName: string, serverChange?: SelfView['serverChange']): SelfView =>
+      self('registered', { serverName, ...(serverChange ? { serverChange } : {}) });
+    expect(s.selfChanged(at('a.example:7000'), at('b.example:7000', 'draining'))).toEqual([
+      { text: 'a.example:7000 is going down (draining): moving to b.example:7000', level: 'info' },
+    ]);
+    expect(s.selfChanged(at('b.example:7000', 'draining'), at('a.example:7000', 'unanswered'))).toEqual([
+      { text: 'b.example:7000 stopped answering: moving to a.example:7000', level: 'warn' },
+    ]);
+  });
+
   it('a NAME_TAKEN while /nick is in flight is left to the command', () => {
     const s = new ServerStatus();
     s.renaming = true;

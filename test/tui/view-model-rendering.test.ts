@@ -5,7 +5,7 @@ import { styleOf } from '../../peer/tui/theme.js';
 import type { Line } from '../../peer/tui/theme.js';
 import type { Rect } from '../../peer/tui/layout.js';
 import type { ChatViewModel } from '../../peer/tui/view-model.js';
-import { setup, status, text, type } from './helpers.js';
+import { log, setup, status, text, type } from './helpers.js';
 
 describe('rendering', () => {
   function checkFrame(vm: ChatViewModel): void {
@@ -123,6 +123,17 @@ describe('rendering', () => {
     expect(status(vm)).toMatch(/│ server b\.example:7000 ok +3 in room $/);
     fake.setSelf({ server: 'lost', serverName: 'a.example:7000' });
     expect(status(vm)).toContain('SERVER a.example:7000 LOST');
+  });
+
+  it('a move to another server says why in the room: draining, or not answering', () => {
+    const { fake, vm } = setup();
+    fake.setSelf({ server: 'registered', serverName: 'a.example:7000' });
+    fake.setSelf({ serverName: 'b.example:7000', serverChange: 'draining' });
+    fake.setSelf({ serverName: 'c.example:7000', serverChange: 'unanswered' });
+    const lines = log(vm).filter((l) => l.includes('moving to'));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('a.example:7000 is going down (draining): moving to b.example:7000');
+    expect(lines[1]).toContain('b.example:7000 stopped answering: moving to c.example:7000');
   });
 
   it('monochrome: no segment carries a colour and no style has one', async () => {
