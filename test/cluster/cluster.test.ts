@@ -199,7 +199,8 @@ suite('rendezvous cluster: nodes sharing one redis-server', () => {
     const errors = a.server.clusterNode!.stats.redisErrors;
     alice.relay(bob.id, new Uint8Array(10));
     await until(() => a.server.relayStats.dropped.no_route === 1, 10_000, 'a dropping the frame');
-    expect(a.server.clusterNode!.stats.redisErrors).toBe(errors + 1);
+    // Counted as a Redis error (a heartbeat failing meanwhile may count one more).
+    expect(a.server.clusterNode!.stats.redisErrors).toBeGreaterThanOrEqual(errors + 1);
     expect(a.server.clusterNode!.stats.framesForwarded).toBe(0);
 
     await redis.start(); // empty: --save '' and no AOF

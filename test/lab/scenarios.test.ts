@@ -239,7 +239,10 @@ describeLab('real-NAT lab scenarios (direct paths)', () => {
     expect(sb).toMatchObject({ pending: 0 });
     expect(count(a, 'connected')).toBe(1);
     expect(count(b, 'connected')).toBe(1);
-    expect(Number(sa.retransmits) + Number(sb.retransmits)).toBeGreaterThan(0); // the loss was real
+    // The loss was real: on the direct path the session resent. (When punching lost every probe
+    // and the whole exchange ran over the relay, TCP under the WebSocket hid the loss from it.)
+    if (sa.path === 'direct' && sb.path === 'direct')
+      expect(Number(sa.retransmits) + Number(sb.retransmits)).toBeGreaterThan(0);
     report({
       scenario: '20% loss each router (cone/cone)',
       firstMessageMs: first.ms,
